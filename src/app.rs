@@ -1,0 +1,245 @@
+//! Wiring: open the store, build the services, bind the listeners and run until told to stop.
+//! `start` is the seam integration tests use to run the real server in-process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use poem::Server;
+use poem::listener::{Acceptor, Listener, RustlsCertificate, RustlsConfig, TcpListener};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::{self, AppState};
+use crate::store::Store;
+use crate::tls::{self, TlsMaterial};
+
+/// How long open connections (WebSockets included) get to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Connections with nothing read for this long are closed (slow or dead clients).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+pub struct Running {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub fingerprint: String,
+    /// Set when this start created the first admin: the one-time password.
+    pub first_admin_password: Option<String>,
+    pub state: Arc<AppState>,
+    tls_reload: mpsc::UnboundedSender<()>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+fn rustls_config(m: &TlsMaterial) -> RustlsConfig {
+    RustlsConfig::new().fallback(
+        RustlsCertificate::new()
+            .cert(m.cert_pem.clone())
+            .key(m.key_pem.clone()),
+    )
+}
+
+async fn bind<L: Listener>(l: L, addr: SocketAddr, what: &str) -> Result<L::Acceptor> {
+    l.into_acceptor().await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => " (another program uses this port)",
+            std::io::ErrorKind::PermissionDenied => {
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            }
+            _ => "",
+        };
+        Error::Usage(format!("cannot listen for {what} on {addr}: {e}{hint}"))
+    })
+}
+
+pub async fn start(config: Config) -> Result<Running> {
+    let config = Arc::new(config);
+    let store = Store::open(&config.server.data_dir)?;
+    let accounts = Arc::new(Accounts::new(store.clone(), &config.limits));
+    let first_admin_password = accounts.ensure_first_admin().await?;
+    let material = tls::load(&config)?;
+
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        store: store.clone(),
+        accounts: accounts.clone(),
+        started: Instant::now(),
+    });
+
+    // TLS configs flow through a channel so SIGHUP can swap the certificate for new
+    // connections without a restart.
+    let (cfg_tx, cfg_rx) = mpsc::unbounded_channel::<RustlsConfig>();
+    let _ = cfg_tx.send(rustls_config(&material));
+    let cfg_stream = futures_util::stream::unfold(cfg_rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    });
+    let https_addr = config.listen_addr()?;
+    let acceptor = bind(
+        TcpListener::bind(https_addr).rustls(cfg_stream),
+        https_addr,
+        "HTTPS",
+    )
+    .await?;
+    let https_local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(https_addr);
+
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let app = http::routes(state.clone());
+    tasks.push(tokio::spawn(
+        Server::new_with_acceptor(acceptor)
+            .name("parley-https")
+            .idle_timeout(IDLE_TIMEOUT)
+            .run_with_graceful_shutdown(app, stopped(stop_rx.clone()), Some(SHUTDOWN_GRACE)),
+    ));
+
+    let http_addr = match config.http_listen_addr()? {
+        Some(addr) => {
+            let acc = bind(TcpListener::bind(addr), addr, "HTTP redirects").await?;
+            let local = acc
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .unwrap_or(addr);
+            let redirect =
+                http::redirect_routes(https_local.port(), config.server.public_url.clone());
+            tasks.push(tokio::spawn(
+                Server::new_with_acceptor(acc)
+                    .name("parley-http")
+                    .idle_timeout(Duration::from_secs(10))
+                    .run_with_graceful_shutdown(
+                        redirect,
+                        stopped(stop_rx.clone()),
+                        Some(Duration::from_secs(1)),
+                    ),
+            ));
+            Some(local)
+        }
+        None => None,
+    };
+
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
+    {
+        let config = config.clone();
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = reload_rx.recv() => {
+                        if r.is_none() { break; }
+                        match tls::load(&config) {
+                            Ok(m) => {
+                                tracing::info!(fingerprint = %m.fingerprint, source = %m.source, "TLS certificate reloaded");
+                                let _ = cfg_tx.send(rustls_config(&m));
+                            }
+                            Err(e) => tracing::error!("TLS reload failed, keeping the current certificate: {e}"),
+                        }
+                    }
+                    _ = stop_rx.changed() => break,
+                }
+            }
+        });
+    }
+
+    {
+        let accounts = accounts.clone();
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = accounts.sweep().await {
+                            tracing::warn!("session sweep failed: {e}");
+                        }
+                    }
+                    _ = stop_rx.changed() => break,
+                }
+            }
+        });
+    }
+
+    Ok(Running {
+        https_addr: https_local,
+        http_addr,
+        fingerprint: material.fingerprint,
+        first_admin_password,
+        state,
+        tls_reload: reload_tx,
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Re-read the certificate (what SIGHUP does).
+    pub fn reload_tls(&self) {
+        let _ = self.tls_reload.send(());
+    }
+
+    /// Stop accepting, let open requests finish (bounded by the grace period), close.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            match t.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("server ended with an error: {e}"),
+                Err(e) => tracing::warn!("server task failed: {e}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `parley serve`: start, print what an admin needs, and run until SIGTERM/SIGINT.
+pub async fn serve(config: Config) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let sig = |k: SignalKind| {
+        signal(k).map_err(|e| Error::Internal(format!("cannot install a signal handler: {e}")))
+    };
+    let (mut term, mut int, mut hup) = (
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+    );
+    let data_dir = config.server.data_dir.clone();
+    let public_url = config.server.public_url.clone();
+    let running = start(config).await?;
+    println!("Parley {} is running", env!("CARGO_PKG_VERSION"));
+    println!("  data directory: {}", data_dir.display());
+    println!("  HTTPS: https://{}", running.https_addr);
+    if let Some(a) = running.http_addr {
+        println!("  HTTP (redirects to HTTPS): http://{a}");
+    }
+    if let Some(u) = &public_url {
+        println!("  public URL: {u}");
+    }
+    println!("  TLS certificate SHA-256 fingerprint: {}", running.fingerprint);
+    if let Some(pw) = &running.first_admin_password {
+        println!();
+        println!("  First admin created. Sign in with:");
+        println!("    login:    admin");
+        println!("    password: {pw}");
+        println!("  This password is shown once. Change it under Settings after signing in.");
+        println!();
+    }
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => running.reload_tls(),
+        }
+    }
+    tracing::info!("stopping");
+    running.stop().await
+}

@@ -1,0 +1,309 @@
+//! Command line: thin functions over the library.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::{Accounts, NewManager, random_token};
+use crate::config::{Config, Overrides};
+use crate::domain::manager::{Role, normalise_login};
+use crate::error::{Error, Result};
+use crate::store::{Store, backup};
+
+#[derive(Parser, Debug)]
+#[command(name = "parley", version, about = "Self-hosted omnichannel chat inbox")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// TOML config file (optional: without one, defaults and PARLEY_* variables apply).
+    #[arg(long, global = true, env = "PARLEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// HTTPS listen address, e.g. 0.0.0.0:8443.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Plain-HTTP redirect listener address, or "off".
+        #[arg(long, value_name = "ADDR|off")]
+        http_listen: Option<String>,
+    },
+    /// Write a starter config file and create the data directory.
+    Init {
+        /// Where to write the config.
+        #[arg(default_value = "parley.toml")]
+        file: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Manage manager accounts (stop the server first, or use Settings in the web UI).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the config and print the effective settings with secrets redacted.
+    CheckConfig,
+    /// Write a consistent copy of the store to FILE (works while the server runs).
+    Backup { file: PathBuf },
+    /// Replace the store with a backup FILE (stop the server first).
+    Restore { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a manager.
+    Add {
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "manager"], default_value = "manager")]
+        role: String,
+        /// Read the password from the first line of standard input (else one is generated).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a manager's password (ends their sessions).
+    Passwd {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List managers.
+    List,
+    /// Disable a manager (ends their sessions).
+    Disable { login: String },
+    /// Enable a disabled manager.
+    Enable { login: String },
+}
+
+fn load_config(g: &Global, overrides: Overrides) -> Result<Config> {
+    Config::load(
+        g.config.as_deref(),
+        &Overrides {
+            data_dir: g.data_dir.clone(),
+            ..overrides
+        },
+    )
+}
+
+pub fn init_logging(level: &str) {
+    let filter = std::env::var("PARLEY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| format!("{level},poem=warn,rustls=warn,redb=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            http_listen,
+        } => {
+            let config = load_config(
+                &cli.global,
+                Overrides {
+                    listen,
+                    http_listen,
+                    ..Default::default()
+                },
+            )?;
+            init_logging(&config.log.level);
+            crate::app::serve(config).await
+        }
+        Command::Init { file, force } => init(&cli.global, file, force),
+        Command::CheckConfig => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            print!("{}", config.redacted_toml());
+            eprintln!(
+                "config OK{}",
+                cli.global
+                    .config
+                    .as_ref()
+                    .map(|p| format!(": {}", p.display()))
+                    .unwrap_or_else(|| " (no file: defaults and environment)".into())
+            );
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            user(&config, cmd).await
+        }
+        Command::Backup { file } => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            let started = std::time::Instant::now();
+            let r = backup::backup_dir(&config.server.data_dir, &file)?;
+            println!(
+                "backup written to {}: {} tables, {} rows, {} bytes in {:.2} s",
+                file.display(),
+                r.tables,
+                r.rows,
+                r.bytes,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            let kept = backup::restore_dir(&config.server.data_dir, &file)?;
+            println!(
+                "restored {} into {}; the previous store (if any) is kept as {}",
+                file.display(),
+                config.server.data_dir.display(),
+                kept.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn init(g: &Global, file: PathBuf, force: bool) -> Result<()> {
+    if file.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{} exists; pass --force to overwrite it",
+            file.display()
+        )));
+    }
+    crate::tls::write_atomic(&file, EXAMPLE_CONFIG.as_bytes(), 0o640)?;
+    let config = load_config(
+        &Global {
+            config: Some(file.clone()),
+            data_dir: g.data_dir.clone(),
+        },
+        Overrides::default(),
+    )?;
+    std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+        Error::io(
+            format!("cannot create {}", config.server.data_dir.display()),
+            e,
+        )
+    })?;
+    println!(
+        "wrote {}; data directory {}. Start with: parley serve --config {}",
+        file.display(),
+        config.server.data_dir.display(),
+        file.display()
+    );
+    Ok(())
+}
+
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+
+fn read_password_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("cannot read the password from standard input", e))?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        return Err(Error::Usage("no password on standard input".into()));
+    }
+    Ok(pw)
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.server.data_dir).map_err(|e| match e {
+        Error::Locked(m) => Error::Locked(format!(
+            "{m}. Manage users in the web UI (Settings → Managers) while the server runs."
+        )),
+        other => other,
+    })
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
+    let store = open_store(config)?;
+    let accounts = Accounts::new(store.clone(), &config.limits);
+    let find = |login: &str| -> Result<crate::domain::manager::Manager> {
+        let l = normalise_login(login).map_err(|m| Error::invalid("login", m))?;
+        store
+            .read(|r| r.manager_by_login(&l))?
+            .ok_or_else(|| Error::Usage(format!("no manager with login {l:?}")))
+    };
+    match cmd {
+        UserCommand::Add {
+            login,
+            name,
+            role,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (random_token(12), true)
+            };
+            let role = Role::parse(&role).ok_or_else(|| Error::invalid("role", "unknown"))?;
+            let m = accounts
+                .create_manager(NewManager {
+                    login,
+                    name,
+                    role,
+                    password: password.clone(),
+                })
+                .await?;
+            println!("created {} {:?} ({})", m.role.as_str(), m.login, m.name);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Passwd {
+            login,
+            password_stdin,
+        } => {
+            let m = find(&login)?;
+            let (password, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (random_token(12), true)
+            };
+            accounts.set_password(m.id, password.clone()).await?;
+            println!("password of {:?} changed; their sessions ended", m.login);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            let all = store.read(|r| r.managers())?;
+            println!("{:<6} {:<24} {:<8} {:<9} NAME", "ID", "LOGIN", "ROLE", "STATE");
+            for m in all {
+                println!(
+                    "{:<6} {:<24} {:<8} {:<9} {}",
+                    m.id,
+                    m.login,
+                    m.role.as_str(),
+                    if m.disabled { "disabled" } else { "active" },
+                    m.name
+                );
+            }
+        }
+        UserCommand::Disable { login } => {
+            let m = find(&login)?;
+            accounts.set_disabled(m.id, true).await?;
+            println!("disabled {:?}; their sessions ended", m.login);
+        }
+        UserCommand::Enable { login } => {
+            let m = find(&login)?;
+            accounts.set_disabled(m.id, false).await?;
+            println!("enabled {:?}", m.login);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,600 @@
+//! Configuration: compiled defaults < TOML file < `PARLEY_*` environment < CLI flags.
+//!
+//! The TOML file is parsed strictly (`deny_unknown_fields`) so a typo such as `lisen` is an
+//! error naming the key and the file, never a silently ignored setting. Environment overrides
+//! are applied to the parsed TOML tree before deserialising, so they go through the same
+//! validation as the file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every `PARLEY_*` variable that maps to a config key: (variable, section, key).
+const ENV_KEYS: &[(&str, &str, &str)] = &[
+    ("PARLEY_SERVER_LISTEN", "server", "listen"),
+    ("PARLEY_SERVER_HTTP_LISTEN", "server", "http_listen"),
+    ("PARLEY_SERVER_PUBLIC_URL", "server", "public_url"),
+    ("PARLEY_SERVER_DATA_DIR", "server", "data_dir"),
+    ("PARLEY_DATA_DIR", "server", "data_dir"),
+    ("PARLEY_SERVER_TRUST_PROXY", "server", "trust_proxy"),
+    ("PARLEY_TLS_CERT", "tls", "cert"),
+    ("PARLEY_TLS_KEY", "tls", "key"),
+    ("PARLEY_LOG_LEVEL", "log", "level"),
+];
+
+/// Variables that start with `PARLEY_` but are not configuration (scripts and tests use them).
+const ENV_IGNORED: &[&str] = &["PARLEY_BIN", "PARLEY_CONFIG", "PARLEY_LOG"];
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub log: LogConfig,
+    pub limits: LimitsConfig,
+    pub channels: Vec<ChannelConfig>,
+    pub assistants: Vec<AssistantConfig>,
+    pub templates: Vec<TemplateConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTPS listen address.
+    pub listen: String,
+    /// Plain-HTTP listen address that only redirects to HTTPS, or "off".
+    pub http_listen: String,
+    /// The address people and platforms use to reach this server, e.g. `https://inbox.example.com`.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy you run).
+    pub trust_proxy: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "0.0.0.0:8443".into(),
+            http_listen: "0.0.0.0:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./data"),
+            trust_proxy: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter directive).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest JSON request body, bytes.
+    pub max_body_bytes: usize,
+    /// Largest uploaded attachment, bytes.
+    pub max_upload_bytes: usize,
+    /// Failed sign-ins allowed in a burst per account and per address before 429.
+    pub login_burst: u32,
+    /// Seconds for one failed-attempt allowance to come back.
+    pub login_refill_secs: u64,
+    /// Session lifetime in hours.
+    pub session_hours: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 1 << 20,
+            max_upload_bytes: 25 << 20,
+            login_burst: 5,
+            login_refill_secs: 30,
+            session_hours: 24 * 14,
+        }
+    }
+}
+
+#[derive(Clone, Serialize)]
+pub struct ChannelConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ChannelKindConfig,
+}
+
+impl<'de> Deserialize<'de> for ChannelConfig {
+    // serde cannot combine `flatten` with `deny_unknown_fields`, so the common keys are taken
+    // out by hand and the rest must match the kind's own keys exactly.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut t = toml::Table::deserialize(d)?;
+        let mut take = |k: &str| match t.remove(k) {
+            Some(toml::Value::String(s)) => Ok(s),
+            Some(_) => Err(D::Error::custom(format!("channel key `{k}` must be a string"))),
+            None => Err(D::Error::custom(format!("channel is missing `{k}`"))),
+        };
+        let id = take("id")?;
+        let name = take("name")?;
+        let kind = ChannelKindConfig::deserialize(toml::Value::Table(t))
+            .map_err(|e| D::Error::custom(format!("channel {id:?}: {}", one_line(&e.to_string()))))?;
+        Ok(ChannelConfig { id, name, kind })
+    }
+}
+
+impl fmt::Debug for ChannelConfig {
+    // Secrets never reach logs: Debug shows only what identifies the channel.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind.kind_name())
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ChannelKindConfig {
+    Telegram {
+        token: String,
+        #[serde(default)]
+        webhook_secret: Option<String>,
+        #[serde(default = "default_tg_mode")]
+        mode: String,
+        #[serde(default = "default_tg_api")]
+        api_base: String,
+        #[serde(default)]
+        file_base: Option<String>,
+    },
+    Whatsapp {
+        access_token: String,
+        app_secret: String,
+        verify_token: String,
+        phone_number_id: String,
+        #[serde(default = "default_wa_version")]
+        api_version: String,
+        #[serde(default = "default_wa_api")]
+        api_base: String,
+        #[serde(default)]
+        template: Option<String>,
+    },
+    Viber {
+        token: String,
+        #[serde(default = "default_viber_api")]
+        api_base: String,
+    },
+    Widget {
+        #[serde(default)]
+        allowed_origins: Vec<String>,
+    },
+    Api {
+        token: String,
+        #[serde(default)]
+        callback_url: Option<String>,
+        #[serde(default)]
+        secret: Option<String>,
+    },
+}
+
+fn default_tg_mode() -> String {
+    "webhook".into()
+}
+fn default_tg_api() -> String {
+    "https://api.telegram.org".into()
+}
+fn default_wa_version() -> String {
+    "v21.0".into()
+}
+fn default_wa_api() -> String {
+    "https://graph.facebook.com".into()
+}
+fn default_viber_api() -> String {
+    "https://chatapi.viber.com/pa".into()
+}
+
+impl ChannelKindConfig {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ChannelKindConfig::Telegram { .. } => "telegram",
+            ChannelKindConfig::Whatsapp { .. } => "whatsapp",
+            ChannelKindConfig::Viber { .. } => "viber",
+            ChannelKindConfig::Widget { .. } => "widget",
+            ChannelKindConfig::Api { .. } => "api",
+        }
+    }
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantConfig {
+    pub id: String,
+    pub name: String,
+    /// OpenAI-compatible chat-completions endpoint.
+    pub url: String,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    pub model: String,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+}
+
+impl fmt::Debug for AssistantConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssistantConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    pub name: String,
+    pub text: String,
+}
+
+/// Values given on the command line; `None` keeps what the lower layers said.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub http_listen: Option<String>,
+}
+
+impl Config {
+    /// Load from an optional file, the process environment and CLI overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env, overrides)
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Config> {
+        let (mut tree, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Config(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                let tree: toml::Table = toml::from_str(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                (tree, path.display().to_string())
+            }
+            None => (toml::Table::new(), "defaults".to_string()),
+        };
+        apply_env(&mut tree, env)?;
+        let mut config: Config = Config::deserialize(toml::Value::Table(tree))
+            .map_err(|e| Error::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        if let Some(d) = &overrides.data_dir {
+            config.server.data_dir = d.clone();
+        }
+        if let Some(l) = &overrides.listen {
+            config.server.listen = l.clone();
+        }
+        if let Some(l) = &overrides.http_listen {
+            config.server.http_listen = l.clone();
+        }
+        config.validate().map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{origin}: {m}")),
+            other => other,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        parse_addr("server.listen", &self.server.listen)?;
+        if !self.http_listen_off() {
+            parse_addr("server.http_listen", &self.server.http_listen)?;
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::Config(format!(
+                "server.public_url: {url:?} must start with https://"
+            )));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(Error::Config(
+                "tls: set both cert and key, or neither (for a self-signed certificate)".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, ch) in self.channels.iter().enumerate() {
+            if ch.id.is_empty()
+                || !ch
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Error::Config(format!(
+                    "channels[{i}].id: {:?} must be non-empty letters, digits, '-' or '_'",
+                    ch.id
+                )));
+            }
+            if !seen.insert(ch.id.clone()) {
+                return Err(Error::Config(format!(
+                    "channels[{i}].id: {:?} is used twice",
+                    ch.id
+                )));
+            }
+            match &ch.kind {
+                ChannelKindConfig::Telegram { mode, .. }
+                    if mode != "webhook" && mode != "polling" =>
+                {
+                    return Err(Error::Config(format!(
+                        "channels[{i}].mode: {mode:?} must be \"webhook\" or \"polling\""
+                    )));
+                }
+                ChannelKindConfig::Api { token, .. } if token.len() < 16 => {
+                    return Err(Error::Config(format!(
+                        "channels[{i}].token: must be at least 16 characters"
+                    )));
+                }
+                ChannelKindConfig::Api {
+                    callback_url: Some(url),
+                    secret,
+                    ..
+                } => {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(Error::Config(format!(
+                            "channels[{i}].callback_url: {url:?} must be an http(s) URL"
+                        )));
+                    }
+                    if secret.as_deref().unwrap_or("").is_empty() {
+                        return Err(Error::Config(format!(
+                            "channels[{i}].secret: required when callback_url is set (it signs the callbacks)"
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn http_listen_off(&self) -> bool {
+        self.server.http_listen.eq_ignore_ascii_case("off") || self.server.http_listen.is_empty()
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        parse_addr("server.listen", &self.server.listen)
+    }
+
+    pub fn http_listen_addr(&self) -> Result<Option<SocketAddr>> {
+        if self.http_listen_off() {
+            return Ok(None);
+        }
+        parse_addr("server.http_listen", &self.server.http_listen).map(Some)
+    }
+
+    /// The effective configuration as TOML with every secret replaced, for `check-config`.
+    pub fn redacted_toml(&self) -> String {
+        let mut c = self.clone();
+        let hide = |s: &mut String| {
+            if !s.is_empty() {
+                *s = "<redacted>".into();
+            }
+        };
+        for ch in &mut c.channels {
+            match &mut ch.kind {
+                ChannelKindConfig::Telegram {
+                    token,
+                    webhook_secret,
+                    ..
+                } => {
+                    hide(token);
+                    if let Some(s) = webhook_secret {
+                        hide(s);
+                    }
+                }
+                ChannelKindConfig::Whatsapp {
+                    access_token,
+                    app_secret,
+                    verify_token,
+                    ..
+                } => {
+                    hide(access_token);
+                    hide(app_secret);
+                    hide(verify_token);
+                }
+                ChannelKindConfig::Viber { token, .. } => hide(token),
+                ChannelKindConfig::Widget { .. } => {}
+                ChannelKindConfig::Api { token, secret, .. } => {
+                    hide(token);
+                    if let Some(s) = secret {
+                        hide(s);
+                    }
+                }
+            }
+        }
+        for a in &mut c.assistants {
+            if let Some(k) = &mut a.api_key {
+                hide(k);
+            }
+        }
+        toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+fn parse_addr(key: &str, v: &str) -> Result<SocketAddr> {
+    v.parse().map_err(|_| {
+        Error::Config(format!(
+            "{key}: {v:?} is not an address like 0.0.0.0:8443 or 127.0.0.1:8080"
+        ))
+    })
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn apply_env(tree: &mut toml::Table, env: &[(String, String)]) -> Result<()> {
+    for (name, value) in env {
+        if !name.starts_with("PARLEY_") || ENV_IGNORED.contains(&name.as_str()) {
+            continue;
+        }
+        let Some((_, section, key)) = ENV_KEYS.iter().find(|(n, _, _)| n == name) else {
+            tracing::warn!("ignoring unknown environment variable {name}");
+            continue;
+        };
+        let v = if *key == "trust_proxy" {
+            match value.as_str() {
+                "1" | "true" | "yes" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "" => toml::Value::Boolean(false),
+                other => {
+                    return Err(Error::Config(format!(
+                        "{name}: {other:?} is not true or false"
+                    )));
+                }
+            }
+        } else {
+            toml::Value::String(value.clone())
+        };
+        let sect = tree
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match sect {
+            toml::Value::Table(t) => {
+                t.insert(key.to_string(), v);
+            }
+            _ => return Err(Error::Config(format!("[{section}] must be a table"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)], ov: Overrides) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Config::load_from(Some(&p), &env, &ov)
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let c = load(
+            "[server]\nlisten = \"127.0.0.1:1000\"\nhttp_listen = \"127.0.0.1:1001\"\n",
+            &[("PARLEY_SERVER_LISTEN", "127.0.0.1:2000")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:2000");
+        assert_eq!(c.server.http_listen, "127.0.0.1:1001");
+        let c = load(
+            "[server]\nlisten = \"127.0.0.1:1000\"\n",
+            &[("PARLEY_SERVER_LISTEN", "127.0.0.1:2000")],
+            Overrides {
+                listen: Some("127.0.0.1:3000".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:3000");
+        assert_eq!(c.server.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_the_file() {
+        let e = load("[server]\nlisen = \"x\"\n", &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lisen") && e.contains("c.toml"), "{e}");
+        let e = load(
+            "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"api\"\ntoken=\"0123456789abcdef\"\ntokn=\"x\"\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("tokn"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = load("[server]\nlisten = \"nowhere\"\n", &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.listen"), "{e}");
+        let e = load(
+            "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"carrier-pigeon\"\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("carrier-pigeon"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_complete_and_parses() {
+        let text = include_str!("../config.example.toml");
+        let c = load(text, &[], Overrides::default()).unwrap();
+        // Every section and every channel kind is documented in the example.
+        for kind in ["telegram", "whatsapp", "viber", "widget", "api"] {
+            assert!(
+                c.channels.iter().any(|ch| ch.kind.kind_name() == kind),
+                "config.example.toml has no {kind} channel"
+            );
+        }
+        assert!(!c.templates.is_empty() && !c.assistants.is_empty());
+        // Every key the structs know appears in the example (commented or not).
+        let rendered = toml::to_string(&Config::default()).unwrap();
+        for line in rendered.lines().filter(|l| l.contains(" = ")) {
+            let key = line.split(" = ").next().unwrap().trim();
+            assert!(
+                text.contains(&format!("{key} =")) || text.contains(&format!("# {key} =")),
+                "config.example.toml does not document {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = load(
+            "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"api\"\ntoken=\"supersecrettoken1\"\ncallback_url=\"https://x.example/cb\"\nsecret=\"hmacsecret\"\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        let out = c.redacted_toml();
+        assert!(!out.contains("supersecrettoken1") && !out.contains("hmacsecret"));
+        assert!(!format!("{c:?}").contains("supersecrettoken1"));
+    }
+}

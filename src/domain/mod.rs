@@ -1,0 +1,3 @@
+//! Plain types and rules, no I/O.
+
+pub mod manager;

@@ -1,0 +1,29 @@
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem::{Response, handler};
+use serde_json::json;
+
+use super::AppState;
+
+/// Liveness and a store check, without auth (load balancers, install script, monitoring).
+#[handler]
+pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
+    let store_ok = st.store.read(|r| r.managers().map(|_| ())).is_ok();
+    let body = json!({
+        "status": if store_ok { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "store": if store_ok { "ok" } else { "error" },
+        "index": "not built yet",
+        "uptime_s": st.started.elapsed().as_secs(),
+    });
+    Response::builder()
+        .status(if store_ok {
+            poem::http::StatusCode::OK
+        } else {
+            poem::http::StatusCode::SERVICE_UNAVAILABLE
+        })
+        .header("cache-control", "no-store")
+        .content_type("application/json")
+        .body(body.to_string())
+}

@@ -1,0 +1,160 @@
+//! The HTTP layer: one routes table, the middleware stack, and the plain-HTTP redirector.
+//! Handlers extract, authorise, call one service and map the result.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+mod health;
+pub mod ui;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::{Method, StatusCode, header};
+use poem::middleware::SetHeader;
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get, handler,
+    post,
+};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::error::Error;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub accounts: Arc<Accounts>,
+    pub started: Instant,
+}
+
+/// Scripts and styles only from this origin, nothing inline, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; \
+object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let max_body = state.config.limits.max_body_bytes;
+    let api = Route::new()
+        .at(
+            "/session",
+            post(api::session::login)
+                .get(api::session::me)
+                .delete(api::session::logout),
+        )
+        .at("/session/password", post(api::session::change_password))
+        .at(
+            "/managers",
+            get(api::managers::list).post(api::managers::create),
+        )
+        .at("/managers/:id", poem::patch(api::managers::update))
+        .at("/*rest", api_not_found)
+        .around(move |ep, req| limit_body(ep, req, max_body));
+
+    Route::new()
+        .at("/healthz", get(health::health).head(health::health))
+        .nest("/api/v1", api)
+        .at("/", get(ui::asset).head(ui::asset))
+        .at("/*path", get(ui::asset).head(ui::asset))
+        .data(state)
+        .catch_all_error(error::to_json)
+        .with(security_headers())
+        .map_to_response()
+}
+
+fn security_headers() -> SetHeader {
+    SetHeader::new()
+        .overriding("content-security-policy", CSP)
+        .overriding("strict-transport-security", "max-age=31536000")
+        .overriding("x-content-type-options", "nosniff")
+        .overriding("x-frame-options", "DENY")
+        .overriding("referrer-policy", "no-referrer")
+        .overriding("cross-origin-opener-policy", "same-origin")
+        .overriding(
+            "permissions-policy",
+            "camera=(), geolocation=(), microphone=(self)",
+        )
+}
+
+#[handler]
+fn api_not_found(req: &Request) -> poem::Result<()> {
+    Err(Error::NotFound(format!("{} {}", req.method(), req.uri().path())).into())
+}
+
+/// Bodies are read in full only up to `max`: a declared length over it is refused before
+/// reading, and a body without a length is cut off at `max`. Bodiless requests pass (poem's
+/// SizeLimit answers 411 to a GET without Content-Length).
+async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, max: usize) -> poem::Result<Response> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    }
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(Error::TooLarge(format!("request body is larger than {max} bytes")).into());
+    }
+    let body = req
+        .take_body()
+        .into_bytes_limit(max)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => {
+                Error::TooLarge(format!("request body is larger than {max} bytes"))
+            }
+            other => Error::BadRequest(format!("cannot read the request body: {other}")),
+        })?;
+    req.set_body(body);
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The plain-HTTP listener: every request is sent to the same path over HTTPS.
+pub fn redirect_routes(https_port: u16, public_url: Option<String>) -> impl Endpoint {
+    poem::endpoint::make_sync(move |req: Request| {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let base = match &public_url {
+            Some(u) if u.starts_with("https://") => u.trim_end_matches('/').to_string(),
+            _ => {
+                let host = req
+                    .header(header::HOST)
+                    .map(strip_port)
+                    .unwrap_or("localhost");
+                if https_port == 443 {
+                    format!("https://{host}")
+                } else {
+                    format!("https://{host}:{https_port}")
+                }
+            }
+        };
+        Response::builder()
+            .status(StatusCode::PERMANENT_REDIRECT)
+            .header(header::LOCATION, format!("{base}{path}"))
+            .finish()
+    })
+    .into_endpoint()
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split(']').next().map_or(host, |h| {
+            &host[..h.len() + 2]
+        });
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strip_port_handles_v4_v6_and_names() {
+        assert_eq!(super::strip_port("example.com:8080"), "example.com");
+        assert_eq!(super::strip_port("example.com"), "example.com");
+        assert_eq!(super::strip_port("[::1]:8080"), "[::1]");
+    }
+}

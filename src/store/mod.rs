@@ -1,0 +1,364 @@
+//! The only module that touches redb. Reads run directly on MVCC snapshots and never wait for
+//! the writer; every write goes through one writer thread that batches concurrent requests
+//! into a single transaction (group commit, DESIGN.md invariant 2) and answers each caller
+//! only after the commit is durable.
+
+pub mod backup;
+pub mod codec;
+pub mod managers;
+mod migrate;
+pub mod sessions;
+pub mod tables;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{
+    ConcurrencyMode, Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
+
+pub use codec::{Key, Record};
+pub use tables::Table;
+
+use crate::error::{Error, Result};
+
+pub const DB_FILE: &str = "parley.redb";
+const LOCK_FILE: &str = "parley.lock";
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    writer: writer::Writer,
+    dir: PathBuf,
+    // Held for the life of the store: the OS releases it when the process dies, so a crash
+    // never leaves the data directory stuck.
+    _lock: File,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `dir`, take the directory lock, run migrations
+    /// and start the writer thread.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create data dir {}", dir.display()), e))?;
+        let lock = lock_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let db = Database::builder()
+            .set_cache_size(256 << 20)
+            // One process writes; `parley backup` may open the file read-only meanwhile.
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(format!(
+                    "{} is in use by another process",
+                    path.display()
+                )),
+                other => {
+                    let e = Error::from(other);
+                    Error::Internal(format!("cannot open {}: {e}", path.display()))
+                }
+            })?;
+        migrate::run(&db)?;
+        let db = Arc::new(db);
+        let writer = writer::Writer::start(db.clone());
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                writer,
+                dir: dir.to_path_buf(),
+                _lock: lock,
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Run `f` on a consistent snapshot. Never blocks on the writer.
+    pub fn read<T>(&self, f: impl FnOnce(&R) -> Result<T>) -> Result<T> {
+        let tx = self.inner.db.begin_read()?;
+        f(&R(tx))
+    }
+
+    /// Run `f` inside the next group-commit transaction and return its result after the
+    /// commit. `f` may run twice: if another request in the same batch fails, the batch is
+    /// retried one request at a time, so `f` must not have side effects outside `W`.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&W) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+
+    /// `write` for synchronous callers (CLI commands outside a runtime).
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&W) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.submit_blocking(f)
+    }
+
+    pub(crate) fn database(&self) -> &Database {
+        &self.inner.db
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(Error::Locked(format!(
+                "data directory {} is in use by another Parley process{}; stop it first or use another --data-dir",
+                dir.display(),
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::io(format!("cannot lock {}", path.display()), e));
+        }
+    }
+    // The pid is only a hint for the message above; the lock is what counts.
+    let _ = f.set_len(0);
+    let _ = std::io::Write::write_all(&mut &f, std::process::id().to_string().as_bytes());
+    Ok(f)
+}
+
+/// A read snapshot.
+pub struct R(ReadTransaction);
+
+/// The write transaction of the current batch.
+pub struct W<'a>(&'a WriteTransaction);
+
+macro_rules! common_reads {
+    ($t:ty, $open:ident) => {
+        impl $t {
+            pub fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+                let table = self.0.$open(t)?;
+                Ok(table.get(key)?.map(|v| v.value().to_vec()))
+            }
+
+            pub fn get<V: Record>(&self, t: Table, key: &[u8]) -> Result<Option<V>> {
+                match self.get_raw(t, key)? {
+                    Some(b) => codec::decode(&b).map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            pub fn exists(&self, t: Table, key: &[u8]) -> Result<bool> {
+                let table = self.0.$open(t)?;
+                Ok(table.get(key)?.is_some())
+            }
+
+            /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse),
+            /// starting after `after` when given.
+            pub fn scan(
+                &self,
+                t: Table,
+                prefix: &[u8],
+                after: Option<&[u8]>,
+                reverse: bool,
+                limit: usize,
+            ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+                let table = self.0.$open(t)?;
+                let end = codec::prefix_end(prefix);
+                let mut out = Vec::new();
+                let push = |out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+                            e: std::result::Result<
+                    (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+                    redb::StorageError,
+                >|
+                 -> Result<bool> {
+                    let (k, v) = e?;
+                    out.push((k.value().to_vec(), v.value().to_vec()));
+                    Ok(out.len() >= limit)
+                };
+                if limit == 0 {
+                    return Ok(out);
+                }
+                if !reverse {
+                    let lo: std::ops::Bound<&[u8]> = match after {
+                        Some(a) => std::ops::Bound::Excluded(a),
+                        None => std::ops::Bound::Included(prefix),
+                    };
+                    let hi: std::ops::Bound<&[u8]> = match &end {
+                        Some(e) => std::ops::Bound::Excluded(e.as_slice()),
+                        None => std::ops::Bound::Unbounded,
+                    };
+                    for e in table.range::<&[u8]>((lo, hi))? {
+                        if push(&mut out, e)? {
+                            break;
+                        }
+                    }
+                } else {
+                    let lo = std::ops::Bound::Included(prefix);
+                    let hi: std::ops::Bound<&[u8]> = match (after, &end) {
+                        (Some(a), _) => std::ops::Bound::Excluded(a),
+                        (None, Some(e)) => std::ops::Bound::Excluded(e.as_slice()),
+                        (None, None) => std::ops::Bound::Unbounded,
+                    };
+                    for e in table.range::<&[u8]>((lo, hi))?.rev() {
+                        if push(&mut out, e)? {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            pub fn len(&self, t: Table) -> Result<u64> {
+                use redb::ReadableTableMetadata;
+                Ok(self.0.$open(t)?.len()?)
+            }
+        }
+    };
+}
+
+common_reads!(R, open_table);
+common_reads!(W<'_>, open_table);
+
+impl W<'_> {
+    pub fn put<V: Record>(&self, t: Table, key: &[u8], v: &V) -> Result<()> {
+        self.put_raw(t, key, &codec::encode(v)?)
+    }
+
+    pub fn put_raw(&self, t: Table, key: &[u8], v: &[u8]) -> Result<()> {
+        let mut table = self.0.open_table(t)?;
+        table.insert(key, v)?;
+        Ok(())
+    }
+
+    /// Removes `key`; true when it was there.
+    pub fn del(&self, t: Table, key: &[u8]) -> Result<bool> {
+        let mut table = self.0.open_table(t)?;
+        Ok(table.remove(key)?.is_some())
+    }
+
+    /// Next value of the named sequence (starting at 1), stored in `meta`.
+    pub fn next_id(&self, seq: &str) -> Result<u64> {
+        let key = Key::new().str("seq").str(seq).build();
+        let cur = match self.get_raw(tables::META, &key)? {
+            Some(b) => codec::read_u64(&b, 0)?,
+            None => 0,
+        };
+        let next = cur + 1;
+        self.put_raw(tables::META, &key, &next.to_be_bytes())?;
+        Ok(next)
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tables::META;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_keeps_failures_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut handles = Vec::new();
+        for i in 0..200u64 {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                s.write(move |w| {
+                    if i % 7 == 0 {
+                        w.put_raw(META, b"should-not-exist", b"x")?;
+                        return Err(Error::BadRequest(format!("job {i} fails")));
+                    }
+                    w.put_raw(META, &Key::new().str("k").u64(i).build(), b"v")?;
+                    w.next_id("t")
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for (i, h) in handles.into_iter().enumerate() {
+            let r = h.await.unwrap();
+            assert_eq!(r.is_err(), i % 7 == 0, "job {i}: {r:?}");
+            ok += r.is_ok() as usize;
+        }
+        let (n, bad) = store
+            .read(|r| {
+                let n = r.scan(META, &Key::new().str("k").build(), None, false, 1000)?;
+                Ok((n.len(), r.exists(META, b"should-not-exist")?))
+            })
+            .unwrap();
+        assert_eq!(n, ok);
+        assert!(!bad, "a failed job's writes leaked into the commit");
+        // Sequence values are unique and dense even across retried batches.
+        let last = store.write(|w| w.next_id("t")).await.unwrap();
+        assert_eq!(last as usize, ok + 1);
+    }
+
+    #[test]
+    fn second_open_of_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _a = Store::open(dir.path()).unwrap();
+        let e = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("in use"), "{e}");
+    }
+
+    #[test]
+    fn scan_respects_prefix_cursor_and_direction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write_blocking(|w| {
+                for a in 1..=3u64 {
+                    for b in 1..=4u64 {
+                        w.put_raw(META, &Key::new().u64(a).u64(b).build(), b"")?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let p = Key::new().u64(2).build();
+        let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| {
+            v.into_iter()
+                .map(|(k, _)| codec::read_u64(&k, 8).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let fwd = store.read(|r| r.scan(META, &p, None, false, 10)).unwrap();
+        assert_eq!(keys(fwd), vec![1, 2, 3, 4]);
+        let after = Key::new().u64(2).u64(2).build();
+        let fwd = store
+            .read(|r| r.scan(META, &p, Some(&after), false, 10))
+            .unwrap();
+        assert_eq!(keys(fwd), vec![3, 4]);
+        let rev = store
+            .read(|r| r.scan(META, &p, Some(&after), true, 10))
+            .unwrap();
+        assert_eq!(keys(rev), vec![1]);
+        let rev = store.read(|r| r.scan(META, &p, None, true, 2)).unwrap();
+        assert_eq!(keys(rev), vec![4, 3]);
+    }
+}
