@@ -73,9 +73,11 @@ pub async fn start(config: Config) -> Result<Running> {
     // connections without a restart.
     let (cfg_tx, cfg_rx) = mpsc::unbounded_channel::<RustlsConfig>();
     let _ = cfg_tx.send(rustls_config(&material));
-    let cfg_stream = futures_util::stream::unfold(cfg_rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    });
+    let cfg_stream =
+        futures_util::stream::unfold(
+            cfg_rx,
+            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+        );
     let https_addr = config.listen_addr()?;
     let acceptor = bind(
         TcpListener::bind(https_addr).rustls(cfg_stream),
@@ -132,7 +134,7 @@ pub async fn start(config: Config) -> Result<Running> {
     {
         let config = config.clone();
         let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
                     r = reload_rx.recv() => {
@@ -148,13 +150,14 @@ pub async fn start(config: Config) -> Result<Running> {
                     _ = stop_rx.changed() => break,
                 }
             }
-        });
+            Ok(())
+        }));
     }
 
     {
         let accounts = accounts.clone();
         let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
@@ -166,7 +169,8 @@ pub async fn start(config: Config) -> Result<Running> {
                     _ = stop_rx.changed() => break,
                 }
             }
-        });
+            Ok(())
+        }));
     }
 
     Ok(Running {
@@ -224,7 +228,10 @@ pub async fn serve(config: Config) -> Result<()> {
     if let Some(u) = &public_url {
         println!("  public URL: {u}");
     }
-    println!("  TLS certificate SHA-256 fingerprint: {}", running.fingerprint);
+    println!(
+        "  TLS certificate SHA-256 fingerprint: {}",
+        running.fingerprint
+    );
     if let Some(pw) = &running.first_admin_password {
         println!();
         println!("  First admin created. Sign in with:");

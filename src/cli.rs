@@ -282,7 +282,10 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::List => {
             let all = store.read(|r| r.managers())?;
-            println!("{:<6} {:<24} {:<8} {:<9} NAME", "ID", "LOGIN", "ROLE", "STATE");
+            println!(
+                "{:<6} {:<24} {:<8} {:<9} NAME",
+                "ID", "LOGIN", "ROLE", "STATE"
+            );
             for m in all {
                 println!(
                     "{:<6} {:<24} {:<8} {:<9} {}",

@@ -127,8 +127,7 @@ fn self_signed(dir: &Path, names: &[String]) -> Result<TlsMaterial> {
         let mut lines = meta.lines();
         let not_after = lines.next().and_then(|l| l.trim().parse::<i64>().ok());
         let same_names = lines.next().map(str::trim) == Some(wanted.as_str());
-        let fresh = not_after
-            .is_some_and(|t| t - now.unix_timestamp() > RENEW_DAYS * 86_400);
+        let fresh = not_after.is_some_and(|t| t - now.unix_timestamp() > RENEW_DAYS * 86_400);
         if fresh
             && same_names
             && let Ok(fp) = check_pair(&cert_pem, &key_pem, &cert_path.display().to_string())
@@ -213,7 +212,9 @@ mod tests {
 
     #[test]
     fn bad_pem_is_named() {
-        let e = check_pair(b"nope", b"nope", "x.pem").unwrap_err().to_string();
+        let e = check_pair(b"nope", b"nope", "x.pem")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.pem"), "{e}");
     }
 }

@@ -49,9 +49,7 @@ impl FailureLimiter {
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             let burst = self.burst;
             let refill = self.refill.as_secs_f64();
-            map.retain(|_, b| {
-                b.tokens + now.duration_since(b.at).as_secs_f64() / refill < burst
-            });
+            map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() / refill < burst);
             if map.len() >= MAX_KEYS {
                 map.clear();
             }

@@ -1,9 +1,9 @@
 //! Errors as JSON `{code, message}` with the status from `Error::status`. Errors raised by
 //! poem itself (bad JSON, unknown route, wrong method) get the same shape.
 
+use poem::Response;
 use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
-use poem::Response;
 
 use crate::error::Error;
 
@@ -29,8 +29,7 @@ impl ResponseError for Error {
                     .insert(header::RETRY_AFTER, secs.max(1).into());
             }
             Error::Unavailable(_) => {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, 5u64.into());
+                resp.headers_mut().insert(header::RETRY_AFTER, 5u64.into());
             }
             _ => {}
         }

@@ -13,8 +13,7 @@ use std::time::Instant;
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::SetHeader;
 use poem::{
-    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get, handler,
-    post,
+    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get, handler, post,
 };
 
 use crate::accounts::Accounts;
@@ -85,7 +84,11 @@ fn api_not_found(req: &Request) -> poem::Result<()> {
 /// Bodies are read in full only up to `max`: a declared length over it is refused before
 /// reading, and a body without a length is cut off at `max`. Bodiless requests pass (poem's
 /// SizeLimit answers 411 to a GET without Content-Length).
-async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, max: usize) -> poem::Result<Response> {
+async fn limit_body<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    max: usize,
+) -> poem::Result<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return ep.call(req).await.map(IntoResponse::into_response);
     }
@@ -142,9 +145,10 @@ pub fn redirect_routes(https_port: u16, public_url: Option<String>) -> impl Endp
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         // [v6]:port
-        return rest.split(']').next().map_or(host, |h| {
-            &host[..h.len() + 2]
-        });
+        return rest
+            .split(']')
+            .next()
+            .map_or(host, |h| &host[..h.len() + 2]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableHandle,
+};
 
 use super::{DB_FILE, Store, lock_dir, migrate};
 use crate::error::{Error, Result};
@@ -19,7 +21,10 @@ pub struct BackupReport {
 pub fn backup_dir(data_dir: &Path, out: &Path) -> Result<BackupReport> {
     let path = data_dir.join(DB_FILE);
     if !path.exists() {
-        return Err(Error::Usage(format!("no Parley data in {}", data_dir.display())));
+        return Err(Error::Usage(format!(
+            "no Parley data in {}",
+            data_dir.display()
+        )));
     }
     // The server opens the file in SingleWriter mode, which lets this process read alongside.
     let ro = Database::builder()
@@ -105,7 +110,10 @@ pub fn restore_dir(data_dir: &Path, file: &Path) -> Result<PathBuf> {
     // Check the backup is a Parley store this build can read before touching anything.
     {
         let db = Database::builder().open_read_only(file).map_err(|e| {
-            Error::Usage(format!("{} is not a readable Parley backup: {e}", file.display()))
+            Error::Usage(format!(
+                "{} is not a readable Parley backup: {e}",
+                file.display()
+            ))
         })?;
         let tx = db.begin_read()?;
         let v = migrate::version_of(&tx)?;
@@ -119,7 +127,8 @@ pub fn restore_dir(data_dir: &Path, file: &Path) -> Result<PathBuf> {
     }
     let target = data_dir.join(DB_FILE);
     let tmp = tmp_name(&target);
-    std::fs::copy(file, &tmp).map_err(|e| Error::io(format!("cannot copy {}", file.display()), e))?;
+    std::fs::copy(file, &tmp)
+        .map_err(|e| Error::io(format!("cannot copy {}", file.display()), e))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io("sync restored file", e))?;

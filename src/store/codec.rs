@@ -29,8 +29,9 @@ pub fn encode<V: Record>(v: &V) -> Result<Vec<u8>> {
 
 pub fn decode<V: Record>(bytes: &[u8]) -> Result<V> {
     match bytes.split_first() {
-        Some((&v, rest)) if v == V::VERSION => postcard::from_bytes(rest)
-            .map_err(|e| Error::Corrupt(format!("{} row: {e}", V::NAME))),
+        Some((&v, rest)) if v == V::VERSION => {
+            postcard::from_bytes(rest).map_err(|e| Error::Corrupt(format!("{} row: {e}", V::NAME)))
+        }
         Some((&v, rest)) => V::upgrade(v, rest),
         None => Err(Error::Corrupt(format!("{} row is empty", V::NAME))),
     }

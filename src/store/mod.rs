@@ -55,10 +55,9 @@ impl Store {
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
             .create(&path)
             .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(format!(
-                    "{} is in use by another process",
-                    path.display()
-                )),
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    Error::Locked(format!("{} is in use by another process", path.display()))
+                }
                 other => {
                     let e = Error::from(other);
                     Error::Internal(format!("cannot open {}: {e}", path.display()))

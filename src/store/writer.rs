@@ -24,13 +24,25 @@ struct Job {
 }
 
 pub(super) struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    // Closing the queue ends the thread after its last batch; waiting for it means the
+    // database file is closed when the store is gone, so it can be reopened at once.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Writer {
     pub(super) fn start(db: Arc<Database>) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("parley-writer".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
@@ -45,7 +57,16 @@ impl Writer {
                 }
             })
             .unwrap_or_else(|e| panic!("cannot start the store writer thread: {e}"));
-        Writer { tx }
+        Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Job>> {
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("the store is shutting down".into()))
     }
 
     fn job<T, F>(mut f: F) -> (Job, oneshot::Receiver<Result<Output>>)
@@ -72,7 +93,7 @@ impl Writer {
         F: FnMut(&W) -> Result<T> + Send + 'static,
     {
         let (job, rx) = Self::job(f);
-        self.tx
+        self.sender()?
             .send(job)
             .await
             .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
@@ -88,7 +109,7 @@ impl Writer {
         F: FnMut(&W) -> Result<T> + Send + 'static,
     {
         let (job, rx) = Self::job(f);
-        self.tx
+        self.sender()?
             .blocking_send(job)
             .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
         let r = rx

@@ -1,0 +1,144 @@
+//! HTTP behaviour of the embedded UI and the API surface: headers, caching, HEAD, SPA
+//! fallback, JSON errors and body limits.
+
+use serde_json::json;
+
+use crate::support::{TestApp, client};
+
+#[tokio::test]
+async fn ui_is_served_with_security_headers_etag_and_head() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let r = c.get(format!("{}/", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(h["cache-control"], "no-cache");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(h.contains_key("strict-transport-security"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("<html"));
+
+    let etag = h["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'));
+    let r = c
+        .get(format!("{}/", app.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    let r = c
+        .head(format!("{}/js/main.js", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // Client-side routes get the app; missing assets are real 404s.
+    let r = c
+        .get(format!("{}/chats/123", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<html"));
+    let r = c
+        .get(format!("{}/js/nope.js", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_needs_no_auth() {
+    let app = TestApp::spawn().await;
+    let (st, v) = app.client().get("/healthz").await;
+    assert_eq!(st, 200);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_errors_are_json_with_stable_codes() {
+    let app = TestApp::spawn().await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let (st, v) = b.get("/api/v1/nothing-here").await;
+    assert_eq!(st, 404);
+    assert_eq!(v["code"], "not_found");
+
+    // Malformed JSON and a missing field: 400 naming the problem.
+    let r = b
+        .request("POST", "/api/v1/managers", None)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "bad_request");
+    let (st, v) = b
+        .post(
+            "/api/v1/managers",
+            json!({"login": "x", "name": "X", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert!(v["message"].as_str().unwrap().contains("password"), "{v}");
+    // A bad value: 422 naming the field.
+    let (st, v) = b
+        .post(
+            "/api/v1/managers",
+            json!({"login": "x", "name": "X", "role": "boss", "password": "long enough password"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(v["message"].as_str().unwrap().contains("role"), "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_and_bodiless_gets_pass() {
+    let app = TestApp::spawn_with("[limits]\nmax_body_bytes = 1000\n").await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let big = "x".repeat(5000);
+    let (st, v) = b
+        .post(
+            "/api/v1/managers",
+            json!({"login": big, "name": "n", "role": "manager", "password": "p"}),
+        )
+        .await;
+    assert_eq!(st, 413, "{v}");
+    assert_eq!(v["code"], "payload_too_large");
+    // A chunked body with no Content-Length is cut off at the limit too.
+    let stream =
+        futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![b' '; 500])));
+    let r = b
+        .request("POST", "/api/v1/managers", None)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let (st, _) = b.get("/api/v1/managers").await;
+    assert_eq!(st, 200);
+    app.stop().await;
+}

@@ -1,0 +1,215 @@
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use parley::app::{self, Running};
+use parley::config::{Config, Overrides};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+static INIT: Once = Once::new();
+
+pub fn init() {
+    INIT.call_once(|| {
+        parley::install_crypto_provider();
+        if std::env::var("TEST_LOG").is_ok() {
+            parley::cli::init_logging("debug");
+        }
+    });
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running Parley with its own data directory.
+pub struct TestApp {
+    pub url: String,
+    pub http_url: Option<String>,
+    pub dir: PathBuf,
+    pub config_text: String,
+    pub running: Option<Running>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn config_from(text: &str, data_dir: &Path) -> Config {
+    let file = data_dir.join("test-config.toml");
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&file, text).unwrap();
+    Config::load_from(
+        Some(&file),
+        &[],
+        &Overrides {
+            data_dir: Some(data_dir.to_path_buf()),
+            listen: Some("127.0.0.1:0".into()),
+            http_listen: Some("127.0.0.1:0".into()),
+        },
+    )
+    .unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with("").await
+    }
+
+    pub async fn spawn_with(config_text: &str) -> TestApp {
+        init();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut app = Self::start_in(&dir, config_text).await;
+        app._tmp = Some(tmp);
+        app
+    }
+
+    /// Start on an existing data directory (restart tests).
+    pub async fn start_in(dir: &Path, config_text: &str) -> TestApp {
+        init();
+        let running = app::start(config_from(config_text, dir)).await.unwrap();
+        TestApp {
+            url: format!("https://{}", running.https_addr),
+            http_url: running.http_addr.map(|a| format!("http://{a}")),
+            dir: dir.to_path_buf(),
+            config_text: config_text.to_string(),
+            running: Some(running),
+            _tmp: None,
+        }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().unwrap()
+    }
+
+    /// Stop the server but keep the data directory; returns the temp dir owner.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        if let Some(r) = self.running.take() {
+            r.stop().await.unwrap();
+        }
+        self._tmp.take()
+    }
+
+    /// Stop and start again on the same data.
+    pub async fn restart(self) -> TestApp {
+        let dir = self.dir.clone();
+        let text = self.config_text.clone();
+        let tmp = self.stop().await;
+        let mut app = Self::start_in(&dir, &text).await;
+        app._tmp = tmp;
+        app
+    }
+
+    pub async fn add_manager(&self, login: &str, role: &str) -> Value {
+        let accounts = &self.running().state.accounts;
+        let m = accounts
+            .create_manager(parley::accounts::NewManager {
+                login: login.into(),
+                name: format!("{login} name"),
+                role: parley::domain::manager::Role::parse(role).unwrap(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .unwrap();
+        json!({"id": m.id, "login": m.login})
+    }
+
+    pub fn client(&self) -> Browser {
+        Browser {
+            http: client(),
+            url: self.url.clone(),
+            csrf: None,
+        }
+    }
+
+    /// A browser signed in as `login` (created with `add_manager`).
+    pub async fn login(&self, login: &str) -> Browser {
+        let mut b = self.client();
+        let (st, body) = b
+            .send(
+                "POST",
+                "/api/v1/session",
+                Some(json!({"login": login, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "login {login}: {body}");
+        b.csrf = body["csrf_token"].as_str().map(String::from);
+        b
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .tls_danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A cookie-keeping client that sends the CSRF token like the web UI does.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub csrf: Option<String>,
+}
+
+impl Browser {
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let r = self.request(method, path, body).send().await.unwrap();
+        let st = r.status();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (st, v)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::RequestBuilder {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut rb = self.http.request(m, format!("{}{}", self.url, path));
+        if let Some(c) = &self.csrf {
+            rb = rb.header("x-csrf-token", c);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, Some(body)).await
+    }
+}
+
+/// Run the real binary (CLI tests).
+pub fn parley(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_parley"));
+    cmd.args(args)
+        .env_remove("PARLEY_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
