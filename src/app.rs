@@ -11,9 +11,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
+use crate::blobs::Blobs;
+use crate::channels::outbox::Outbox;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{self, AppState};
+use crate::inbox::{Channels, Inbox};
+use crate::realtime::Hub;
 use crate::store::Store;
 use crate::tls::{self, TlsMaterial};
 
@@ -62,11 +66,23 @@ pub async fn start(config: Config) -> Result<Running> {
     let first_admin_password = accounts.ensure_first_admin().await?;
     let material = tls::load(&config)?;
 
+    let (stop, stop_rx) = watch::channel(false);
+    let channels = Arc::new(Channels::from_config(&config));
+    let inbox = Inbox::new(store.clone(), channels);
+    let http_client = crate::channels::http_client()?;
     let state = Arc::new(AppState {
         config: config.clone(),
         store: store.clone(),
         accounts: accounts.clone(),
+        inbox: inbox.clone(),
+        blobs: Blobs::new(
+            &config.server.data_dir,
+            config.limits.max_upload_bytes as u64,
+        ),
+        hub: Arc::new(Hub::default()),
+        http: http_client.clone(),
         started: Instant::now(),
+        stop: stop_rx.clone(),
     });
 
     // TLS configs flow through a channel so SIGHUP can swap the certificate for new
@@ -91,7 +107,6 @@ pub async fn start(config: Config) -> Result<Running> {
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(https_addr);
 
-    let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -155,7 +170,17 @@ pub async fn start(config: Config) -> Result<Running> {
     }
 
     {
+        let outbox = Outbox::new(inbox.clone(), http_client);
+        let stop_rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            outbox.run(stop_rx).await;
+            Ok(())
+        }));
+    }
+
+    {
         let accounts = accounts.clone();
+        let store = store.clone();
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -164,6 +189,9 @@ pub async fn start(config: Config) -> Result<Running> {
                     _ = tick.tick() => {
                         if let Err(e) = accounts.sweep().await {
                             tracing::warn!("session sweep failed: {e}");
+                        }
+                        if let Err(e) = store.write(|w| crate::store::events::prune(w)).await {
+                            tracing::warn!("event log pruning failed: {e}");
                         }
                     }
                     _ = stop_rx.changed() => break,

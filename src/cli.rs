@@ -1,5 +1,6 @@
 //! Command line: thin functions over the library.
 
+use crate::store::prelude::*;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 

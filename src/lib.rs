@@ -3,11 +3,15 @@
 
 pub mod accounts;
 pub mod app;
+pub mod blobs;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod inbox;
+pub mod realtime;
 pub mod store;
 pub mod tls;
 

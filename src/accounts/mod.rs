@@ -3,6 +3,7 @@
 pub mod password;
 pub mod ratelimit;
 
+use crate::store::prelude::*;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -152,7 +153,7 @@ impl Accounts {
         }
         let hash = sha256(token.as_bytes());
         self.store.read(|r| {
-            let Some(s) = r.session(&hash)? else {
+            let Some(s) = sessions::get(r, &hash)? else {
                 return Ok(None);
             };
             if s.expires_ms <= store::now_ms() {
@@ -166,6 +167,40 @@ impl Accounts {
                 })),
                 _ => Ok(None),
             }
+        })
+    }
+
+    /// The identity behind an API token: the (enabled) admin who created it.
+    pub fn authenticate_token(&self, token: &str) -> Result<Option<Identity>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        let hash = sha256(token.as_bytes());
+        self.store.read(|r| {
+            let Some(t) = store::inbox::api_token_by_hash(r, &hash)? else {
+                return Ok(None);
+            };
+            match r.manager(t.created_by)? {
+                Some(m) if !m.disabled => Ok(Some(Identity {
+                    manager: m,
+                    session_hash: None,
+                    csrf: None,
+                })),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// Whether a session (by hash) is still live; None for bearer identities.
+    pub fn authenticate_hash(&self, hash: Option<&[u8]>) -> Result<Option<()>> {
+        let Some(hash) = hash else {
+            return Ok(Some(()));
+        };
+        self.store.read(|r| {
+            let Some(s) = sessions::get(r, hash)? else {
+                return Ok(None);
+            };
+            Ok((s.expires_ms > store::now_ms()).then_some(()))
         })
     }
 

@@ -1,3 +1,5 @@
 //! Plain types and rules, no I/O.
 
+pub mod inbox;
 pub mod manager;
+pub mod normalise;

@@ -1,3 +1,4 @@
+use crate::store::prelude::*;
 use std::sync::Arc;
 
 use poem::web::Data;

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod error;
 mod health;
 pub mod ui;
+mod webhooks;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,15 +19,24 @@ use poem::{
 };
 
 use crate::accounts::Accounts;
+use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::error::Error;
+use crate::inbox::Inbox;
+use crate::realtime::Hub;
 use crate::store::Store;
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub accounts: Arc<Accounts>,
+    pub inbox: Inbox,
+    pub blobs: Blobs,
+    pub hub: Arc<Hub>,
+    pub http: reqwest::Client,
     pub started: Instant,
+    /// Flips to true when the server is stopping (live connections close).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Scripts and styles only from this origin, nothing inline, no framing.
@@ -34,8 +45,13 @@ img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src
 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    use api::{chats, contacts, files, tokens};
+    use poem::{delete, patch};
     let max_body = state.config.limits.max_body_bytes;
-    let api = Route::new()
+    // Base64 attachments make webhook bodies larger than API bodies.
+    let max_webhook =
+        max_body.max(state.config.limits.max_upload_bytes.saturating_mul(4) / 3 + 4096);
+    let limited = Route::new()
         .at(
             "/session",
             post(api::session::login)
@@ -47,13 +63,63 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/managers",
             get(api::managers::list).post(api::managers::create),
         )
-        .at("/managers/:id", poem::patch(api::managers::update))
+        .at("/managers/:id", patch(api::managers::update))
+        .at("/chats", get(chats::list))
+        .at("/chats/counts", get(chats::counts))
+        .at("/chats/:id", get(chats::get).patch(chats::patch))
+        .at("/chats/:id/assistant/reset", post(chats::reset_assistant))
+        .at(
+            "/chats/:id/messages",
+            get(chats::messages).post(chats::send),
+        )
+        .at("/chats/:id/read", post(chats::read))
+        .at("/chats/:id/notes", post(chats::note))
+        .at(
+            "/chats/:id/draft",
+            get(chats::get_draft)
+                .put(chats::put_draft)
+                .delete(chats::delete_draft),
+        )
+        .at("/chats/:id/typing", get(chats::typing))
+        .at("/messages/:id/retry", post(chats::retry))
+        .at("/contacts", get(contacts::list))
+        .at("/contacts/:id", get(contacts::get).patch(contacts::patch))
+        .at("/contacts/:id/tags", post(contacts::add_tag))
+        .at("/contacts/:id/tags/:tag", delete(contacts::remove_tag))
+        .at("/contacts/:id/log", get(contacts::log))
+        .at(
+            "/contacts/:id/tasks",
+            get(contacts::tasks).post(contacts::add_task),
+        )
+        .at("/contacts/:id/dialogs", post(contacts::open_dialog))
+        .at("/tasks/:id", patch(contacts::patch_task))
+        .at("/dialogs/:id/close", post(contacts::close_dialog))
+        .at("/notifications", get(contacts::notifications))
+        .at(
+            "/notifications/read_all",
+            post(contacts::read_all_notifications),
+        )
+        .at("/notifications/:id/read", post(contacts::read_notification))
+        .at("/tokens", get(tokens::list).post(tokens::create))
+        .at("/tokens/:id", delete(tokens::delete))
+        .at("/blobs/:sha", get(files::blob))
+        .at("/ws", get(ws::ws))
+        .at("/openapi.json", get(api::docs::spec))
+        .at("/docs", get(api::docs::page))
         .at("/*rest", api_not_found)
         .around(move |ep, req| limit_body(ep, req, max_body));
+    // Uploads stream to disk with their own cap instead of being buffered.
+    let api = Route::new()
+        .at("/uploads", post(files::upload).put(files::upload))
+        .nest("/", limited);
+    let hooks = Route::new()
+        .at("/api/:id", post(webhooks::api))
+        .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()
         .at("/healthz", get(health::health).head(health::health))
         .nest("/api/v1", api)
+        .nest("/webhooks", hooks)
         .at("/", get(ui::asset).head(ui::asset))
         .at("/*path", get(ui::asset).head(ui::asset))
         .data(state)

@@ -64,3 +64,8 @@ pub fn asset(req: &Request) -> Response {
 pub fn file_count() -> usize {
     Web::iter().count()
 }
+
+/// An embedded file's bytes.
+pub fn embedded(path: &str) -> Option<Vec<u8>> {
+    Web::get(path).map(|f| f.data.into_owned())
+}

@@ -1,7 +1,7 @@
 //! Managers: staff accounts, unique by login.
 
 use super::tables::{MANAGER_LOGINS, MANAGERS};
-use super::{Key, R, Record, W, codec};
+use super::{Key, Read, Record, W, codec};
 use crate::domain::manager::Manager;
 use crate::error::{Error, Result};
 
@@ -36,29 +36,22 @@ pub fn update(w: &W, m: &Manager) -> Result<()> {
     w.put(MANAGERS, &id_key(m.id), m)
 }
 
-macro_rules! reads {
-    ($t:ty) => {
-        impl $t {
-            pub fn manager(&self, id: u64) -> Result<Option<Manager>> {
-                self.get(MANAGERS, &id_key(id))
-            }
+/// Manager lookups on any snapshot or the write transaction.
+pub trait ManagerReads: Read {
+    fn manager(&self, id: u64) -> Result<Option<Manager>> {
+        self.get(MANAGERS, &id_key(id))
+    }
 
-            pub fn manager_by_login(&self, login: &str) -> Result<Option<Manager>> {
-                match self.get_raw(MANAGER_LOGINS, &login_key(login))? {
-                    Some(b) => self.manager(codec::read_u64(&b, 0)?),
-                    None => Ok(None),
-                }
-            }
-
-            pub fn managers(&self) -> Result<Vec<Manager>> {
-                self.scan(MANAGERS, &[], None, false, usize::MAX)?
-                    .into_iter()
-                    .map(|(_, v)| codec::decode(&v))
-                    .collect()
-            }
+    fn manager_by_login(&self, login: &str) -> Result<Option<Manager>> {
+        match self.get_raw(MANAGER_LOGINS, &login_key(login))? {
+            Some(b) => self.manager(codec::read_u64(&b, 0)?),
+            None => Ok(None),
         }
-    };
+    }
+
+    fn managers(&self) -> Result<Vec<Manager>> {
+        self.values(MANAGERS, &[], false, usize::MAX)
+    }
 }
 
-reads!(R);
-reads!(W<'_>);
+impl<T: Read> ManagerReads for T {}

@@ -5,12 +5,15 @@
 
 pub mod backup;
 pub mod codec;
+pub mod events;
+pub mod inbox;
 pub mod managers;
 mod migrate;
 pub mod sessions;
 pub mod tables;
 mod writer;
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +29,8 @@ use crate::error::{Error, Result};
 
 pub const DB_FILE: &str = "parley.redb";
 const LOCK_FILE: &str = "parley.lock";
+/// Live events buffered per subscriber before it counts as lagging.
+const EVENT_BUFFER: usize = 4096;
 
 #[derive(Clone)]
 pub struct Store {
@@ -34,6 +39,7 @@ pub struct Store {
 
 struct Inner {
     db: Arc<Database>,
+    events: tokio::sync::broadcast::Sender<Arc<events::Event>>,
     writer: writer::Writer,
     dir: PathBuf,
     // Held for the life of the store: the OS releases it when the process dies, so a crash
@@ -65,10 +71,12 @@ impl Store {
             })?;
         migrate::run(&db)?;
         let db = Arc::new(db);
-        let writer = writer::Writer::start(db.clone());
+        let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let writer = writer::Writer::start(db.clone(), events.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                events,
                 writer,
                 dir: dir.to_path_buf(),
                 _lock: lock,
@@ -104,6 +112,12 @@ impl Store {
         F: FnMut(&W) -> Result<T> + Send + 'static,
     {
         self.inner.writer.submit_blocking(f)
+    }
+
+    /// Committed events as they happen. A receiver that falls behind gets `Lagged` and
+    /// should replay from the log with `events::since`.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
+        self.inner.events.subscribe()
     }
 
     pub(crate) fn database(&self) -> &Database {
@@ -148,32 +162,111 @@ fn lock_dir(dir: &Path) -> Result<File> {
 /// A read snapshot.
 pub struct R(ReadTransaction);
 
-/// The write transaction of the current batch.
-pub struct W<'a>(&'a WriteTransaction);
+/// The write transaction of the current batch, and the events it will publish on commit.
+pub struct W<'a>(&'a WriteTransaction, &'a RefCell<Vec<events::Pending>>);
 
-macro_rules! common_reads {
-    ($t:ty, $open:ident) => {
-        impl $t {
-            pub fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-                let table = self.0.$open(t)?;
+/// Reads that work the same on a snapshot and inside the write transaction.
+pub trait Read {
+    fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse),
+    /// starting after `after` when given.
+    fn scan(
+        &self,
+        t: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// Number of rows; O(1) in redb (the length is kept in the table header).
+    fn len(&self, t: Table) -> Result<u64>;
+
+    fn get<V: Record>(&self, t: Table, key: &[u8]) -> Result<Option<V>> {
+        match self.get_raw(t, key)? {
+            Some(b) => codec::decode(&b).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn exists(&self, t: Table, key: &[u8]) -> Result<bool> {
+        Ok(self.get_raw(t, key)?.is_some())
+    }
+
+    /// Decoded values of a prefix scan.
+    fn values<V: Record>(
+        &self,
+        t: Table,
+        prefix: &[u8],
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<V>> {
+        self.scan(t, prefix, None, reverse, limit)?
+            .into_iter()
+            .map(|(_, v)| codec::decode(&v))
+            .collect()
+    }
+}
+
+fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    reverse: bool,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    use std::ops::Bound;
+    let mut out = Vec::new();
+    if limit == 0 {
+        return Ok(out);
+    }
+    let end = codec::prefix_end(prefix);
+    let upper: Bound<&[u8]> = match &end {
+        Some(e) => Bound::Excluded(e.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let (lo, hi): (Bound<&[u8]>, Bound<&[u8]>) = match (reverse, after) {
+        (false, Some(a)) => (Bound::Excluded(a), upper),
+        (false, None) => (Bound::Included(prefix), upper),
+        (true, Some(a)) => (Bound::Included(prefix), Bound::Excluded(a)),
+        (true, None) => (Bound::Included(prefix), upper),
+    };
+    let range = table.range::<&[u8]>((lo, hi))?;
+    let mut take = |e: std::result::Result<
+        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+        redb::StorageError,
+    >|
+     -> Result<bool> {
+        let (k, v) = e?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+        Ok(out.len() >= limit)
+    };
+    if reverse {
+        for e in range.rev() {
+            if take(e)? {
+                break;
+            }
+        }
+    } else {
+        for e in range {
+            if take(e)? {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+macro_rules! impl_read {
+    ($t:ty) => {
+        impl Read for $t {
+            fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+                let table = self.0.open_table(t)?;
                 Ok(table.get(key)?.map(|v| v.value().to_vec()))
             }
 
-            pub fn get<V: Record>(&self, t: Table, key: &[u8]) -> Result<Option<V>> {
-                match self.get_raw(t, key)? {
-                    Some(b) => codec::decode(&b).map(Some),
-                    None => Ok(None),
-                }
-            }
-
-            pub fn exists(&self, t: Table, key: &[u8]) -> Result<bool> {
-                let table = self.0.$open(t)?;
-                Ok(table.get(key)?.is_some())
-            }
-
-            /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse),
-            /// starting after `after` when given.
-            pub fn scan(
+            fn scan(
                 &self,
                 t: Table,
                 prefix: &[u8],
@@ -181,62 +274,20 @@ macro_rules! common_reads {
                 reverse: bool,
                 limit: usize,
             ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-                let table = self.0.$open(t)?;
-                let end = codec::prefix_end(prefix);
-                let mut out = Vec::new();
-                let push = |out: &mut Vec<(Vec<u8>, Vec<u8>)>,
-                            e: std::result::Result<
-                    (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
-                    redb::StorageError,
-                >|
-                 -> Result<bool> {
-                    let (k, v) = e?;
-                    out.push((k.value().to_vec(), v.value().to_vec()));
-                    Ok(out.len() >= limit)
-                };
-                if limit == 0 {
-                    return Ok(out);
-                }
-                if !reverse {
-                    let lo: std::ops::Bound<&[u8]> = match after {
-                        Some(a) => std::ops::Bound::Excluded(a),
-                        None => std::ops::Bound::Included(prefix),
-                    };
-                    let hi: std::ops::Bound<&[u8]> = match &end {
-                        Some(e) => std::ops::Bound::Excluded(e.as_slice()),
-                        None => std::ops::Bound::Unbounded,
-                    };
-                    for e in table.range::<&[u8]>((lo, hi))? {
-                        if push(&mut out, e)? {
-                            break;
-                        }
-                    }
-                } else {
-                    let lo = std::ops::Bound::Included(prefix);
-                    let hi: std::ops::Bound<&[u8]> = match (after, &end) {
-                        (Some(a), _) => std::ops::Bound::Excluded(a),
-                        (None, Some(e)) => std::ops::Bound::Excluded(e.as_slice()),
-                        (None, None) => std::ops::Bound::Unbounded,
-                    };
-                    for e in table.range::<&[u8]>((lo, hi))?.rev() {
-                        if push(&mut out, e)? {
-                            break;
-                        }
-                    }
-                }
-                Ok(out)
+                let table = self.0.open_table(t)?;
+                scan_table(&table, prefix, after, reverse, limit)
             }
 
-            pub fn len(&self, t: Table) -> Result<u64> {
+            fn len(&self, t: Table) -> Result<u64> {
                 use redb::ReadableTableMetadata;
-                Ok(self.0.$open(t)?.len()?)
+                Ok(self.0.open_table(t)?.len()?)
             }
         }
     };
 }
 
-common_reads!(R, open_table);
-common_reads!(W<'_>, open_table);
+impl_read!(R);
+impl_read!(W<'_>);
 
 impl W<'_> {
     pub fn put<V: Record>(&self, t: Table, key: &[u8], v: &V) -> Result<()> {
@@ -360,4 +411,11 @@ mod tests {
         let rev = store.read(|r| r.scan(META, &p, None, true, 2)).unwrap();
         assert_eq!(keys(rev), vec![4, 3]);
     }
+}
+
+/// The read traits, for `use crate::store::prelude::*`.
+pub mod prelude {
+    pub use super::Read;
+    pub use super::inbox::InboxReads;
+    pub use super::managers::ManagerReads;
 }

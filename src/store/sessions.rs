@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::tables::{MANAGER_SESSIONS, SESSIONS};
-use super::{Key, R, Record, W, codec};
+use super::{Key, Read, Record, W, codec};
 use crate::error::Result;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -67,8 +67,6 @@ pub fn sweep_expired(w: &W, now_ms: i64) -> Result<usize> {
     Ok(n)
 }
 
-impl R {
-    pub fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
-        self.get(SESSIONS, hash)
-    }
+pub fn get<T: Read>(r: &T, hash: &[u8]) -> Result<Option<Session>> {
+    r.get(SESSIONS, hash)
 }

@@ -17,6 +17,45 @@ pub const MANAGER_SESSIONS: Table = TableDefinition::new("managerid_sessionhash"
 /// Key: SHA-256 of the API token.
 pub const API_TOKENS: Table = TableDefinition::new("tokenhash_apitoken");
 
+pub const EVENTS: Table = TableDefinition::new("seq_event");
+
+pub const CONTACTS: Table = TableDefinition::new("contactid_contact");
+pub const CHATS: Table = TableDefinition::new("chatid_chat");
+/// contact id ++ chat id
+pub const CONTACT_CHATS: Table = TableDefinition::new("contactid_chatid");
+/// channel id ++ the client's id on that channel → chat id
+pub const CHANNEL_CHATS: Table = TableDefinition::new("channelclient_chatid");
+/// chat id ++ message id → message
+pub const MESSAGES: Table = TableDefinition::new("chatmsg_message");
+pub const MESSAGE_CHATS: Table = TableDefinition::new("messageid_chatid");
+/// channel id ++ external message id → message id ++ chat id (inbound dedupe)
+pub const EXT_MESSAGES: Table = TableDefinition::new("channelextmsg_messagechat");
+/// normalised phone ++ contact id
+pub const PHONE_CONTACTS: Table = TableDefinition::new("phone_contactid");
+/// normalised e-mail ++ contact id
+pub const EMAIL_CONTACTS: Table = TableDefinition::new("email_contactid");
+/// List sections: last activity ++ contact id → ()
+pub const SEC_ALL: Table = TableDefinition::new("sec_all");
+pub const SEC_UNREAD: Table = TableDefinition::new("sec_unread");
+pub const SEC_IMPORTANT: Table = TableDefinition::new("sec_important");
+pub const SEC_DIALOGS: Table = TableDefinition::new("sec_dialogs");
+pub const TASKS: Table = TableDefinition::new("taskid_task");
+pub const CONTACT_TASKS: Table = TableDefinition::new("contactid_taskid");
+pub const DIALOGS: Table = TableDefinition::new("dialogid_dialog");
+pub const CONTACT_DIALOGS: Table = TableDefinition::new("contactid_dialogid");
+/// manager id ++ notification id → notification
+pub const NOTIFICATIONS: Table = TableDefinition::new("managernotif_notification");
+/// contact id ++ log id → entry
+pub const CONTACT_LOG: Table = TableDefinition::new("contactlog_entry");
+/// manager id ++ chat id → draft
+pub const DRAFTS: Table = TableDefinition::new("managerchat_draft");
+/// due time ++ message id → delivery
+pub const OUTBOX: Table = TableDefinition::new("duemsg_delivery");
+/// sha256 hex → blob metadata
+pub const BLOBS: Table = TableDefinition::new("sha256_blob");
+/// token id → token hash
+pub const TOKEN_IDS: Table = TableDefinition::new("tokenid_tokenhash");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -25,4 +64,28 @@ pub const ALL: &[Table] = &[
     SESSIONS,
     MANAGER_SESSIONS,
     API_TOKENS,
+    EVENTS,
+    CONTACTS,
+    CHATS,
+    CONTACT_CHATS,
+    CHANNEL_CHATS,
+    MESSAGES,
+    MESSAGE_CHATS,
+    EXT_MESSAGES,
+    PHONE_CONTACTS,
+    EMAIL_CONTACTS,
+    SEC_ALL,
+    SEC_UNREAD,
+    SEC_IMPORTANT,
+    SEC_DIALOGS,
+    TASKS,
+    CONTACT_TASKS,
+    DIALOGS,
+    CONTACT_DIALOGS,
+    NOTIFICATIONS,
+    CONTACT_LOG,
+    DRAFTS,
+    OUTBOX,
+    BLOBS,
+    TOKEN_IDS,
 ];

@@ -8,7 +8,12 @@ use std::sync::Arc;
 use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
+use std::cell::RefCell;
+
+use tokio::sync::broadcast;
+
 use super::W;
+use super::events::Event;
 use crate::error::{Error, Result};
 
 /// Most requests folded into one transaction; bounds the latency a single commit adds.
@@ -40,7 +45,7 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>) -> Writer {
+    pub(super) fn start(db: Arc<Database>, events: broadcast::Sender<Arc<Event>>) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
@@ -53,7 +58,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&db, batch);
+                    run_batch(&db, &events, batch);
                 }
             })
             .unwrap_or_else(|e| panic!("cannot start the store writer thread: {e}"));
@@ -119,9 +124,14 @@ impl Writer {
     }
 }
 
-fn run_batch(db: &Database, mut batch: Vec<Job>) {
+fn run_batch(db: &Database, events: &broadcast::Sender<Arc<Event>>, mut batch: Vec<Job>) {
     match try_batch(db, &mut batch) {
-        Ok(outputs) => {
+        Ok((outputs, committed)) => {
+            // Published from this thread, in commit order, before anyone is answered: a
+            // caller that got its reply can rely on subscribers having been sent the event.
+            for e in committed {
+                let _ = events.send(Arc::new(e));
+            }
             for (job, out) in batch.into_iter().zip(outputs) {
                 let _ = job.reply.send(Ok(out));
             }
@@ -136,7 +146,7 @@ fn run_batch(db: &Database, mut batch: Vec<Job>) {
         // redo the others one at a time to find out which commit on their own.
         Err(BatchError::Job(_, _)) => {
             for job in batch {
-                run_batch(db, vec![job]);
+                run_batch(db, events, vec![job]);
             }
         }
         Err(BatchError::Commit(msg, transient)) => {
@@ -162,7 +172,9 @@ enum BatchError {
     Commit(String, bool),
 }
 
-fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Vec<Output>, BatchError> {
+type Committed = (Vec<Output>, Vec<Event>);
+
+fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed, BatchError> {
     let commit_err = |e: Error| {
         let transient = matches!(e, Error::Unavailable(_));
         BatchError::Commit(e.to_string(), transient)
@@ -172,8 +184,9 @@ fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Vec<Output
     // mistaken for a valid commit after a crash.
     tx.set_two_phase_commit(true);
     let mut outputs = Vec::with_capacity(batch.len());
+    let pending = RefCell::new(Vec::new());
     for (i, job) in batch.iter_mut().enumerate() {
-        let w = W(&tx);
+        let w = W(&tx, &pending);
         // A bug in one request must not take the writer thread (and every later write) down.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&w)))
             .unwrap_or_else(|_| Err(Error::Internal("a store write panicked".into())));
@@ -186,5 +199,5 @@ fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Vec<Output
         }
     }
     tx.commit().map_err(|e| commit_err(e.into()))?;
-    Ok(outputs)
+    Ok((outputs, pending.into_inner()))
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/managers`: staff accounts (admin only, except the list of names for mentions).
 
+use crate::store::prelude::*;
 use std::sync::Arc;
 
 use poem::web::{Data, Json, Path};

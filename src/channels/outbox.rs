@@ -1,0 +1,185 @@
+//! The outbox worker. Deliveries are rows committed together with their message, so a crash
+//! or restart loses none: the worker picks up whatever is due. One delivery per chat is in
+//! flight at a time (messages arrive in order); different chats go out concurrently.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{SendError, api};
+use crate::config::ChannelKindConfig;
+use crate::domain::inbox::Delivery;
+use crate::error::Result;
+use crate::inbox::{Inbox, message_json};
+use crate::store;
+use crate::store::inbox::{self as db, InboxReads};
+
+/// With the backoff below this spans about an hour before a message is marked failed.
+pub const MAX_ATTEMPTS: u32 = 24;
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const MAX_CONCURRENT: usize = 32;
+
+/// 50 ms, 100 ms, 200 ms, … doubling to a 5-minute cap: a blip heals at once, an outage is
+/// not hammered.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(50u64 << attempt.min(20)).min(MAX_BACKOFF)
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    inbox: Inbox,
+    http: reqwest::Client,
+    in_flight: Arc<Mutex<HashSet<u64>>>,
+}
+
+impl Outbox {
+    pub fn new(inbox: Inbox, http: reqwest::Client) -> Outbox {
+        Outbox {
+            inbox,
+            http,
+            in_flight: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn flight(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let wait = match self.dispatch() {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!("outbox: {e}");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = self.inbox.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Start every due delivery whose chat is idle; return how long to sleep.
+    fn dispatch(&self) -> Result<Duration> {
+        let now = store::now_ms();
+        let due = self.inbox.store.read(|r| db::due(r, i64::MAX, 1000))?;
+        let mut next: Option<i64> = None;
+        for d in due {
+            if self.flight().contains(&d.chat_id) {
+                continue;
+            }
+            if d.due_ms > now {
+                next = Some(next.map_or(d.due_ms, |n| n.min(d.due_ms)));
+                continue;
+            }
+            if self.flight().len() >= MAX_CONCURRENT {
+                break;
+            }
+            self.flight().insert(d.chat_id);
+            let me = self.clone();
+            tokio::spawn(async move {
+                let chat = d.chat_id;
+                if let Err(e) = me.deliver(d).await {
+                    tracing::error!("outbox: recording a delivery result failed: {e}");
+                }
+                me.flight().remove(&chat);
+                me.inbox.outbox_wake.notify_one();
+            });
+        }
+        Ok(match next {
+            Some(t) => Duration::from_millis((t - now).clamp(10, 5_000) as u64),
+            None => Duration::from_secs(5),
+        })
+    }
+
+    async fn deliver(&self, d: Delivery) -> Result<()> {
+        let attempt = self.attempt(&d).await;
+        let result = match attempt {
+            Ok(ext) => Ok(ext),
+            Err(SendError::Permanent(reason)) => Err((reason, None)),
+            Err(SendError::Retry { reason, after }) => {
+                if d.attempts + 1 >= MAX_ATTEMPTS {
+                    Err((
+                        format!("{reason} (gave up after {} attempts)", d.attempts + 1),
+                        None,
+                    ))
+                } else {
+                    let wait = after
+                        .unwrap_or_else(|| backoff(d.attempts))
+                        .min(MAX_BACKOFF);
+                    tracing::info!(
+                        message = d.message_id,
+                        attempt = d.attempts + 1,
+                        "delivery failed, retrying in {wait:?}: {reason}"
+                    );
+                    Err((reason, Some(store::now_ms() + wait.as_millis() as i64)))
+                }
+            }
+        };
+        self.inbox.delivery_result(d, result).await
+    }
+
+    async fn attempt(&self, d: &Delivery) -> std::result::Result<Option<String>, SendError> {
+        let loaded = self.inbox.store.read(|r| {
+            let Some(m) = r.message(d.chat_id, d.message_id)? else {
+                return Ok(None);
+            };
+            let Some(chat) = r.chat(d.chat_id)? else {
+                return Ok(None);
+            };
+            let contact = r.contact(chat.contact_id)?;
+            let mj = message_json(r, &m)?;
+            Ok(Some((m, chat, contact, mj)))
+        });
+        let (m, chat, contact, mj) = match loaded {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return Err(SendError::Permanent(
+                    "the message or chat no longer exists".into(),
+                ));
+            }
+            Err(e) => {
+                return Err(SendError::Retry {
+                    reason: format!("store: {e}"),
+                    after: None,
+                });
+            }
+        };
+        if contact.is_some_and(|c| c.blacklisted) {
+            return Err(SendError::Permanent(
+                "the client is blacklisted; nothing was sent".into(),
+            ));
+        }
+        let Some(channel) = self.inbox.channels.get(&chat.channel_id) else {
+            return Err(SendError::Permanent(format!(
+                "channel {:?} is no longer configured",
+                chat.channel_id
+            )));
+        };
+        match &channel.kind {
+            ChannelKindConfig::Api {
+                callback_url: Some(url),
+                secret,
+                ..
+            } => {
+                let body = api::callback_body(&chat, &m, mj);
+                api::deliver(&self.http, url, secret.as_deref().unwrap_or(""), body).await
+            }
+            ChannelKindConfig::Api {
+                callback_url: None, ..
+            } => Err(SendError::Permanent(format!(
+                "API channel {:?} has no callback_url, so replies cannot be delivered",
+                chat.channel_id
+            ))),
+            other => Err(SendError::Permanent(format!(
+                "sending through {} channels is not available in this version",
+                other.kind_name()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The inbox vocabulary: contacts (clients), chats, messages, tasks, dialogs, notifications.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: u64,
+    pub name: String,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    pub tags: Vec<String>,
+    pub custom_fields: BTreeMap<String, String>,
+    pub sales_plan: Option<String>,
+    pub archived: bool,
+    pub blacklisted: bool,
+    /// The flag Ctrl+Shift+A sets in the list.
+    pub marked: bool,
+    pub created_ms: i64,
+    /// Last client, manager or bot message in any of the contact's chats; orders the list.
+    pub last_activity_ms: i64,
+    /// Unread client messages over all the contact's chats.
+    pub unread: u32,
+    pub open_tasks: u32,
+    /// Number of chats (a contact without chats has no row in the list).
+    pub chat_count: u32,
+    /// Id of the open dialog, if any.
+    pub open_dialog: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: u64,
+    pub contact_id: u64,
+    pub channel_id: String,
+    pub channel_kind: String,
+    /// The client's id on the channel (Telegram chat id, WhatsApp number, …).
+    pub external_id: String,
+    pub created_ms: i64,
+    pub last_activity_ms: i64,
+    pub last_inbound_ms: i64,
+    pub unread: u32,
+    /// Newest message that counts as activity, for the list preview.
+    pub last_message: Option<u64>,
+    pub disabled: bool,
+    pub bot_disabled: bool,
+    pub assistant_on: bool,
+    pub assistant: Option<String>,
+    /// The client blocked the bot or unsubscribed; sends will fail.
+    pub unreachable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Client,
+    Manager,
+    Bot,
+    System,
+    Note,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::Manager => "manager",
+            Kind::Bot => "bot",
+            Kind::System => "system",
+            Kind::Note => "note",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "client" => Kind::Client,
+            "manager" => Kind::Manager,
+            "bot" => Kind::Bot,
+            "system" => Kind::System,
+            "note" => Kind::Note,
+            _ => return None,
+        })
+    }
+    /// Messages that move the chat to the top of the list.
+    pub fn is_activity(self) -> bool {
+        matches!(self, Kind::Client | Kind::Manager | Kind::Bot)
+    }
+    /// Messages that go out through the channel.
+    pub fn is_outbound(self) -> bool {
+        matches!(self, Kind::Manager | Kind::Bot)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Read => "read",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// SHA-256 of the content, hex; the blob's name on disk.
+    pub sha256: String,
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Message {
+    pub id: u64,
+    pub chat_id: u64,
+    pub kind: Kind,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub author: Option<u64>,
+    pub created_ms: i64,
+    pub status: Option<Status>,
+    pub error: Option<String>,
+    pub edited: bool,
+    pub mentions: Vec<u64>,
+    /// For system messages: what happened (`subscribed`, `blocked`, `task_added`, …).
+    pub event: Option<String>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Task {
+    pub id: u64,
+    pub contact_id: u64,
+    pub title: String,
+    pub due_ms: Option<i64>,
+    pub assignee: Option<u64>,
+    pub done: bool,
+    pub created_ms: i64,
+    pub created_by: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Dialog {
+    pub id: u64,
+    pub contact_id: u64,
+    pub manager_id: u64,
+    pub opened_ms: i64,
+    pub closed_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: u64,
+    pub manager_id: u64,
+    pub chat_id: u64,
+    pub contact_id: u64,
+    pub message_id: u64,
+    pub from: u64,
+    pub text: String,
+    pub read: bool,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: u64,
+    pub contact_id: u64,
+    pub created_ms: i64,
+    pub event: String,
+    pub text: String,
+    pub manager_id: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Draft {
+    pub text: String,
+    /// Constructor blocks as the UI sent them (JSON text); opaque to the server.
+    pub blocks: Option<String>,
+    pub updated_ms: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: u64,
+    pub name: String,
+    pub created_by: u64,
+    pub created_ms: i64,
+}
+
+/// A pending outbound delivery.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    pub message_id: u64,
+    pub chat_id: u64,
+    pub attempts: u32,
+    pub due_ms: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Blob {
+    pub mime: String,
+    pub size: u64,
+    pub created_ms: i64,
+}

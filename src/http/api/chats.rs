@@ -1,0 +1,371 @@
+//! `/api/v1/chats…` and `/api/v1/messages…`: the list, one chat, its history and actions.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Json, Path, Query};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::domain::inbox::{Attachment, Draft, Kind};
+use crate::error::Error;
+use crate::http::AppState;
+use crate::http::auth::Auth;
+use crate::inbox::clients::ChatPatch;
+use crate::inbox::reply::Outgoing;
+use crate::inbox::{chat_json, contact_json, message_json};
+use crate::store;
+use crate::store::inbox::InboxReads;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    section: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+    q: Option<String>,
+}
+
+#[handler]
+pub fn list(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Query(q): Query<ListQuery>,
+) -> poem::Result<Json<Value>> {
+    if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        return Err(Error::invalid(
+            "q",
+            "search in the chat list is not available in this version; use /api/v1/contacts?q=",
+        )
+        .into());
+    }
+    let page = st.inbox.list(
+        id.manager.id,
+        q.section.as_deref().unwrap_or("all"),
+        q.sort.as_deref().unwrap_or("newest"),
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(50),
+    )?;
+    Ok(Json(
+        json!({"items": page.items, "next_cursor": page.next_cursor, "counts": page.counts}),
+    ))
+}
+
+#[handler]
+pub fn counts(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
+    Ok(Json(
+        serde_json::to_value(st.inbox.counts()?).unwrap_or(Value::Null),
+    ))
+}
+
+#[handler]
+pub fn get(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let v = st.store.read(|r| {
+        let chat = r.chat_or_404(id)?;
+        let contact = r.contact_or_404(chat.contact_id)?;
+        Ok(json!({"chat": chat_json(&chat, &st.inbox.channels), "contact": contact_json(&contact)}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    disabled: Option<bool>,
+    bot_disabled: Option<bool>,
+    assistant_on: Option<bool>,
+    #[serde(default, with = "double_option")]
+    assistant: Option<Option<String>>,
+}
+
+/// Tells "absent" (leave alone) from `null` (clear) in PATCH bodies.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[handler]
+pub async fn patch(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+    Json(b): Json<PatchBody>,
+) -> poem::Result<Json<Value>> {
+    if let Some(Some(a)) = &b.assistant
+        && !st.config.assistants.iter().any(|x| &x.id == a)
+    {
+        return Err(
+            Error::invalid("assistant", format!("no assistant {a:?} in the config")).into(),
+        );
+    }
+    let p = ChatPatch {
+        disabled: b.disabled,
+        bot_disabled: b.bot_disabled,
+        assistant_on: b.assistant_on,
+        assistant: b.assistant,
+    };
+    Ok(Json(st.inbox.update_chat(id, p, false).await?))
+}
+
+#[handler]
+pub async fn reset_assistant(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(
+        st.inbox.update_chat(id, ChatPatch::default(), true).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+    kinds: Option<String>,
+}
+
+#[handler]
+pub fn messages(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+    Query(q): Query<HistoryQuery>,
+) -> poem::Result<Json<Value>> {
+    let kinds = match q.kinds.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(
+            k.split(',')
+                .map(|s| {
+                    Kind::parse(s.trim())
+                        .ok_or_else(|| Error::invalid("kinds", format!("unknown kind {s:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let v = st.store.read(|r| {
+        r.chat_or_404(id)?;
+        let mut items = Vec::new();
+        let mut before = q.before;
+        let mut has_more;
+        // With a kind filter, keep reading back until the page is full or history ends.
+        loop {
+            let (page, more) = r.history(id, before, limit)?;
+            has_more = more;
+            before = page.first().map(|m| m.id);
+            let mut chunk = page
+                .into_iter()
+                .filter(|m| kinds.as_ref().is_none_or(|k| k.contains(&m.kind)))
+                .collect::<Vec<_>>();
+            chunk.extend(items.drain(..));
+            items = chunk;
+            if items.len() >= limit || !more || kinds.is_none() {
+                break;
+            }
+        }
+        if items.len() > limit {
+            items.drain(..items.len() - limit);
+            has_more = true;
+        }
+        let items = items
+            .iter()
+            .map(|m| message_json(r, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(json!({"items": items, "has_more": has_more}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRef {
+    id: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    attachments: Vec<AttachmentRef>,
+    kind: Option<String>,
+}
+
+#[handler]
+pub async fn send(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+    Json(b): Json<SendBody>,
+) -> poem::Result<Response> {
+    let kind = match b.kind.as_deref() {
+        None | Some("manager") => Kind::Manager,
+        Some("bot") if id.session_hash.is_none() => Kind::Bot,
+        Some("bot") => {
+            return Err(Error::invalid("kind", "only API tokens post bot messages").into());
+        }
+        Some(other) => {
+            return Err(Error::invalid("kind", format!("{other:?} cannot be sent")).into());
+        }
+    };
+    if b.attachments.len() > 10 {
+        return Err(Error::invalid("attachments", "at most 10 per message").into());
+    }
+    let mut atts = Vec::new();
+    for a in &b.attachments {
+        let meta = st.store.read(|r| r.blob(&a.id))?;
+        let Some(meta) = meta else {
+            return Err(
+                Error::invalid("attachments", format!("no uploaded file {:?}", a.id)).into(),
+            );
+        };
+        atts.push(Attachment {
+            sha256: a.id.clone(),
+            name: crate::blobs::clean_name(a.name.as_deref().unwrap_or("file")),
+            mime: meta.mime,
+            size: meta.size,
+        });
+    }
+    let v = st
+        .inbox
+        .send(Outgoing {
+            chat_id: chat,
+            author: Some(id.manager.id),
+            kind,
+            text: b.text,
+            attachments: atts,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+#[handler]
+pub async fn retry(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(st.inbox.retry(id).await?))
+}
+
+#[handler]
+pub async fn read(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(json!({"chat": st.inbox.mark_read(id).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    text: String,
+    #[serde(default)]
+    mentions: Vec<u64>,
+}
+
+#[handler]
+pub async fn note(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+    Json(b): Json<NoteBody>,
+) -> poem::Result<Response> {
+    if b.mentions.len() > 50 {
+        return Err(Error::invalid("mentions", "at most 50 managers").into());
+    }
+    let v = st
+        .inbox
+        .add_note(id.manager.id, chat, b.text, b.mentions)
+        .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftBody {
+    #[serde(default)]
+    text: String,
+    blocks: Option<Value>,
+}
+
+fn draft_json(d: &Draft) -> Value {
+    let blocks = d
+        .blocks
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok());
+    json!({"text": d.text, "blocks": blocks, "updated_ms": d.updated_ms})
+}
+
+#[handler]
+pub fn get_draft(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let d = st.store.read(|r| {
+        r.chat_or_404(chat)?;
+        r.draft(id.manager.id, chat)
+    })?;
+    Ok(Json(json!({"draft": d.as_ref().map(draft_json)})))
+}
+
+#[handler]
+pub async fn put_draft(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+    Json(b): Json<DraftBody>,
+) -> poem::Result<Json<Value>> {
+    let blocks = b.blocks.filter(|v| !v.is_null()).map(|v| v.to_string());
+    if b.text.len() > 64 * 1024 || blocks.as_ref().is_some_and(|s| s.len() > 256 * 1024) {
+        return Err(Error::invalid("text", "the draft is too long").into());
+    }
+    let d = Draft {
+        text: b.text,
+        blocks,
+        updated_ms: store::now_ms(),
+    };
+    let v = draft_json(&d);
+    st.inbox.set_draft(id.manager.id, chat, Some(d)).await?;
+    Ok(Json(json!({"draft": v})))
+}
+
+#[handler]
+pub async fn delete_draft(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+) -> poem::Result<StatusCode> {
+    st.inbox.set_draft(id.manager.id, chat, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[handler]
+pub fn typing(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    st.store.read(|r| r.chat_or_404(chat).map(|_| ()))?;
+    let items: Vec<_> = st
+        .hub
+        .typers(chat, id.manager.id)
+        .into_iter()
+        .map(|(m, n)| json!({"manager_id": m, "name": n}))
+        .collect();
+    Ok(Json(json!({"items": items})))
+}

@@ -1,0 +1,291 @@
+//! `/api/v1/contacts…`, `/api/v1/tasks…`, `/api/v1/dialogs…`: the client card.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Json, Path, Query};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::chats::double_option;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::http::auth::Auth;
+use crate::inbox::clients::{ContactPatch, TaskPatch, dialog_json, task_json};
+use crate::inbox::{chat_json, contact_json};
+use crate::store::inbox::InboxReads;
+
+#[handler]
+pub fn get(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(id): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let v = st.store.read(|r| {
+        let c = r.contact_or_404(id)?;
+        let chats: Vec<_> = r.contact_chats(id)?.iter().map(|ch| chat_json(ch, &st.inbox.channels)).collect();
+        let task_list: Vec<_> = r.tasks(id)?.iter().map(task_json).collect();
+        let dialog_list: Vec<_> = r.dialogs(id)?.iter().map(dialog_json).collect();
+        Ok(json!({"contact": contact_json(&c), "chats": chats, "tasks": task_list, "dialogs": dialog_list}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    cursor: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Contacts by id. `q` matches name, phone or e-mail by substring over a bounded window;
+/// the indexed type-ahead search replaces it (see the search issue).
+#[handler]
+pub fn list(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Query(q): Query<ListQuery>,
+) -> poem::Result<Json<Value>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let needle =
+        q.q.as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+    if needle.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(Error::invalid("q", "at most 200 characters").into());
+    }
+    let digits: String = needle
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let v = st.store.read(|r| {
+        let (items, next) = crate::store::inbox::contacts_page(r, q.cursor, limit, 20_000, |c| match &needle {
+            None => true,
+            Some(n) => {
+                c.name.to_lowercase().contains(n.as_str())
+                    || c.emails.iter().any(|e| e.contains(n.as_str()))
+                    || (digits.len() >= 3 && c.phones.iter().any(|p| p.contains(&digits)))
+            }
+        })?;
+        Ok(json!({"items": items.iter().map(contact_json).collect::<Vec<_>>(), "next_cursor": next}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+    phones: Option<Vec<String>>,
+    emails: Option<Vec<String>>,
+    custom_fields: Option<BTreeMap<String, String>>,
+    #[serde(default, with = "double_option")]
+    sales_plan: Option<Option<String>>,
+    archived: Option<bool>,
+    blacklisted: Option<bool>,
+    marked: Option<bool>,
+}
+
+#[handler]
+pub async fn patch(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(cid): Path<u64>,
+    Json(b): Json<PatchBody>,
+) -> poem::Result<Json<Value>> {
+    let p = ContactPatch {
+        name: b.name,
+        phones: b.phones,
+        emails: b.emails,
+        custom_fields: b.custom_fields,
+        sales_plan: b.sales_plan,
+        archived: b.archived,
+        blacklisted: b.blacklisted,
+        marked: b.marked,
+    };
+    Ok(Json(st.inbox.update_contact(id.manager.id, cid, p).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagBody {
+    tag: String,
+}
+
+#[handler]
+pub async fn add_tag(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(cid): Path<u64>,
+    Json(b): Json<TagBody>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(st.inbox.add_tag(id.manager.id, cid, b.tag).await?))
+}
+
+#[handler]
+pub async fn remove_tag(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path((cid, tag)): Path<(u64, String)>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(st.inbox.remove_tag(id.manager.id, cid, tag).await?))
+}
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[handler]
+pub fn log(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(cid): Path<u64>,
+    Query(q): Query<LogQuery>,
+) -> poem::Result<Json<Value>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let v = st.store.read(|r| {
+        r.contact_or_404(cid)?;
+        let items: Vec<_> = r
+            .contact_log(cid, q.before, limit)?
+            .iter()
+            .map(|e| json!({"id": e.id, "created_ms": e.created_ms, "event": e.event, "text": e.text, "manager_id": e.manager_id}))
+            .collect();
+        Ok(json!({"items": items}))
+    })?;
+    Ok(Json(v))
+}
+
+#[handler]
+pub fn tasks(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(cid): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let v = st.store.read(|r| {
+        r.contact_or_404(cid)?;
+        Ok(json!({"items": r.tasks(cid)?.iter().map(task_json).collect::<Vec<_>>()}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBody {
+    title: String,
+    due_ms: Option<i64>,
+    assignee: Option<u64>,
+}
+
+#[handler]
+pub async fn add_task(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(cid): Path<u64>,
+    Json(b): Json<TaskBody>,
+) -> poem::Result<Response> {
+    let v = st
+        .inbox
+        .add_task(id.manager.id, cid, b.title, b.due_ms, b.assignee)
+        .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatchBody {
+    title: Option<String>,
+    #[serde(default, with = "double_option")]
+    due_ms: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    assignee: Option<Option<u64>>,
+    done: Option<bool>,
+}
+
+#[handler]
+pub async fn patch_task(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(tid): Path<u64>,
+    Json(b): Json<TaskPatchBody>,
+) -> poem::Result<Json<Value>> {
+    let p = TaskPatch {
+        title: b.title,
+        due_ms: b.due_ms,
+        assignee: b.assignee,
+        done: b.done,
+    };
+    Ok(Json(st.inbox.update_task(id.manager.id, tid, p).await?))
+}
+
+#[handler]
+pub async fn open_dialog(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(cid): Path<u64>,
+) -> poem::Result<Response> {
+    let (v, new) = st.inbox.open_dialog(id.manager.id, cid).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(v)).into_response())
+}
+
+#[handler]
+pub async fn close_dialog(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(did): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(st.inbox.close_dialog(id.manager.id, did).await?))
+}
+
+#[handler]
+pub fn notifications(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Query(q): Query<NotifQuery>,
+) -> poem::Result<Json<Value>> {
+    let me = id.manager.id;
+    let v = st.store.read(|r| {
+        let items = r
+            .notifications(me, 200)?
+            .iter()
+            .filter(|n| !q.unread.unwrap_or(false) || !n.read)
+            .map(|n| crate::inbox::clients::notification_json(r, n))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(json!({"items": items, "unread": r.unread_notifications(me)?}))
+    })?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+pub struct NotifQuery {
+    unread: Option<bool>,
+}
+
+#[handler]
+pub async fn read_notification(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(nid): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let v = st.inbox.read_notification(id.manager.id, Some(nid)).await?;
+    Ok(Json(v.unwrap_or(Value::Null)))
+}
+
+#[handler]
+pub async fn read_all_notifications(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+) -> poem::Result<StatusCode> {
+    st.inbox.read_notification(id.manager.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,149 @@
+//! Inbound webhooks from platforms and integrations. A webhook answers 2xx only after the
+//! message is committed; unauthentic requests get 401 and change nothing.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use poem::web::{Data, Json, Path};
+use poem::{Request, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::accounts::same_secret;
+use crate::config::ChannelKindConfig;
+use crate::domain::inbox::Attachment;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::inbox::ingest::Inbound;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiBody {
+    contact: ApiContact,
+    message: ApiMessage,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiContact {
+    external_id: String,
+    name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiMessage {
+    external_id: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    attachments: Vec<ApiAttachment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiAttachment {
+    url: Option<String>,
+    data_base64: Option<String>,
+    name: Option<String>,
+    mime: String,
+}
+
+fn check_id(field: &str, v: &str) -> Result<(), Error> {
+    if v.is_empty() || v.len() > 256 || v.contains('\0') {
+        return Err(Error::invalid(field, "must be 1 to 256 bytes without NUL"));
+    }
+    Ok(())
+}
+
+#[handler]
+pub async fn api(
+    req: &Request,
+    Data(st): Data<&Arc<AppState>>,
+    Path(id): Path<String>,
+    Json(b): Json<ApiBody>,
+) -> poem::Result<Json<Value>> {
+    let channel = st
+        .inbox
+        .channels
+        .get(&id)
+        .filter(|c| matches!(c.kind, ChannelKindConfig::Api { .. }))
+        .ok_or_else(|| Error::NotFound(format!("API channel {id:?}")))?;
+    let ChannelKindConfig::Api { token, .. } = &channel.kind else {
+        return Err(Error::NotFound(format!("API channel {id:?}")).into());
+    };
+    let sent = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same_secret(sent.as_bytes(), token.as_bytes()) {
+        return Err(Error::Unauthenticated.into());
+    }
+    check_id("contact.external_id", &b.contact.external_id)?;
+    check_id("message.external_id", &b.message.external_id)?;
+    if b.message.text.trim().is_empty() && b.message.attachments.is_empty() {
+        return Err(Error::invalid("message.text", "send text or attachments").into());
+    }
+    if b.message.attachments.len() > 10 {
+        return Err(Error::invalid("message.attachments", "at most 10").into());
+    }
+    // Redelivery of a stored message must not re-download or re-store its files.
+    let known = st.store.read(|r| {
+        use crate::store::inbox::InboxReads;
+        r.ext_message(&id, &b.message.external_id)
+    })?;
+    let mut attachments: Vec<Attachment> = Vec::new();
+    if known.is_none() {
+        for (i, a) in b.message.attachments.iter().enumerate() {
+            let field = format!("message.attachments[{i}]");
+            let name = a.name.clone().unwrap_or_else(|| "file".into());
+            let att = match (&a.data_base64, &a.url) {
+                (Some(data), None) => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data.trim())
+                        .map_err(|e| {
+                            Error::invalid(&field, format!("data_base64 is not base64: {e}"))
+                        })?;
+                    st.blobs.put_bytes(&st.store, &a.mime, &name, bytes).await?
+                }
+                (None, Some(url)) => crate::channels::fetch::download(
+                    &st.http, url, &st.blobs, &st.store, &a.mime, &name,
+                )
+                .await
+                .map_err(|e| match e {
+                    Error::BadRequest(m) => Error::invalid(&field, m),
+                    other => other,
+                })?,
+                _ => {
+                    return Err(
+                        Error::invalid(&field, "give exactly one of url or data_base64").into(),
+                    );
+                }
+            };
+            attachments.push(att);
+        }
+    }
+    let r = st
+        .inbox
+        .ingest(Inbound {
+            channel_id: id.clone(),
+            channel_kind: "api".into(),
+            client_id: b.contact.external_id,
+            name: b.contact.name,
+            phone: b.contact.phone,
+            email: b.contact.email,
+            message_id: Some(b.message.external_id),
+            text: b.message.text,
+            attachments,
+            created_ms: None,
+        })
+        .await?;
+    Ok(Json(json!({
+        "chat_id": r.chat_id,
+        "message_id": r.message_id,
+        "contact_id": r.contact_id,
+        "duplicate": r.duplicate,
+    })))
+}

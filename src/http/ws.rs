@@ -1,0 +1,203 @@
+//! `GET /api/v1/ws`: live events for a signed-in manager. The stream is the store's event log
+//! (replayed from `?since=` on reconnect, and again whenever this connection falls behind)
+//! merged with typing signals; memory per connection stays bounded because a slow browser is
+//! caught up from the log instead of being buffered for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use poem::http::header;
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Request, handler};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::AppState;
+use super::auth::identify;
+use crate::accounts::{Identity, Revoked};
+use crate::error::Error;
+use crate::store::events;
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+const MAX_INBOUND: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    since: Option<u64>,
+}
+
+/// Cross-site WebSocket hijacking guard: browsers always send Origin on a WebSocket
+/// handshake, and cookies would otherwise authenticate a page from any site.
+fn same_origin(req: &Request) -> bool {
+    let (Some(origin), Some(host)) = (
+        req.header(header::ORIGIN),
+        req.header(header::HOST)
+            .or_else(|| req.uri().authority().map(|a| a.as_str())),
+    ) else {
+        return false;
+    };
+    origin
+        .strip_prefix("https://")
+        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+#[handler]
+pub async fn ws(
+    req: &Request,
+    ws: WebSocket,
+    Data(st): Data<&Arc<AppState>>,
+    Query(q): Query<WsQuery>,
+) -> poem::Result<impl IntoResponse> {
+    let id = identify(req)?.ok_or(Error::Unauthenticated)?;
+    if id.session_hash.is_some() && !same_origin(req) {
+        return Err(Error::Forbidden("WebSocket Origin does not match this server".into()).into());
+    }
+    let st = st.clone();
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(MAX_INBOUND))
+        .max_frame_size(Some(MAX_INBOUND))
+        .max_write_buffer_size(4 << 20);
+    Ok(ws.config(cfg).on_upgrade(move |socket| async move {
+        if let Err(e) = session(socket, st, id, q.since).await {
+            tracing::debug!("websocket ended: {e}");
+        }
+    }))
+}
+
+fn visible(e: &events::Event, me: u64) -> bool {
+    e.audience.is_none_or(|a| a == me)
+}
+
+async fn session(
+    socket: poem::web::websocket::WebSocketStream,
+    st: Arc<AppState>,
+    id: Identity,
+    since: Option<u64>,
+) -> Result<(), String> {
+    let me = id.manager.id;
+    let (mut tx, mut rx) = socket.split();
+    // Subscribe before reading the log so nothing committed in between is missed.
+    let mut live = st.store.subscribe();
+    let mut typing = st.hub.subscribe();
+    let mut revoked = st.accounts.subscribe_revocations();
+    let mut stop = st.stop.clone();
+    let latest = st
+        .store
+        .read(|r| events::latest(r))
+        .map_err(|e| e.to_string())?;
+    let send = |s: String| Message::Text(s);
+    tx.send(send(
+        json!({"type": "hello", "data": {"seq": latest, "manager_id": me}}).to_string(),
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut last = match since {
+        Some(s) if s < latest => {
+            if !catch_up(&st, &mut tx, me, s).await? {
+                return Ok(());
+            }
+            latest
+        }
+        _ => latest,
+    };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut last_typing = tokio::time::Instant::now() - Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            ev = live.recv() => match ev {
+                Ok(e) => {
+                    if e.seq > last {
+                        last = e.seq;
+                        if visible(&e, me) {
+                            tx.send(send(e.json.to_string())).await.map_err(|e| e.to_string())?;
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    if !catch_up(&st, &mut tx, me, last).await? {
+                        return Ok(());
+                    }
+                    last = st.store.read(|r| events::latest(r)).map_err(|e| e.to_string())?.max(last);
+                }
+                Err(RecvError::Closed) => break,
+            },
+            sig = typing.recv() => {
+                if let Ok(s) = sig && s.manager_id != me {
+                    tx.send(send(s.json.to_string())).await.map_err(|e| e.to_string())?;
+                }
+            }
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    // Typing signals are rate-limited per connection; anything else is ignored.
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+                        && v["type"] == "typing"
+                        && let Some(chat) = v["chat_id"].as_u64()
+                        && last_typing.elapsed() >= Duration::from_millis(500)
+                    {
+                        last_typing = tokio::time::Instant::now();
+                        st.hub.typing(chat, me, &id.manager.name);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            r = revoked.recv() => {
+                let ended = match r {
+                    Ok(Revoked::Manager(m)) => m == me,
+                    Ok(Revoked::Session(h)) => id.session_hash.as_ref() == Some(&h),
+                    Err(RecvError::Lagged(_)) => st.accounts.authenticate_hash(id.session_hash.as_deref()).map_err(|e| e.to_string())?.is_none(),
+                    Err(RecvError::Closed) => true,
+                };
+                if ended {
+                    let _ = tx.send(Message::Close(Some((poem::web::websocket::CloseCode::Policy, "signed out".into())))).await;
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                tx.send(Message::Ping(Vec::new())).await.map_err(|e| e.to_string())?;
+            }
+            _ = stop.changed() => {
+                let _ = tx.send(Message::Close(Some((poem::web::websocket::CloseCode::Away, "server stopping".into())))).await;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Send every stored event after `since`; false when the log no longer reaches back that far
+/// (the browser was told to resync and the connection should end).
+async fn catch_up<S>(st: &AppState, tx: &mut S, me: u64, since: u64) -> Result<bool, String>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    let mut from = since;
+    loop {
+        let batch = st
+            .store
+            .read(|r| events::since(r, from, 1000))
+            .map_err(|e| e.to_string())?;
+        let Some(batch) = batch else {
+            let _ = tx
+                .send(Message::Text(json!({"type": "resync"}).to_string()))
+                .await;
+            return Ok(false);
+        };
+        if batch.is_empty() {
+            return Ok(true);
+        }
+        for e in &batch {
+            from = e.seq;
+            if visible(e, me) {
+                tx.send(Message::Text(e.json.to_string()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}

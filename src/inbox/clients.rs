@@ -1,0 +1,567 @@
+//! The client card and what hangs off it: contact data, tags, tasks, dialogs, chat switches,
+//! notifications, and the system messages and log entries those changes leave behind.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Inbox, chat_json, contact_json, emit_row, message_json};
+use crate::domain::inbox::{Contact, Dialog, Kind, Message, Notification, Task};
+use crate::domain::normalise;
+use crate::error::{Error, Result};
+use crate::store::inbox::{self as db, InboxReads};
+use crate::store::prelude::*;
+use crate::store::{self, W};
+
+pub fn task_json(t: &Task) -> Value {
+    json!({
+        "id": t.id, "contact_id": t.contact_id, "title": t.title, "due_ms": t.due_ms,
+        "assignee": t.assignee, "done": t.done, "created_ms": t.created_ms, "created_by": t.created_by,
+    })
+}
+
+pub fn dialog_json(d: &Dialog) -> Value {
+    json!({
+        "id": d.id, "contact_id": d.contact_id, "manager_id": d.manager_id,
+        "opened_ms": d.opened_ms, "closed_ms": d.closed_ms,
+    })
+}
+
+pub fn notification_json<T: Read>(r: &T, n: &Notification) -> Result<Value> {
+    let from = r
+        .manager(n.from)?
+        .map(|m| json!({"id": m.id, "name": m.name}));
+    Ok(json!({
+        "id": n.id, "chat_id": n.chat_id, "contact_id": n.contact_id, "message_id": n.message_id,
+        "from": from, "text": n.text, "read": n.read, "created_ms": n.created_ms,
+    }))
+}
+
+/// Record an event about a client: a system message in their most recent chat (if they have
+/// one) and an entry in the client log.
+pub(crate) fn record_event(
+    w: &W,
+    contact: &mut Contact,
+    event: &str,
+    text: &str,
+    manager: Option<u64>,
+) -> Result<()> {
+    let now = store::now_ms();
+    db::add_log(w, contact.id, event, text, manager, now)?;
+    if let Some(mut chat) = w.contact_chats(contact.id)?.into_iter().next() {
+        let m = db::append_message(
+            w,
+            &mut chat,
+            contact,
+            Message {
+                id: 0,
+                chat_id: 0,
+                kind: Kind::System,
+                text: text.to_string(),
+                attachments: vec![],
+                author: manager,
+                created_ms: now,
+                status: None,
+                error: None,
+                edited: false,
+                mentions: vec![],
+                event: Some(event.to_string()),
+                external_id: None,
+            },
+        )?;
+        db::put_chat(w, &chat)?;
+        w.emit(
+            "message.created",
+            None,
+            json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
+        )?;
+    }
+    Ok(())
+}
+
+fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
+    Ok(r.manager(id)?
+        .map(|m| m.name)
+        .unwrap_or_else(|| format!("manager {id}")))
+}
+
+#[derive(Default, Clone)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    pub phones: Option<Vec<String>>,
+    pub emails: Option<Vec<String>>,
+    pub custom_fields: Option<BTreeMap<String, String>>,
+    pub sales_plan: Option<Option<String>>,
+    pub archived: Option<bool>,
+    pub blacklisted: Option<bool>,
+    pub marked: Option<bool>,
+}
+
+#[derive(Default, Clone)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub due_ms: Option<Option<i64>>,
+    pub assignee: Option<Option<u64>>,
+    pub done: Option<bool>,
+}
+
+#[derive(Default, Clone)]
+pub struct ChatPatch {
+    pub disabled: Option<bool>,
+    pub bot_disabled: Option<bool>,
+    pub assistant_on: Option<bool>,
+    pub assistant: Option<Option<String>>,
+}
+
+fn validate_patch(p: &ContactPatch) -> Result<ContactPatch> {
+    let mut p = p.clone();
+    if let Some(n) = &p.name {
+        let n = normalise::text(n, 200);
+        if n.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        p.name = Some(n);
+    }
+    if let Some(ph) = &p.phones {
+        let mut out = Vec::new();
+        for raw in ph {
+            let n = normalise::phone(raw).ok_or_else(|| {
+                Error::invalid("phones", format!("{raw:?} is not a phone number"))
+            })?;
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        p.phones = Some(out);
+    }
+    if let Some(em) = &p.emails {
+        let mut out = Vec::new();
+        for raw in em {
+            let n = normalise::email(raw).ok_or_else(|| {
+                Error::invalid("emails", format!("{raw:?} is not an e-mail address"))
+            })?;
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        p.emails = Some(out);
+    }
+    if let Some(cf) = &p.custom_fields {
+        if cf.len() > 100
+            || cf
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 4096)
+        {
+            return Err(Error::invalid(
+                "custom_fields",
+                "at most 100 fields, keys 1–64 bytes, values ≤ 4 KiB",
+            ));
+        }
+    }
+    if let Some(Some(plan)) = &p.sales_plan {
+        let plan = normalise::text(plan, 100);
+        p.sales_plan = Some((!plan.is_empty()).then_some(plan));
+    }
+    Ok(p)
+}
+
+impl Inbox {
+    /// Write `f`'s change to a contact, with the row/count events.
+    async fn change_contact<F>(&self, contact_id: u64, f: F) -> Result<Value>
+    where
+        F: Fn(&W, &mut Contact) -> Result<()> + Send + 'static,
+    {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let old = w.contact_or_404(contact_id)?;
+                let mut c = old.clone();
+                f(w, &mut c)?;
+                db::put_contact(w, Some(&old), &c)?;
+                w.emit(
+                    "contact.updated",
+                    None,
+                    json!({"contact": contact_json(&c)}),
+                )?;
+                emit_row(w, &c, &channels)?;
+                Ok(contact_json(&c))
+            })
+            .await
+    }
+
+    pub async fn update_contact(
+        &self,
+        manager: u64,
+        id: u64,
+        patch: ContactPatch,
+    ) -> Result<Value> {
+        let p = validate_patch(&patch)?;
+        self.change_contact(id, move |w, c| {
+            let who = manager_name(w, manager)?;
+            if let Some(n) = &p.name {
+                c.name.clone_from(n);
+            }
+            if let Some(v) = &p.phones {
+                c.phones.clone_from(v);
+            }
+            if let Some(v) = &p.emails {
+                c.emails.clone_from(v);
+            }
+            if let Some(v) = &p.custom_fields {
+                c.custom_fields.clone_from(v);
+            }
+            if let Some(v) = &p.sales_plan {
+                c.sales_plan.clone_from(v);
+            }
+            if let Some(m) = p.marked {
+                c.marked = m;
+            }
+            if let Some(a) = p.archived
+                && a != c.archived
+            {
+                c.archived = a;
+                let (ev, verb) = if a {
+                    ("archived", "archived")
+                } else {
+                    ("unarchived", "unarchived")
+                };
+                record_event(w, c, ev, &format!("{who} {verb} the client"), Some(manager))?;
+            }
+            if let Some(b) = p.blacklisted
+                && b != c.blacklisted
+            {
+                c.blacklisted = b;
+                let (ev, text) = if b {
+                    ("blacklisted", format!("{who} blacklisted the client"))
+                } else {
+                    (
+                        "unblacklisted",
+                        format!("{who} removed the client from the blacklist"),
+                    )
+                };
+                record_event(w, c, ev, &text, Some(manager))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn add_tag(&self, manager: u64, id: u64, tag: String) -> Result<Value> {
+        let tag = normalise::text(&tag, 64);
+        if tag.is_empty() {
+            return Err(Error::invalid("tag", "must not be empty"));
+        }
+        self.change_contact(id, move |w, c| {
+            if !c.tags.contains(&tag) {
+                if c.tags.len() >= 100 {
+                    return Err(Error::invalid("tag", "a client has at most 100 tags"));
+                }
+                c.tags.push(tag.clone());
+                db::add_log(
+                    w,
+                    c.id,
+                    "tag_added",
+                    &format!("tag {tag:?} added"),
+                    Some(manager),
+                    store::now_ms(),
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn remove_tag(&self, manager: u64, id: u64, tag: String) -> Result<Value> {
+        self.change_contact(id, move |w, c| {
+            let before = c.tags.len();
+            c.tags.retain(|t| *t != tag);
+            if c.tags.len() != before {
+                db::add_log(
+                    w,
+                    c.id,
+                    "tag_removed",
+                    &format!("tag {tag:?} removed"),
+                    Some(manager),
+                    store::now_ms(),
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn add_task(
+        &self,
+        manager: u64,
+        contact_id: u64,
+        title: String,
+        due_ms: Option<i64>,
+        assignee: Option<u64>,
+    ) -> Result<Value> {
+        let title = normalise::text(&title, 500);
+        if title.is_empty() {
+            return Err(Error::invalid("title", "must not be empty"));
+        }
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                if let Some(a) = assignee
+                    && w.manager(a)?.is_none()
+                {
+                    return Err(Error::invalid(
+                        "assignee",
+                        format!("no manager with id {a}"),
+                    ));
+                }
+                let old = w.contact_or_404(contact_id)?;
+                let mut c = old.clone();
+                let t = Task {
+                    id: w.next_id("task")?,
+                    contact_id,
+                    title: title.clone(),
+                    due_ms,
+                    assignee,
+                    done: false,
+                    created_ms: store::now_ms(),
+                    created_by: Some(manager),
+                };
+                db::put_task(w, &t)?;
+                c.open_tasks += 1;
+                let who = manager_name(w, manager)?;
+                record_event(
+                    w,
+                    &mut c,
+                    "task_added",
+                    &format!("{who} added a task: {title}"),
+                    Some(manager),
+                )?;
+                if let Some(a) = assignee {
+                    let to = manager_name(w, a)?;
+                    record_event(
+                        w,
+                        &mut c,
+                        "assigned",
+                        &format!("task assigned to {to}"),
+                        Some(manager),
+                    )?;
+                }
+                db::put_contact(w, Some(&old), &c)?;
+                w.emit("task.updated", None, json!({"task": task_json(&t)}))?;
+                emit_row(w, &c, &channels)?;
+                Ok(task_json(&t))
+            })
+            .await
+    }
+
+    pub async fn update_task(&self, manager: u64, task_id: u64, p: TaskPatch) -> Result<Value> {
+        if let Some(t) = &p.title
+            && normalise::text(t, 500).is_empty()
+        {
+            return Err(Error::invalid("title", "must not be empty"));
+        }
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let mut t = w
+                    .task(task_id)?
+                    .ok_or_else(|| Error::NotFound(format!("task {task_id}")))?;
+                let old = w.contact_or_404(t.contact_id)?;
+                let mut c = old.clone();
+                let who = manager_name(w, manager)?;
+                if let Some(title) = &p.title {
+                    t.title = normalise::text(title, 500);
+                }
+                if let Some(d) = p.due_ms {
+                    t.due_ms = d;
+                }
+                if let Some(a) = p.assignee
+                    && a != t.assignee
+                {
+                    if let Some(id) = a {
+                        if w.manager(id)?.is_none() {
+                            return Err(Error::invalid(
+                                "assignee",
+                                format!("no manager with id {id}"),
+                            ));
+                        }
+                        let to = manager_name(w, id)?;
+                        record_event(
+                            w,
+                            &mut c,
+                            "assigned",
+                            &format!("{who} assigned “{}” to {to}", t.title),
+                            Some(manager),
+                        )?;
+                    }
+                    t.assignee = a;
+                }
+                if let Some(done) = p.done
+                    && done != t.done
+                {
+                    t.done = done;
+                    if done {
+                        c.open_tasks = c.open_tasks.saturating_sub(1);
+                        record_event(
+                            w,
+                            &mut c,
+                            "task_done",
+                            &format!("{who} completed the task: {}", t.title),
+                            Some(manager),
+                        )?;
+                    } else {
+                        c.open_tasks += 1;
+                        record_event(
+                            w,
+                            &mut c,
+                            "task_reopened",
+                            &format!("{who} reopened the task: {}", t.title),
+                            Some(manager),
+                        )?;
+                    }
+                }
+                db::put_task(w, &t)?;
+                db::put_contact(w, Some(&old), &c)?;
+                w.emit("task.updated", None, json!({"task": task_json(&t)}))?;
+                emit_row(w, &c, &channels)?;
+                Ok(task_json(&t))
+            })
+            .await
+    }
+
+    /// Open a dialog with a client, or return the one already open. `bool` = newly opened.
+    pub async fn open_dialog(&self, manager: u64, contact_id: u64) -> Result<(Value, bool)> {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let old = w.contact_or_404(contact_id)?;
+                if let Some(id) = old.open_dialog
+                    && let Some(d) = w.dialog(id)?
+                {
+                    return Ok((dialog_json(&d), false));
+                }
+                let mut c = old.clone();
+                let d = Dialog {
+                    id: w.next_id("dialog")?,
+                    contact_id,
+                    manager_id: manager,
+                    opened_ms: store::now_ms(),
+                    closed_ms: None,
+                };
+                db::put_dialog(w, &d)?;
+                c.open_dialog = Some(d.id);
+                let who = manager_name(w, manager)?;
+                record_event(
+                    w,
+                    &mut c,
+                    "dialog_opened",
+                    &format!("{who} opened a dialog"),
+                    Some(manager),
+                )?;
+                db::put_contact(w, Some(&old), &c)?;
+                w.emit("dialog.updated", None, json!({"dialog": dialog_json(&d)}))?;
+                emit_row(w, &c, &channels)?;
+                Ok((dialog_json(&d), true))
+            })
+            .await
+    }
+
+    pub async fn close_dialog(&self, manager: u64, dialog_id: u64) -> Result<Value> {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let mut d = w
+                    .dialog(dialog_id)?
+                    .ok_or_else(|| Error::NotFound(format!("dialog {dialog_id}")))?;
+                if d.closed_ms.is_some() {
+                    return Ok(dialog_json(&d));
+                }
+                let old = w.contact_or_404(d.contact_id)?;
+                let mut c = old.clone();
+                d.closed_ms = Some(store::now_ms());
+                db::put_dialog(w, &d)?;
+                if c.open_dialog == Some(d.id) {
+                    c.open_dialog = None;
+                }
+                let who = manager_name(w, manager)?;
+                record_event(
+                    w,
+                    &mut c,
+                    "dialog_closed",
+                    &format!("{who} closed the dialog"),
+                    Some(manager),
+                )?;
+                db::put_contact(w, Some(&old), &c)?;
+                w.emit("dialog.updated", None, json!({"dialog": dialog_json(&d)}))?;
+                emit_row(w, &c, &channels)?;
+                Ok(dialog_json(&d))
+            })
+            .await
+    }
+
+    pub async fn update_chat(
+        &self,
+        chat_id: u64,
+        p: ChatPatch,
+        reset_assistant: bool,
+    ) -> Result<Value> {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let mut chat = w.chat_or_404(chat_id)?;
+                if let Some(v) = p.disabled {
+                    chat.disabled = v;
+                }
+                if let Some(v) = p.bot_disabled {
+                    chat.bot_disabled = v;
+                }
+                if let Some(v) = p.assistant_on {
+                    chat.assistant_on = v;
+                }
+                if let Some(v) = &p.assistant {
+                    chat.assistant.clone_from(v);
+                }
+                if reset_assistant {
+                    // The assistant's conversation state lives with the automation (later);
+                    // resetting drops the choice and switches it off so the next run starts fresh.
+                    chat.assistant_on = false;
+                    chat.assistant = None;
+                }
+                db::put_chat(w, &chat)?;
+                let cj = chat_json(&chat, &channels);
+                w.emit("chat.flags", None, json!({"chat": cj}))?;
+                Ok(cj)
+            })
+            .await
+    }
+
+    pub async fn read_notification(&self, manager: u64, id: Option<u64>) -> Result<Option<Value>> {
+        self.store
+            .write(move |w| {
+                let list = match id {
+                    Some(id) => vec![
+                        w.notification(manager, id)?
+                            .ok_or_else(|| Error::NotFound(format!("notification {id}")))?,
+                    ],
+                    None => w
+                        .notifications(manager, 10_000)?
+                        .into_iter()
+                        .filter(|n| !n.read)
+                        .collect(),
+                };
+                let mut last = None;
+                for mut n in list {
+                    let was = !n.read;
+                    n.read = true;
+                    db::put_notification(w, &n, Some(was))?;
+                    last = Some(notification_json(w, &n)?);
+                }
+                w.emit(
+                    "notifications.read",
+                    Some(manager),
+                    json!({"unread": w.unread_notifications(manager)?}),
+                )?;
+                Ok(last)
+            })
+            .await
+    }
+}

@@ -1,0 +1,317 @@
+//! What managers do in a chat: send (through the outbox), retry, mark read, comment with
+//! mentions, keep drafts; and the delivery results the outbox reports back.
+
+use serde_json::json;
+
+use super::{Inbox, chat_json, emit_row, message_json};
+use crate::domain::inbox::{Attachment, Delivery, Draft, Kind, Message, Notification, Status};
+use crate::domain::normalise;
+use crate::error::{Error, Result};
+use crate::store::inbox::{self as db, InboxReads};
+use crate::store::prelude::*;
+use crate::store::{self, W};
+
+pub const MAX_TEXT: usize = 16 * 1024;
+
+pub struct Outgoing {
+    pub chat_id: u64,
+    pub author: Option<u64>,
+    pub kind: Kind,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+}
+
+fn emit_message(w: &W, kind: &str, contact_id: u64, m: &Message) -> Result<()> {
+    w.emit(
+        kind,
+        None,
+        json!({"chat_id": m.chat_id, "contact_id": contact_id, "message": message_json(w, m)?}),
+    )?;
+    Ok(())
+}
+
+impl Inbox {
+    /// Store an outbound message and queue its delivery in the same transaction.
+    pub async fn send(&self, out: Outgoing) -> Result<serde_json::Value> {
+        let text = normalise::text(&out.text, MAX_TEXT);
+        if text.is_empty() && out.attachments.is_empty() {
+            return Err(Error::invalid("text", "write something or attach a file"));
+        }
+        if !out.kind.is_outbound() {
+            return Err(Error::invalid("kind", "must be manager or bot"));
+        }
+        let channels = self.channels.clone();
+        let v = self
+            .store
+            .write(move |w| {
+                let mut chat = w.chat_or_404(out.chat_id)?;
+                let old = w.contact_or_404(chat.contact_id)?;
+                let mut contact = old.clone();
+                let now = store::now_ms();
+                // Nothing is sent to a blacklisted client; the message stays in the history.
+                let (status, error) = if contact.blacklisted {
+                    (
+                        Status::Failed,
+                        Some("the client is blacklisted; nothing was sent".to_string()),
+                    )
+                } else {
+                    (Status::Queued, None)
+                };
+                let m = db::append_message(
+                    w,
+                    &mut chat,
+                    &mut contact,
+                    Message {
+                        id: 0,
+                        chat_id: 0,
+                        kind: out.kind,
+                        text: text.clone(),
+                        attachments: out.attachments.clone(),
+                        author: out.author,
+                        created_ms: now,
+                        status: Some(status),
+                        error,
+                        edited: false,
+                        mentions: vec![],
+                        event: None,
+                        external_id: None,
+                    },
+                )?;
+                if status == Status::Queued {
+                    db::enqueue(
+                        w,
+                        &Delivery {
+                            message_id: m.id,
+                            chat_id: chat.id,
+                            attempts: 0,
+                            due_ms: now,
+                            last_error: None,
+                        },
+                    )?;
+                }
+                // Sending from a chat ends the sender's draft there.
+                if let Some(a) = out.author
+                    && w.draft(a, chat.id)?.is_some()
+                {
+                    db::put_draft(w, a, chat.id, None)?;
+                    w.emit(
+                        "draft.updated",
+                        Some(a),
+                        json!({"chat_id": chat.id, "draft": null}),
+                    )?;
+                }
+                db::put_chat(w, &chat)?;
+                db::put_contact(w, Some(&old), &contact)?;
+                emit_message(w, "message.created", contact.id, &m)?;
+                emit_row(w, &contact, &channels)?;
+                message_json(w, &m)
+            })
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(v)
+    }
+
+    /// Queue a failed message again.
+    pub async fn retry(&self, message_id: u64) -> Result<serde_json::Value> {
+        let v = self
+            .store
+            .write(move |w| {
+                let mut m = w
+                    .message_by_id(message_id)?
+                    .ok_or_else(|| Error::NotFound(format!("message {message_id}")))?;
+                if m.status != Some(Status::Failed) {
+                    return Err(Error::Conflict(
+                        "only a failed message can be retried".into(),
+                    ));
+                }
+                let chat = w.chat_or_404(m.chat_id)?;
+                let contact = w.contact_or_404(chat.contact_id)?;
+                if contact.blacklisted {
+                    return Err(Error::Conflict("the client is blacklisted".into()));
+                }
+                m.status = Some(Status::Queued);
+                m.error = None;
+                db::put_message(w, &m)?;
+                db::enqueue(
+                    w,
+                    &Delivery {
+                        message_id: m.id,
+                        chat_id: m.chat_id,
+                        attempts: 0,
+                        due_ms: store::now_ms(),
+                        last_error: None,
+                    },
+                )?;
+                emit_message(w, "message.updated", contact.id, &m)?;
+                message_json(w, &m)
+            })
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(v)
+    }
+
+    /// Mark everything in a chat read (never done implicitly).
+    pub async fn mark_read(&self, chat_id: u64) -> Result<serde_json::Value> {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let mut chat = w.chat_or_404(chat_id)?;
+                let old = w.contact_or_404(chat.contact_id)?;
+                if chat.unread > 0 {
+                    let mut contact = old.clone();
+                    contact.unread = contact.unread.saturating_sub(chat.unread);
+                    chat.unread = 0;
+                    db::put_chat(w, &chat)?;
+                    db::put_contact(w, Some(&old), &contact)?;
+                    emit_row(w, &contact, &channels)?;
+                }
+                Ok(chat_json(&chat, &channels))
+            })
+            .await
+    }
+
+    /// An internal note, optionally mentioning managers (each gets one notification).
+    pub async fn add_note(
+        &self,
+        author: u64,
+        chat_id: u64,
+        text: String,
+        mentions: Vec<u64>,
+    ) -> Result<serde_json::Value> {
+        let text = normalise::text(&text, MAX_TEXT);
+        if text.is_empty() {
+            return Err(Error::invalid("text", "write the comment"));
+        }
+        let mut mentions = mentions;
+        mentions.sort_unstable();
+        mentions.dedup();
+        self.store
+            .write(move |w| {
+                let mut chat = w.chat_or_404(chat_id)?;
+                let old = w.contact_or_404(chat.contact_id)?;
+                for id in &mentions {
+                    match w.manager(*id)? {
+                        Some(m) if !m.disabled => {}
+                        _ => {
+                            return Err(Error::invalid(
+                                "mentions",
+                                format!("no active manager with id {id}"),
+                            ));
+                        }
+                    }
+                }
+                let mut contact = old.clone();
+                let now = store::now_ms();
+                let m = db::append_message(
+                    w,
+                    &mut chat,
+                    &mut contact,
+                    Message {
+                        id: 0,
+                        chat_id,
+                        kind: Kind::Note,
+                        text: text.clone(),
+                        attachments: vec![],
+                        author: Some(author),
+                        created_ms: now,
+                        status: None,
+                        error: None,
+                        edited: false,
+                        mentions: mentions.clone(),
+                        event: None,
+                        external_id: None,
+                    },
+                )?;
+                db::put_chat(w, &chat)?;
+                emit_message(w, "message.created", contact.id, &m)?;
+                for id in &mentions {
+                    let n = Notification {
+                        id: w.next_id("notification")?,
+                        manager_id: *id,
+                        chat_id,
+                        contact_id: contact.id,
+                        message_id: m.id,
+                        from: author,
+                        text: text.clone(),
+                        read: false,
+                        created_ms: now,
+                    };
+                    db::put_notification(w, &n, None)?;
+                    let nj = super::clients::notification_json(w, &n)?;
+                    w.emit("notification.created", Some(*id), nj)?;
+                }
+                message_json(w, &m)
+            })
+            .await
+    }
+
+    pub async fn set_draft(&self, manager: u64, chat_id: u64, draft: Option<Draft>) -> Result<()> {
+        self.store
+            .write(move |w| {
+                w.chat_or_404(chat_id)?;
+                db::put_draft(w, manager, chat_id, draft.as_ref())?;
+                let dj = draft.as_ref().map(
+                    |d| json!({"text": d.text, "blocks": d.blocks, "updated_ms": d.updated_ms}),
+                );
+                w.emit(
+                    "draft.updated",
+                    Some(manager),
+                    json!({"chat_id": chat_id, "draft": dj}),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The outbox reports a delivery result. `Ok(ext)` = sent (with the platform's id);
+    /// `Err((reason, retry_at))` = failed, to be tried again at `retry_at` or never.
+    pub async fn delivery_result(
+        &self,
+        d: Delivery,
+        result: std::result::Result<Option<String>, (String, Option<i64>)>,
+    ) -> Result<()> {
+        self.store
+            .write(move |w| {
+                db::dequeue(w, &d)?;
+                let Some(mut m) = w.message(d.chat_id, d.message_id)? else {
+                    return Ok(());
+                };
+                match &result {
+                    Ok(ext) => {
+                        // Platform receipts may already have moved it further.
+                        if m.status
+                            .is_none_or(|s| s < Status::Sent || s == Status::Failed)
+                        {
+                            m.status = Some(Status::Sent);
+                        }
+                        m.error = None;
+                        if ext.is_some() {
+                            m.external_id.clone_from(ext);
+                        }
+                    }
+                    Err((reason, Some(at))) => {
+                        let next = Delivery {
+                            attempts: d.attempts + 1,
+                            due_ms: *at,
+                            last_error: Some(reason.clone()),
+                            ..d.clone()
+                        };
+                        db::enqueue(w, &next)?;
+                        m.status = Some(Status::Queued);
+                        m.error = Some(format!(
+                            "attempt {} failed: {reason}; retrying",
+                            d.attempts + 1
+                        ));
+                    }
+                    Err((reason, None)) => {
+                        m.status = Some(Status::Failed);
+                        m.error = Some(reason.clone());
+                    }
+                }
+                db::put_message(w, &m)?;
+                let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                emit_message(w, "message.updated", contact_id, &m)
+            })
+            .await
+    }
+}
