@@ -190,7 +190,7 @@ pub async fn start(config: Config) -> Result<Running> {
                         if let Err(e) = accounts.sweep().await {
                             tracing::warn!("session sweep failed: {e}");
                         }
-                        if let Err(e) = store.write(|w| crate::store::events::prune(w)).await {
+                        if let Err(e) = store.write(crate::store::events::prune).await {
                             tracing::warn!("event log pruning failed: {e}");
                         }
                     }

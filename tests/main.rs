@@ -2,4 +2,5 @@
 //! harness that runs the real server in-process over real TLS on 127.0.0.1:0.
 
 mod foundation;
+mod inbox;
 mod support;

@@ -84,10 +84,7 @@ async fn session(
     let mut typing = st.hub.subscribe();
     let mut revoked = st.accounts.subscribe_revocations();
     let mut stop = st.stop.clone();
-    let latest = st
-        .store
-        .read(|r| events::latest(r))
-        .map_err(|e| e.to_string())?;
+    let latest = st.store.read(events::latest).map_err(|e| e.to_string())?;
     let send = |s: String| Message::Text(s);
     tx.send(send(
         json!({"type": "hello", "data": {"seq": latest, "manager_id": me}}).to_string(),
@@ -121,7 +118,7 @@ async fn session(
                     if !catch_up(&st, &mut tx, me, last).await? {
                         return Ok(());
                     }
-                    last = st.store.read(|r| events::latest(r)).map_err(|e| e.to_string())?.max(last);
+                    last = st.store.read(events::latest).map_err(|e| e.to_string())?.max(last);
                 }
                 Err(RecvError::Closed) => break,
             },

@@ -146,17 +146,16 @@ fn validate_patch(p: &ContactPatch) -> Result<ContactPatch> {
         }
         p.emails = Some(out);
     }
-    if let Some(cf) = &p.custom_fields {
-        if cf.len() > 100
+    if let Some(cf) = &p.custom_fields
+        && (cf.len() > 100
             || cf
                 .iter()
-                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 4096)
-        {
-            return Err(Error::invalid(
-                "custom_fields",
-                "at most 100 fields, keys 1–64 bytes, values ≤ 4 KiB",
-            ));
-        }
+                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 4096))
+    {
+        return Err(Error::invalid(
+            "custom_fields",
+            "at most 100 fields, keys 1–64 bytes, values ≤ 4 KiB",
+        ));
     }
     if let Some(Some(plan)) = &p.sales_plan {
         let plan = normalise::text(plan, 100);

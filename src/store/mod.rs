@@ -233,11 +233,14 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
         (true, None) => (Bound::Included(prefix), upper),
     };
     let range = table.range::<&[u8]>((lo, hi))?;
-    let mut take = |e: std::result::Result<
-        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+    type Entry<'a> = std::result::Result<
+        (
+            redb::AccessGuard<'a, &'static [u8]>,
+            redb::AccessGuard<'a, &'static [u8]>,
+        ),
         redb::StorageError,
-    >|
-     -> Result<bool> {
+    >;
+    let mut take = |e: Entry<'_>| -> Result<bool> {
         let (k, v) = e?;
         out.push((k.value().to_vec(), v.value().to_vec()));
         Ok(out.len() >= limit)

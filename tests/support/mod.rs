@@ -1,5 +1,8 @@
 #![allow(dead_code)]
 
+pub mod fake;
+pub mod ws;
+
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -116,20 +119,28 @@ impl TestApp {
             http: client(),
             url: self.url.clone(),
             csrf: None,
+            cookie: None,
         }
     }
 
     /// A browser signed in as `login` (created with `add_manager`).
     pub async fn login(&self, login: &str) -> Browser {
         let mut b = self.client();
-        let (st, body) = b
-            .send(
+        let r = b
+            .request(
                 "POST",
                 "/api/v1/session",
                 Some(json!({"login": login, "password": PASSWORD})),
             )
-            .await;
-        assert_eq!(st, StatusCode::OK, "login {login}: {body}");
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "login {login}");
+        b.cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        let body: Value = r.json().await.unwrap();
         b.csrf = body["csrf_token"].as_str().map(String::from);
         b
     }
@@ -144,11 +155,58 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// An API channel with a callback at `callback` (config text for `spawn_with`).
+pub fn api_channel(id: &str, callback: Option<&str>) -> String {
+    let cb = callback
+        .map(|u| format!("callback_url = \"{u}\"\nsecret = \"{SECRET}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[[channels]]\nid = \"{id}\"\nkind = \"api\"\nname = \"{id} channel\"\ntoken = \"{TOKEN}\"\n{cb}\n"
+    )
+}
+
+pub const TOKEN: &str = "api-channel-token-0123456789";
+pub const SECRET: &str = "callback-secret-xyz";
+
+impl TestApp {
+    /// Deliver a client message through the API channel `channel`.
+    pub async fn inbound(
+        &self,
+        channel: &str,
+        contact: Value,
+        message: Value,
+    ) -> (StatusCode, Value) {
+        let r = client()
+            .post(format!("{}/webhooks/api/{channel}", self.url))
+            .bearer_auth(TOKEN)
+            .json(&json!({"contact": contact, "message": message}))
+            .send()
+            .await
+            .unwrap();
+        let st = r.status();
+        (st, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Shorthand: client `ext` writes `text` as message `mid` on channel `crm`.
+    pub async fn client_says(&self, ext: &str, name: &str, mid: &str, text: &str) -> Value {
+        let (st, v) = self
+            .inbound(
+                "crm",
+                json!({"external_id": ext, "name": name}),
+                json!({"external_id": mid, "text": text}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v
+    }
+}
+
 /// A cookie-keeping client that sends the CSRF token like the web UI does.
 pub struct Browser {
     pub http: reqwest::Client,
     pub url: String,
     pub csrf: Option<String>,
+    pub cookie: Option<String>,
 }
 
 impl Browser {
@@ -179,6 +237,11 @@ impl Browser {
             rb = rb.json(&b);
         }
         rb
+    }
+
+    /// The session cookie as `name=value`, for WebSocket handshakes.
+    pub fn cookie(&self) -> String {
+        self.cookie.clone().expect("signed in")
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -167,7 +167,7 @@ pub fn messages(
                 .into_iter()
                 .filter(|m| kinds.as_ref().is_none_or(|k| k.contains(&m.kind)))
                 .collect::<Vec<_>>();
-            chunk.extend(items.drain(..));
+            chunk.append(&mut items);
             items = chunk;
             if items.len() >= limit || !more || kinds.is_none() {
                 break;

@@ -60,7 +60,7 @@ pub async fn create(
 pub fn list(Data(st): Data<&Arc<AppState>>, _a: Admin) -> poem::Result<Json<Value>> {
     let items: Vec<_> = st
         .store
-        .read(|r| db::api_tokens(r))?
+        .read(db::api_tokens)?
         .iter()
         .map(|t| json!({"id": t.id, "name": t.name, "created_ms": t.created_ms, "created_by": t.created_by}))
         .collect();

@@ -1,0 +1,6 @@
+mod api_channel;
+mod card;
+mod lists;
+mod notes;
+mod outbox;
+mod realtime;

@@ -1,0 +1,190 @@
+//! Outbound delivery through the API channel callback: signing, retries with backoff, a
+//! restart in the middle, notes never sent, blacklisted clients, manual retry.
+
+use serde_json::json;
+
+use crate::support::fake::Fake;
+use crate::support::{SECRET, TestApp, api_channel};
+
+fn hmac(body: &[u8]) -> String {
+    parley::channels::api::sign(SECRET, body)
+}
+
+async fn status_of(
+    b: &crate::support::Browser,
+    chat: u64,
+    text: &str,
+    want: &str,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, h) = b.get(&format!("/api/v1/chats/{chat}/messages")).await;
+        let m = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"] == text)
+            .cloned()
+            .unwrap();
+        if m["status"] == want || std::time::Instant::now() > deadline {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn replies_are_signed_retried_and_notes_never_sent() {
+    let cb = Fake::start(&[503, 502]).await;
+    let app = TestApp::spawn_with(&api_channel("crm", Some(&cb.url("/hook")))).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let v = app.client_says("crm-1", "Olga", "m1", "hello").await;
+    let chat = v["chat_id"].as_u64().unwrap();
+    let (st, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "Order shipped"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert_eq!(m["status"], "queued");
+    assert_eq!(m["kind"], "manager");
+    assert_eq!(m["author"]["name"], "boss name");
+    let (st, _) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/notes"),
+            json!({"text": "internal only", "mentions": []}),
+        )
+        .await;
+    assert_eq!(st, 201);
+
+    let reqs = cb.wait_for(20, |r| r.len() >= 3).await;
+    assert_eq!(reqs.len(), 3, "two failures, then success");
+    for r in &reqs {
+        assert_eq!(
+            r.header("x-parley-signature").unwrap(),
+            hmac(&r.body),
+            "every attempt is signed"
+        );
+        let j = r.json();
+        assert_eq!(j["event"], "message.created");
+        assert_eq!(j["contact"]["external_id"], "crm-1");
+        assert_eq!(j["message"]["text"], "Order shipped");
+        assert_eq!(j["message"]["kind"], "manager");
+        assert_eq!(j["chat_id"], chat);
+    }
+    let m = status_of(&b, chat, "Order shipped", "sent").await;
+    assert_eq!(m["status"], "sent");
+    assert!(m["error"].is_null());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        cb.requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains("internal only")),
+        "a note never reaches the client"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pending_delivery_survives_a_restart() {
+    // The callback is down for the whole first run.
+    let cb = Fake::start(&[503; 200]).await;
+    let app = TestApp::spawn_with(&api_channel("crm", Some(&cb.url("/hook")))).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let chat = app.client_says("c", "Olga", "m1", "hi").await["chat_id"]
+        .as_u64()
+        .unwrap();
+    b.post(
+        &format!("/api/v1/chats/{chat}/messages"),
+        json!({"text": "across restarts"}),
+    )
+    .await;
+    cb.wait_for(10, |r| !r.is_empty()).await;
+    let app = app.restart().await;
+    // Now it answers.
+    cb.script.lock().unwrap().clear();
+    let n = cb.requests().len();
+    let reqs = cb.wait_for(30, |r| r.len() > n).await;
+    assert!(reqs.len() > n, "the restarted server resumed the delivery");
+    let b = app.login("boss").await;
+    let m = status_of(&b, chat, "across restarts", "sent").await;
+    assert_eq!(m["status"], "sent");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn permanent_failures_show_the_reason_and_can_be_retried() {
+    let cb = Fake::start(&[400]).await;
+    let app = TestApp::spawn_with(&api_channel("crm", Some(&cb.url("/hook")))).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let v = app.client_says("c", "Olga", "m1", "hi").await;
+    let chat = v["chat_id"].as_u64().unwrap();
+    let (_, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "first try"}),
+        )
+        .await;
+    let failed = status_of(&b, chat, "first try", "failed").await;
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("400"),
+        "{failed}"
+    );
+    let (st, r) = b
+        .post(&format!("/api/v1/messages/{}/retry", m["id"]), json!({}))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["status"], "queued");
+    assert_eq!(
+        status_of(&b, chat, "first try", "sent").await["status"],
+        "sent"
+    );
+    let (st, _) = b
+        .post(&format!("/api/v1/messages/{}/retry", m["id"]), json!({}))
+        .await;
+    assert_eq!(st, 409, "only failed messages are retried");
+
+    // Blacklisted: stored, shown failed, never sent.
+    let cid = v["contact_id"].as_u64().unwrap();
+    b.send(
+        "PATCH",
+        &format!("/api/v1/contacts/{cid}"),
+        Some(json!({"blacklisted": true})),
+    )
+    .await;
+    let before = cb.requests().len();
+    let (st, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "to a blacklisted client"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert_eq!(m["status"], "failed");
+    assert!(m["error"].as_str().unwrap().contains("blacklisted"));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(cb.requests().len(), before);
+    // Client messages from a blacklisted client are still stored.
+    app.client_says("c", "Olga", "m2", "still here").await;
+    let (_, h) = b.get(&format!("/api/v1/chats/{chat}/messages")).await;
+    assert!(
+        h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"] == "still here")
+    );
+    let (st, v) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "  "}),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    app.stop().await;
+}
