@@ -60,6 +60,15 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Replace the store with a backup FILE (stop the server first).
     Restore { file: PathBuf },
+    /// Fill the data directory with realistic synthetic clients, chats and messages.
+    Demo {
+        #[arg(long, default_value_t = 1000)]
+        contacts: u64,
+        #[arg(long, default_value_t = 10_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +171,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Demo {
+            contacts,
+            messages,
+            seed,
+        } => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            demo(&config, contacts, messages, seed).await
+        }
         Command::Restore { file } => {
             let config = load_config(&cli.global, Overrides::default())?;
             let kept = backup::restore_dir(&config.server.data_dir, &file)?;
@@ -174,6 +191,42 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Result<()> {
+    if contacts > 10_000_000 || messages > 100_000_000 {
+        return Err(Error::Usage(
+            "at most 10M contacts and 100M messages".into(),
+        ));
+    }
+    let store = open_store(config)?;
+    let started = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let r = crate::demo::generate(&store, contacts, messages, seed, &|done| {
+        if tty {
+            eprint!("\r{done}/{contacts} clients");
+        }
+    })
+    .await?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "demo data: {} clients, {} chats, {} messages in {:.1} s (seed {seed})",
+        r.contacts,
+        r.chats,
+        r.messages,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "The chats use the channel ids of config.example.toml: {}.",
+        crate::demo::CHANNELS
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }
 
 fn init(g: &Global, file: PathBuf, force: bool) -> Result<()> {

@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
