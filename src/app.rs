@@ -70,6 +70,19 @@ pub async fn start(config: Config) -> Result<Running> {
     let channels = Arc::new(Channels::from_config(&config));
     let inbox = Inbox::new(store.clone(), channels);
     let http_client = crate::channels::http_client()?;
+    let search = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::search::Search::open(&store, &|what, n, total| {
+                if n == total || n % 100_000 == 0 {
+                    tracing::info!("search: rebuilding the {what} index: {n}/{total}");
+                }
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("search start: {e}")))??
+    };
+    let search = Arc::new(search);
     let state = Arc::new(AppState {
         config: config.clone(),
         store: store.clone(),
@@ -81,6 +94,7 @@ pub async fn start(config: Config) -> Result<Running> {
         ),
         hub: Arc::new(Hub::default()),
         http: http_client.clone(),
+        search: search.clone(),
         started: Instant::now(),
         stop: stop_rx.clone(),
     });
@@ -165,6 +179,29 @@ pub async fn start(config: Config) -> Result<Running> {
                     _ = stop_rx.changed() => break,
                 }
             }
+            Ok(())
+        }));
+    }
+
+    {
+        // Every committed inbox change emits an event; use them to wake the indexer soon.
+        let wake = search.wake.clone();
+        let mut events = store.subscribe();
+        let mut stop_rx2 = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = events.recv() => match r {
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                        Err(_) => break,
+                    },
+                    _ = stop_rx2.changed() => break,
+                }
+            }
+        });
+        let (search, store, stop_rx) = (search.clone(), store.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            search.run(store, stop_rx).await;
             Ok(())
         }));
     }

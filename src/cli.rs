@@ -60,6 +60,8 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Replace the store with a backup FILE (stop the server first).
     Restore { file: PathBuf },
+    /// Rebuild the search indexes from the store (stop the server first).
+    Reindex,
     /// Fill the data directory with realistic synthetic clients, chats and messages.
     Demo {
         #[arg(long, default_value_t = 1000)]
@@ -171,6 +173,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Reindex => {
+            let config = load_config(&cli.global, Overrides::default())?;
+            reindex(&config).await
+        }
         Command::Demo {
             contacts,
             messages,
@@ -191,6 +197,39 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn reindex(config: &Config) -> Result<()> {
+    let store = open_store(config)?;
+    let started = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = move |what: &str, n: u64, total: u64| {
+        if tty && (n == total || n.is_multiple_of(1000)) {
+            let width = 30u64;
+            let filled = (n * width).checked_div(total).unwrap_or(width).min(width);
+            eprint!(
+                "\r{what:>8} [{}{}] {n}/{total}",
+                "#".repeat(filled as usize),
+                " ".repeat((width - filled) as usize)
+            );
+            if n == total {
+                eprintln!();
+            }
+        }
+    };
+    let s2 = store.clone();
+    let (c, m) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
+        let search = crate::search::Search::open(&s2, &bar)?;
+        search.rebuild(&s2, &bar)?;
+        Ok(search.stats())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("reindex: {e}")))??;
+    println!(
+        "reindexed {c} clients and {m} messages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Result<()> {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod inbox;
 pub mod realtime;
+pub mod search;
 pub mod store;
 pub mod tls;
 

@@ -3,4 +3,5 @@
 
 mod foundation;
 mod inbox;
+mod search;
 mod support;

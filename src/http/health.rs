@@ -15,7 +15,11 @@ pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
         "status": if store_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "store": if store_ok { "ok" } else { "error" },
-        "index": "not built yet",
+        "index": {
+            "contacts": st.search.stats().0,
+            "messages": st.search.stats().1,
+            "applied_seq": st.search.applied(),
+        },
         "uptime_s": st.started.elapsed().as_secs(),
     });
     Response::builder()

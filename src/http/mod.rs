@@ -34,6 +34,7 @@ pub struct AppState {
     pub blobs: Blobs,
     pub hub: Arc<Hub>,
     pub http: reqwest::Client,
+    pub search: Arc<crate::search::Search>,
     pub started: Instant,
     /// Flips to true when the server is stopping (live connections close).
     pub stop: tokio::sync::watch::Receiver<bool>,
@@ -100,6 +101,27 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             post(contacts::read_all_notifications),
         )
         .at("/notifications/:id/read", post(contacts::read_notification))
+        .at("/search/messages", get(api::search::messages))
+        .at(
+            "/filters",
+            get(api::search::list_filters).post(api::search::create_filter),
+        )
+        .at(
+            "/filters/:id",
+            patch(api::search::update_filter).delete(api::search::delete_filter),
+        )
+        .at(
+            "/filters/:id/duplicate",
+            post(api::search::duplicate_filter),
+        )
+        .at(
+            "/sales_plans",
+            get(api::search::list_plans).post(api::search::put_plan),
+        )
+        .at("/sales_plans/:name", delete(api::search::delete_plan))
+        .at("/templates", get(api::settings::templates))
+        .at("/assistants", get(api::settings::assistants))
+        .at("/channels", get(api::settings::channels))
         .at("/tokens", get(tokens::list).post(tokens::create))
         .at("/tokens/:id", delete(tokens::delete))
         .at("/blobs/:sha", get(files::blob))

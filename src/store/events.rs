@@ -34,7 +34,7 @@ impl W<'_> {
         stored.extend_from_slice(&audience.unwrap_or(0).to_be_bytes());
         stored.extend_from_slice(json.as_bytes());
         self.put_raw(EVENTS, &codec::u64_key(seq), &stored)?;
-        self.1.borrow_mut().push(Event {
+        self.events.borrow_mut().push(Event {
             seq,
             audience,
             json: Arc::from(json),

@@ -72,7 +72,7 @@ impl Section {
         }
     }
 
-    fn holds(self, c: &Contact) -> bool {
+    pub fn holds(self, c: &Contact) -> bool {
         let listed = !c.archived && c.chat_count > 0;
         listed
             && match self {
@@ -327,6 +327,7 @@ pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
             w.put_raw(table, &Key::new().str(added).u64(new.id).build(), &[])?;
         }
     }
+    super::search_log::contact(w, new.id)?;
     w.put(CONTACTS, &k(new.id), new)
 }
 
@@ -377,10 +378,19 @@ pub fn append_message(
     }
     w.put(MESSAGES, &pair(chat.id, m.id), &m)?;
     w.put_raw(MESSAGE_CHATS, &k(m.id), &k(chat.id))?;
+    if !m.text.is_empty() && m.kind != Kind::System {
+        super::search_log::message(w, chat.id, m.id)?;
+    }
     Ok(m)
 }
 
+/// Store a changed message (status, edit). Only text changes concern search.
 pub fn put_message(w: &W, m: &Message) -> Result<()> {
+    if let Some(old) = w.message(m.chat_id, m.id)?
+        && old.text != m.text
+    {
+        super::search_log::message(w, m.chat_id, m.id)?;
+    }
     w.put(MESSAGES, &pair(m.chat_id, m.id), m)
 }
 

@@ -9,6 +9,8 @@ pub mod events;
 pub mod inbox;
 pub mod managers;
 mod migrate;
+pub mod saved;
+pub mod search_log;
 pub mod sessions;
 pub mod tables;
 mod writer;
@@ -162,8 +164,38 @@ fn lock_dir(dir: &Path) -> Result<File> {
 /// A read snapshot.
 pub struct R(ReadTransaction);
 
+type WTable<'a> = redb::Table<'a, &'static [u8], &'static [u8]>;
+
 /// The write transaction of the current batch, and the events it will publish on commit.
-pub struct W<'a>(&'a WriteTransaction, &'a RefCell<Vec<events::Pending>>);
+/// Tables stay open for the whole batch: opening one is a lookup (and closing a modified one
+/// a write) in redb's table tree, which would otherwise dominate small writes.
+pub struct W<'a> {
+    tx: &'a WriteTransaction,
+    events: &'a RefCell<Vec<events::Pending>>,
+    tables: RefCell<std::collections::HashMap<String, WTable<'a>>>,
+}
+
+impl<'a> W<'a> {
+    fn new(tx: &'a WriteTransaction, events: &'a RefCell<Vec<events::Pending>>) -> W<'a> {
+        W {
+            tx,
+            events,
+            tables: RefCell::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn with<T>(&self, t: Table, f: impl FnOnce(&mut WTable<'a>) -> Result<T>) -> Result<T> {
+        use redb::TableHandle;
+        let mut cache = self.tables.borrow_mut();
+        if !cache.contains_key(t.name()) {
+            cache.insert(t.name().to_string(), self.tx.open_table(t)?);
+        }
+        match cache.get_mut(t.name()) {
+            Some(table) => f(table),
+            None => Err(Error::Internal("table cache".into())),
+        }
+    }
+}
 
 /// Reads that work the same on a snapshot and inside the write transaction.
 pub trait Read {
@@ -290,7 +322,28 @@ macro_rules! impl_read {
 }
 
 impl_read!(R);
-impl_read!(W<'_>);
+
+impl Read for W<'_> {
+    fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with(t, |table| Ok(table.get(key)?.map(|v| v.value().to_vec())))
+    }
+
+    fn scan(
+        &self,
+        t: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.with(t, |table| scan_table(table, prefix, after, reverse, limit))
+    }
+
+    fn len(&self, t: Table) -> Result<u64> {
+        use redb::ReadableTableMetadata;
+        self.with(t, |table| Ok(table.len()?))
+    }
+}
 
 impl W<'_> {
     pub fn put<V: Record>(&self, t: Table, key: &[u8], v: &V) -> Result<()> {
@@ -298,15 +351,15 @@ impl W<'_> {
     }
 
     pub fn put_raw(&self, t: Table, key: &[u8], v: &[u8]) -> Result<()> {
-        let mut table = self.0.open_table(t)?;
-        table.insert(key, v)?;
-        Ok(())
+        self.with(t, |table| {
+            table.insert(key, v)?;
+            Ok(())
+        })
     }
 
     /// Removes `key`; true when it was there.
     pub fn del(&self, t: Table, key: &[u8]) -> Result<bool> {
-        let mut table = self.0.open_table(t)?;
-        Ok(table.remove(key)?.is_some())
+        self.with(t, |table| Ok(table.remove(key)?.is_some()))
     }
 
     /// Next value of the named sequence (starting at 1), stored in `meta`.

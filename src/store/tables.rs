@@ -56,6 +56,13 @@ pub const BLOBS: Table = TableDefinition::new("sha256_blob");
 /// token id → token hash
 pub const TOKEN_IDS: Table = TableDefinition::new("tokenid_tokenhash");
 
+/// seq → changed contact or message, for the search indexer
+pub const SEARCH_LOG: Table = TableDefinition::new("seq_searchchange");
+
+pub const SAVED_FILTERS: Table = TableDefinition::new("filterid_savedfilter");
+/// lowercased plan name → plan
+pub const PLANS: Table = TableDefinition::new("planname_plan");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -88,4 +95,7 @@ pub const ALL: &[Table] = &[
     OUTBOX,
     BLOBS,
     TOKEN_IDS,
+    SEARCH_LOG,
+    SAVED_FILTERS,
+    PLANS,
 ];

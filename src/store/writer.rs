@@ -185,19 +185,22 @@ fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed,
     tx.set_two_phase_commit(true);
     let mut outputs = Vec::with_capacity(batch.len());
     let pending = RefCell::new(Vec::new());
+    let w = W::new(&tx, &pending);
     for (i, job) in batch.iter_mut().enumerate() {
-        let w = W(&tx, &pending);
         // A bug in one request must not take the writer thread (and every later write) down.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&w)))
             .unwrap_or_else(|_| Err(Error::Internal("a store write panicked".into())));
         match r {
             Ok(o) => outputs.push(o),
             Err(e) => {
+                drop(w);
                 let _ = tx.abort();
                 return Err(BatchError::Job(i, e));
             }
         }
     }
+    // Open tables must be closed before the commit.
+    drop(w);
     tx.commit().map_err(|e| commit_err(e.into()))?;
     Ok((outputs, pending.into_inner()))
 }

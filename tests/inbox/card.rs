@@ -307,7 +307,7 @@ async fn openapi_document_covers_every_route() {
             "/api/v1"
         };
         let mut p = format!("{prefix}{route}");
-        for seg in ["id", "tag", "sha"] {
+        for seg in ["id", "tag", "sha", "name"] {
             p = p.replace(&format!(":{seg}"), &format!("{{{seg}}}"));
         }
         let p = p.replace("{sha}", "{sha256}");

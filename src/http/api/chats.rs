@@ -25,6 +25,8 @@ pub struct ListQuery {
     cursor: Option<String>,
     limit: Option<usize>,
     q: Option<String>,
+    filter: Option<String>,
+    saved_filter: Option<u64>,
 }
 
 #[handler]
@@ -33,12 +35,11 @@ pub fn list(
     Auth(id): Auth,
     Query(q): Query<ListQuery>,
 ) -> poem::Result<Json<Value>> {
-    if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) {
-        return Err(Error::invalid(
-            "q",
-            "search in the chat list is not available in this version; use /api/v1/contacts?q=",
-        )
-        .into());
+    let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
+    let filter =
+        super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
+    if text.is_some() || filter.is_some() {
+        return search_list(st, id.manager.id, &q, text, filter.as_ref());
     }
     let page = st.inbox.list(
         id.manager.id,
@@ -50,6 +51,53 @@ pub fn list(
     Ok(Json(
         json!({"items": page.items, "next_cursor": page.next_cursor, "counts": page.counts}),
     ))
+}
+
+/// The list narrowed by search text and/or a filter: ids from the index, rows from the store.
+fn search_list(
+    st: &AppState,
+    manager: u64,
+    q: &ListQuery,
+    text: Option<&str>,
+    filter: Option<&crate::domain::filter::Filter>,
+) -> poem::Result<Json<Value>> {
+    let section = q.section.as_deref().unwrap_or("all");
+    if crate::store::inbox::Section::parse(section).is_none() {
+        return Err(Error::invalid("section", "must be all, unread, important or dialogs").into());
+    }
+    let newest = match q.sort.as_deref().unwrap_or("newest") {
+        "newest" | "" => true,
+        "oldest" => false,
+        _ => return Err(Error::invalid("sort", "must be newest or oldest").into()),
+    };
+    let limit = q
+        .limit
+        .unwrap_or(50)
+        .clamp(1, crate::inbox::lists::MAX_PAGE);
+    let offset = super::search::parse_offset(q.cursor.as_deref())?;
+    let (ids, total) = st
+        .search
+        .contacts(text, filter, Some(section), newest, offset, limit)?;
+    let v = st.store.read(|r| {
+        let mut items = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(c) = r.contact(*id)? {
+                items.push(crate::inbox::lists::row(
+                    r,
+                    &c,
+                    Some(manager),
+                    &st.inbox.channels,
+                )?);
+            }
+        }
+        Ok(json!({
+            "items": items,
+            "next_cursor": super::search::next_offset(offset, ids.len(), limit, total),
+            "total": total,
+            "counts": r.counts()?,
+        }))
+    })?;
+    Ok(Json(v))
 }
 
 #[handler]

@@ -36,42 +36,53 @@ pub fn get(
 #[derive(Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
-    cursor: Option<u64>,
+    filter: Option<String>,
+    saved_filter: Option<u64>,
+    cursor: Option<String>,
     limit: Option<usize>,
 }
 
-/// Contacts by id. `q` matches name, phone or e-mail by substring over a bounded window;
-/// the indexed type-ahead search replaces it (see the search issue).
+/// The Audience list: every client (archived included), searched by name, phone or e-mail
+/// and narrowed by a filter; without either, in creation order.
 #[handler]
 pub fn list(
     Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
+    Auth(id): Auth,
     Query(q): Query<ListQuery>,
 ) -> poem::Result<Json<Value>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let needle =
-        q.q.as_deref()
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty());
-    if needle.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(Error::invalid("q", "at most 200 characters").into());
-    }
-    let digits: String = needle
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let v = st.store.read(|r| {
-        let (items, next) = crate::store::inbox::contacts_page(r, q.cursor, limit, 20_000, |c| match &needle {
-            None => true,
-            Some(n) => {
-                c.name.to_lowercase().contains(n.as_str())
-                    || c.emails.iter().any(|e| e.contains(n.as_str()))
-                    || (digits.len() >= 3 && c.phones.iter().any(|p| p.contains(&digits)))
+    let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
+    let filter =
+        super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
+    if text.is_some() || filter.is_some() {
+        let offset = super::search::parse_offset(q.cursor.as_deref())?;
+        let (ids, total) = st
+            .search
+            .contacts(text, filter.as_ref(), None, true, offset, limit)?;
+        let items = st.store.read(|r| {
+            let mut out = Vec::with_capacity(ids.len());
+            for i in &ids {
+                if let Some(c) = r.contact(*i)? {
+                    out.push(contact_json(&c));
+                }
             }
+            Ok(out)
         })?;
-        Ok(json!({"items": items.iter().map(contact_json).collect::<Vec<_>>(), "next_cursor": next}))
+        let next = super::search::next_offset(offset, ids.len(), limit, total);
+        return Ok(Json(
+            json!({"items": items, "next_cursor": next, "total": total}),
+        ));
+    }
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            c.parse::<u64>()
+                .map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?,
+        ),
+        None => None,
+    };
+    let v = st.store.read(|r| {
+        let (items, next) = crate::store::inbox::contacts_page(r, cursor, limit, usize::MAX, |_| true)?;
+        Ok(json!({"items": items.iter().map(contact_json).collect::<Vec<_>>(), "next_cursor": next.map(|n| n.to_string())}))
     })?;
     Ok(Json(v))
 }

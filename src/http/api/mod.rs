@@ -5,5 +5,7 @@ pub mod contacts;
 pub mod docs;
 pub mod files;
 pub mod managers;
+pub mod search;
 pub mod session;
+pub mod settings;
 pub mod tokens;

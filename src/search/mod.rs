@@ -1,0 +1,520 @@
+//! The only module that imports tantivy. Two derived indexes under `<data_dir>/search/`:
+//! contacts (type-ahead, filters) and messages (full text). redb is the truth: every change
+//! that matters appends to a change log in the same transaction, and one indexer task applies
+//! the log in order, commits with the last applied sequence in the commit payload, and then
+//! trims the log. At start a missing, corrupt or old-version index is rebuilt from the store,
+//! and an intact one catches up from the log, so a crash at any moment loses nothing.
+
+pub mod query;
+pub mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::Query;
+use tantivy::schema::Value;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+use tokio::sync::{Notify, watch};
+
+use crate::domain::filter::Filter;
+use crate::domain::inbox::{Contact, Message};
+use crate::error::{Error, Result};
+use crate::store::inbox::{InboxReads, Section};
+use crate::store::{Read, Store, codec, search_log};
+use schema::{ContactFields, MessageFields};
+
+fn terr(e: tantivy::TantivyError) -> Error {
+    Error::Internal(format!("search index: {e}"))
+}
+
+struct Idx<F> {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: F,
+    path: PathBuf,
+    version: u32,
+}
+
+fn payload(version: u32, seq: u64) -> String {
+    format!("parley-search v{version} seq={seq}")
+}
+
+fn parse_payload(p: &str) -> Option<(u32, u64)> {
+    let rest = p.strip_prefix("parley-search v")?;
+    let (v, s) = rest.split_once(" seq=")?;
+    Some((v.parse().ok()?, s.parse().ok()?))
+}
+
+impl<F: Copy> Idx<F> {
+    /// Open the index at `path`; Ok(None) when it must be rebuilt (absent, corrupt, other
+    /// version), after clearing the directory.
+    fn open(
+        path: &Path,
+        version: u32,
+        schema: tantivy::schema::Schema,
+        fields: F,
+    ) -> Result<(Idx<F>, Option<u64>)> {
+        let opened = if path.join("meta.json").exists() {
+            match Index::open_in_dir(path) {
+                Ok(index) => {
+                    let seq = index
+                        .load_metas()
+                        .ok()
+                        .and_then(|m| m.payload)
+                        .and_then(|p| parse_payload(&p))
+                        .filter(|(v, _)| *v == version)
+                        .map(|(_, s)| s);
+                    if seq.is_some() && index.schema() == schema {
+                        Some((index, seq))
+                    } else {
+                        None
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "search index {} is unreadable ({e}); rebuilding it",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (index, seq) = match opened {
+            Some(v) => v,
+            None => {
+                if path.exists() {
+                    std::fs::remove_dir_all(path)
+                        .map_err(|e| Error::io(format!("cannot clear {}", path.display()), e))?;
+                }
+                std::fs::create_dir_all(path)
+                    .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+                (Index::create_in_dir(path, schema).map_err(terr)?, None)
+            }
+        };
+        schema::register(&index)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(terr)?;
+        let writer = index.writer_with_num_threads(1, 40_000_000).map_err(terr)?;
+        Ok((
+            Idx {
+                reader,
+                writer: Mutex::new(writer),
+                fields,
+                path: path.to_path_buf(),
+                version,
+            },
+            seq,
+        ))
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn commit(&self, seq: u64) -> Result<()> {
+        let mut w = self.writer();
+        let mut prepared = w.prepare_commit().map_err(terr)?;
+        prepared.set_payload(&payload(self.version, seq));
+        prepared.commit().map_err(terr)?;
+        drop(w);
+        self.reader.reload().map_err(terr)
+    }
+}
+
+pub struct Search {
+    contacts: Idx<ContactFields>,
+    messages: Idx<MessageFields>,
+    /// Last change-log sequence both indexes contain.
+    applied: Mutex<u64>,
+    pub wake: Arc<Notify>,
+}
+
+/// Sections a contact is listed in, for section-scoped searches.
+fn sections(c: &Contact) -> Vec<&'static str> {
+    Section::ALL
+        .iter()
+        .filter(|s| s.holds(c))
+        .map(|s| s.name())
+        .collect()
+}
+
+fn contact_doc<T: Read>(r: &T, f: &ContactFields, c: &Contact) -> Result<TantivyDocument> {
+    let chats = r.contact_chats(c.id)?;
+    let tasks = r.tasks(c.id)?;
+    Ok(schema::contact_doc(f, c, &chats, &tasks, &sections(c)))
+}
+
+pub struct Hit {
+    pub contact_id: u64,
+}
+
+pub struct MessageHit {
+    pub message_id: u64,
+    pub chat_id: u64,
+    pub contact_id: u64,
+    pub kind: String,
+    pub text: String,
+    pub created_ms: i64,
+}
+
+impl Search {
+    /// Open both indexes under `<data_dir>/search`, rebuilding what needs it, then catch up
+    /// from the change log.
+    pub fn open(store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<Search> {
+        let root = store.dir().join("search");
+        let (cs, cf) = schema::contacts_schema();
+        let (ms, mf) = schema::messages_schema();
+        let (contacts, cseq) = Idx::open(&root.join("contacts"), schema::CONTACTS_VERSION, cs, cf)?;
+        let (messages, mseq) = Idx::open(&root.join("messages"), schema::MESSAGES_VERSION, ms, mf)?;
+        let s = Search {
+            contacts,
+            messages,
+            applied: Mutex::new(0),
+            wake: Arc::new(Notify::new()),
+        };
+        let cseq = match cseq {
+            Some(v) => v,
+            None => s.rebuild_contacts(store, progress)?,
+        };
+        let mseq = match mseq {
+            Some(v) => v,
+            None => s.rebuild_messages(store, progress)?,
+        };
+        *s.applied.lock().unwrap_or_else(|p| p.into_inner()) = cseq.min(mseq);
+        while s.apply(store)? > 0 {}
+        Ok(s)
+    }
+
+    /// Rebuild both indexes from the store (what `parley reindex` does).
+    pub fn rebuild(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
+        let a = self.rebuild_contacts(store, progress)?;
+        let b = self.rebuild_messages(store, progress)?;
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = a.min(b);
+        Ok(())
+    }
+
+    fn rebuild_contacts(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
+        let f = self.contacts.fields;
+        let started = std::time::Instant::now();
+        // One snapshot: the data and the log position it corresponds to.
+        let (seq, n) = store.read(|r| {
+            let seq = search_log::last(r)?;
+            let total = r.len(crate::store::tables::CONTACTS)?;
+            let w = self.contacts.writer();
+            w.delete_all_documents().map_err(terr)?;
+            let mut after: Option<Vec<u8>> = None;
+            let mut n = 0u64;
+            loop {
+                let rows = r.scan(
+                    crate::store::tables::CONTACTS,
+                    &[],
+                    after.as_deref(),
+                    false,
+                    5000,
+                )?;
+                let Some((last, _)) = rows.last() else { break };
+                after = Some(last.clone());
+                for (_, v) in &rows {
+                    let c: Contact = codec::decode(v)?;
+                    w.add_document(contact_doc(r, &f, &c)?).map_err(terr)?;
+                    n += 1;
+                }
+                progress("contacts", n, total);
+            }
+            Ok((seq, n))
+        })?;
+        self.contacts.commit(seq)?;
+        tracing::info!(
+            "search: indexed {n} contacts in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(seq)
+    }
+
+    fn rebuild_messages(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
+        let f = self.messages.fields;
+        let started = std::time::Instant::now();
+        let (seq, n) = store.read(|r| {
+            let seq = search_log::last(r)?;
+            let total = r.len(crate::store::tables::MESSAGES)?;
+            let mut owner: HashMap<u64, u64> = HashMap::new();
+            let w = self.messages.writer();
+            w.delete_all_documents().map_err(terr)?;
+            let mut after: Option<Vec<u8>> = None;
+            let mut n = 0u64;
+            loop {
+                let rows = r.scan(
+                    crate::store::tables::MESSAGES,
+                    &[],
+                    after.as_deref(),
+                    false,
+                    10_000,
+                )?;
+                let Some((last, _)) = rows.last() else { break };
+                after = Some(last.clone());
+                for (_, v) in &rows {
+                    let m: Message = codec::decode(v)?;
+                    n += 1;
+                    if !schema::searchable(&m) {
+                        continue;
+                    }
+                    let contact = match owner.get(&m.chat_id) {
+                        Some(c) => *c,
+                        None => {
+                            let c = r.chat(m.chat_id)?.map_or(0, |c| c.contact_id);
+                            owner.insert(m.chat_id, c);
+                            c
+                        }
+                    };
+                    w.add_document(schema::message_doc(&f, &m, contact))
+                        .map_err(terr)?;
+                }
+                progress("messages", n, total);
+            }
+            Ok((seq, n))
+        })?;
+        self.messages.commit(seq)?;
+        tracing::info!(
+            "search: indexed {n} messages in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(seq)
+    }
+
+    /// Apply one batch of the change log; returns how many entries it applied.
+    pub fn apply(&self, store: &Store) -> Result<usize> {
+        let from = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let (cf, mf) = (self.contacts.fields, self.messages.fields);
+        let (n, last) = store.read(|r| {
+            let entries = search_log::since(r, from, 20_000)?;
+            let Some(last) = entries.last().map(|e| e.0) else {
+                return Ok((0, from));
+            };
+            let mut contacts = HashSet::new();
+            let mut msgs = HashSet::new();
+            for (_, e) in &entries {
+                match e {
+                    search_log::Entry::Contact(id) => {
+                        contacts.insert(*id);
+                    }
+                    search_log::Entry::Message(chat, id) => {
+                        msgs.insert((*chat, *id));
+                    }
+                }
+            }
+            {
+                let w = self.contacts.writer();
+                for id in contacts {
+                    w.delete_term(Term::from_field_u64(cf.id, id));
+                    if let Some(c) = r.contact(id)? {
+                        w.add_document(contact_doc(r, &cf, &c)?).map_err(terr)?;
+                    }
+                }
+            }
+            {
+                let w = self.messages.writer();
+                for (chat, id) in msgs {
+                    w.delete_term(Term::from_field_u64(mf.id, id));
+                    if let Some(m) = r.message(chat, id)?
+                        && schema::searchable(&m)
+                    {
+                        let contact = r.chat(chat)?.map_or(0, |c| c.contact_id);
+                        w.add_document(schema::message_doc(&mf, &m, contact))
+                            .map_err(terr)?;
+                    }
+                }
+            }
+            Ok((entries.len(), last))
+        })?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.contacts.commit(last)?;
+        self.messages.commit(last)?;
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = last;
+        Ok(n)
+    }
+
+    /// The indexer loop: apply the log whenever writes happen (at most ~4 times a second, so
+    /// segments stay few), trim what both indexes hold.
+    pub async fn run(self: Arc<Self>, store: Store, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                _ = stop.changed() => return,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let me = self.clone();
+            let st = store.clone();
+            let r = tokio::task::spawn_blocking(move || -> Result<()> {
+                while me.apply(&st)? > 0 {}
+                Ok(())
+            })
+            .await;
+            match r {
+                Ok(Ok(())) => {
+                    let upto = self.applied();
+                    if let Err(e) = store.write(move |w| search_log::trim(w, upto)).await {
+                        tracing::warn!("search: trimming the change log failed: {e}");
+                    }
+                }
+                Ok(Err(e)) => tracing::error!("search: indexing failed (will retry): {e}"),
+                Err(e) => tracing::error!("search: indexer task failed: {e}"),
+            }
+        }
+    }
+
+    pub fn applied(&self) -> u64 {
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn contact_ids(&self, addrs: impl Iterator<Item = DocAddress>) -> Result<Vec<u64>> {
+        let searcher = self.contacts.reader.searcher();
+        addrs
+            .map(|a| {
+                let d: TantivyDocument = searcher.doc(a).map_err(terr)?;
+                d.get_first(self.contacts.fields.id)
+                    .and_then(|v| v.as_u64())
+                    .ok_or_else(|| Error::Corrupt("search document without id".into()))
+            })
+            .collect()
+    }
+
+    /// Contacts matching text and/or filter within a section. With text, best matches first;
+    /// otherwise by last activity. Returns ids and the total count.
+    pub fn contacts(
+        &self,
+        text: Option<&str>,
+        filter: Option<&Filter>,
+        section: Option<&str>,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<u64>, usize)> {
+        let f = &self.contacts.fields;
+        let mut parts: Vec<Box<dyn Query>> = Vec::new();
+        let text_q = match text {
+            Some(t) => query::contact_text(f, t)?,
+            None => None,
+        };
+        let scored = text_q.is_some();
+        if let Some(q) = text_q {
+            parts.push(q);
+        }
+        if let Some(q) = filter.and_then(|fl| query::contact_filter(f, fl)) {
+            parts.push(q);
+        }
+        if let Some(s) = section {
+            parts.push(query::section(f, s));
+        }
+        let q: Box<dyn Query> = match parts.len() {
+            0 => Box::new(tantivy::query::AllQuery),
+            1 => parts.remove(0),
+            _ => Box::new(tantivy::query::BooleanQuery::new(
+                parts
+                    .into_iter()
+                    .map(|p| (tantivy::query::Occur::Must, p))
+                    .collect(),
+            )),
+        };
+        let searcher = self.contacts.reader.searcher();
+        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
+        if scored {
+            let (hits, total) = searcher
+                .search(&q, &(top.order_by_score(), Count))
+                .map_err(terr)?;
+            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
+        } else {
+            let order = if newest_first {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            let (hits, total) = searcher
+                .search(
+                    &q,
+                    &(top.order_by_fast_field::<i64>("activity", order), Count),
+                )
+                .map_err(terr)?;
+            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
+        }
+    }
+
+    /// Messages matching the words (the last one as a prefix), best first.
+    pub fn messages(
+        &self,
+        text: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<MessageHit>, usize, Vec<String>)> {
+        let f = self.messages.fields;
+        let Some((q, words)) = query::message_text(&f, text)? else {
+            return Ok((vec![], 0, vec![]));
+        };
+        let searcher = self.messages.reader.searcher();
+        let (hits, total) = searcher
+            .search(
+                &q,
+                &(
+                    TopDocs::with_limit(limit.max(1))
+                        .and_offset(offset)
+                        .order_by_score(),
+                    Count,
+                ),
+            )
+            .map_err(terr)?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (_, a) in hits {
+            let d: TantivyDocument = searcher.doc(a).map_err(terr)?;
+            let u = |fl| d.get_first(fl).and_then(|v| v.as_u64()).unwrap_or(0);
+            out.push(MessageHit {
+                message_id: u(f.id),
+                chat_id: u(f.chat),
+                contact_id: u(f.contact),
+                kind: d
+                    .get_first(f.kind)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                text: d
+                    .get_first(f.body)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                created_ms: d.get_first(f.created).and_then(|v| v.as_i64()).unwrap_or(0),
+            });
+        }
+        Ok((out, total, words))
+    }
+
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.contacts.reader.searcher().num_docs(),
+            self.messages.reader.searcher().num_docs(),
+        )
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        fn size(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        size(&self.contacts.path) + size(&self.messages.path)
+    }
+}

@@ -1,0 +1,388 @@
+use serde_json::{Value, json};
+
+use crate::support::{Browser, TestApp, api_channel, parley, text as out};
+
+/// Seed clients through the API channel (the real ingest path).
+async fn seed(app: &TestApp) {
+    let people = [
+        (
+            "p1",
+            "Anna Kuznetsova",
+            Some("+7 912 345-67-89"),
+            Some("anna.k@example.com"),
+        ),
+        ("p2", "Анна Кузнецова", Some("+7 (495) 111-22-33"), None),
+        (
+            "p3",
+            "José Álvarez",
+            Some("+34 612 345 678"),
+            Some("jose@shop.example.org"),
+        ),
+        ("p4", "Алёна Смирнова", None, Some("alena@mail.example.ru")),
+        ("p5", "Annabel Lee", Some("+1 415 555 0100"), None),
+        ("p6", "Boris Ann", None, None),
+    ];
+    for (ext, name, phone, email) in people {
+        let (st, v) = app
+            .inbound(
+                "crm",
+                json!({"external_id": ext, "name": name, "phone": phone, "email": email}),
+                json!({"external_id": format!("{ext}-m"), "text": format!("hello from {name}")}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+}
+
+async fn names(b: &Browser, q: &str) -> Vec<String> {
+    let url = format!("/api/v1/chats?q={}", urlencode(q));
+    let (st, v) = b.get(&url).await;
+    assert_eq!(st, 200, "{q}: {v}");
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Poll until the search sees what the store has (the indexer commits within a second).
+pub async fn eventually(b: &Browser, q: &str, want: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let n = names(b, q).await;
+        if n.iter().any(|x| x == want) || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn typeahead_finds_names_phones_and_emails_the_way_people_type() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    seed(&app).await;
+    eventually(&b, "Boris", "Boris Ann").await;
+    let cases: &[(&str, &str)] = &[
+        ("+7 912", "Anna Kuznetsova"),
+        ("8 912", "Anna Kuznetsova"),
+        ("912-34", "Anna Kuznetsova"),
+        ("(912) 345", "Anna Kuznetsova"),
+        ("79123456789", "Anna Kuznetsova"),
+        ("ann", "Anna Kuznetsova"),
+        ("Anna K", "Anna Kuznetsova"),
+        ("ANNA kuz", "Anna Kuznetsova"),
+        ("кузн", "Анна Кузнецова"),
+        ("анна к", "Анна Кузнецова"),
+        ("anna.k@", "Anna Kuznetsova"),
+        ("@example.co", "Anna Kuznetsova"),
+        ("shop.example", "José Álvarez"),
+        ("jose", "José Álvarez"),
+        ("álvarez", "José Álvarez"),
+        ("алена", "Алёна Смирнова"),
+        ("Алёна", "Алёна Смирнова"),
+        ("612 345", "José Álvarez"),
+        ("415", "Annabel Lee"),
+    ];
+    for (q, want) in cases {
+        let got = names(&b, q).await;
+        assert!(
+            got.iter().any(|n| n == want),
+            "{q:?} should find {want:?}, got {got:?}"
+        );
+    }
+    // Multi-word input: every word must match.
+    assert_eq!(names(&b, "anna kuz").await, ["Anna Kuznetsova"]);
+    assert!(names(&b, "zzzz").await.is_empty());
+    // Exact word before prefix: "ann" is a whole word of Boris Ann and a prefix of the others.
+    let ranked = names(&b, "ann").await;
+    assert_eq!(
+        ranked.first().map(String::as_str),
+        Some("Boris Ann"),
+        "{ranked:?}"
+    );
+    assert!(ranked.contains(&"Annabel Lee".to_string()));
+    // The Audience API uses the same search.
+    let (_, v) = b.get("/api/v1/contacts?q=8%20912").await;
+    assert_eq!(v["items"][0]["name"], "Anna Kuznetsova");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_input_gets_a_normal_answer_or_400() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    seed(&app).await;
+    for q in [
+        "*",
+        "\"",
+        "\\",
+        "a*b?",
+        ".*",
+        "(((",
+        "[a-z]+",
+        "'; DROP TABLE contacts; --",
+        "{\"$gt\": \"\"}",
+        "AND OR NOT",
+        "+",
+        "-",
+        "@",
+        "..",
+        "\u{0}",
+    ] {
+        let (st, v) = b.get(&format!("/api/v1/chats?q={}", urlencode(q))).await;
+        assert_eq!(st, 200, "{q:?}: {v}");
+        let (st, _) = b
+            .get(&format!("/api/v1/search/messages?q={}", urlencode(q)))
+            .await;
+        assert_eq!(st, 200, "{q:?}");
+    }
+    let long = "a".repeat(10_000);
+    let (st, v) = b.get(&format!("/api/v1/chats?q={long}")).await;
+    assert_eq!(st, 400, "{v}");
+    let (st, _) = b.get(&format!("/api/v1/search/messages?q={long}")).await;
+    assert_eq!(st, 400);
+    let many = vec!["an"; 500].join(" ");
+    let (st, _) = b
+        .get(&format!("/api/v1/chats?q={}", urlencode(&many)))
+        .await;
+    assert_eq!(st, 400, "over the length limit");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edits_are_searchable_within_a_second_and_the_index_is_rebuilt_when_lost() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let v = app.client_says("x", "Old Name", "m1", "hi").await;
+    eventually(&b, "old", "Old Name").await;
+    let cid = v["contact_id"].as_u64().unwrap();
+    let t = std::time::Instant::now();
+    b.send(
+        "PATCH",
+        &format!("/api/v1/contacts/{cid}"),
+        Some(json!({"name": "Zinaida Renamed", "emails": ["zina@new.example"]})),
+    )
+    .await;
+    let got = eventually(&b, "zinai", "Zinaida Renamed").await;
+    assert!(got.contains(&"Zinaida Renamed".to_string()), "{got:?}");
+    eprintln!("rename searchable after {:?}", t.elapsed());
+    assert!(names(&b, "old").await.is_empty(), "the old name is gone");
+    assert_eq!(
+        eventually(&b, "zina@new", "Zinaida Renamed").await,
+        ["Zinaida Renamed"]
+    );
+
+    // Delete the index directory; the next start rebuilds it from the store.
+    let dir = app.dir.clone();
+    let tmp = app.stop().await;
+    std::fs::remove_dir_all(dir.join("search")).unwrap();
+    let mut app = TestApp::start_in(&dir, &api_channel("crm", None)).await;
+    let b = app.login("boss").await;
+    assert_eq!(
+        names(&b, "zinaida").await,
+        ["Zinaida Renamed"],
+        "rebuilt at start"
+    );
+    // A corrupt index is rebuilt too.
+    app.running.take().unwrap().stop().await.unwrap();
+    std::fs::write(dir.join("search/contacts/meta.json"), "{ not json").unwrap();
+    let app = TestApp::start_in(&dir, &api_channel("crm", None)).await;
+    let b = app.login("boss").await;
+    assert_eq!(names(&b, "zinaida").await, ["Zinaida Renamed"]);
+    // `parley reindex` needs the server stopped, then rebuilds by hand.
+    let o = parley(&["reindex", "--data-dir", dir.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    app.stop().await;
+    let o = parley(&["reindex", "--data-dir", dir.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("reindexed 1 clients"), "{}", out(&o));
+    drop(tmp);
+}
+
+#[test]
+fn a_crash_before_the_indexer_commits_is_caught_up_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, api_channel("crm", None)).unwrap();
+    let c = cfg.to_str().unwrap().to_string();
+    let o = parley(
+        &[
+            "user",
+            "add",
+            "boss",
+            "--name",
+            "Boss",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            &d,
+            "--config",
+            &c,
+        ],
+        Some(&format!("{}\n", crate::support::PASSWORD)),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args([
+                "serve",
+                "--data-dir",
+                &d,
+                "--config",
+                &c,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--http-listen",
+                "off",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut child = start();
+    let url = format!("https://127.0.0.1:{port}");
+    let http = crate::support::client();
+    rt.block_on(async {
+        for _ in 0..200 {
+            if http.get(format!("{url}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let r = http
+            .post(format!("{url}/webhooks/api/crm"))
+            .bearer_auth(crate::support::TOKEN)
+            .json(&json!({"contact": {"external_id": "k1", "name": "Kirill Crashtest"}, "message": {"external_id": "k1m", "text": "before the crash"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    // Killed right after the acknowledged commit, before the indexer's ~200 ms batching delay.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = start();
+    let found = rt.block_on(async {
+        let mut ok = false;
+        for _ in 0..200 {
+            if http.get(format!("{url}/healthz")).send().await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(ok, "restarted");
+        let r = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"login": "boss", "password": crate::support::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let v: Value = http
+            .get(format!("{url}/api/v1/chats?q=crashtest"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["items"].as_array().unwrap().len()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        found, 1,
+        "found right after the restart, without waiting for the indexer"
+    );
+}
+
+#[tokio::test]
+async fn message_history_search_highlights_matches() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let v = app
+        .client_says("c1", "Olga", "m1", "Где мой заказ №7781? Очень жду")
+        .await;
+    app.client_says("c2", "Ivan", "m2", "Hello, is my order shipped?")
+        .await;
+    let chat = v["chat_id"].as_u64().unwrap();
+    b.post(
+        &format!("/api/v1/chats/{chat}/notes"),
+        json!({"text": "заказ на складе", "mentions": []}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let res = loop {
+        let (st, v) = b
+            .get(&format!("/api/v1/search/messages?q={}", urlencode("заказ")))
+            .await;
+        assert_eq!(st, 200);
+        if v["total"] == 2 || std::time::Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(res["total"], 2, "{res}");
+    let hit = res["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "client")
+        .unwrap();
+    assert_eq!(hit["chat_id"], chat);
+    assert_eq!(hit["contact_name"], "Olga");
+    let snippet = hit["snippet"].as_str().unwrap();
+    let (s, e) = (
+        hit["highlights"][0][0].as_u64().unwrap() as usize,
+        hit["highlights"][0][1].as_u64().unwrap() as usize,
+    );
+    assert_eq!(
+        snippet.chars().skip(s).take(e - s).collect::<String>(),
+        "заказ"
+    );
+    // Prefixes and Latin words.
+    let (_, v) = b.get("/api/v1/search/messages?q=ship").await;
+    assert_eq!(v["items"][0]["contact_name"], "Ivan", "{v}");
+    let (_, v) = b
+        .get(&format!(
+            "/api/v1/search/messages?q={}",
+            urlencode("мой зак")
+        ))
+        .await;
+    assert_eq!(v["total"], 1, "{v}");
+    app.stop().await;
+}
