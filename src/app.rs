@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use poem::Server;
-use poem::listener::{Acceptor, Listener, RustlsCertificate, RustlsConfig, TcpListener};
+use poem::listener::{
+    Acceptor, AcceptorExt, Listener, RustlsCertificate, RustlsConfig, TcpAcceptor, TcpListener,
+};
+use poem::web::{LocalAddr, RemoteAddr};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -25,6 +28,35 @@ use crate::tls::{self, TlsMaterial};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Connections with nothing read for this long are closed (slow or dead clients).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// Accepted sockets get TCP_NODELAY (small API answers and WebSocket frames should not wait
+/// for Nagle), and an accept error (EMFILE when out of descriptors) pauses briefly instead of
+/// spinning, since poem's server loop retries at once.
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        match self.0.accept().await {
+            Ok((io, local, remote, scheme)) => {
+                let _ = io.set_nodelay(true);
+                Ok((io, local, remote, scheme))
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(e)
+            }
+        }
+    }
+}
 
 pub struct Running {
     pub https_addr: SocketAddr,
@@ -109,12 +141,8 @@ pub async fn start(config: Config) -> Result<Running> {
             |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
         );
     let https_addr = config.listen_addr()?;
-    let acceptor = bind(
-        TcpListener::bind(https_addr).rustls(cfg_stream),
-        https_addr,
-        "HTTPS",
-    )
-    .await?;
+    let acceptor = NoDelay(bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?)
+        .rustls(Box::pin(cfg_stream));
     let https_local = acceptor
         .local_addr()
         .first()
