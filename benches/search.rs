@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parley::domain::filter::parse;
 use parley::search::Search;
-use parley::store::Store;
+use parley::store::{Read, Store};
 use parley::store::inbox::InboxReads;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
