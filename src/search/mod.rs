@@ -365,8 +365,15 @@ impl Search {
             match r {
                 Ok(Ok(())) => {
                     let upto = self.applied();
-                    if let Err(e) = store.write(move |w| search_log::trim(w, upto)).await {
-                        tracing::warn!("search: trimming the change log failed: {e}");
+                    loop {
+                        match store.write(move |w| search_log::trim(w, upto, 2000)).await {
+                            Ok(true) => break,
+                            Ok(false) => tokio::task::yield_now().await,
+                            Err(e) => {
+                                tracing::warn!("search: trimming the change log failed: {e}");
+                                break;
+                            }
+                        }
                     }
                 }
                 Ok(Err(e)) => tracing::error!("search: indexing failed (will retry): {e}"),

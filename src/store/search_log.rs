@@ -59,20 +59,15 @@ pub fn last<T: Read>(r: &T) -> Result<u64> {
     }
 }
 
-/// Drop entries up to and including `upto`.
-pub fn trim(w: &W, upto: u64) -> Result<()> {
-    loop {
-        let rows = w.scan(SEARCH_LOG, &[], None, false, 5000)?;
-        let mut done = rows.is_empty();
-        for (k, _) in &rows {
-            if codec::read_u64(k, 0)? > upto {
-                done = true;
-                break;
-            }
-            w.del(SEARCH_LOG, k)?;
+/// Drop up to `max` entries with sequence ≤ `upto`; true when none are left. Bounded so a
+/// large backlog is trimmed in many small transactions, never one that stalls the writer.
+pub fn trim(w: &W, upto: u64, max: usize) -> Result<bool> {
+    let rows = w.scan(SEARCH_LOG, &[], None, false, max)?;
+    for (k, _) in &rows {
+        if codec::read_u64(k, 0)? > upto {
+            return Ok(true);
         }
-        if done || rows.len() < 5000 {
-            return Ok(());
-        }
+        w.del(SEARCH_LOG, k)?;
     }
+    Ok(rows.len() < max)
 }
