@@ -1,220 +1,184 @@
-// Parley — app bootstrap: session check, sign-in / sign-out, hash routing.
-// All user-controlled strings go into the DOM via textContent / setAttribute.
+// Parley — bootstrap: session check, sign-in / sign-out, hash routing, the header.
+// Routes: #/chats[/<contact>[/<chat>]], #/audience[/<contact>], #/orders[/<contact>],
+// #/variables, #/settings. A view module exports mount(el) (run once) and show(args).
 
-import { api, setCsrf, ApiError } from './api.js';
+import { api, setCsrf, setUnauthorizedHandler } from './api.js';
+import { state as shared, loadManagers, on } from './store.js';
+import * as ws from './ws.js';
+import { icon } from './icons.js';
+import * as notifications from './notifications.js';
+import * as hotkeys from './hotkeys.js';
+import * as chats from './chats/index.js';
 
-const SESSION_PATH = '/api/v1/session';
-
+const SESSION = '/api/v1/session';
+const ENDED = 'parley.session-ended';
 const ROUTES = {
-  chats: { title: 'Chats', text: 'Your inbox will appear here: conversations from Telegram, WhatsApp and other channels.' },
-  audience: { title: 'Audience', text: 'Your clients and contacts will appear here.' },
-  orders: { title: 'Orders and sales', text: 'Orders and sales will appear here.' },
-  variables: { title: 'Variables', text: 'Variables for templates and quick replies will appear here.' },
-  settings: { title: 'Settings', text: 'Channel, manager and account settings will appear here.' },
+  chats: ['Chats', async () => chats],
+  audience: ['Audience', () => import('./views/audience.js')],
+  orders: ['Orders and sales', () => import('./views/orders.js')],
+  variables: ['Variables', () => import('./views/variables.js')],
+  settings: ['Settings', () => import('./views/settings.js')],
 };
-const DEFAULT_ROUTE = 'chats';
 
 const $ = (id) => document.getElementById(id);
-
 const el = {
-  loading: $('loading'),
-  signin: $('signin'),
-  form: $('signin-form'),
-  login: $('signin-login'),
-  password: $('signin-password'),
-  error: $('signin-error'),
-  submit: $('signin-submit'),
-  app: $('app'),
-  managerName: $('manager-name'),
-  signout: $('signout'),
-  main: $('main'),
-  viewTitle: $('view-title'),
-  viewText: $('view-text'),
-  navLinks: Array.from(document.querySelectorAll('.app-nav a[data-route]')),
+  form: $('signin-form'), login: $('signin-login'), password: $('signin-password'), error: $('signin-error'), submit: $('signin-submit'),
+  app: $('app'), name: $('manager-name'), signout: $('signout'), main: $('main'), title: $('view-title'), conn: $('conn'),
+  links: Array.from(document.querySelectorAll('.app-nav a[data-route]')),
 };
+const st = { pending: false, lockedUntil: 0, mounted: new Map(), shown: null, seq: 0 };
 
-const state = {
-  manager: null,
-  signinPending: false,
-  signoutPending: false,
-  retryTimer: null,
-};
-
-// ---------- Views ----------
+// ---------- views ----------
 
 function showSignin(message = '') {
-  state.manager = null;
   setCsrf(null);
-  el.loading.hidden = true;
+  $('loading').hidden = true;
   el.app.hidden = true;
-  el.signin.hidden = false;
-  el.managerName.textContent = '';
-  el.managerName.removeAttribute('title');
+  $('signin').hidden = false;
   document.title = 'Sign in — Parley';
   setError(message);
-  el.password.value = '';
-  if (el.login.value) el.password.focus();
-  else el.login.focus();
+  (el.login.value ? el.password : el.login).focus();
 }
 
 function showApp(session) {
-  const manager = session && session.manager ? session.manager : {};
-  state.manager = manager;
-  setCsrf(session ? session.csrf_token : null);
-
-  const name = str(manager.name) || str(manager.login) || 'Manager';
-  el.managerName.textContent = name;
-  const role = str(manager.role);
-  el.managerName.setAttribute('title', role ? `${name} (${role})` : name);
-
-  el.loading.hidden = true;
-  el.signin.hidden = true;
+  const m = session.manager;
+  setCsrf(session.csrf_token);
+  el.name.textContent = m.name || m.login;
+  el.name.title = `${m.name || m.login} (${m.role})`;
+  $('loading').hidden = true;
+  $('signin').hidden = true;
   el.app.hidden = false;
-  setError('');
   el.password.value = '';
+  shared.me = m;
+  shared.managers.set(m.id, m);
+  // Any 401 from now on means the session is gone: start again at the sign-in screen.
+  setUnauthorizedHandler(() => leave(true));
+  ws.start();
+  loadManagers();
+  notifications.init();
+  hotkeys.init();
   renderRoute();
 }
 
-function str(v) {
-  return typeof v === 'string' ? v.trim() : '';
+/** Drop all state by reloading; `ended` shows "session has ended" on the sign-in screen. */
+function leave(ended) {
+  setUnauthorizedHandler(null);
+  ws.stop();
+  try {
+    if (ended) sessionStorage.setItem(ENDED, '1');
+  } catch { /* private mode */ }
+  if (!ended) history.replaceState(null, '', '/');
+  location.reload();
 }
 
-// `invalid` marks the inputs with aria-invalid (only for credential problems).
 function setError(message, invalid = false) {
-  el.error.textContent = message || '';
-  el.login.setAttribute('aria-invalid', String(invalid));
-  el.password.setAttribute('aria-invalid', String(invalid));
+  el.error.textContent = message;
+  for (const i of [el.login, el.password]) i.setAttribute('aria-invalid', String(invalid));
 }
 
-// ---------- Routing ----------
+// ---------- routing ----------
 
-function currentRoute() {
-  const name = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
-  return Object.prototype.hasOwnProperty.call(ROUTES, name) ? name : null;
-}
-
-function renderRoute({ focus = false } = {}) {
-  let name = currentRoute();
-  if (!name) {
-    name = DEFAULT_ROUTE;
-    history.replaceState(null, '', `#/${name}`);
+async function renderRoute(focus = false) {
+  const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/').filter(Boolean);
+  let name = parts[0];
+  if (!ROUTES[name]) {
+    name = 'chats';
+    history.replaceState(null, '', '#/chats');
   }
-  const route = ROUTES[name];
-  el.viewTitle.textContent = route.title;
-  el.viewText.textContent = route.text;
-  document.title = `${route.title} — Parley`;
-  for (const a of el.navLinks) {
+  const seq = ++st.seq;
+  const [title, load] = ROUTES[name];
+  el.title.textContent = title;
+  document.title = `${title} — Parley`;
+  for (const a of el.links) {
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  if (focus) el.main.focus({ preventScroll: true });
+  let mod = st.mounted.get(name);
+  if (!mod) {
+    mod = await load();
+    if (seq !== st.seq) return;
+    mod.mount($(`view-${name}`));
+    st.mounted.set(name, mod);
+  }
+  if (seq !== st.seq) return;
+  for (const r of Object.keys(ROUTES)) $(`view-${r}`).hidden = r !== name;
+  el.app.dataset.route = name;
+  if (st.shown !== name) st.mounted.get(st.shown)?.hide?.();
+  st.shown = name;
+  mod.show(parts.slice(1));
+  if (focus && name !== 'chats') el.main.focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', () => {
-  if (!el.app.hidden) renderRoute({ focus: true });
+window.addEventListener('hashchange', () => el.app.hidden || renderRoute(true));
+
+// ---------- header ----------
+
+$('help-btn').append(icon('keyboard'));
+$('help-btn').addEventListener('click', () => hotkeys.showHelp());
+on('ws:status', (s) => {
+  el.conn.dataset.status = s;
+  el.conn.title = `Live updates: ${s === 'online' ? 'connected' : s === 'connecting' ? 'connecting…' : 'offline, reconnecting'}`;
+  el.conn.setAttribute('aria-label', el.conn.title);
 });
 
-// ---------- Sign in ----------
+// ---------- sign in / out ----------
 
-function setSigninBusy(busy) {
-  el.submit.disabled = busy;
-  el.form.setAttribute('aria-busy', String(busy));
-}
-
-el.form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  if (state.signinPending || state.retryTimer) return;
-
+el.form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (st.pending || Date.now() < st.lockedUntil) return;
   const login = el.login.value.trim();
   const password = el.password.value;
   if (!login || !password) {
     setError('Enter your login and password.', true);
-    (login ? el.password : el.login).focus();
-    return;
+    return (login ? el.password : el.login).focus();
   }
-
-  state.signinPending = true;
-  setSigninBusy(true);
+  st.pending = el.submit.disabled = true;
   setError('');
   let session = null;
   try {
-    session = await api('POST', SESSION_PATH, { login, password });
+    session = await api('POST', SESSION, { login, password });
   } catch (err) {
-    handleSigninError(err);
-  } finally {
-    state.signinPending = false;
-    if (!state.retryTimer) setSigninBusy(false);
+    if (err.status === 401) {
+      setError('Wrong login or password', true);
+      el.password.value = '';
+      el.password.focus();
+    } else if (err.status === 429 && err.retryAfter > 0) {
+      // Keep the button disabled until Retry-After has passed.
+      const secs = err.retryAfter;
+      setError(`Too many attempts, try again in ${secs} ${secs === 1 ? 'second' : 'seconds'}`);
+      st.lockedUntil = Date.now() + secs * 1000;
+      setTimeout(() => { el.submit.disabled = false; }, secs * 1000);
+    } else {
+      setError(err.status === 429 ? 'Too many attempts, try again later' : err.message || 'Sign-in failed. Please try again.');
+    }
   }
+  st.pending = false;
+  if (Date.now() >= st.lockedUntil) el.submit.disabled = false;
   if (session) showApp(session);
 });
 
-function handleSigninError(err) {
-  if (!(err instanceof ApiError)) {
-    console.error(err);
-    setError('Something went wrong. Please try again.');
-    return;
-  }
-  if (err.status === 401) {
-    setError('Wrong login or password', true);
-    el.password.value = '';
-    el.password.focus();
-  } else if (err.status === 429) {
-    const secs = err.retryAfter;
-    if (secs != null && secs > 0) {
-      setError(`Too many attempts, try again in ${secs} ${secs === 1 ? 'second' : 'seconds'}`);
-      lockSignin(secs);
-    } else {
-      setError('Too many attempts, try again later');
-    }
-  } else {
-    setError(err.message || 'Sign-in failed. Please try again.');
-  }
-}
-
-// Keep the button disabled until Retry-After has elapsed.
-function lockSignin(seconds) {
-  clearTimeout(state.retryTimer);
-  setSigninBusy(true);
-  state.retryTimer = setTimeout(() => {
-    state.retryTimer = null;
-    setSigninBusy(false);
-  }, seconds * 1000);
-}
-
-// ---------- Sign out ----------
-
 el.signout.addEventListener('click', async () => {
-  if (state.signoutPending) return;
-  state.signoutPending = true;
   el.signout.disabled = true;
   try {
-    await api('DELETE', SESSION_PATH);
+    await api('DELETE', SESSION);
   } catch (err) {
-    // 401 means the session was already gone; anything else: still leave the app.
-    if (!(err instanceof ApiError) || err.status !== 401) console.warn('Sign out failed:', err);
-  } finally {
-    state.signoutPending = false;
-    el.signout.disabled = false;
+    if (err.status !== 401) console.warn('Sign out failed:', err);
   }
-  showSignin();
+  leave(false);
 });
 
-// ---------- Boot ----------
+// ---------- boot ----------
 
-async function boot() {
+(async () => {
   try {
-    const session = await api('GET', SESSION_PATH);
-    showApp(session);
+    showApp(await api('GET', SESSION));
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      showSignin();
-    } else {
-      console.error(err);
-      showSignin(err instanceof ApiError && err.status === 0
-        ? err.message
-        : 'Could not check your session. Please sign in.');
-    }
+    let ended = false;
+    try {
+      ended = sessionStorage.getItem(ENDED) === '1';
+      sessionStorage.removeItem(ENDED);
+    } catch { /* private mode */ }
+    showSignin(err.status === 401 ? (ended ? 'Your session has ended. Please sign in again.' : '')
+      : err.status === 0 ? err.message : 'Could not check your session. Please sign in.');
   }
-}
-
-boot();
+})();

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Browser tests for the Parley web UI: starts a real server on a free port with a temporary
+# data directory and one API channel, adds two managers, runs chats.test.mjs in headless
+# Chromium (Debian's /usr/bin/chromium through playwright-core), stops the server and exits
+# with the tests' status.
+#
+#   tests/e2e/run.sh                    # uses target/debug/parley
+#   PARLEY_BIN=/path/to/parley tests/e2e/run.sh
+#
+# Needs: node ≥ 18, npm, chromium (apt-get install chromium). Browsers are never downloaded.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BIN="${PARLEY_BIN:-$ROOT/target/debug/parley}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+[ -x "$BIN" ] || { echo "e2e: parley binary not found at $BIN (build it or set PARLEY_BIN)" >&2; exit 2; }
+[ -x "$CHROMIUM" ] || { echo "e2e: $CHROMIUM not found (apt-get install -y chromium)" >&2; exit 2; }
+command -v node >/dev/null || { echo "e2e: node is required" >&2; exit 2; }
+
+if [ ! -d "$HERE/node_modules/playwright-core" ]; then
+  (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+fi
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-e2e.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+TOKEN="e2e-crm-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+DATA="$TMP/data"
+CONFIG="$TMP/parley.toml"
+mkdir -p "$DATA"
+cat >"$CONFIG" <<EOF
+[log]
+level = "warn"
+
+[[channels]]
+id = "crm"
+kind = "api"
+name = "CRM bridge"
+token = "$TOKEN"
+
+[[templates]]
+name = "Greeting"
+text = "Hello, {client.name}! How can we help?"
+EOF
+
+echo "$PASSWORD" | "$BIN" user add alice --name "Alice Admin" --role admin --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
+echo "$PASSWORD" | "$BIN" user add bob --name "Bob Builder" --role manager --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
+
+"$BIN" serve --data-dir "$DATA" --config "$CONFIG" --listen "127.0.0.1:$PORT" --http-listen off >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+
+URL="https://127.0.0.1:$PORT"
+for _ in $(seq 1 150); do
+  if curl -skf "$URL/healthz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "e2e: the server exited early:" >&2
+    cat "$TMP/server.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+curl -skf "$URL/healthz" >/dev/null || { echo "e2e: the server did not become healthy" >&2; cat "$TMP/server.log" >&2; exit 1; }
+
+mkdir -p "$HERE/screenshots"
+status=0
+PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" \
+  PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
+  PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
+  PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \
+  node --test --test-concurrency=1 "$HERE/chats.test.mjs" || status=$?
+
+if [ "$status" -ne 0 ]; then
+  echo "--- server log (last 40 lines) ---" >&2
+  tail -n 40 "$TMP/server.log" >&2 || true
+fi
+exit "$status"

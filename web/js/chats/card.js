@@ -1,0 +1,218 @@
+// Parley — the client card (right pane, C1–C2) and the large card (modal, Ctrl+Shift+S):
+// data, channels, sales plan, custom fields, tags, tasks, client log and actions.
+
+import { api } from '../api.js';
+import { h, btn, field, fill, avatar, phone, fullTime, errText } from '../dom.js';
+import { icon, messengerIcon } from '../icons.js';
+import { state, on, managerName } from '../store.js';
+import { modal, confirmDialog, flash, iconButton } from '../ui.js';
+
+const cs = { detail: null, log: [], logMore: false, large: null };
+let root = null;
+let hooks = {};
+const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: 'The client card appears here.' }));
+
+export function mountCard(el, opts) {
+  root = el;
+  hooks = opts;
+  root.append(placeholder());
+  const mine = (id) => cs.detail && id === cs.detail.contact.id;
+  on('ws:task.updated', ({ task }) => {
+    if (!task || !mine(task.contact_id)) return;
+    setDetail({ ...cs.detail, tasks: cs.detail.tasks.filter((t) => t.id !== task.id).concat([task]) });
+    loadLog();
+  });
+  on('ws:contact.updated', ({ contact }) => {
+    if (!contact || !mine(contact.id)) return;
+    setDetail({ ...cs.detail, contact: { ...cs.detail.contact, ...contact } });
+    loadLog();
+  });
+  on('ws:dialog.updated', ({ dialog }) => {
+    if (dialog && mine(dialog.contact_id)) setDetail({ ...cs.detail, dialogs: cs.detail.dialogs.filter((d) => d.id !== dialog.id).concat([dialog]) });
+  });
+}
+
+export function showCard(detail) {
+  const changed = !cs.detail || cs.detail.contact.id !== detail.contact.id;
+  cs.detail = detail;
+  if (changed) {
+    cs.log = [];
+    cs.logMore = false;
+    loadLog();
+  }
+  render();
+}
+
+export function hideCard() {
+  cs.detail = null;
+  fill(root, placeholder());
+  cs.large?.close();
+}
+
+function setDetail(detail) {
+  cs.detail = detail;
+  render();
+  hooks.onDetail(detail);
+}
+
+function render() {
+  if (!cs.detail) return;
+  fill(root, build(false));
+  if (cs.large) fill(cs.large.body, build(true));
+}
+
+export function largeCardOpen() {
+  return !!cs.large;
+}
+
+export function toggleLargeCard() {
+  if (cs.large) return cs.large.close();
+  if (!cs.detail) return;
+  cs.large = modal({ title: `Client card — ${cs.detail.contact.name || 'client'}`, cls: 'modal-wide large-card', body: [build(true)], onClose: () => { cs.large = null; } });
+}
+
+async function loadLog(before) {
+  const id = cs.detail?.contact.id;
+  if (id == null) return;
+  const p = new URLSearchParams({ limit: '20' });
+  if (before) p.set('before', before);
+  try {
+    const items = (await api('GET', `/api/v1/contacts/${id}/log?${p}`)).items || [];
+    if (cs.detail?.contact.id !== id) return;
+    cs.log = before ? cs.log.concat(items) : items;
+    cs.logMore = items.length >= 20;
+    render();
+  } catch (err) {
+    console.warn('log:', err.message);
+  }
+}
+
+// ---------- building ----------
+
+const section = (title, ...children) => h('section', { class: 'card-sec' }, h('h3', { text: title }), children);
+const none = (text) => h('p', { class: 'muted', text });
+
+function build(large) {
+  const { contact: c, chats, tasks } = cs.detail;
+  const kv = (k, v) => [h('dt', { text: k }), h('dd', null, v)];
+  return h('div', { class: ['card', large && 'card-large'] },
+    h('div', { class: 'card-head' },
+      large ? null : iconButton('back', 'Back to the conversation', { cls: 'back-btn', onclick: () => hooks.onClose() }),
+      avatar(c.name, c.id, 'avatar-lg'),
+      h('div', { class: 'card-title' }, h(large ? 'p' : 'h2', { class: 'card-name', text: c.name || 'Unnamed client' }),
+        h('p', { class: 'muted', text: `Client since ${new Date(c.created_ms).toLocaleDateString()}` })),
+      large ? null : iconButton('external', 'Open the large card (Ctrl+Shift+S)', { onclick: toggleLargeCard })),
+    section('Client data', h('dl', { class: 'kv' },
+      kv('Phones', c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
+      kv('E-mails', c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
+      kv('Sales plan', c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
+      Object.entries(c.custom_fields || {}).map(([k, v]) => kv(k, typeof v === 'string' ? v : JSON.stringify(v))))),
+    section('Channels', h('ul', { class: 'card-chats' }, chats.map((ch) => {
+      const open = ch.id === state.chatId;
+      const name = ch.channel_name || ch.channel_id;
+      return h('li', null, messengerIcon(ch.channel_kind, name), h('span', { class: 'grow', text: name }),
+        ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
+        h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? 'Open' : 'Go to chat', 'aria-label': `Go to the chat on ${name}` }));
+    }))),
+    tagsSection(c), tasksSection(tasks), actionsSection(c, chats, large),
+    section('Client log', cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
+      h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event }),
+      e.manager_id ? h('span', { class: 'muted', text: ` — ${managerName(e.manager_id)}` }) : null))) : none('Nothing happened with this client yet.'),
+    cs.logMore ? btn('Show older', () => loadLog(cs.log[cs.log.length - 1].id)) : null));
+}
+
+/** Call the API and put the changed contact (or run `then`) into the card. */
+async function change(method, path, body, then) {
+  try {
+    const res = await api(method, path, body);
+    if (then) then(res);
+    else setDetail({ ...cs.detail, contact: res });
+    return res;
+  } catch (err) {
+    flash(errText(err), 'error');
+    return null;
+  }
+}
+
+function tagsSection(c) {
+  const input = h('input', { type: 'text', placeholder: 'New tag', maxlength: '64', 'aria-label': 'New tag' });
+  const form = h('form', { class: 'inline-form' }, input, h('button', { type: 'submit', class: 'btn btn-sm btn-ghost' }, icon('plus'), h('span', { text: 'Add' })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const tag = input.value.trim();
+    if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(`Tag “${tag}” added`, 'ok');
+  });
+  return section('Tags', c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((t) => h('li', { class: 'tag' }, h('span', { text: t }),
+    h('button', { class: 'tag-x', 'aria-label': `Remove tag ${t}`, title: 'Remove', onclick: () => change('DELETE', `/api/v1/contacts/${c.id}/tags/${encodeURIComponent(t)}`) }, icon('x')))))
+    : none('No tags'), form);
+}
+
+function tasksSection(tasks) {
+  const open = tasks.filter((t) => !t.done);
+  return section('Tasks', open.length ? h('ul', { class: 'tasks' }, open.map((t) => {
+    const box = h('input', { type: 'checkbox', id: `task-${t.id}` });
+    box.addEventListener('change', async () => {
+      const task = await change('PATCH', `/api/v1/tasks/${t.id}`, { done: true }, (x) => setDetail({ ...cs.detail, tasks: cs.detail.tasks.map((y) => (y.id === x.id ? x : y)) }));
+      if (task) flash('Task done', 'ok');
+      else box.checked = false;
+    });
+    const info = `${t.due_ms ? ` · due ${fullTime(t.due_ms)}` : ''}${t.assignee ? ` · ${managerName(t.assignee)}` : ''}`;
+    return h('li', { class: ['task', t.due_ms && t.due_ms < Date.now() && 'is-overdue'] }, box,
+      h('label', { for: box.id }, h('span', { text: t.title }), h('span', { class: 'muted', text: info })));
+  })) : none('No open tasks'), h('button', { class: 'btn btn-sm btn-ghost', onclick: addTask }, icon('plus'), h('span', { text: 'Add task' })));
+}
+
+function actionsSection(c, chats, large) {
+  const pick = h('select', { 'aria-label': 'Channel to open' }, chats.map((ch) => h('option', { value: ch.id, text: ch.channel_name || ch.channel_id })));
+  const action = (tag, iconName, text, attrs) => h(tag, { class: 'btn btn-sm btn-ghost', ...attrs }, icon(iconName), h('span', { text }));
+  return section('Actions', h('div', { class: 'card-actions' },
+    large ? null : action('button', 'card', 'Large card', { onclick: toggleLargeCard }),
+    action('a', 'external', 'Open in Audience', { href: `#/audience/${c.id}` }),
+    action('a', 'external', 'Open in Orders and sales', { href: `#/orders/${c.id}` }),
+    action('button', 'archive', c.archived ? 'Unarchive' : 'Archive', { onclick: () => flag('archived', !c.archived) }),
+    action('button', 'ban', c.blacklisted ? 'Remove from blacklist' : 'Blacklist', { onclick: () => flag('blacklisted', !c.blacklisted), class: `btn btn-sm ${c.blacklisted ? 'btn-ghost' : 'btn-danger-ghost'}` }),
+    chats.length ? h('div', { class: 'inline-form' }, pick, btn('Go to chat', () => { location.hash = `#/chats/${c.id}/${pick.value}`; })) : null));
+}
+
+// ---------- actions ----------
+
+async function flag(key, value) {
+  const c = cs.detail.contact;
+  const what = key === 'archived' ? (value ? 'Archive' : 'Unarchive') : (value ? 'Blacklist' : 'Remove from the blacklist');
+  const warn = key === 'blacklisted' && value ? ' Their messages are still stored, but nothing is sent to them.' : '';
+  if (!await confirmDialog(`${what} ${c.name || 'this client'}?${warn}`, { ok: what, danger: value })) return;
+  if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) {
+    loadLog();
+    flash(`${what}: done`, 'ok');
+  }
+}
+
+function addTask() {
+  const c = cs.detail.contact;
+  const title = h('input', { type: 'text', id: 'task-title', required: true, maxlength: '200' });
+  const due = h('input', { type: 'datetime-local', id: 'task-due' });
+  const who = h('select', { id: 'task-assignee' }, h('option', { value: '', text: 'Nobody' }),
+    Array.from(state.managers.values()).filter((m) => !m.disabled).map((m) => h('option', { value: m.id, text: m.name || m.login, selected: m.id === state.me?.id })));
+  const err = h('p', { class: 'form-error', role: 'alert' });
+  const ok = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Add task' });
+  const form = h('form', { class: 'stack' }, field('Title', title), field('Due', due), field('Assignee', who), err, h('div', { class: 'modal-actions' }, ok));
+  const m = modal({ title: `New task for ${c.name || 'the client'}`, body: [form], cls: 'modal-small' });
+  title.focus();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { title: title.value.trim() };
+    if (!body.title) { err.textContent = 'Write a title.'; return; }
+    if (due.value) body.due_ms = new Date(due.value).getTime();
+    if (who.value) body.assignee = Number(who.value);
+    ok.disabled = true;
+    try {
+      const task = await api('POST', `/api/v1/contacts/${c.id}/tasks`, body);
+      if (cs.detail?.contact.id === c.id) setDetail({ ...cs.detail, tasks: cs.detail.tasks.filter((t) => t.id !== task.id).concat([task]) });
+      m.close();
+      flash('Task added', 'ok');
+    } catch (e2) {
+      err.textContent = errText(e2);
+      ok.disabled = false;
+    }
+  });
+}

@@ -1,0 +1,228 @@
+// Parley — the composer (S1–S6): Variables (chat templates), the message constructor,
+// emoji, comment/mention, Mark as read, the text field, voice messages and Send.
+// A failed send keeps the text and shows the reason.
+
+import { api, upload } from '../api.js';
+import { h, lbl, field, errText, modName } from '../dom.js';
+import { icon } from '../icons.js';
+import { state, loadTemplates, setDraftMark, managerName } from '../store.js';
+import { togglePopover, modal, flash, setNote, iconButton } from '../ui.js';
+import { mountTyping, setTypingChat, selfTyped, selfStopped } from './typing.js';
+import { attachVoice } from './voice.js';
+import { openConstructor } from './constructor.js';
+
+const EMOJI = Array.from('😀😂😊😍😉😎🤔😅😢😮🙏👍👎👌👋🙌👏💪🔥🎉✅❌⭐📦🚚💳📞📅⏰🛒🎁💬📎🙂😇💡');
+
+const texts = new Map(); // chat id → unsent text, kept while switching chats
+const el = {};
+let chatId = null;
+let contact = null;
+let sending = false;
+let hooks = {};
+
+export function mountComposer(root, opts) {
+  hooks = opts;
+  el.typing = h('div', { class: 'typing-line', id: 'typing-line' });
+  mountTyping(el.typing);
+  el.error = h('p', { class: 'composer-error', role: 'alert', hidden: true });
+  el.rec = h('div', { class: 'recording', role: 'status', hidden: true });
+  el.text = h('textarea', { id: 'composer-text', rows: '2', maxlength: '4000', placeholder: `Write a message… (${modName}+Enter to send)`, 'aria-describedby': 'typing-line' });
+  el.text.addEventListener('input', () => {
+    texts.set(chatId, el.text.value);
+    if (el.text.value.trim()) selfTyped();
+    setNote(el.error, '');
+    autosize();
+  });
+  el.vars = iconButton('braces', 'Variables', { onclick: openVariables });
+  el.builder = iconButton('blocks', 'Message constructor', { onclick: openBuilder });
+  el.emoji = iconButton('smile', 'Emoji', { onclick: openEmoji });
+  el.voice = h('button', { class: 'icon-btn voice-btn', 'aria-label': 'Voice message: hold to record, release to send', title: 'Hold to record a voice message', 'aria-pressed': 'false' }, icon('mic'));
+  el.send = h('button', { class: 'btn btn-primary send-btn', title: `Send (${modName}+Enter)`, onclick: send }, icon('send'), h('span', { text: 'Send' }));
+  attachVoice(el.voice, {
+    onRecorded: sendVoice,
+    onError: (msg) => setNote(el.error, msg),
+    onState: (on, ms) => {
+      el.rec.hidden = !on;
+      el.rec.textContent = `Recording ${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')} — release to send`;
+    },
+  });
+  root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, lbl('composer-text', 'Message', true), el.text,
+    h('div', { class: 'composer-bar' },
+      h('div', { class: 'composer-tools' }, h('div', { class: 'pop-wrap' }, el.vars), el.builder, h('div', { class: 'pop-wrap' }, el.emoji),
+        iconButton('at', 'Comment or mention a manager', { onclick: openMention }),
+        iconButton('checks', 'Mark as read (Shift+Enter)', { onclick: markRead })),
+      h('div', { class: 'composer-send' }, el.voice, el.send))));
+}
+
+function autosize() {
+  el.text.style.height = 'auto';
+  el.text.style.height = `${Math.min(200, Math.max(56, el.text.scrollHeight + 2))}px`;
+}
+
+/** Point the composer at a chat; remembers the text typed for the previous one. */
+export async function setComposerChat(id, c) {
+  if (chatId != null) texts.set(chatId, el.text.value);
+  chatId = id;
+  contact = c;
+  el.text.value = texts.get(id) || '';
+  autosize();
+  setNote(el.error, '');
+  el.builder.classList.remove('has-draft');
+  setTypingChat(id);
+  if (id == null) return;
+  try {
+    const has = !!(await api('GET', `/api/v1/chats/${id}/draft`)).draft;
+    if (chatId !== id) return;
+    el.builder.classList.toggle('has-draft', has);
+    setDraftMark(id, has);
+  } catch { /* no draft mark */ }
+}
+
+export function setComposerContact(c) {
+  contact = c;
+}
+
+export function focusComposer() {
+  el.text.focus();
+}
+
+export async function send() {
+  if (chatId == null || sending) return;
+  const text = el.text.value.trim();
+  if (!text) {
+    setNote(el.error, 'Write a message first.');
+    el.text.focus();
+    return;
+  }
+  const id = chatId;
+  sending = el.send.disabled = true;
+  try {
+    const m = await api('POST', `/api/v1/chats/${id}/messages`, { text });
+    if (chatId === id) {
+      el.text.value = '';
+      autosize();
+    }
+    texts.delete(id);
+    selfStopped();
+    hooks.onSent(m);
+  } catch (err) {
+    // The text stays in the field so nothing is lost.
+    if (chatId === id) setNote(el.error, `Not sent: ${errText(err)}`);
+  } finally {
+    sending = el.send.disabled = false;
+  }
+}
+
+export async function markRead() {
+  if (chatId == null) return;
+  try {
+    hooks.onRead((await api('POST', `/api/v1/chats/${chatId}/read`)).chat);
+    flash('Marked as read', 'ok');
+  } catch (err) {
+    flash(errText(err), 'error');
+  }
+}
+
+async function sendVoice(blob, ms) {
+  const id = chatId;
+  if (id == null) return;
+  el.rec.hidden = false;
+  el.rec.textContent = 'Sending the voice message…';
+  try {
+    const att = await upload(blob, `voice-${new Date().toISOString().replace(/[:.]/g, '-')}.webm`, 'audio/webm');
+    hooks.onSent(await api('POST', `/api/v1/chats/${id}/messages`, { attachments: [{ id: att.id, name: att.name }] }));
+  } catch (err) {
+    setNote(el.error, `Voice message not sent (${Math.round(ms / 1000)} s): ${errText(err)}`);
+  }
+  el.rec.hidden = true;
+}
+
+function insert(text) {
+  el.text.setRangeText(text, el.text.selectionStart, el.text.selectionEnd, 'end');
+  el.text.focus();
+  el.text.dispatchEvent(new Event('input'));
+}
+
+/** Template text with its placeholders filled for the open client. */
+export function fillTemplate(text) {
+  const c = contact || {};
+  const vals = { 'client.name': c.name, 'client.phone': c.phones?.[0] && `+${c.phones[0]}`, 'client.email': c.emails?.[0], 'manager.name': state.me?.name };
+  return String(text || '').replace(/\{(client\.name|client\.phone|client\.email|manager\.name)\}/g, (_, k) => vals[k] || '');
+}
+
+function openVariables() {
+  togglePopover(el.vars, async (panel, close) => {
+    panel.classList.add('vars-panel');
+    let list = [];
+    let failed = '';
+    try {
+      list = await loadTemplates();
+    } catch (err) {
+      failed = errText(err);
+    }
+    if (!panel.isConnected) return;
+    panel.append(h('div', { class: 'pop-head' }, h('h2', { text: 'Variables' })));
+    if (!list.length) return panel.append(h('p', { class: 'empty', text: failed || 'No chat templates yet. An admin adds them ([[templates]] in the config file); see Variables.' }));
+    const preview = h('p', { class: 'var-preview', id: 'var-preview' });
+    const ul = h('ul', { class: 'var-list' }, list.map((t) => {
+      const value = fillTemplate(t.text);
+      const show = () => { preview.textContent = value; };
+      // The title is the hover tooltip; the preview line shows the same for keyboard users.
+      return h('li', null, h('button', {
+        class: 'var-item', title: value, 'aria-describedby': 'var-preview', onmouseenter: show, onfocus: show, onclick: () => { close(); insert(value); },
+      }, h('span', { class: 'var-name', text: t.name })));
+    }));
+    panel.append(ul, preview);
+    ul.querySelector('button').focus();
+  }, { label: 'Variables' });
+}
+
+function openEmoji() {
+  togglePopover(el.emoji, (panel, close) => {
+    panel.classList.add('emoji-panel');
+    panel.append(h('div', { class: 'emoji-grid', role: 'group', 'aria-label': 'Emoji' },
+      EMOJI.map((e) => h('button', { class: 'emoji', text: e, onclick: () => { close(); insert(e); } }))));
+  }, { label: 'Emoji' });
+}
+
+function openBuilder() {
+  if (chatId == null) return;
+  openConstructor({ chatId, contact, fillTemplate, onSent: hooks.onSent, onDraft: (has) => el.builder.classList.toggle('has-draft', has) });
+}
+
+function openMention() {
+  const id = chatId;
+  if (id == null) return;
+  const others = Array.from(state.managers.values()).filter((m) => !m.disabled && m.id !== state.me?.id);
+  const comment = h('textarea', { id: 'mention-text', rows: '4', maxlength: '4000', placeholder: 'What should they know? (optional when you add someone)' });
+  const err = h('p', { class: 'form-error', role: 'alert' });
+  const add = h('button', { class: 'btn btn-primary', text: 'Add', onclick: submit });
+  const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); submit(); } },
+    h('fieldset', { class: 'mention-list' }, h('legend', { text: 'Add managers to the chat' }),
+      others.length ? others.map((m) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: m.id, name: 'mention' }), ` ${m.name || m.login}`))
+        : h('p', { class: 'muted', text: 'No other managers.' })),
+    field('Comment (visible only to managers)', comment), err);
+  const m = modal({ title: 'Comment or mention', body: [form], actions: [add], cls: 'modal-mid' });
+  comment.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); }
+  });
+  (form.querySelector('input') || comment).focus();
+  async function submit() {
+    const mentions = Array.from(form.querySelectorAll('input[name=mention]:checked'), (i) => Number(i.value));
+    // The server needs some text; a bare mention reads as an invitation.
+    const text = comment.value.trim() || (mentions.length ? 'Please join this chat.' : '');
+    if (!text) {
+      err.textContent = 'Write a comment or choose at least one manager.';
+      return comment.focus();
+    }
+    add.disabled = true;
+    try {
+      hooks.onSent(await api('POST', `/api/v1/chats/${id}/notes`, { text, mentions }));
+      m.close();
+      flash(mentions.length ? `Added ${mentions.map(managerName).join(', ')}` : 'Comment added', 'ok');
+    } catch (e2) {
+      err.textContent = errText(e2);
+      add.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,275 @@
+// Parley — the filter panel (L5): basic filters (messenger, has phone, has e-mail) and the
+// Filter button; More → condition cards (add/remove, Match all, expand/collapse all),
+// Rename, Save, Saved filters (apply/duplicate/delete). It builds the server's filter object
+// (toSpec); the list's applyFilters() applies it.
+
+import { h, btn, lbl, fill, errText } from '../dom.js';
+import { icon } from '../icons.js';
+import { state, loadChannels } from '../store.js';
+import { modal, confirmDialog, flash, iconButton } from '../ui.js';
+import { listFilters, saveFilter, deleteFilter, duplicateFilter } from './saved-filters.js';
+
+const MESSENGERS = [['', 'Any messenger'], ['telegram', 'Telegram'], ['whatsapp', 'WhatsApp'], ['viber', 'Viber'], ['widget', 'Website chat'], ['api', 'API']];
+const YESNO = [['', 'Any'], ['yes', 'Yes'], ['no', 'No']];
+const IS = [['is', 'is'], ['is_not', 'is not']];
+const TEXT = [['equals', 'is'], ['contains', 'contains'], ['empty', 'is empty'], ['not_empty', 'is set']];
+const DATE = [['after', 'after'], ['before', 'before'], ['between', 'between']];
+const FLAG = [['is', 'is']];
+const NO_VALUE = new Set(['empty', 'not_empty']);
+const DAY = 86400000;
+
+// Condition fields as the server's filter takes them: label, operators, value input.
+const FIELDS = {
+  tag: ['Tag', IS, 'text'], channel: ['Channel', IS, 'channel'], messenger: ['Messenger', IS, 'messenger'],
+  sales_plan: ['Sales plan', TEXT, 'text'], custom_field: ['Custom field', TEXT, 'text'],
+  created: ['Created', DATE, 'date'], last_activity: ['Last activity', DATE, 'date'],
+  archived: ['Archived', FLAG, 'bool'], blacklisted: ['Blacklisted', FLAG, 'bool'], open_task: ['Has open task', FLAG, 'bool'],
+  unread: ['Has unread messages', FLAG, 'bool'], has_phone: ['Has phone', FLAG, 'bool'], has_email: ['Has e-mail', FLAG, 'bool'],
+  assigned_manager: ['Assigned manager', FLAG, 'manager'],
+};
+
+const blank = () => ({ id: undefined, name: 'Untitled filter', match: 'all', messenger: '', has_phone: '', has_email: '', sales_plan: '', conditions: [] });
+let cur = blank();
+const el = {};
+let applyFn = () => {};
+let channels = [];
+
+const options = (pairs, value) => pairs.map(([v, l]) => h('option', { value: v, text: l, selected: v === value }));
+const sel = (id, key) => h('select', { id, onchange: (e) => { cur[key] = e.target.value; } });
+
+export function mountFilters(host, { apply }) {
+  applyFn = apply;
+  el.messenger = sel('flt-messenger', 'messenger');
+  el.phone = sel('flt-phone', 'has_phone');
+  el.email = sel('flt-email', 'has_email');
+  el.moreBtn = h('button', { class: 'btn btn-sm btn-ghost', 'aria-expanded': 'false', 'aria-controls': 'flt-more', onclick: () => toggle(el.moreBtn, el.more) }, 'More', icon('down'));
+  el.name = h('strong', { class: 'flt-name' });
+  el.addSel = h('select', { id: 'flt-add', onchange: addCondition }, h('option', { value: '', text: 'Add a condition…' }),
+    Object.entries(FIELDS).map(([k, f]) => h('option', { value: k, text: f[0] })));
+  el.match = h('input', { type: 'checkbox', id: 'flt-match', onchange: () => { cur.match = el.match.checked ? 'all' : 'any'; } });
+  el.expandBtn = btn('', toggleAll);
+  el.cards = h('ul', { class: 'cond-cards' });
+  el.saved = h('div', { id: 'flt-saved', class: 'flt-saved', hidden: true });
+  el.savedBtn = btn('Saved filters', () => toggle(el.savedBtn, el.saved) && renderSaved(), 'ghost', { 'aria-expanded': 'false', 'aria-controls': 'flt-saved' });
+  el.more = h('div', { id: 'flt-more', class: 'flt-more', hidden: true },
+    h('div', { class: 'flt-title' }, el.name, btn('Rename', rename), btn('Save', save), el.savedBtn),
+    el.saved,
+    h('div', { class: 'flt-tools' }, lbl('flt-add', 'Add a condition', true), el.addSel,
+      h('label', { class: 'check' }, el.match, ' Match all'), el.expandBtn),
+    el.cards);
+  host.append(h('div', { class: 'filters', role: 'region', 'aria-label': 'Filters' },
+    h('div', { class: 'flt-basic' }, lbl('flt-messenger', 'Messenger'), el.messenger, lbl('flt-phone', 'Has phone'), el.phone, lbl('flt-email', 'Has e-mail'), el.email),
+    h('div', { class: 'flt-actions' }, btn('Filter', applyCurrent, 'primary'), btn('Reset', () => { load(blank()); applyFn(null); }), el.moreBtn),
+    el.more));
+  load(cur);
+  loadChannels().then((list) => { channels = list; }, () => {});
+}
+
+function toggle(button, panel) {
+  panel.hidden = !panel.hidden;
+  button.setAttribute('aria-expanded', String(!panel.hidden));
+  return !panel.hidden;
+}
+
+function load(f) {
+  cur = { ...blank(), ...JSON.parse(JSON.stringify(f)) };
+  fill(el.messenger, options(MESSENGERS, cur.messenger));
+  fill(el.phone, options(YESNO, cur.has_phone));
+  fill(el.email, options(YESNO, cur.has_email));
+  el.match.checked = cur.match !== 'any';
+  el.name.textContent = cur.name;
+  renderCards();
+}
+
+function addCondition() {
+  const field = el.addSel.value;
+  if (!field) return;
+  const f = FIELDS[field];
+  cur.conditions.push({ field, op: f[1][0][0], value: f[2] === 'bool' ? 'yes' : '', value2: '', key: '', open: true });
+  el.addSel.value = '';
+  renderCards();
+  el.cards.lastElementChild.querySelector('.cond-body select, .cond-body input')?.focus();
+}
+
+// ---------- the server's filter object ----------
+
+const yn = (v) => (v === 'yes' ? true : v === 'no' ? false : undefined);
+const ynBack = (v) => (v === true ? 'yes' : v === false ? 'no' : '');
+const dayMs = (d) => (d ? new Date(`${d}T00:00:00`).getTime() : null);
+const toDay = (ms) => (Number.isFinite(ms) ? new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10) : '');
+
+function condSpec(c) {
+  const kind = FIELDS[c.field][2];
+  const out = { field: c.field, op: c.op };
+  if (c.field === 'custom_field') out.key = c.key;
+  if (NO_VALUE.has(c.op)) return out;
+  if (kind === 'bool') out.value = c.value !== 'no';
+  else if (kind === 'manager') out.value = Number(c.value) || 0;
+  else if (kind === 'date') {
+    out.value = c.op === 'between' ? { from: dayMs(c.value), to: c.value2 ? dayMs(c.value2) + DAY : null }
+      : c.op === 'after' ? dayMs(c.value) + DAY : dayMs(c.value);
+  } else out.value = c.value;
+  return out;
+}
+
+function condFromSpec(s) {
+  const f = FIELDS[s.field];
+  if (!f) return null;
+  const c = { field: s.field, op: s.op, key: s.key || '', value: '', value2: '', open: false };
+  const v = s.value;
+  if (f[2] === 'bool') c.value = v === false ? 'no' : 'yes';
+  else if (f[2] === 'date') {
+    if (s.op === 'between') { c.value = toDay(v?.from); c.value2 = toDay(v?.to != null ? v.to - DAY : null); } else c.value = toDay(s.op === 'after' ? v - DAY : v);
+  } else c.value = v == null ? '' : String(v);
+  return c;
+}
+
+/** The panel state as the server's filter object (only what constrains something). */
+function toSpec(f) {
+  const out = { match: f.match === 'any' ? 'any' : 'all' };
+  if (f.messenger) out.messengers = [f.messenger];
+  if (yn(f.has_phone) !== undefined) out.has_phone = yn(f.has_phone);
+  if (yn(f.has_email) !== undefined) out.has_email = yn(f.has_email);
+  if (f.sales_plan) out.sales_plan = f.sales_plan;
+  if (f.conditions.length) out.conditions = f.conditions.map(condSpec);
+  return out;
+}
+
+function fromSpec(s = {}, name, id) {
+  return {
+    ...blank(), id, name, match: s.match === 'any' ? 'any' : 'all', messenger: (s.messengers || [])[0] || '',
+    has_phone: ynBack(s.has_phone), has_email: ynBack(s.has_email), sales_plan: s.sales_plan || '',
+    conditions: (s.conditions || []).map(condFromSpec).filter(Boolean),
+  };
+}
+
+function applyCurrent() {
+  const f = cur;
+  const empty = !f.messenger && !f.has_phone && !f.has_email && !f.sales_plan && !f.conditions.length;
+  applyFn(empty ? null : toSpec(f), f.name !== 'Untitled filter' ? f.name : '');
+}
+
+/** One line for the chip above the list. */
+export function describeFilter(spec, name = '') {
+  const parts = (spec.messengers || []).map((m) => (MESSENGERS.find(([v]) => v === m) || [0, m])[1]);
+  if (spec.has_phone !== undefined) parts.push(spec.has_phone ? 'has phone' : 'no phone');
+  if (spec.has_email !== undefined) parts.push(spec.has_email ? 'has e-mail' : 'no e-mail');
+  if (spec.sales_plan) parts.push(`plan: ${spec.sales_plan}`);
+  const n = (spec.conditions || []).length;
+  if (n) parts.push(`${n} condition${n > 1 ? 's' : ''} (${spec.match === 'any' ? 'any' : 'all'})`);
+  return `Filter — ${name ? `${name}: ` : ''}${parts.join(' · ') || 'none'}`;
+}
+
+// ---------- condition cards ----------
+
+function renderCards() {
+  fill(el.cards, cur.conditions.map(card));
+  el.expandBtn.textContent = cur.conditions.some((c) => c.open) ? 'Collapse all' : 'Expand all';
+  el.expandBtn.disabled = !cur.conditions.length;
+}
+
+function summary(c) {
+  const [label, ops, kind] = FIELDS[c.field];
+  let v = c.value;
+  if (kind === 'bool') v = c.value === 'no' ? 'no' : 'yes';
+  if (kind === 'manager') v = state.managers.get(Number(c.value))?.name;
+  if (kind === 'messenger') v = (MESSENGERS.find(([k]) => k === c.value) || [])[1];
+  if (c.op === 'between') v = `${c.value || '…'} and ${c.value2 || '…'}`;
+  const op = (ops.find(([o]) => o === c.op) || [0, c.op])[1];
+  return `${label} ${c.field === 'custom_field' ? `“${c.key || '…'}” ` : ''}${op}${NO_VALUE.has(c.op) ? '' : ` ${v || '…'}`}`;
+}
+
+function valueInput(c, id) {
+  const kind = FIELDS[c.field][2];
+  const choose = (pairs) => h('select', { id }, options([['', 'Choose…'], ...pairs], c.value));
+  if (kind === 'bool') return h('select', { id }, options([['yes', 'Yes'], ['no', 'No']], c.value));
+  if (kind === 'manager') return choose(Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login]));
+  if (kind === 'messenger') return choose(MESSENGERS.slice(1));
+  if (kind === 'channel' && channels.length) return choose(channels.map((ch) => [ch.id, ch.name || ch.id]));
+  return h('input', { type: kind === 'date' ? 'date' : 'text', id, value: c.value });
+}
+
+function card(c, i) {
+  const id = `cond-${i}`;
+  const label = h('span', { text: summary(c) });
+  const refresh = () => { label.textContent = summary(c); };
+  const input = (ctl, key, text) => {
+    ctl.addEventListener('input', () => { c[key] = ctl.value.trim(); refresh(); });
+    ctl.addEventListener('change', () => { c[key] = ctl.value.trim(); refresh(); });
+    return [lbl(ctl.id, text, true), ctl];
+  };
+  const op = h('select', { id: `${id}-op`, onchange: () => { c.op = op.value; renderCards(); } }, options(FIELDS[c.field][1], c.op));
+  return h('li', { class: 'cond-card' },
+    h('div', { class: 'cond-head' },
+      h('button', {
+        class: 'cond-toggle', 'aria-expanded': String(!!c.open), 'aria-controls': `${id}-b`,
+        onclick: () => { c.open = !c.open; renderCards(); el.cards.children[i].querySelector('.cond-toggle').focus(); },
+      }, icon(c.open ? 'down' : 'up'), label),
+      iconButton('x', `Remove condition: ${summary(c)}`, { cls: 'icon-btn-sm', onclick: () => { cur.conditions.splice(i, 1); renderCards(); el.addSel.focus(); } })),
+    h('div', { id: `${id}-b`, class: 'cond-body', hidden: !c.open },
+      c.field === 'custom_field' ? input(h('input', { type: 'text', id: `${id}-k`, placeholder: 'Field name', value: c.key }), 'key', 'Custom field name') : null,
+      lbl(op.id, 'Condition', true), op,
+      NO_VALUE.has(c.op) ? null : input(valueInput(c, `${id}-v`), 'value', c.op === 'between' ? 'From' : 'Value'),
+      c.op === 'between' ? input(h('input', { type: 'date', id: `${id}-v2`, value: c.value2 }), 'value2', 'To') : null));
+}
+
+function toggleAll() {
+  const open = !cur.conditions.some((c) => c.open);
+  for (const c of cur.conditions) c.open = open;
+  renderCards();
+}
+
+// ---------- rename / save / saved list ----------
+
+function rename() {
+  const input = h('input', { type: 'text', id: 'flt-rename', value: cur.name, maxlength: '80', required: true });
+  const form = h('form', { class: 'stack' }, h('div', { class: 'field' }, lbl('flt-rename', 'Filter name'), input),
+    h('div', { class: 'modal-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Rename' })));
+  const m = modal({ title: 'Rename filter', body: [form], cls: 'modal-small' });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    cur.name = input.value.trim() || cur.name;
+    el.name.textContent = cur.name;
+    m.close();
+  });
+  input.select();
+}
+
+async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    flash(errText(err), 'error');
+    return null;
+  }
+}
+
+async function save() {
+  const stored = await attempt(() => saveFilter({ id: cur.id, name: cur.name, filter: toSpec(cur) }));
+  if (!stored) return;
+  cur.id = stored.id;
+  flash(`Filter “${stored.name}” saved`, 'ok');
+  if (!el.saved.hidden) renderSaved();
+}
+
+async function renderSaved() {
+  let list;
+  try {
+    list = await listFilters();
+  } catch (err) {
+    fill(el.saved, h('p', { class: 'form-error', text: errText(err) }));
+    return;
+  }
+  fill(el.saved, list.length ? h('ul', { class: 'saved-list' }, list.map((f) => h('li', null,
+    h('span', { class: 'saved-name', text: f.name, title: describeFilter(f.filter || {}) }),
+    btn('Apply', () => { load(fromSpec(f.filter, f.name, f.id)); applyCurrent(); }, 'primary', { 'aria-label': `Apply ${f.name}` }),
+    btn('Duplicate', async () => { await attempt(() => duplicateFilter(f.id)); renderSaved(); }, 'ghost', { 'aria-label': `Duplicate ${f.name}` }),
+    btn('Delete', async () => {
+      if (!await confirmDialog(`Delete the filter “${f.name}”?`, { ok: 'Delete', danger: true })) return;
+      await attempt(() => deleteFilter(f.id));
+      if (cur.id === f.id) cur.id = undefined;
+      renderSaved();
+    }, 'ghost', { 'aria-label': `Delete ${f.name}` }))))
+    : h('p', { class: 'empty', text: 'No saved filters yet. Set up conditions, then Save.' }));
+}
+

@@ -1,0 +1,165 @@
+// Parley — the Chats screen: three panes (list, conversation + composer, client card), the
+// route #/chats[/<contact>[/<chat>]], hotkeys and the glue between panes. At phone width one
+// pane shows at a time (data-pane = list | chat | card) with back buttons.
+
+import { api } from '../api.js';
+import { h, errText } from '../dom.js';
+import { state, on, setDraftMark } from '../store.js';
+import { flash, modalOpen } from '../ui.js';
+import * as list from './list.js';
+import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, currentDetail } from './conversation.js';
+import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
+import { mountCard, showCard, hideCard, toggleLargeCard, largeCardOpen } from './card.js';
+
+let root = null;
+let openSeq = 0;
+const narrow = () => matchMedia('(max-width: 480px)').matches;
+
+export function mount(el) {
+  const listPane = h('section', { class: 'pane pane-list', 'aria-label': 'Chat list' });
+  const chatPane = h('section', { class: 'pane pane-chat', 'aria-label': 'Conversation' });
+  const cardPane = h('aside', { class: 'pane pane-card', 'aria-label': 'Client card', tabindex: '-1' });
+  root = h('div', { class: 'chats', 'data-pane': 'list' }, listPane, chatPane, cardPane);
+  el.append(root);
+  list.mountList(listPane);
+  const composerHost = mountConversation(chatPane, {
+    onBack: () => { location.hash = '#/chats'; },
+    onCardToggle: () => toggleCard(),
+    onSwitchChat: (chatId) => { location.hash = `#/chats/${state.contactId}/${chatId}`; },
+  });
+  mountComposer(composerHost, {
+    onSent: addMessage,
+    onRead: (chat) => withDetail((d) => chat && updateDetail({ ...d, chats: d.chats.map((c) => (c.id === chat.id ? { ...c, ...chat } : c)) })),
+  });
+  mountCard(cardPane, {
+    onDetail: (d) => {
+      updateDetail(d);
+      setComposerContact(d.contact);
+      list.updateRow(d.contact.id, { name: d.contact.name, marked: d.contact.marked, open_task: d.tasks.some((t) => !t.done) });
+    },
+    onClose: () => { root.dataset.pane = 'chat'; },
+  });
+
+  const open = (fn) => () => state.chatId != null && fn();
+  on('hotkey:markRead', open(markRead));
+  on('hotkey:send', open(send));
+  on('hotkey:largeCard', open(toggleLargeCard));
+  on('hotkey:prev', () => step(-1));
+  on('hotkey:next', () => step(1));
+  on('hotkey:mark', toggleMark);
+  on('hotkey:escape', ({ event }) => {
+    if (modalOpen() || largeCardOpen() || !(root.classList.contains('card-open') || root.dataset.pane === 'card')) return;
+    event.preventDefault();
+    toggleCard(false);
+  });
+  // Drafts are per manager: frames about mine (another tab, or a send clearing it).
+  on('ws:draft.updated', ({ chat_id: chatId, draft }) => chatId != null && setDraftMark(chatId, !!draft));
+  on('ws:resync', reopen);
+  on('ws:reconnected', reopen);
+  // Keep the open client's chats (channel switch, unread) fresh.
+  on('ws:chat.updated', ({ contact_id: cid, row }) => withDetail((d) => {
+    if (!row || d.contact.id !== cid) return;
+    const known = new Set(d.chats.map((c) => c.id));
+    if ((row.chats || []).some((c) => !known.has(c.id))) return reopen();
+    updateDetail({ ...d, chats: d.chats.map((c) => ({ ...c, unread: (row.chats.find((x) => x.id === c.id) || c).unread })) });
+  }));
+}
+
+function withDetail(fn) {
+  const d = currentDetail();
+  if (d) fn(d);
+}
+
+export function show(args) {
+  const contactId = Number(args[0]);
+  if (contactId) open(contactId, Number(args[1]) || null);
+  else close();
+}
+
+export function hide() {
+  toggleCard(false);
+}
+
+function toggleCard(force) {
+  if (narrow()) {
+    const toCard = force ?? root.dataset.pane !== 'card';
+    root.dataset.pane = toCard ? 'card' : 'chat';
+    if (toCard) root.querySelector('.pane-card .back-btn')?.focus();
+    return;
+  }
+  root.classList.toggle('card-open', force);
+  if (root.classList.contains('card-open')) root.querySelector('.pane-card').focus();
+}
+
+function close() {
+  openSeq++;
+  state.contactId = state.chatId = null;
+  list.select(null);
+  showPlaceholder();
+  setComposerChat(null, null);
+  hideCard();
+  root.dataset.pane = 'list';
+}
+
+function reopen() {
+  if (state.contactId == null) return;
+  const chat = state.chatId;
+  state.chatId = null; // forces the history to reload
+  open(state.contactId, chat, true);
+}
+
+async function open(contactId, chatId, quiet = false) {
+  const seq = ++openSeq;
+  const sameContact = state.contactId === contactId;
+  let detail;
+  try {
+    detail = await api('GET', `/api/v1/contacts/${contactId}`);
+  } catch (err) {
+    if (seq !== openSeq) return;
+    if (!quiet) flash(err.status === 404 ? 'That client does not exist.' : errText(err), 'error');
+    if (err.status === 404) location.hash = '#/chats';
+    return;
+  }
+  if (seq !== openSeq) return;
+  const chats = detail.chats.slice().sort((a, b) => (b.last_activity_ms || 0) - (a.last_activity_ms || 0));
+  for (const c of chats) state.chatContact.set(c.id, contactId);
+  const row = list.getRow(contactId);
+  const chat = chats.find((c) => c.id === chatId) || chats.find((c) => row && c.id === row.default_chat_id) || chats[0];
+  const chatChanged = state.chatId !== (chat ? chat.id : null);
+  state.contactId = contactId;
+  state.chatId = chat ? chat.id : null;
+  list.select(contactId);
+  if (chat) await openChat(detail, chat.id);
+  else {
+    showPlaceholder();
+    flash('This client has no chats yet.', 'info');
+  }
+  if (seq !== openSeq) return;
+  if (chatChanged) setComposerChat(state.chatId, detail.contact);
+  else setComposerContact(detail.contact);
+  showCard(detail);
+  if (!sameContact || root.dataset.pane === 'list') root.dataset.pane = 'chat';
+  // Keep the keyboard where it was (e.g. in the list); else start typing in the composer.
+  const a = document.activeElement;
+  if (!quiet && chatChanged && !narrow() && (!a || a === document.body || a.closest('.pane-chat'))) focusComposer();
+}
+
+function step(delta) {
+  const row = list.neighbour(delta);
+  if (row) location.hash = `#/chats/${row.contact_id}`;
+}
+
+async function toggleMark() {
+  const d = currentDetail();
+  if (!d) return;
+  try {
+    const contact = await api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked });
+    list.updateRow(contact.id, { marked: contact.marked });
+    const nd = { ...d, contact: { ...d.contact, ...contact } };
+    updateDetail(nd);
+    showCard(nd);
+    flash(contact.marked ? 'Client marked' : 'Mark removed', 'ok');
+  } catch (err) {
+    flash(errText(err), 'error');
+  }
+}

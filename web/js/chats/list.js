@@ -1,0 +1,370 @@
+// Parley — the chat list (left pane, L0–L7): sections with live counts, search, sales-plan
+// filter, sort, the filter panel, and the virtualised, infinitely paged rows.
+
+import { h, btn, lbl, avatar, shortTime, debounce, errText, announce, fill } from '../dom.js';
+import { icon, messengerIcon } from '../icons.js';
+import { state, on, hasDraft } from '../store.js';
+import { api } from '../api.js';
+import { setNote, iconButton } from '../ui.js';
+import { fetchRows, searchUsesSections } from './source.js';
+import { VList } from './vlist.js';
+import { mountFilters, describeFilter } from './filters.js';
+
+const SECTIONS = [['important', 'Important'], ['all', 'All'], ['unread', 'Unread'], ['dialogs', 'Dialogs']];
+const EMPTY = { important: 'No clients with open tasks.', unread: 'No unread chats. Well done!', dialogs: 'No open dialogs.', all: 'No chats yet.' };
+
+const st = {
+  section: 'all', sort: 'newest', q: '', filter: null, filterLabel: '',
+  items: [], next: null, loading: false, gen: 0, selected: null,
+  restDrafts: new Set(), // contacts whose REST row said draft:true (the chat is not named)
+  pendingAnnounce: new Set(),
+};
+const el = { counts: {} };
+let vlist = null;
+
+export function mountList(root) {
+  el.sections = h('div', { class: 'sections', role: 'group', 'aria-label': 'Sections' }, SECTIONS.map(([id, label]) => {
+    el.counts[id] = h('span', { class: 'count', text: '0' });
+    return h('button', { class: 'section-btn', 'data-section': id, 'aria-pressed': String(id === st.section), onclick: () => setSection(id) },
+      h('span', { text: label }), el.counts[id]);
+  }));
+
+  el.search = h('input', {
+    type: 'search', class: 'search-input', id: 'chat-search', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'Search name, phone, e-mail', 'aria-label': 'Search clients by name, phone or e-mail',
+  });
+  const run = debounce(() => setQuery(el.search.value.trim()), 250);
+  el.search.addEventListener('input', run);
+  el.search.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { run.cancel(); setQuery(el.search.value.trim()); }
+    if (e.key === 'Escape' && el.search.value) { e.preventDefault(); e.stopPropagation(); el.search.value = ''; run.cancel(); setQuery(''); }
+    if (e.key === 'ArrowDown') { e.preventDefault(); focusRow(0); }
+  });
+
+  el.planBtn = iconButton('flag', 'Sales plan filter', { onclick: () => togglePlan() });
+  el.sortBtn = iconButton('sort', '', { cls: 'sort-btn', onclick: toggleSort });
+  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggleFilters() });
+  for (const [b, id] of [[el.planBtn, 'plan-row'], [el.filterBtn, 'filters-host']]) {
+    b.setAttribute('aria-expanded', 'false');
+    b.setAttribute('aria-controls', id);
+  }
+  updateSortBtn();
+
+  el.plan = h('input', { type: 'text', id: 'plan-input', list: 'plan-options', placeholder: 'Sales plan name', autocomplete: 'off' });
+  el.planOptions = h('datalist', { id: 'plan-options' });
+  el.planRow = h('form', { id: 'plan-row', class: 'plan-row', hidden: true, onsubmit: (e) => { e.preventDefault(); applyPlan(el.plan.value.trim()); } },
+    lbl('plan-input', 'Sales plan', true), el.plan, el.planOptions,
+    h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: 'Apply' }),
+    btn('Clear', () => { el.plan.value = ''; applyPlan(''); }));
+
+  el.filtersHost = h('div', { id: 'filters-host', class: 'filters-host', hidden: true });
+  mountFilters(el.filtersHost, { apply: applyFilters });
+  el.note = h('p', { class: 'list-note', role: 'status', hidden: true });
+  el.chip = h('div', { class: 'list-chip', hidden: true });
+  el.scroller = h('div', { class: 'vlist', tabindex: '-1' });
+  el.empty = h('p', { class: 'empty list-empty', hidden: true });
+  root.append(
+    h('div', { class: 'list-head' }, el.sections,
+      h('div', { class: 'search-row' }, h('div', { class: 'search-box' }, icon('search'), el.search), el.planBtn, el.sortBtn, el.filterBtn),
+      el.planRow, el.filtersHost, el.chip, el.note),
+    el.scroller, el.empty);
+
+  vlist = new VList(el.scroller, { rowHeight: 72, key: (r) => r.contact_id, render: renderRow, onNearEnd: loadMore, label: 'Clients' });
+  el.scroller.addEventListener('keydown', onListKey);
+
+  on('ws:counts', setCounts);
+  on('ws:chat.updated', onRowEvent);
+  on('ws:contact.updated', ({ contact: c }) => c && patchRow(c.id, { name: c.name, marked: c.marked, archived: c.archived, blacklisted: c.blacklisted }));
+  on('ws:message.created', onMessage);
+  on('ws:dialog.updated', () => { if (st.section === 'dialogs' && !st.q && !st.filter) reloadSoon(); });
+  on('draft:mark', ({ contactId, present }) => {
+    if (!present) st.restDrafts.delete(contactId);
+    patchRow(contactId, {});
+  });
+  on('ws:resync', () => reload());
+  on('ws:reconnected', async () => { try { setCounts(await api('GET', '/api/v1/chats/counts')); } catch { /* next frame */ } });
+  reload();
+}
+
+// ---------- loading ----------
+
+const reloadSoon = debounce(() => reload(true), 400);
+const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+export async function reload(keepScroll = false) {
+  const gen = ++st.gen;
+  st.loading = true;
+  setNote(el.note, '');
+  try {
+    const page = await fetchRows({ section: st.section, sort: st.sort, q: st.q, filter: st.filter });
+    if (gen !== st.gen) return;
+    st.items = [];
+    st.next = page.next;
+    addRows(page.items);
+    setCounts(page.counts);
+    if (!keepScroll) el.scroller.scrollTop = 0;
+    const n = page.total ?? st.items.length;
+    if (st.q) setNote(el.note, page.via === 'contacts' ? `Clients matching “${st.q}”` : `${plural(n, 'client')} matching “${st.q}”`, 'info');
+    else if (st.filter && page.total != null) setNote(el.note, `${n === 1 ? '1 client matches' : `${n} clients match`} the filter`, 'info');
+  } catch (err) {
+    if (gen !== st.gen) return;
+    st.items = [];
+    st.next = null;
+    setNote(el.note, errText(err));
+  }
+  st.loading = false;
+  vlist.setItems(st.items, { force: true });
+  showEmpty();
+}
+
+async function loadMore() {
+  if (st.loading || !st.next) return;
+  const gen = st.gen;
+  st.loading = true;
+  try {
+    const page = await fetchRows({ section: st.section, sort: st.sort, q: st.q, filter: st.filter, cursor: st.next });
+    if (gen !== st.gen) return;
+    st.next = page.next;
+    addRows(page.items);
+    setCounts(page.counts);
+    vlist.setItems(st.items);
+  } catch (err) {
+    if (gen === st.gen) setNote(el.note, errText(err));
+  } finally {
+    if (gen === st.gen) st.loading = false;
+  }
+}
+
+function addRows(rows) {
+  const seen = new Set(st.items.map((r) => r.contact_id));
+  for (const r of rows) {
+    if (seen.has(r.contact_id)) continue;
+    seen.add(r.contact_id);
+    learn(r);
+    st.items.push(r);
+  }
+}
+
+function learn(r) {
+  for (const c of r.chats || []) state.chatContact.set(c.id, r.contact_id);
+  if (r.draft) st.restDrafts.add(r.contact_id);
+}
+
+function showEmpty() {
+  el.empty.hidden = st.items.length > 0 || !!el.note.textContent;
+  el.empty.textContent = st.q ? 'No clients match your search.' : st.filter ? 'No clients match this filter.' : EMPTY[st.section];
+}
+
+function setCounts(c) {
+  if (!c) return;
+  Object.assign(state.counts, c);
+  for (const [id, label] of SECTIONS) {
+    const n = state.counts[id] ?? 0;
+    el.counts[id].textContent = n > 9999 ? `${Math.floor(n / 1000)}k` : String(n);
+    el.counts[id].parentElement.setAttribute('aria-label', `${label}, ${n}`);
+  }
+}
+
+// ---------- controls ----------
+
+function setSection(id) {
+  st.section = id;
+  for (const b of el.sections.children) b.setAttribute('aria-pressed', String(b.dataset.section === id));
+  // The chat-list search keeps the section; the contacts fallback ignores sections.
+  if (st.q && !searchUsesSections()) { st.q = ''; el.search.value = ''; }
+  reload();
+}
+
+function setQuery(q) {
+  if (q !== st.q) { st.q = q; reload(); }
+}
+
+function toggleSort() {
+  st.sort = st.sort === 'newest' ? 'oldest' : 'newest';
+  updateSortBtn();
+  reload();
+}
+
+function updateSortBtn() {
+  const newest = st.sort === 'newest';
+  el.sortBtn.setAttribute('aria-label', `Sorted ${newest ? 'newest' : 'oldest'} first (switch to ${newest ? 'oldest' : 'newest'} first)`);
+  el.sortBtn.title = newest ? 'Newest first' : 'Oldest first';
+  el.sortBtn.classList.toggle('is-flipped', !newest);
+}
+
+function toggle(button, panel) {
+  const open = panel.hidden;
+  panel.hidden = !open;
+  button.setAttribute('aria-expanded', String(open));
+  if (open) panel.querySelector('select, input, button')?.focus();
+  return open;
+}
+
+async function togglePlan() {
+  if (!toggle(el.planBtn, el.planRow) || el.planOptions.childElementCount) return;
+  try {
+    const { knownPlans } = await import('../views/plans.js');
+    fill(el.planOptions, (await knownPlans()).map((p) => h('option', { value: p.name })));
+  } catch { /* free text still works */ }
+}
+
+function toggleFilters() {
+  toggle(el.filterBtn, el.filtersHost);
+}
+
+function applyPlan(plan) {
+  const f = { ...st.filter, sales_plan: plan || undefined };
+  const empty = !Object.entries(f).some(([k, v]) => k !== 'match' && (Array.isArray(v) ? v.length : v != null && v !== ''));
+  applyFilters(empty ? null : f, st.filterLabel);
+}
+
+/**
+ * The one entry point for filtering the list (L3, L5). `filter` is the server's filter
+ * object (messengers, has_phone, has_email, sales_plan, match, conditions), sent as JSON in
+ * `filter=`; a server that cannot filter answers with an error, which is shown. `label`
+ * names it in the chip (e.g. a saved filter's name).
+ */
+export function applyFilters(filter, label = '') {
+  st.filter = filter;
+  st.filterLabel = label;
+  el.planBtn.classList.toggle('is-active', !!(filter && filter.sales_plan));
+  el.filterBtn.classList.toggle('is-active', !!filter);
+  if (filter) fill(el.chip, h('span', { text: describeFilter(filter, label) }), btn('Clear filter', () => { el.plan.value = ''; applyFilters(null); }));
+  el.chip.hidden = !filter;
+  reload();
+}
+
+// ---------- rows ----------
+
+function previewText(r) {
+  const m = r.last_message;
+  if (!m) return r.summary || '';
+  let text = m.text || '';
+  const a = !text && m.attachments && m.attachments[0];
+  if (a) {
+    const t = (a.mime || '').split('/')[0];
+    text = t === 'image' ? 'Photo' : t === 'audio' ? 'Voice message' : t === 'video' ? 'Video' : `File: ${a.name}`;
+  }
+  if (m.kind === 'manager') return `${m.author_name && m.author_name !== state.me?.name ? m.author_name : 'You'}: ${text}`;
+  return m.kind === 'bot' ? `Bot: ${text}` : m.kind === 'note' ? `Note: ${text}` : text;
+}
+
+function renderRow(r) {
+  const selected = r.contact_id === st.selected;
+  const marks = h('span', { class: 'row-marks' });
+  const mark = (on, name, label, ic = name) => on && marks.append(h('span', { class: `mark mark-${name}`, title: label }, icon(ic), h('span', { class: 'sr-only', text: label })));
+  mark(r.marked, 'flag', 'Marked');
+  mark(r.open_task, 'task', 'Open task');
+  mark(st.restDrafts.has(r.contact_id) || hasDraft((r.chats || []).map((c) => c.id)), 'draft', 'Draft', 'pencil');
+  mark(r.blacklisted, 'ban', 'Blacklisted');
+  const chats = r.chats || [];
+  const ch = chats.find((x) => x.channel_id === r.channel_id);
+  const chName = (ch && ch.channel_name) || r.channel_id || '';
+  return h('a', {
+    class: ['row', selected && 'is-selected', r.unread > 0 && 'is-unread', r.archived && 'is-archived'],
+    href: `#/chats/${r.contact_id}`,
+    'data-contact': r.contact_id,
+    tabindex: selected || (!st.selected && st.items[0] === r) ? '0' : '-1',
+    'aria-current': selected ? 'true' : null,
+  },
+  h('span', { class: 'row-avatar' }, avatar(r.name, r.contact_id),
+    r.channel_kind ? messengerIcon(r.channel_kind, chats.length > 1 ? `${chName} and ${chats.length - 1} more` : chName) : null),
+  h('span', { class: 'row-main' },
+    h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: r.name || 'Unnamed client' }), marks,
+      h('time', { class: 'row-time', text: shortTime(r.last_activity_ms) })),
+    h('span', { class: 'row-bottom' }, h('span', { class: 'row-preview', text: previewText(r) }),
+      r.unread > 0 ? h('span', { class: 'badge' }, String(r.unread > 999 ? '999+' : r.unread), h('span', { class: 'sr-only', text: ' unread' })) : null)));
+}
+
+function patchRow(contactId, fields) {
+  const i = st.items.findIndex((x) => x.contact_id === contactId);
+  if (i < 0) return;
+  st.items[i] = { ...st.items[i], ...fields };
+  vlist.setItems(st.items);
+}
+
+function inSection(row) {
+  if (row.archived) return false;
+  if (st.section === 'dialogs') return null; // the row does not say: that section reloads
+  return st.section === 'unread' ? row.unread > 0 : st.section === 'important' ? row.open_task : true;
+}
+
+/** Does row a sort before row b? */
+function before(a, b) {
+  const d = (a.last_activity_ms || 0) - (b.last_activity_ms || 0) || a.contact_id - b.contact_id;
+  return st.sort === 'newest' ? d > 0 : d < 0;
+}
+
+/** A `chat.updated` frame: update, move or drop the row (L7). */
+function onRowEvent({ contact_id: cid, row }) {
+  if (!row) return;
+  learn({ ...row, draft: false });
+  if (st.pendingAnnounce.delete(cid)) announceRow(row);
+  const i = st.items.findIndex((x) => x.contact_id === cid);
+  if (st.q || st.filter) return void (i >= 0 && patchRow(cid, row));
+  const belongs = inSection(row);
+  if (belongs === null) return void (i >= 0 ? patchRow(cid, row) : reloadSoon());
+  if (i >= 0) st.items.splice(i, 1);
+  if (belongs || cid === st.selected) {
+    let at = st.items.findIndex((x) => before(row, x));
+    if (at < 0) at = st.next ? -1 : st.items.length; // beyond the loaded page: paging brings it
+    if (!belongs) at = i; // the open client stays put until another is chosen
+    if (at >= 0) st.items.splice(at, 0, row);
+  }
+  vlist.setItems(st.items);
+  showEmpty();
+}
+
+function onMessage({ contact_id: cid, message }) {
+  if (!message || message.kind !== 'client') return;
+  const r = getRow(cid);
+  if (r) announceRow({ ...r, last_message: message });
+  else st.pendingAnnounce.add(cid);
+}
+
+function announceRow(r) {
+  announce(`New message from ${r.name || 'a client'}${r.last_message?.text ? `: ${r.last_message.text}` : ''}`);
+}
+
+// ---------- selection & keyboard ----------
+
+export function select(contactId) {
+  const prev = st.selected;
+  st.selected = contactId;
+  // A row that left its section while open goes once another client is chosen.
+  const old = getRow(prev);
+  if (old && prev !== contactId && !st.q && !st.filter && inSection(old) === false) st.items = st.items.filter((x) => x !== old);
+  st.items = st.items.map((r) => (r.contact_id === prev || r.contact_id === contactId ? { ...r } : r));
+  vlist.setItems(st.items);
+  const idx = st.items.findIndex((x) => x.contact_id === contactId);
+  if (idx >= 0) vlist.reveal(idx);
+}
+
+export function getRow(contactId) {
+  return st.items.find((x) => x.contact_id === contactId) || null;
+}
+
+/** The row `delta` places from the selected one (Ctrl+Shift+↑/↓). */
+export function neighbour(delta) {
+  const i = st.items.findIndex((x) => x.contact_id === st.selected);
+  const j = i < 0 ? (delta > 0 ? 0 : st.items.length - 1) : i + delta;
+  if (j >= st.items.length - 3) loadMore();
+  return st.items[j] || null;
+}
+
+export const updateRow = patchRow;
+
+function focusRow(i) {
+  if (!st.items.length) return;
+  const idx = Math.max(0, Math.min(st.items.length - 1, i));
+  vlist.reveal(idx);
+  vlist.element(st.items[idx].contact_id)?.querySelector('a.row')?.focus();
+}
+
+function onListKey(e) {
+  const a = e.target.closest && e.target.closest('a.row');
+  if (!a || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) return;
+  const i = st.items.findIndex((x) => String(x.contact_id) === a.dataset.contact);
+  const to = { ArrowDown: i + 1, ArrowUp: i - 1, PageDown: i + 8, PageUp: i - 8, Home: 0, End: st.items.length - 1 }[e.key];
+  if (to !== undefined) { e.preventDefault(); focusRow(to); }
+}

@@ -1,0 +1,67 @@
+// Parley — one entry of a chat's history (H5): client left; manager right with avatar and
+// name; bot right as "Bot"; system centred; notes highlighted, visible only to managers.
+// Attachments: image preview, video/audio players, file link. Delivery status, and for a
+// failure the reason and Retry.
+
+import { h, avatar, clock, fullTime, fileSize } from '../dom.js';
+import { icon } from '../icons.js';
+import { managerName } from '../store.js';
+
+const STATUS = { queued: ['Queued', 'clock'], sent: ['Sent', 'check'], delivered: ['Delivered', 'checks'], read: ['Read', 'checks'], failed: ['Failed', 'alert'] };
+
+/** Text with http(s) links as real <a> nodes (the text stays text). */
+function richText(text) {
+  return text.split(/(\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/).map((part, i) =>
+    (i % 2 ? h('a', { href: part, target: '_blank', rel: 'noopener noreferrer nofollow', text: part }) : part));
+}
+
+function attachment(a) {
+  const type = (a.mime || '').split('/')[0];
+  const name = a.name || 'file';
+  if (type === 'image') return h('a', { class: 'att att-image', href: a.url, target: '_blank', rel: 'noopener', title: name }, h('img', { src: a.url, alt: name, loading: 'lazy' }));
+  if (type === 'video' || type === 'audio') return h('div', { class: `att att-${type}` }, h(type, { src: a.url, controls: true, preload: 'metadata', 'aria-label': name }));
+  return h('a', { class: 'att att-file', href: a.url, download: name }, icon('file'), h('span', { class: 'att-name', text: name }), h('span', { class: 'att-size', text: fileSize(a.size) }));
+}
+
+function status(m, onRetry) {
+  const s = STATUS[m.status];
+  if (!s) return null;
+  const el = h('span', { class: `status status-${m.status}`, title: s[0] }, icon(s[1]), h('span', { class: 'status-text', text: s[0] }));
+  if (m.status !== 'failed') return el;
+  return h('div', { class: 'msg-failed' },
+    h('div', { class: 'msg-failed-head' }, el, h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: 'Retry', onclick: () => onRetry(m) })),
+    m.error ? h('div', { class: 'msg-error', text: m.error }) : null);
+}
+
+/** @param {{contactName, contactId, onRetry}} ctx */
+export function renderMessage(m, ctx) {
+  const time = h('time', { title: fullTime(m.created_ms), text: clock(m.created_ms) });
+  const atts = m.attachments?.length ? h('div', { class: 'atts' }, m.attachments.map(attachment)) : null;
+  const base = (kind, ...children) => h('div', { class: `msg msg-${kind}`, 'data-id': m.id, 'data-kind': m.kind }, children);
+  if (m.kind === 'system') return base('system', h('div', { class: 'system-pill' }, icon('info'), h('span', { text: m.text || m.event || 'Event' }), time));
+  if (m.kind === 'note') {
+    const names = (m.mentions || []).map(managerName);
+    const author = m.author?.name || 'A manager';
+    return base('note', h('div', { class: 'bubble' },
+      h('div', { class: 'note-label' }, icon('at'), h('span', { text: 'Note · visible only to managers' })),
+      h('div', { class: 'msg-text' }, richText(`${author}${names.length ? ` added ${names.join(', ')}` : ''}: ${m.text || ''}`)),
+      atts, h('div', { class: 'msg-meta' }, time)));
+  }
+  const text = m.text ? h('div', { class: 'msg-text' }, richText(m.text)) : null;
+  if (m.kind === 'client') {
+    return base('client', avatar(ctx.contactName, ctx.contactId, 'avatar-sm'),
+      h('div', { class: 'bubble' }, h('div', { class: 'msg-author sr-only', text: ctx.contactName || 'Client' }), text, atts,
+        h('div', { class: 'msg-meta' }, time, m.edited ? h('span', { class: 'edited', text: 'edited' }) : null)));
+  }
+  // manager or bot: on the right
+  const bot = m.kind === 'bot';
+  const name = bot ? 'Bot' : m.author?.name || 'Manager';
+  const failed = m.status === 'failed';
+  const el = base(bot ? 'bot' : 'manager',
+    h('div', { class: 'bubble' }, h('div', { class: 'msg-author', text: name }), text, atts,
+      h('div', { class: 'msg-meta' }, time, failed ? null : status(m, ctx.onRetry)), failed ? status(m, ctx.onRetry) : null),
+    bot ? h('span', { class: 'avatar avatar-sm avatar-bot', 'aria-hidden': 'true' }, icon('bot')) : avatar(name, m.author ? m.author.id : name, 'avatar-sm'));
+  el.classList.add('msg-out');
+  el.classList.toggle('is-failed', failed);
+  return el;
+}

@@ -1,0 +1,62 @@
+// Parley — keyboard shortcuts (K1). One keydown listener turns chords into `hotkey:<action>`
+// events on the store bus; the Chats screen acts on them. Cmd replaces Ctrl on macOS.
+// `?` (outside text fields) lists them.
+
+import { h, isMac, modName, inTextField } from './dom.js';
+import { emit } from './store.js';
+import { modal, modalOpen } from './ui.js';
+
+const KEYS = [
+  [['Shift', 'Enter'], 'Mark the open chat as read'],
+  [[modName, 'Enter'], 'Send the message'],
+  [[modName, 'Shift', 'S'], 'Open the large client card'],
+  [['Esc'], 'Close the client card or dialog'],
+  [[modName, 'Shift', '↑'], 'Previous chat'],
+  [[modName, 'Shift', '↓'], 'Next chat'],
+  [[modName, 'Shift', 'A'], 'Mark the client in the list'],
+  [['?'], 'Show this list'],
+];
+const CHORDS = { KeyS: 'largeCard', KeyA: 'mark', ArrowUp: 'prev', ArrowDown: 'next' };
+
+let installed = false;
+
+export function init() {
+  if (!installed) document.addEventListener('keydown', onKey);
+  installed = true;
+}
+
+function fire(e, action) {
+  e.preventDefault();
+  e.stopPropagation();
+  emit(`hotkey:${action}`, { event: e });
+}
+
+function onKey(e) {
+  const mod = isMac ? e.metaKey : e.ctrlKey;
+  if (e.isComposing || e.defaultPrevented || e.altKey || (isMac ? e.ctrlKey : e.metaKey)) return;
+  const text = inTextField(e.target);
+  if (e.key === '?' && !mod && !text && !modalOpen()) {
+    e.preventDefault();
+    showHelp();
+    return;
+  }
+  if (document.getElementById('app').dataset.route !== 'chats' || modalOpen()) return;
+  // In a text field only the composer takes Enter chords (elsewhere they are new lines).
+  const enterOk = !text || e.target.closest('.composer');
+  if (e.key === 'Enter' && e.shiftKey && !mod && enterOk) fire(e, 'markRead');
+  else if (e.key === 'Enter' && mod && !e.shiftKey && enterOk) fire(e, 'send');
+  else if (mod && e.shiftKey && CHORDS[e.code]) fire(e, CHORDS[e.code]);
+  else if (e.key === 'Escape' && !mod) emit('hotkey:escape', { event: e });
+}
+
+export function showHelp() {
+  if (modalOpen()) return;
+  modal({
+    title: 'Keyboard shortcuts',
+    cls: 'modal-small',
+    body: [h('table', { class: 'hotkey-table' },
+      h('thead', null, h('tr', null, h('th', { scope: 'col', text: 'Keys' }), h('th', { scope: 'col', text: 'Action' }))),
+      h('tbody', null, KEYS.map(([keys, action]) => h('tr', null,
+        h('td', { class: 'keys' }, keys.flatMap((k, i) => [i ? ' + ' : null, h('kbd', { text: k })])), h('td', { text: action })))))],
+  });
+}

@@ -1,0 +1,118 @@
+// Parley — mentions: the bell with its unread count, the panel (list, mark read, go to
+// chat) and a toast when a `notification.created` frame arrives.
+
+import { api } from './api.js';
+import { h, btn, fill, avatar, shortTime, fullTime, errText, announce } from './dom.js';
+import { icon } from './icons.js';
+import { on } from './store.js';
+import { togglePopover, closePopover, flash, iconButton } from './ui.js';
+
+const bell = document.getElementById('bell');
+const count = document.getElementById('bell-count');
+const st = { items: [], unread: 0, loaded: false, panel: null };
+let started = false;
+
+export function init() {
+  if (started) return;
+  started = true;
+  bell.prepend(icon('bell'));
+  bell.addEventListener('click', () => openPanel(true));
+  on('ws:notification.created', (n) => {
+    if (!st.items.some((x) => x.id === n.id)) st.items.unshift(n);
+    setUnread(st.unread + (n.read ? 0 : 1));
+    render();
+    toast(n);
+  });
+  on('ws:notifications.read', (d) => {
+    setUnread(d.unread);
+    if (!d.unread) st.items.forEach((n) => { n.read = true; });
+    render();
+  });
+  on('ws:resync', load);
+  on('ws:reconnected', load);
+  load();
+}
+
+async function load() {
+  try {
+    const res = await api('GET', '/api/v1/notifications');
+    st.items = res.items || [];
+    st.loaded = true;
+    setUnread(res.unread ?? st.items.filter((n) => !n.read).length);
+    render();
+  } catch (err) {
+    console.warn('notifications:', err.message);
+  }
+}
+
+function setUnread(n) {
+  st.unread = Math.max(0, n | 0);
+  count.textContent = st.unread > 99 ? '99+' : st.unread;
+  count.hidden = !st.unread;
+  bell.setAttribute('aria-label', st.unread ? `Notifications, ${st.unread} unread` : 'Notifications');
+}
+
+/** Open the panel (the bell toggles it; "Full version" only opens). */
+export function openPanel(toggle = false) {
+  if (st.panel?.isConnected) {
+    if (toggle) closePopover();
+    return;
+  }
+  togglePopover(bell, (panel) => {
+    st.panel = panel;
+    panel.classList.add('notif-panel');
+    render();
+  }, { align: 'right', label: 'Notifications' });
+}
+
+async function post(path, done) {
+  try {
+    await api('POST', path);
+    done();
+    render();
+  } catch (err) {
+    flash(errText(err), 'error');
+  }
+}
+
+function render() {
+  if (!st.panel?.isConnected) return;
+  fill(st.panel, h('div', { class: 'pop-head' }, h('h2', { text: 'Notifications' }),
+    btn('Mark all read', () => post('/api/v1/notifications/read_all', () => { st.items.forEach((n) => { n.read = true; }); setUnread(0); }), 'ghost', { disabled: !st.unread })),
+  st.items.length ? h('ul', { class: 'notif-list' }, st.items.slice(0, 100).map(item))
+    : h('p', { class: 'empty', text: st.loaded ? 'No notifications yet. When a colleague mentions you in a comment, it appears here.' : 'Loading…' }));
+}
+
+function item(n) {
+  const from = n.from?.name || 'A manager';
+  return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id),
+    h('div', { class: 'notif-main' },
+      h('div', { class: 'notif-title' }, h('strong', { text: from }), ' mentioned you', h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
+      h('p', { class: 'notif-text', text: n.text }),
+      h('div', { class: 'notif-actions' }, n.read ? null : btn('Mark read', () => markRead(n)), btn('Go to chat', () => { closePopover(); goToChat(n); }, 'primary'))));
+}
+
+function markRead(n) {
+  if (!n.read) post(`/api/v1/notifications/${n.id}/read`, () => { n.read = true; setUnread(st.unread - 1); });
+}
+
+function goToChat(n) {
+  location.hash = `#/chats/${n.contact_id}/${n.chat_id}`;
+  markRead(n);
+}
+
+function toast(n) {
+  const from = n.from?.name || 'A manager';
+  announce(`${from} mentioned you: ${n.text}`);
+  let timer = null;
+  const close = () => { clearTimeout(timer); el.remove(); };
+  const arm = () => { clearTimeout(timer); timer = setTimeout(close, 15000); };
+  const el = h('div', { class: 'toast', role: 'status', onmouseenter: () => clearTimeout(timer), onfocusin: () => clearTimeout(timer), onmouseleave: arm },
+    h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: `${from} mentioned you` }), iconButton('x', 'Dismiss', { cls: 'icon-btn-sm', onclick: close })),
+    h('p', { class: 'toast-text', text: n.text }),
+    h('div', { class: 'toast-actions' }, btn('Full version', () => { close(); openPanel(); }), btn('Chat link', () => { close(); goToChat(n); }, 'primary')));
+  const host = document.getElementById('toasts');
+  host.append(el);
+  while (host.children.length > 4) host.firstChild.remove();
+  arm();
+}

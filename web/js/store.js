@@ -1,0 +1,79 @@
+// Parley — shared state and a tiny event bus. Panes talk through here instead of importing
+// each other: the WebSocket client emits `ws:<type>`, the hotkeys `hotkey:<action>`, panes
+// their own events (`draft:mark`, `managers`).
+
+import { api } from './api.js';
+
+const listeners = new Map();
+
+/** Subscribe; returns an unsubscribe function. */
+export function on(type, fn) {
+  if (!listeners.has(type)) listeners.set(type, new Set());
+  listeners.get(type).add(fn);
+  return () => listeners.get(type).delete(fn);
+}
+
+export function emit(type, data) {
+  for (const fn of Array.from(listeners.get(type) || [])) {
+    try {
+      fn(data);
+    } catch (err) {
+      console.error(`listener for ${type} failed`, err);
+    }
+  }
+}
+
+export const state = {
+  me: null, // the signed-in manager {id, login, name, role}
+  managers: new Map(), // id → manager (names in notes, assignees, mentions)
+  counts: {},
+  draftChats: new Set(), // chat ids where I have a saved draft
+  chatContact: new Map(), // chat id → contact id
+  contactId: null, // the open client and chat
+  chatId: null,
+  templates: null,
+  assistants: null,
+};
+
+export const isAdmin = () => state.me?.role === 'admin';
+
+export function managerName(id) {
+  const m = state.managers.get(id);
+  return m ? m.name || m.login : `Manager #${id}`;
+}
+
+export async function loadManagers() {
+  try {
+    const res = await api('GET', '/api/v1/managers');
+    state.managers = new Map((res.items || []).map((m) => [m.id, m]));
+  } catch (err) {
+    console.warn('managers:', err.message);
+  }
+  emit('managers', state.managers);
+}
+
+/** A list endpoint this server may not have yet: 404 → []. */
+const optional = (path) => api('GET', path).then((r) => r.items || [], (err) => {
+  if (err.status === 404) return [];
+  throw err;
+});
+
+export async function loadTemplates(force = false) {
+  if (!state.templates || force) state.templates = await optional('/api/v1/templates');
+  return state.templates;
+}
+
+export async function loadAssistants() {
+  if (!state.assistants) state.assistants = await optional('/api/v1/assistants');
+  return state.assistants;
+}
+
+export const loadChannels = () => optional('/api/v1/channels');
+
+export const hasDraft = (chatIds) => chatIds.some((id) => state.draftChats.has(id));
+
+export function setDraftMark(chatId, present) {
+  if (present) state.draftChats.add(chatId);
+  else state.draftChats.delete(chatId);
+  emit('draft:mark', { chatId, contactId: state.chatContact.get(chatId), present });
+}

@@ -1,0 +1,126 @@
+// Parley — shared widgets: modal dialogs (native <dialog>: Esc and focus trapping come from
+// the browser), confirmation, popovers, flash messages.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+
+let seq = 0;
+
+/**
+ * Open a modal. Returns { dialog, body, close(reason) }; onClose(reason) runs after it closes
+ * ('dismiss' for Esc, ×, backdrop; else what close() was given).
+ */
+export function modal({ title, body = [], actions = [], cls = '', onClose } = {}) {
+  const opener = document.activeElement;
+  const titleId = `dlg-${++seq}`;
+  const x = h('button', { class: 'icon-btn', 'aria-label': 'Close' }, icon('x'));
+  const bodyEl = h('div', { class: 'modal-body' }, body);
+  const dialog = h('dialog', { class: `modal ${cls}`, 'aria-labelledby': titleId },
+    h('div', { class: 'modal-head' }, h('h2', { id: titleId, class: 'modal-title', text: title }), x),
+    bodyEl, actions.length ? h('div', { class: 'modal-actions' }, actions) : null);
+  let reason = 'dismiss';
+  const close = (why = 'done') => {
+    reason = why;
+    if (dialog.open) dialog.close();
+  };
+  x.addEventListener('click', () => close('dismiss'));
+  dialog.addEventListener('cancel', () => { reason = 'dismiss'; });
+  dialog.addEventListener('mousedown', (e) => {
+    if (e.target !== dialog) return;
+    const r = dialog.getBoundingClientRect();
+    if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) close('dismiss');
+  });
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (onClose) onClose(reason);
+    if (opener && opener.isConnected && opener.focus) opener.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  return { dialog, body: bodyEl, close };
+}
+
+export function modalOpen() {
+  return document.querySelector('dialog.modal[open]') !== null;
+}
+
+export function confirmDialog(text, { ok = 'OK', danger = false } = {}) {
+  return new Promise((resolve) => {
+    let answer = false;
+    const yes = h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, text: ok });
+    const no = h('button', { class: 'btn btn-ghost', text: 'Cancel' });
+    const m = modal({ title: 'Please confirm', body: [h('p', { text })], actions: [no, yes], cls: 'modal-small', onClose: () => resolve(answer) });
+    yes.addEventListener('click', () => { answer = true; m.close(); });
+    no.addEventListener('click', () => m.close());
+    yes.focus();
+  });
+}
+
+// ---------- popovers ----------
+
+let openPop = null;
+
+export function closePopover() {
+  if (!openPop) return false;
+  const { panel, button } = openPop;
+  openPop = null;
+  panel.remove();
+  button.setAttribute('aria-expanded', 'false');
+  return true;
+}
+
+/**
+ * Toggle a popover under `button` (whose parent is position: relative, class pop-wrap).
+ * build(panel, close) fills it; returns the panel, or null when it was closed.
+ */
+export function togglePopover(button, build, { align = 'left', label } = {}) {
+  const again = openPop && openPop.button === button;
+  closePopover();
+  if (again) return null;
+  const panel = h('div', { class: `popover pop-${align}`, role: 'dialog', 'aria-label': label || button.getAttribute('aria-label') });
+  button.parentElement.append(panel);
+  button.setAttribute('aria-expanded', 'true');
+  openPop = { panel, button };
+  build(panel, () => { closePopover(); button.focus(); });
+  panel.querySelector('input, select, textarea, button, [href]')?.focus();
+  return panel;
+}
+
+document.addEventListener('mousedown', (e) => {
+  if (openPop && !openPop.panel.contains(e.target) && !openPop.button.contains(e.target)) closePopover();
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || !openPop || e.defaultPrevented) return;
+  const { button } = openPop;
+  closePopover();
+  button.focus();
+  e.preventDefault();
+  e.stopPropagation();
+}, true);
+
+// ---------- messages ----------
+
+/** A short status message at the top of the screen (role=status). */
+export function flash(text, kind = 'info') {
+  let host = document.getElementById('flash-host');
+  if (!host) {
+    host = h('div', { id: 'flash-host', class: 'flash-host', role: 'status' });
+    document.body.append(host);
+  }
+  const item = h('div', { class: `flash flash-${kind}`, text });
+  host.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 7000 : 3500);
+}
+
+/** Set an inline note's text (empty hides it). */
+export function setNote(el, text, kind = 'error') {
+  el.textContent = text || '';
+  el.hidden = !text;
+  el.classList.toggle('note-error', kind === 'error');
+  el.classList.toggle('note-ok', kind === 'ok');
+}
+
+/** An icon-only button with an accessible name. */
+export function iconButton(name, label, { cls = '', onclick } = {}) {
+  return h('button', { class: `icon-btn ${cls}`, 'aria-label': label, title: label, onclick }, icon(name));
+}

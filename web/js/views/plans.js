@@ -1,0 +1,65 @@
+// Parley — sales plans: the pipelines the server keeps (GET /api/v1/sales_plans) plus plan
+// names found on clients (a bounded read of the contacts). Counts come from the contacts
+// search with a sales_plan filter where the server has it. Cached for a minute.
+
+import { api } from '../api.js';
+
+const MAX_SCAN = 2000;
+let cache = null;
+let cachedAt = 0;
+
+/** Up to MAX_SCAN contacts, page by page; calls `each(contact)`. Returns [scanned, complete]. */
+async function scan(each) {
+  let cursor = null;
+  let n = 0;
+  while (n < MAX_SCAN) {
+    const p = new URLSearchParams({ limit: '200' });
+    if (cursor != null) p.set('cursor', cursor);
+    const res = await api('GET', `/api/v1/contacts?${p}`);
+    for (const c of res.items || []) { n++; if (each(c) === false) return [n, false]; }
+    cursor = res.next_cursor;
+    if (cursor == null || !(res.items || []).length) return [n, true];
+  }
+  return [n, false];
+}
+
+/** Clients on a plan via the filtered search; null when the server cannot filter. */
+async function filtered(plan, limit) {
+  const p = new URLSearchParams({ limit, filter: JSON.stringify({ sales_plan: plan }) });
+  return api('GET', `/api/v1/contacts?${p}`).catch((err) => {
+    if (err.status === 422 || err.status === 400) return null;
+    throw err;
+  });
+}
+
+/** [{name, stages, count}] by name; the array has .scanned and .complete. */
+export async function knownPlans(force = false) {
+  if (cache && !force && Date.now() - cachedAt < 60000) return cache;
+  const byName = new Map();
+  const add = (name, stages = []) => {
+    const k = name.toLowerCase();
+    if (!byName.has(k)) byName.set(k, { name, stages, count: 0 });
+    return byName.get(k);
+  };
+  const defined = await api('GET', '/api/v1/sales_plans').then((r) => r.items || [], () => []);
+  for (const p of defined) add(p.name, p.stages || []);
+  const [scanned, complete] = await scan((c) => { if (c.sales_plan) add(c.sales_plan).count++; });
+  const out = Array.from(byName.values()).sort((a, b) => a.name.localeCompare(b.name));
+  await Promise.all(out.map(async (p) => {
+    const res = await filtered(p.name, 1).catch(() => null);
+    if (res && Number.isFinite(res.total)) p.count = res.total;
+  }));
+  Object.assign(out, { scanned, complete });
+  cache = out;
+  cachedAt = Date.now();
+  return out;
+}
+
+/** Clients on one plan (the first `limit`). */
+export async function contactsOnPlan(plan, limit = 200) {
+  const res = await filtered(plan, limit);
+  if (res) return res.items || [];
+  const out = [];
+  await scan((c) => { if (c.sales_plan === plan) out.push(c); return out.length < limit; });
+  return out;
+}

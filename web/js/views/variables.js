@@ -1,0 +1,34 @@
+// Parley — Variables (A3): the chat templates the composer's Variables button offers.
+// They are defined by the admin in the config file ([[templates]]); this page lists them.
+
+import { h, clear, errText } from '../dom.js';
+import { loadTemplates } from '../store.js';
+
+const el = {};
+
+export function mount(root) {
+  el.body = h('tbody');
+  el.note = h('p', { class: 'muted', role: 'status' });
+  root.append(
+    h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: 'Variables' })),
+    h('section', { class: 'panel' },
+      h('p', { class: 'muted' }, 'Chat templates are set by the admin in the config file as ', h('code', { text: '[[templates]]' }),
+        ' with a name and a text. Placeholders: ', h('code', { text: '{client.name}' }), ', ', h('code', { text: '{client.phone}' }), ', ',
+        h('code', { text: '{client.email}' }), ', ', h('code', { text: '{manager.name}' }), '.'),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+        h('thead', null, h('tr', null, h('th', { scope: 'col', text: 'Name' }), h('th', { scope: 'col', text: 'Text' }))),
+        el.body)),
+      el.note));
+}
+
+export async function show() {
+  el.note.textContent = 'Loading…';
+  try {
+    const list = await loadTemplates(true);
+    clear(el.body);
+    for (const t of list) el.body.append(h('tr', null, h('td', { text: t.name }), h('td', { class: 'pre', text: t.text })));
+    el.note.textContent = list.length ? '' : 'No chat templates yet (or this server does not list them).';
+  } catch (err) {
+    el.note.textContent = errText(err);
+  }
+}
