@@ -28,19 +28,25 @@ fn boost(q: Box<dyn Query>, by: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(q, by))
 }
 
-fn any(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+// A single clause is returned as is: nested one-clause booleans cost a scorer level each and
+// keep tantivy from its block-max top-k pruning on the common one-word query.
+fn any(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if qs.len() == 1 {
+        return qs.remove(0);
+    }
     Box::new(BooleanQuery::new(
         qs.into_iter().map(|q| (Occur::Should, q)).collect(),
     ))
 }
 
-fn all(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-    if qs.is_empty() {
-        return Box::new(AllQuery);
+fn all(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match qs.len() {
+        0 => Box::new(AllQuery),
+        1 => qs.remove(0),
+        _ => Box::new(BooleanQuery::new(
+            qs.into_iter().map(|q| (Occur::Must, q)).collect(),
+        )),
     }
-    Box::new(BooleanQuery::new(
-        qs.into_iter().map(|q| (Occur::Must, q)).collect(),
-    ))
 }
 
 fn not(q: Box<dyn Query>) -> Box<dyn Query> {
