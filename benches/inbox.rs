@@ -87,7 +87,11 @@ async fn main() {
     // Measure with the search index caught up, as a server that has been running would be.
     let t = Instant::now();
     wait_indexed(&st).await;
-    rows.push(Row("search index catch-up after generation".into(), format!("{:.1} s", t.elapsed().as_secs_f64()), "-".into()));
+    rows.push(Row(
+        "search index catch-up after generation".into(),
+        format!("{:.1} s", t.elapsed().as_secs_f64()),
+        "-".into(),
+    ));
 
     // The store and services alone (no HTTP/TLS): what the single writer sustains.
     let counter = Arc::new(AtomicU64::new(0));
@@ -121,7 +125,11 @@ async fn main() {
         h.await.unwrap();
     }
     let core = counter.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
-    rows.push(Row("durable ingest, service layer only (no HTTP)".into(), format!("{core:.0} msg/s"), "-".into()));
+    rows.push(Row(
+        "durable ingest, service layer only (no HTTP)".into(),
+        format!("{core:.0} msg/s"),
+        "-".into(),
+    ));
     wait_indexed(&st).await;
 
     // Managers and sessions.

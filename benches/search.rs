@@ -7,16 +7,23 @@ use std::time::{Duration, Instant};
 
 use parley::domain::filter::parse;
 use parley::search::Search;
-use parley::store::{Read, Store};
 use parley::store::inbox::InboxReads;
+use parley::store::{Read, Store};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn page(search: &Search, store: &Store, q: Option<&str>, filter: Option<&parley::domain::filter::Filter>) -> usize {
-    let (ids, _) = search.contacts(q, filter, Some("all"), true, 0, 50).unwrap();
+fn page(
+    search: &Search,
+    store: &Store,
+    q: Option<&str>,
+    filter: Option<&parley::domain::filter::Filter>,
+) -> usize {
+    let (ids, _) = search
+        .contacts(q, filter, Some("all"), true, 0, 50)
+        .unwrap();
     store
         .read(|r| {
             let mut n = 0;
@@ -41,26 +48,60 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let t = Instant::now();
-        rt.block_on(parley::demo::generate(&store, n, n, 7, &|_| {})).unwrap();
+        rt.block_on(parley::demo::generate(&store, n, n, 7, &|_| {}))
+            .unwrap();
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let search = Arc::new(Search::open(&store, &|_, _, _| {}).unwrap());
         let index_s = t.elapsed().as_secs_f64();
         let per = search.disk_bytes() as f64 / n as f64;
-        eprintln!("{n}: generated in {gen_s:.1} s, indexed (contacts + messages) in {index_s:.1} s");
-        rows.push((format!("{n} clients: full reindex (contacts + {n} messages)"), format!("{index_s:.1} s"), "-".to_string()));
-        rows.push((format!("{n} clients: index size on disk per client (both indexes)"), format!("{per:.0} B"), "-".to_string()));
+        eprintln!(
+            "{n}: generated in {gen_s:.1} s, indexed (contacts + messages) in {index_s:.1} s"
+        );
+        rows.push((
+            format!("{n} clients: full reindex (contacts + {n} messages)"),
+            format!("{index_s:.1} s"),
+            "-".to_string(),
+        ));
+        rows.push((
+            format!("{n} clients: index size on disk per client (both indexes)"),
+            format!("{per:.0} B"),
+            "-".to_string(),
+        ));
 
         // Query samples from the data itself.
         let mut rng = parley::demo::Rng::new(3);
         let sample: Vec<parley::domain::inbox::Contact> = store
-            .read(|r| (0..400).filter_map(|_| r.contact(1 + rng.below(n)).transpose()).collect())
+            .read(|r| {
+                (0..400)
+                    .filter_map(|_| r.contact(1 + rng.below(n)).transpose())
+                    .collect()
+            })
             .unwrap();
-        let names: Vec<String> = sample.iter().map(|c| c.name.chars().take(3).collect()).collect();
-        let phones: Vec<String> = sample.iter().filter_map(|c| c.phones.first()).map(|p| p[2..p.len().min(8)].to_string()).collect();
-        let emails: Vec<String> = sample.iter().filter_map(|c| c.emails.first()).map(|e| e.chars().take(6).collect()).collect();
-        let rare: Vec<String> = ["zo", "yı", "ök", "фё", "ks", "ju", "ha", "ел"].iter().map(|s| s.to_string()).collect();
-        let classes: Vec<(&str, Vec<String>)> = vec![("name prefix (3 letters)", names), ("phone fragment (6 digits)", phones), ("e-mail prefix", emails), ("rare two-letter prefix", rare)];
+        let names: Vec<String> = sample
+            .iter()
+            .map(|c| c.name.chars().take(3).collect())
+            .collect();
+        let phones: Vec<String> = sample
+            .iter()
+            .filter_map(|c| c.phones.first())
+            .map(|p| p[2..p.len().min(8)].to_string())
+            .collect();
+        let emails: Vec<String> = sample
+            .iter()
+            .filter_map(|c| c.emails.first())
+            .map(|e| e.chars().take(6).collect())
+            .collect();
+        let rare: Vec<String> = ["zo", "yı", "ök", "фё", "ks", "ju", "ha", "ел"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let classes: Vec<(&str, Vec<String>)> = vec![
+            ("name prefix (3 letters)", names),
+            ("phone fragment (6 digits)", phones),
+            ("e-mail prefix", emails),
+            ("rare two-letter prefix", rare),
+        ];
         for (label, qs) in &classes {
             let mut v = Vec::new();
             for i in 0..600 {
@@ -69,7 +110,11 @@ fn main() {
                 page(&search, &store, Some(q), None);
                 v.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            rows.push((format!("{n} clients: search {label} p50 / p99"), format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)), "p99 ≤ 5 ms".into()));
+            rows.push((
+                format!("{n} clients: search {label} p50 / p99"),
+                format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)),
+                "p99 ≤ 5 ms".into(),
+            ));
         }
         // Two concurrent searchers, all classes mixed.
         let all: Arc<Vec<String>> = Arc::new(classes.iter().flat_map(|(_, q)| q.clone()).collect());
@@ -90,9 +135,16 @@ fn main() {
                 })
             })
             .collect();
-        let mut lat: Vec<f64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let mut lat: Vec<f64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
         let qps = lat.len() as f64 / 5.0;
-        rows.push((format!("{n} clients: 2 concurrent searchers"), format!("{qps:.0} queries/s, p99 {:.2} ms", pct(&mut lat, 0.99)), "≥ 2,000 q/s".into()));
+        rows.push((
+            format!("{n} clients: 2 concurrent searchers"),
+            format!("{qps:.0} queries/s, p99 {:.2} ms", pct(&mut lat, 0.99)),
+            "≥ 2,000 q/s".into(),
+        ));
         // Filter-only queries.
         let filters = [
             r#"{"messengers":["telegram"],"has_phone":true}"#,
@@ -108,9 +160,24 @@ fn main() {
             v.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let chats = store.read(|r| r.len(parley::store::tables::CHATS)).unwrap();
-        rows.push((format!("{n} clients ({chats} chats): filter-only page p50 / p99"), format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)), "p99 ≤ 20 ms".into()));
+        rows.push((
+            format!("{n} clients ({chats} chats): filter-only page p50 / p99"),
+            format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)),
+            "p99 ≤ 20 ms".into(),
+        ));
         // Message full-text search.
-        let words = ["заказ", "order", "deliv", "доставк", "refund", "blue", "спасибо", "madrid", "стоимость доставки", "is the ord"];
+        let words = [
+            "заказ",
+            "order",
+            "deliv",
+            "доставк",
+            "refund",
+            "blue",
+            "спасибо",
+            "madrid",
+            "стоимость доставки",
+            "is the ord",
+        ];
         let mut v = Vec::new();
         for i in 0..500 {
             let t = Instant::now();
@@ -118,7 +185,11 @@ fn main() {
             std::hint::black_box(hits);
             v.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        rows.push((format!("{n} messages: message search p50 / p99"), format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)), "p99 ≤ 20 ms".into()));
+        rows.push((
+            format!("{n} messages: message search p50 / p99"),
+            format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)),
+            "p99 ≤ 20 ms".into(),
+        ));
     }
     println!("\n| metric | result | target |\n|---|---|---|");
     for (a, b, c) in rows {
