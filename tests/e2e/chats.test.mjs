@@ -704,6 +704,66 @@ test('linked sections open a real page for the client', async () => {
   await page.goto(`${URL}/#/chats`);
 });
 
+test('message search: a hit names the client, marks the word and opens the chat at that message', async () => {
+  const { page } = alice;
+  // Non-BMP and Cyrillic characters before the word: highlights count code points.
+  await inject('c-elena', 'Elena Sokolova', 'Привет 👋 — are the zeppelin tickets refundable?');
+  await inject('c-elena', 'Elena Sokolova', 'Never mind, found it.');
+  const elena = ids['Elena Sokolova'];
+  // The search index trails the store by up to a second.
+  const found = await eventually(async () => {
+    const res = await call('GET', '/api/v1/search/messages?q=zeppelin');
+    assert.equal(res.total, 1);
+    return res;
+  }, { message: 'the index has the message' });
+  const messageId = found.items[0].message_id;
+
+  const chip = page.locator('.search-row .mode-chip');
+  await chip.click();
+  assert.equal(await chip.getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.locator('.pane-list .vlist').isVisible(), false);
+  await page.locator('#chat-search').fill('qwertyuiopasdf');
+  await eventually(async () => assert.equal(await page.locator('.hits .list-empty').textContent(), 'No messages match your search.'));
+  const searched = page.waitForRequest((r) => r.url().includes('/api/v1/search/messages?') && r.url().includes('q=zeppelin') && r.url().includes('limit=20'));
+  await page.locator('#chat-search').fill('zeppelin');
+  await searched;
+  const hit = page.locator('.hits a.hit');
+  await eventually(async () => assert.equal(await hit.count(), 1));
+  assert.equal(await hit.locator('.row-name').textContent(), 'Elena Sokolova');
+  assert.equal(await hit.locator('mark').textContent(), 'zeppelin');
+  assert.match(await hit.locator('.hit-text').textContent(), /👋 — are the zeppelin tickets/);
+  assert.match(await page.locator('.hits .hit-note').textContent(), /^1 message matching “zeppelin”$/);
+  await shot(page, '17-message-search');
+
+  const history = page.waitForRequest((r) => r.url().includes(`/chats/${elena.chat}/messages?`) && r.url().includes('before='));
+  await hit.click();
+  assert.equal(new globalThis.URL((await history).url()).searchParams.get('before'), String(messageId + 1));
+  await eventually(async () => assert.equal(await page.locator('#chat-name').textContent(), 'Elena Sokolova'));
+  const focused = page.locator('.history .msg.is-focus');
+  await focused.waitFor();
+  assert.equal(await focused.getAttribute('data-id'), String(messageId));
+  assert.match(await focused.textContent(), /zeppelin tickets refundable/);
+  assert.ok(await focused.isVisible() && await focused.evaluate((n) => {
+    const b = n.getBoundingClientRect();
+    const h = n.closest('.history').getBoundingClientRect();
+    return b.top >= h.top - 1 && b.bottom <= h.bottom + 1;
+  }), 'the message is scrolled into view');
+  assert.match(page.url(), new RegExp(`#/chats/${elena.contact}/${elena.chat}$`));
+  // Newer messages are not loaded yet; the pill brings the latest.
+  assert.equal(await page.locator('.history .msg', { hasText: 'Never mind' }).count(), 0);
+  await page.locator('.new-pill', { hasText: 'Latest messages' }).click();
+  await page.locator('.history .msg', { hasText: 'Never mind, found it.' }).waitFor();
+  assert.equal(await page.locator('.new-pill').isVisible(), false);
+
+  // Esc in the search box goes back to the client list.
+  await page.locator('#chat-search').press('Escape');
+  assert.equal(await chip.getAttribute('aria-pressed'), 'false');
+  assert.equal(await page.locator('#chat-search').inputValue(), '');
+  assert.equal(await page.locator('.hits a.hit').count(), 0);
+  await row(page, 'Elena Sokolova').waitFor();
+  assert.equal(await page.locator('.pane-list .vlist').isVisible(), true);
+});
+
 test('when the session ends, any API call returns the browser to the sign-in screen', async () => {
   const { page, context } = alice;
   await context.clearCookies();

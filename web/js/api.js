@@ -1,6 +1,5 @@
-// Parley — fetch wrapper for the JSON API: same-origin credentials, X-CSRF-Token on every
-// non-GET, errors as ApiError { status, code, message, retryAfter } (status 0 = network).
-// A 401 on anything but the sign-in call runs the handler set with setUnauthorizedHandler.
+// Parley — fetch wrapper for the JSON API: X-CSRF-Token on every non-GET, errors as ApiError
+// (status 0 = network); a 401 (but on sign-in) runs the setUnauthorizedHandler handler.
 
 let csrf = null;
 let onUnauthorized = null;

@@ -1,6 +1,5 @@
-// Parley — keyboard shortcuts (K1). One keydown listener turns chords into `hotkey:<action>`
-// events on the store bus; the Chats screen acts on them. Cmd replaces Ctrl on macOS.
-// `?` (outside text fields) lists them.
+// Parley — keyboard shortcuts (K1): one keydown listener emits `hotkey:<action>` for the Chats
+// screen (Cmd for Ctrl on macOS); `?` outside text fields lists them.
 
 import { h, isMac, modName, inTextField } from './dom.js';
 import { emit } from './store.js';

@@ -1,5 +1,5 @@
 // Parley — bootstrap: session check, sign-in / sign-out, hash routing, the header.
-// Routes: #/chats[/<contact>[/<chat>]], #/audience[/<contact>], #/orders[/<contact>],
+// Routes: #/chats[/<contact>[/<chat>[/<message>]]], #/audience[/<id>], #/orders[/<id>],
 // #/variables, #/settings. A view module exports mount(el) (run once) and show(args).
 
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';

@@ -1,11 +1,10 @@
-// Parley — mentions: the bell with its unread count, the panel (list, mark read, go to
-// chat) and a toast when a `notification.created` frame arrives.
+// Parley — mentions: the bell with its count, the panel, and a toast on `notification.created`.
 
 import { api } from './api.js';
-import { h, btn, fill, avatar, shortTime, fullTime, errText, announce } from './dom.js';
+import { h, btn, fill, avatar, shortTime, fullTime, announce } from './dom.js';
 import { icon } from './icons.js';
 import { on } from './store.js';
-import { togglePopover, closePopover, flash, iconButton } from './ui.js';
+import { togglePopover, closePopover, iconButton, attempt } from './ui.js';
 
 const bell = document.getElementById('bell');
 const count = document.getElementById('bell-count');
@@ -65,14 +64,12 @@ export function openPanel(toggle = false) {
   }, { align: 'right', label: 'Notifications' });
 }
 
-async function post(path, done) {
-  try {
+function post(path, done) {
+  return attempt(async () => {
     await api('POST', path);
     done();
     render();
-  } catch (err) {
-    flash(errText(err), 'error');
-  }
+  });
 }
 
 function render() {

@@ -1,6 +1,5 @@
-// Parley — shared state and a tiny event bus. Panes talk through here instead of importing
-// each other: the WebSocket client emits `ws:<type>`, the hotkeys `hotkey:<action>`, panes
-// their own events (`draft:mark`, `managers`).
+// Parley — shared state and a tiny event bus through which panes talk (`ws:<type>`,
+// `hotkey:<action>`, `draft:mark`, `managers`).
 
 import { api } from './api.js';
 

@@ -1,7 +1,7 @@
 // Parley — shared widgets: modal dialogs (native <dialog>: Esc and focus trapping come from
 // the browser), confirmation, popovers, flash messages.
 
-import { h } from './dom.js';
+import { h, errText } from './dom.js';
 import { icon } from './icons.js';
 
 let seq = 0;
@@ -110,6 +110,25 @@ export function flash(text, kind = 'info') {
   const item = h('div', { class: `flash flash-${kind}`, text });
   host.append(item);
   setTimeout(() => item.remove(), kind === 'error' ? 7000 : 3500);
+}
+
+/** Show or hide `panel` (aria-expanded on `button`; focus goes in); returns whether open. */
+export function toggle(button, panel) {
+  const open = panel.hidden;
+  panel.hidden = !open;
+  button.setAttribute('aria-expanded', open);
+  if (open) panel.querySelector('select, input, button')?.focus();
+  return open;
+}
+
+/** Await `fn()`; a failure is flashed and gives null. */
+export async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    flash(errText(err), 'error');
+    return null;
+  }
 }
 
 /** Set an inline note's text (empty hides it). */

@@ -1,7 +1,6 @@
-// Parley — the WebSocket client. Connects to /api/v1/ws with the session cookie, remembers
-// the last event seq, reconnects with jittered exponential backoff (1 s … 30 s) asking for
-// `?since=<seq>` so missed events are replayed. A `resync` frame (the log no longer reaches
-// back that far) makes the panes reload from REST. Frames go to the bus as `ws:<type>`.
+// Parley — the WebSocket client (/api/v1/ws). Reconnects with jittered backoff (1–30 s) asking
+// for `?since=<seq>` to replay missed events; `resync` (too far back) makes the panes reload
+// from REST. Frames go to the bus as `ws:<type>`.
 
 import { api } from './api.js';
 import { emit } from './store.js';

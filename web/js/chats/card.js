@@ -1,11 +1,10 @@
-// Parley — the client card (right pane, C1–C2) and the large card (modal, Ctrl+Shift+S):
-// data, channels, sales plan, custom fields, tags, tasks, client log and actions.
+// Parley — the client card (right pane, C1–C2) and the large card (modal, Ctrl+Shift+S).
 
 import { api } from '../api.js';
 import { h, btn, field, fill, avatar, phone, fullTime, errText } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, managerName } from '../store.js';
-import { modal, confirmDialog, flash, iconButton } from '../ui.js';
+import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 
 const cs = { detail: null, log: [], logMore: false, large: null };
 let root = null;
@@ -122,17 +121,11 @@ function build(large) {
 }
 
 /** Call the API and put the changed contact (or run `then`) into the card. */
-async function change(method, path, body, then) {
-  try {
-    const res = await api(method, path, body);
-    if (then) then(res);
-    else setDetail({ ...cs.detail, contact: res });
-    return res;
-  } catch (err) {
-    flash(errText(err), 'error');
-    return null;
-  }
-}
+const change = (method, path, body, then = (c) => setDetail({ ...cs.detail, contact: c })) => attempt(async () => {
+  const res = await api(method, path, body);
+  then(res);
+  return res;
+});
 
 function tagsSection(c) {
   const input = h('input', { type: 'text', placeholder: 'New tag', maxlength: '64', 'aria-label': 'New tag' });

@@ -1,12 +1,11 @@
-// Parley — the composer (S1–S6): Variables (chat templates), the message constructor,
-// emoji, comment/mention, Mark as read, the text field, voice messages and Send.
-// A failed send keeps the text and shows the reason.
+// Parley — the composer (S1–S6): text field, Variables, constructor, emoji, mention, Mark as
+// read, voice and Send. A failed send keeps the text and shows the reason.
 
 import { api, upload } from '../api.js';
 import { h, lbl, field, errText, modName } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, loadTemplates, setDraftMark, managerName } from '../store.js';
-import { togglePopover, modal, flash, setNote, iconButton } from '../ui.js';
+import { togglePopover, modal, flash, setNote, iconButton, attempt } from '../ui.js';
 import { mountTyping, setTypingChat, selfTyped, selfStopped } from './typing.js';
 import { attachVoice } from './voice.js';
 import { openConstructor } from './constructor.js';
@@ -113,13 +112,12 @@ export async function send() {
   }
 }
 
-export async function markRead() {
-  if (chatId == null) return;
-  try {
-    hooks.onRead((await api('POST', `/api/v1/chats/${chatId}/read`)).chat);
-    flash('Marked as read', 'ok');
-  } catch (err) {
-    flash(errText(err), 'error');
+export function markRead() {
+  if (chatId != null) {
+    attempt(async () => {
+      hooks.onRead((await api('POST', `/api/v1/chats/${chatId}/read`)).chat);
+      flash('Marked as read', 'ok');
+    });
   }
 }
 

@@ -1,6 +1,5 @@
-// Parley — the message constructor (S2): build a message from blocks (Text, Image, Link,
-// Video, Template, File) and send it with "Save message". Closing without sending keeps the
-// blocks as this manager's draft for the chat (PUT …/draft) and the row shows a draft mark.
+// Parley — the message constructor (S2): a message from blocks, sent with "Save message".
+// Closing without sending keeps the blocks as my draft for the chat (PUT …/draft).
 
 import { api, upload } from '../api.js';
 import { h, lbl, fill, errText, fileSize, modName } from '../dom.js';

@@ -1,12 +1,11 @@
-// Parley — the conversation (centre pane): the header (H1–H4: client name, channel switch,
-// Dialogs, message-type filter, Disable chat, Disable bot messages, AI assistant) and the
+// Parley — the conversation (centre pane): the header and its switches (H1–H4) and the
 // history (H5) with backwards paging and live updates.
 
 import { api } from '../api.js';
 import { h, btn, lbl, append, clear, fill, avatar, dayLabel, errText, fullTime } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, loadAssistants, managerName } from '../store.js';
-import { togglePopover, confirmDialog, flash, iconButton } from '../ui.js';
+import { togglePopover, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { renderMessage } from './message.js';
 
 const KINDS = [['client', 'Client messages'], ['manager', 'Manager messages'], ['bot', 'Bot messages'], ['system', 'System messages'], ['note', 'Notes']];
@@ -32,7 +31,7 @@ export function mountConversation(root, opts) {
   el.msgs = h('div', { class: 'msgs' });
   el.top = h('div', { class: 'history-top', role: 'status' });
   el.history = h('div', { class: 'history', tabindex: '0', role: 'region', 'aria-label': 'Message history' }, el.top, el.msgs);
-  el.pill = h('button', { class: 'new-pill', hidden: true, onclick: scrollBottom }, icon('down'), h('span', { text: 'New messages' }));
+  el.pill = h('button', { class: 'new-pill', hidden: true, onclick: () => (cv.gap ? reloadHistory() : scrollBottom()) }, icon('down'), h('span', { text: 'New messages' }));
   el.history.addEventListener('scroll', onScroll, { passive: true });
   // Late-loading images and players change the height; stay pinned to the bottom.
   for (const ev of ['load', 'loadedmetadata']) el.history.addEventListener(ev, () => cv.atBottom && scrollBottom(), true);
@@ -80,16 +79,17 @@ export function showPlaceholder() {
   el.empty.hidden = false;
 }
 
-/** Show a client's chat: `detail` is GET /contacts/{id}; `chatId` one of its chats. */
-export async function openChat(detail, chatId) {
-  const same = cv.chat && cv.chat.id === chatId;
+/** Show a client's chat: `detail` is GET /contacts/{id}; `focusId` a message to show. */
+export async function openChat(detail, chatId, focusId) {
+  const same = cv.chat && cv.chat.id === chatId && !focusId;
+  if (focusId) cv.kinds = null;
   cv.detail = detail;
   cv.chat = detail.chats.find((c) => c.id === chatId) || null;
   el.empty.hidden = true;
   el.view.hidden = false;
   renderHeader();
   loadAssistants().then((a) => { cv.assistants = a; renderHeader(); }, () => {});
-  if (!same) await reloadHistory();
+  if (!same) await reloadHistory(focusId);
 }
 
 /** New contact data for the open chat (card edits, tasks, dialogs). */
@@ -105,7 +105,7 @@ function renderHeader() {
   if (!d) return;
   const c = d.contact;
   const ch = cv.chat || {};
-  fill(el.avatar, avatar(c.name, c.id, 'avatar-md'));
+  fill(el.avatar, avatar(c.name, c.id));
   el.name.textContent = c.name || 'Unnamed client';
   const flags = [ch.channel_name || ch.channel_id, c.blacklisted && 'Blacklisted', c.archived && 'Archived', ch.unreachable && 'Unreachable'];
   fill(el.sub, cv.chat ? messengerIcon(ch.channel_kind, ch.channel_name) : null, h('span', { text: flags.filter(Boolean).join(' · ') }));
@@ -136,14 +136,7 @@ function mergeDialog(dialog) {
   renderHeader();
 }
 
-async function run(method, path, body, done) {
-  try {
-    const res = await api(method, path, body);
-    if (done) done(res);
-  } catch (err) {
-    flash(errText(err), 'error');
-  }
-}
+const run = (method, path, body, done = () => {}) => attempt(async () => done(await api(method, path, body)));
 
 function patch(body) {
   if (!cv.chat) return;
@@ -212,28 +205,37 @@ function openKinds() {
 
 // ---------- history ----------
 
-function query(before) {
-  const p = new URLSearchParams({ limit: '50' });
+function query(before, limit = 50) {
+  const p = new URLSearchParams({ limit });
   if (before) p.set('before', before);
   if (cv.kinds) p.set('kinds', Array.from(cv.kinds).join(','));
   return `/api/v1/chats/${cv.chat.id}/messages?${p}`;
 }
 
-async function reloadHistory() {
+// The newest page, or the one ending at message `focus`. `cv.gap`: newer ones are not loaded
+// (live ones are not appended; the pill loads the latest).
+async function reloadHistory(focus) {
   const gen = ++cv.gen;
   cv.messages = [];
-  cv.hasMore = false;
+  cv.hasMore = cv.gap = false;
   renderAll();
   el.pill.hidden = true;
   if (!cv.chat) return;
   el.top.textContent = 'Loading…';
   try {
-    const res = await api('GET', query());
+    const [res, last] = await Promise.all([api('GET', query(focus && focus + 1)), focus && api('GET', query(0, 1))]);
     if (gen !== cv.gen) return;
     cv.messages = res.items || [];
     cv.hasMore = !!res.has_more;
+    cv.gap = !!focus && last.items[0]?.id > focus;
+    el.pill.lastChild.textContent = cv.gap ? 'Latest messages' : 'New messages';
     renderAll();
     scrollBottom();
+    const node = cv.nodes.get(focus);
+    if (node) {
+      node.classList.add('is-focus');
+      node.scrollIntoView({ block: 'center' });
+    }
   } catch (err) {
     if (gen === cv.gen) el.top.textContent = errText(err);
   }
@@ -286,6 +288,8 @@ function renderAll() {
 /** Add a message (live frame or own send); ignores duplicates. */
 export function addMessage(m) {
   if (!cv.chat || m.chat_id !== cv.chat.id || (cv.kinds && !cv.kinds.has(m.kind))) return;
+  const mine = m.author?.id === state.me.id;
+  if (cv.gap) return void (mine && reloadHistory());
   if (cv.nodes.has(m.id)) return replaceMessage(m);
   const wasBottom = cv.atBottom;
   const last = cv.messages[cv.messages.length - 1];
@@ -298,7 +302,7 @@ export function addMessage(m) {
     place(m, last, ctx());
     if (!last) el.top.textContent = 'Beginning of the conversation';
   }
-  if (wasBottom || (m.author && m.author.id === state.me?.id)) scrollBottom();
+  if (wasBottom || mine) scrollBottom();
   else el.pill.hidden = false;
 }
 
@@ -318,14 +322,14 @@ function retry(m) {
 function onScroll() {
   const x = el.history;
   cv.atBottom = x.scrollHeight - x.scrollTop - x.clientHeight < 60;
-  if (cv.atBottom) el.pill.hidden = true;
+  if (cv.atBottom && !cv.gap) el.pill.hidden = true;
   if (x.scrollTop < 150) loadOlder();
 }
 
 function scrollBottom() {
   el.history.scrollTop = el.history.scrollHeight;
   cv.atBottom = true;
-  el.pill.hidden = true;
+  el.pill.hidden = !cv.gap;
 }
 
 export function currentDetail() {

@@ -1,12 +1,10 @@
-// Parley — the filter panel (L5): basic filters (messenger, has phone, has e-mail) and the
-// Filter button; More → condition cards (add/remove, Match all, expand/collapse all),
-// Rename, Save, Saved filters (apply/duplicate/delete). It builds the server's filter object
-// (toSpec); the list's applyFilters() applies it.
+// Parley — the filter panel (L5): basic filters; More → condition cards, Rename, Save, Saved
+// filters. It builds the server's filter object (toSpec); the list's applyFilters() applies it.
 
 import { h, btn, lbl, fill, errText } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, loadChannels } from '../store.js';
-import { modal, confirmDialog, flash, iconButton } from '../ui.js';
+import { modal, confirmDialog, flash, iconButton, attempt, toggle } from '../ui.js';
 import { listFilters, saveFilter, deleteFilter, duplicateFilter } from './saved-filters.js';
 
 const MESSENGERS = [['', 'Any messenger'], ['telegram', 'Telegram'], ['whatsapp', 'WhatsApp'], ['viber', 'Viber'], ['widget', 'Website chat'], ['api', 'API']];
@@ -63,12 +61,6 @@ export function mountFilters(host, { apply }) {
     el.more));
   load(cur);
   loadChannels().then((list) => { channels = list; }, () => {});
-}
-
-function toggle(button, panel) {
-  panel.hidden = !panel.hidden;
-  button.setAttribute('aria-expanded', String(!panel.hidden));
-  return !panel.hidden;
 }
 
 function load(f) {
@@ -233,15 +225,6 @@ function rename() {
     m.close();
   });
   input.select();
-}
-
-async function attempt(fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    flash(errText(err), 'error');
-    return null;
-  }
 }
 
 async function save() {

@@ -1,11 +1,11 @@
-// Parley — the Chats screen: three panes (list, conversation + composer, client card), the
-// route #/chats[/<contact>[/<chat>]], hotkeys and the glue between panes. At phone width one
-// pane shows at a time (data-pane = list | chat | card) with back buttons.
+// Parley — the Chats screen: list, conversation + composer, client card; the route
+// #/chats[/<contact>[/<chat>[/<message>]]], hotkeys, glue. At phone width one pane shows
+// at a time (data-pane = list | chat | card).
 
 import { api } from '../api.js';
 import { h, errText } from '../dom.js';
 import { state, on, setDraftMark } from '../store.js';
-import { flash, modalOpen } from '../ui.js';
+import { flash, modalOpen, attempt } from '../ui.js';
 import * as list from './list.js';
 import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, currentDetail } from './conversation.js';
 import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
@@ -71,8 +71,9 @@ function withDetail(fn) {
 }
 
 export function show(args) {
-  const contactId = Number(args[0]);
-  if (contactId) open(contactId, Number(args[1]) || null);
+  const [contactId, chatId, msgId] = args.map(Number);
+  if (msgId) history.replaceState(null, '', `#/chats/${contactId}/${chatId}`); // a search hit: keep the chat
+  if (contactId) open(contactId, chatId || null, false, msgId || null);
   else close();
 }
 
@@ -108,7 +109,7 @@ function reopen() {
   open(state.contactId, chat, true);
 }
 
-async function open(contactId, chatId, quiet = false) {
+async function open(contactId, chatId, quiet = false, focusId = null) {
   const seq = ++openSeq;
   const sameContact = state.contactId === contactId;
   let detail;
@@ -129,7 +130,9 @@ async function open(contactId, chatId, quiet = false) {
   state.contactId = contactId;
   state.chatId = chat ? chat.id : null;
   list.select(contactId);
-  if (chat) await openChat(detail, chat.id);
+  // Show the pane first: the history scrolls (to the end or a message) only when visible.
+  if (!sameContact || root.dataset.pane === 'list') root.dataset.pane = 'chat';
+  if (chat) await openChat(detail, chat.id, chat.id === chatId && focusId);
   else {
     showPlaceholder();
     flash('This client has no chats yet.', 'info');
@@ -138,7 +141,6 @@ async function open(contactId, chatId, quiet = false) {
   if (chatChanged) setComposerChat(state.chatId, detail.contact);
   else setComposerContact(detail.contact);
   showCard(detail);
-  if (!sameContact || root.dataset.pane === 'list') root.dataset.pane = 'chat';
   // Keep the keyboard where it was (e.g. in the list); else start typing in the composer.
   const a = document.activeElement;
   if (!quiet && chatChanged && !narrow() && (!a || a === document.body || a.closest('.pane-chat'))) focusComposer();
@@ -152,14 +154,11 @@ function step(delta) {
 async function toggleMark() {
   const d = currentDetail();
   if (!d) return;
-  try {
-    const contact = await api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked });
-    list.updateRow(contact.id, { marked: contact.marked });
-    const nd = { ...d, contact: { ...d.contact, ...contact } };
-    updateDetail(nd);
-    showCard(nd);
-    flash(contact.marked ? 'Client marked' : 'Mark removed', 'ok');
-  } catch (err) {
-    flash(errText(err), 'error');
-  }
+  const contact = await attempt(() => api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked }));
+  if (!contact) return;
+  list.updateRow(contact.id, { marked: contact.marked });
+  const nd = { ...d, contact: { ...d.contact, ...contact } };
+  updateDetail(nd);
+  showCard(nd);
+  flash(contact.marked ? 'Client marked' : 'Mark removed', 'ok');
 }

@@ -1,11 +1,11 @@
 // Parley — the chat list (left pane, L0–L7): sections with live counts, search, sales-plan
 // filter, sort, the filter panel, and the virtualised, infinitely paged rows.
 
-import { h, btn, lbl, avatar, shortTime, debounce, errText, announce, fill } from '../dom.js';
+import { h, btn, lbl, avatar, shortTime, fullTime, debounce, errText, announce, fill, append } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, hasDraft } from '../store.js';
 import { api } from '../api.js';
-import { setNote, iconButton } from '../ui.js';
+import { setNote, iconButton, toggle } from '../ui.js';
 import { fetchRows, searchUsesSections } from './source.js';
 import { VList } from './vlist.js';
 import { mountFilters, describeFilter } from './filters.js';
@@ -21,6 +21,7 @@ const st = {
 };
 const el = { counts: {} };
 let vlist = null;
+const ms = { on: false, q: '', items: [], next: null, gen: 0 }; // message search (the Messages toggle)
 
 export function mountList(root) {
   el.sections = h('div', { class: 'sections', role: 'group', 'aria-label': 'Sections' }, SECTIONS.map(([id, label]) => {
@@ -31,19 +32,26 @@ export function mountList(root) {
 
   el.search = h('input', {
     type: 'search', class: 'search-input', id: 'chat-search', autocomplete: 'off', spellcheck: 'false',
-    placeholder: 'Search name, phone, e-mail', 'aria-label': 'Search clients by name, phone or e-mail',
   });
-  const run = debounce(() => setQuery(el.search.value.trim()), 250);
+  const search = () => (ms.on ? findMessages : setQuery)(el.search.value.trim());
+  const run = el.run = debounce(search, 250);
   el.search.addEventListener('input', run);
   el.search.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter') { run.cancel(); setQuery(el.search.value.trim()); }
-    if (e.key === 'Escape' && el.search.value) { e.preventDefault(); e.stopPropagation(); el.search.value = ''; run.cancel(); setQuery(''); }
-    if (e.key === 'ArrowDown') { e.preventDefault(); focusRow(0); }
+    if (e.key === 'Enter') { run.cancel(); search(); }
+    if (e.key === 'Escape' && (el.search.value || ms.on)) {
+      e.preventDefault();
+      e.stopPropagation();
+      if (ms.on) setMode(false);
+      else { el.search.value = ''; run.cancel(); setQuery(''); }
+    }
+    if (e.key === 'ArrowDown') { e.preventDefault(); ms.on ? el.hitList.querySelector('a')?.focus() : focusRow(0); }
   });
+  el.mode = h('button', { class: 'icon-btn mode-chip', 'aria-label': 'Search messages', title: 'Search the message history', onclick: () => setMode(!ms.on) },
+    icon('chat'), h('span', { text: 'Messages' }));
 
   el.planBtn = iconButton('flag', 'Sales plan filter', { onclick: () => togglePlan() });
   el.sortBtn = iconButton('sort', '', { cls: 'sort-btn', onclick: toggleSort });
-  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggleFilters() });
+  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) });
   for (const [b, id] of [[el.planBtn, 'plan-row'], [el.filterBtn, 'filters-host']]) {
     b.setAttribute('aria-expanded', 'false');
     b.setAttribute('aria-controls', id);
@@ -65,9 +73,11 @@ export function mountList(root) {
   el.empty = h('p', { class: 'empty list-empty', hidden: true });
   root.append(
     h('div', { class: 'list-head' }, el.sections,
-      h('div', { class: 'search-row' }, h('div', { class: 'search-box' }, icon('search'), el.search), el.planBtn, el.sortBtn, el.filterBtn),
+      h('div', { class: 'search-row' }, h('div', { class: 'search-box' }, icon('search'), el.search), el.planBtn, el.sortBtn, el.filterBtn, el.mode),
       el.planRow, el.filtersHost, el.chip, el.note),
-    el.scroller, el.empty);
+    el.scroller, el.empty, mountHits());
+  el.root = root;
+  setMode(false);
 
   vlist = new VList(el.scroller, { rowHeight: 72, key: (r) => r.contact_id, render: renderRow, onNearEnd: loadMore, label: 'Clients' });
   el.scroller.addEventListener('keydown', onListKey);
@@ -192,14 +202,6 @@ function updateSortBtn() {
   el.sortBtn.classList.toggle('is-flipped', !newest);
 }
 
-function toggle(button, panel) {
-  const open = panel.hidden;
-  panel.hidden = !open;
-  button.setAttribute('aria-expanded', String(open));
-  if (open) panel.querySelector('select, input, button')?.focus();
-  return open;
-}
-
 async function togglePlan() {
   if (!toggle(el.planBtn, el.planRow) || el.planOptions.childElementCount) return;
   try {
@@ -208,22 +210,14 @@ async function togglePlan() {
   } catch { /* free text still works */ }
 }
 
-function toggleFilters() {
-  toggle(el.filterBtn, el.filtersHost);
-}
-
 function applyPlan(plan) {
   const f = { ...st.filter, sales_plan: plan || undefined };
   const empty = !Object.entries(f).some(([k, v]) => k !== 'match' && (Array.isArray(v) ? v.length : v != null && v !== ''));
   applyFilters(empty ? null : f, st.filterLabel);
 }
 
-/**
- * The one entry point for filtering the list (L3, L5). `filter` is the server's filter
- * object (messengers, has_phone, has_email, sales_plan, match, conditions), sent as JSON in
- * `filter=`; a server that cannot filter answers with an error, which is shown. `label`
- * names it in the chip (e.g. a saved filter's name).
- */
+/** The one entry point for filtering the list (L3, L5): `filter` is the server's filter object
+ * (sent as JSON in `filter=`), `label` names it in the chip (e.g. a saved filter's name). */
 export function applyFilters(filter, label = '') {
   st.filter = filter;
   st.filterLabel = label;
@@ -232,6 +226,100 @@ export function applyFilters(filter, label = '') {
   if (filter) fill(el.chip, h('span', { text: describeFilter(filter, label) }), btn('Clear filter', () => { el.plan.value = ''; applyFilters(null); }));
   el.chip.hidden = !filter;
   reload();
+}
+
+// ---------- message search ----------
+
+const KIND = { manager: 'Manager', bot: 'Bot', note: 'Note', system: 'System' };
+
+function mountHits() {
+  el.hitNote = h('p', { class: 'hit-note', role: 'status', hidden: true });
+  el.hitList = h('ul', { class: 'hit-list', 'aria-label': 'Messages found' });
+  el.hitEmpty = h('p', { class: 'empty list-empty' });
+  const pane = h('div', { class: 'hits' }, el.hitNote, el.hitList, el.hitEmpty);
+  pane.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { e.stopPropagation(); setMode(false); return el.search.focus(); }
+    const d = { ArrowDown: 1, ArrowUp: -1 }[e.key];
+    const links = Array.from(el.hitList.querySelectorAll('a'));
+    const i = links.indexOf(e.target);
+    if (d && i >= 0) { e.preventDefault(); (links[i + d] || (d < 0 ? el.search : e.target)).focus(); }
+  });
+  return pane;
+}
+
+const MODES = [['Search name, phone, e-mail', 'Search clients by name, phone or e-mail'], ['Search messages', 'Search the message history']];
+
+// Clients ⇄ Messages: what the search box searches.
+function setMode(on) {
+  ms.on = on;
+  el.root.dataset.search = on ? 'messages' : '';
+  el.mode.setAttribute('aria-pressed', on);
+  el.search.placeholder = MODES[+on][0];
+  el.search.setAttribute('aria-label', MODES[+on][1]);
+  el.run.cancel();
+  ms.q = null;
+  ms.gen++;
+  ms.items = [];
+  fill(el.hitList);
+  if (!on) el.search.value = st.q;
+  else {
+    findMessages(el.search.value.trim());
+    el.search.focus();
+  }
+}
+
+async function findMessages(q, more) {
+  if (!more && q === ms.q) return;
+  const gen = ++ms.gen;
+  const from = more ? ms.items.length : 0;
+  if (!more) Object.assign(ms, { q, items: [], next: null });
+  let note = '';
+  let kind = 'info';
+  if (q) {
+    try {
+      const res = await api('GET', `/api/v1/search/messages?${new URLSearchParams({ q, limit: 20, ...(more && { cursor: ms.next }) })}`);
+      if (gen !== ms.gen) return;
+      ms.items.push(...res.items);
+      ms.next = res.next_cursor;
+      note = `${plural(res.total, 'message')} matching “${q}”`;
+    } catch (err) {
+      if (gen !== ms.gen) return;
+      note = errText(err);
+      kind = 'error';
+    }
+  }
+  setNote(el.hitNote, note, kind);
+  if (!from) fill(el.hitList);
+  el.hitList.querySelector('.hit-more')?.remove();
+  append(el.hitList, [ms.items.slice(from).map(hitRow), ms.next && h('li', { class: 'hit-more' }, btn('More results', () => {
+    const n = ms.items.length;
+    findMessages(q, true).then(() => el.hitList.children[n]?.firstChild.focus());
+  }))]);
+  el.hitEmpty.hidden = ms.items.length > 0 || kind === 'error';
+  el.hitEmpty.textContent = q ? 'No messages match your search.' : 'Type to search the message history.';
+}
+
+/** The snippet with its [start, end) ranges (in code points) wrapped in <mark>. */
+function marked(text, ranges) {
+  const ch = Array.from(text);
+  const out = [];
+  let at = 0;
+  for (const [a, b] of ranges.slice().sort((x, y) => x[0] - y[0])) {
+    if (b <= at) continue;
+    out.push(ch.slice(at, Math.max(a, at)).join(''), h('mark', { text: ch.slice(Math.max(a, at), b).join('') }));
+    at = b;
+  }
+  return out.concat(ch.slice(at).join(''));
+}
+
+function hitRow(r) {
+  const who = r.contact_name || 'Unnamed client';
+  return h('li', null, h('a', { class: 'row hit', href: `#/chats/${r.contact_id}/${r.chat_id}/${r.message_id}` },
+    h('span', { class: 'row-avatar' }, avatar(who, r.contact_id)),
+    h('span', { class: 'row-main' },
+      h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: who }),
+        h('time', { class: 'row-time', title: fullTime(r.created_ms), text: shortTime(r.created_ms) })),
+      h('span', { class: 'hit-text' }, KIND[r.kind] && `${KIND[r.kind]}: `, marked(r.snippet, r.highlights)))));
 }
 
 // ---------- rows ----------

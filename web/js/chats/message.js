@@ -1,7 +1,5 @@
-// Parley — one entry of a chat's history (H5): client left; manager right with avatar and
-// name; bot right as "Bot"; system centred; notes highlighted, visible only to managers.
-// Attachments: image preview, video/audio players, file link. Delivery status, and for a
-// failure the reason and Retry.
+// Parley — one entry of a chat's history (H5): client left; manager and bot right; system
+// centred; notes highlighted. Attachments, delivery status, and for a failure reason and Retry.
 
 import { h, avatar, clock, fullTime, fileSize } from '../dom.js';
 import { icon } from '../icons.js';

@@ -1,7 +1,5 @@
-// Parley — saved filters (L5): on the server (GET/POST /api/v1/filters, PATCH/DELETE
-// /api/v1/filters/{id}, POST …/duplicate) when it has them, else in localStorage per
-// manager. Only this module knows which; both give { id, name, filter (the server's filter
-// object), created_ms }.
+// Parley — saved filters (L5): on the server (/api/v1/filters) when it has them, else in
+// localStorage per manager; either way { id, name, filter, created_ms }.
 
 import { api } from '../api.js';
 import { state } from '../store.js';

@@ -1,8 +1,6 @@
-// Parley — where the chat list's rows come from: the one module that knows the list URLs.
-// Search: 'chats' (GET /api/v1/chats?q=, indexed, keeps the section, rows with the last
-// message), 'contacts' (GET /api/v1/contacts?q=, substring match, rows without a last
-// message) or 'auto': chats, and contacts for the rest of the session if the server
-// refuses `q` in the chat list (older servers answer 422 "q").
+// Parley — where the chat list's rows come from. Search: 'chats' (GET /api/v1/chats?q=, keeps
+// the section), 'contacts' (GET /api/v1/contacts?q=, rows without a last message) or 'auto':
+// chats, then contacts for the session if the server refuses `q` (422 "q").
 
 import { api } from '../api.js';
 
@@ -28,7 +26,7 @@ export async function fetchRows({ section, sort, cursor = null, q = '', filter =
   }
 }
 
-/** Contacts matching `q`, shaped like chat-list rows (phones/e-mails where the message goes). */
+/** Contacts matching `q` as chat-list rows (phones/e-mails in place of the message). */
 async function searchContacts(q, cursor) {
   const p = new URLSearchParams({ q, limit: '50' });
   if (cursor != null) p.set('cursor', cursor);

@@ -1,6 +1,5 @@
-// Parley — "who is typing" (H6). Own keystrokes send {"type":"typing","chat_id"} over the
-// WebSocket at most every 2 s; others' signals (frames, or GET …/typing when a chat opens)
-// expire 5 s after the last one.
+// Parley — "who is typing" (H6): own keystrokes go over the WebSocket at most every 2 s;
+// others' signals expire 5 s after the last one.
 
 import { api } from '../api.js';
 import { on } from '../store.js';

@@ -1,6 +1,5 @@
-// Parley — a virtualised list of fixed-height rows. Only the rows in view (plus a margin)
-// exist in the DOM, so a list of 100 000 clients scrolls as lightly as one of 50.
-// Rows are absolutely positioned inside a spacer whose height is count × rowHeight.
+// Parley — a virtualised list of fixed-height rows: only the rows in view (plus a margin)
+// exist, absolutely positioned in a spacer of count × rowHeight.
 
 import { h } from '../dom.js';
 

@@ -1,6 +1,5 @@
-// Parley — hold-to-record voice messages (S6). Hold the button (pointer, or Space/Enter) to
-// record with MediaRecorder (audio/webm;codecs=opus), release to finish. Problems (no
-// microphone, permission refused, insecure page) reach onError as a sentence to act on.
+// Parley — hold-to-record voice messages (S6): hold the button (pointer, Space/Enter) to
+// record, release to finish. Problems reach onError as a sentence to act on.
 
 const MIME = 'audio/webm;codecs=opus';
 

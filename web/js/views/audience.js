@@ -1,5 +1,5 @@
-// Parley — Audience (A1), minimal: the table of clients with search, and editing one client
-// (#/audience/<id>) via PATCH. Merge and CSV import/export have no server API yet.
+// Parley — Audience (A1), minimal: clients with search, and editing one (#/audience/<id>).
+// Merge and CSV import/export have no server API yet.
 
 import { api } from '../api.js';
 import { h, lbl, field, clear, fill, phone, shortTime, debounce, errText } from '../dom.js';

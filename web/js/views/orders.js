@@ -1,6 +1,5 @@
-// Parley — Orders and sales (A2), minimal: the sales plans (defined pipelines and plan names
-// found on clients), the clients on a plan, and one client's plan (#/orders/<id>), which can
-// be changed. Orders themselves have no server API yet.
+// Parley — Orders and sales (A2), minimal: sales plans, the clients on a plan, and one
+// client's plan (#/orders/<id>). Orders themselves have no server API yet.
 
 import { api } from '../api.js';
 import { h, clear, fill, errText } from '../dom.js';

@@ -1,6 +1,5 @@
-// Parley — sales plans: the pipelines the server keeps (GET /api/v1/sales_plans) plus plan
-// names found on clients (a bounded read of the contacts). Counts come from the contacts
-// search with a sales_plan filter where the server has it. Cached for a minute.
+// Parley — sales plans: the server's pipelines plus plan names found on clients (a bounded
+// read of the contacts), with counts where the server can filter. Cached for a minute.
 
 import { api } from '../api.js';
 
@@ -8,7 +7,7 @@ const MAX_SCAN = 2000;
 let cache = null;
 let cachedAt = 0;
 
-/** Up to MAX_SCAN contacts, page by page; calls `each(contact)`. Returns [scanned, complete]. */
+/** Calls `each(contact)` for up to MAX_SCAN contacts; returns [scanned, complete]. */
 async function scan(each) {
   let cursor = null;
   let n = 0;

@@ -1,11 +1,9 @@
-// Parley — Settings (A4): own profile (the name: admins only, via PATCH /managers/{id}) and
-// password; for admins: managers (add, disable/enable, reset password), channels, API
-// tokens (create — shown once — list, delete).
+// Parley — Settings (A4): profile and password; for admins managers, channels, API tokens.
 
 import { api } from '../api.js';
 import { h, btn, field, fill, fullTime, errText } from '../dom.js';
 import { state, isAdmin, loadManagers, managerName } from '../store.js';
-import { modal, confirmDialog, flash, setNote } from '../ui.js';
+import { modal, confirmDialog, flash, setNote, attempt } from '../ui.js';
 
 let root = null;
 const sec = {};
@@ -93,10 +91,7 @@ async function renderManagers() {
 
 async function setDisabled(m, disabled) {
   if (disabled && !await confirmDialog(`Disable ${m.name}? They are signed out and cannot sign in.`, { ok: 'Disable', danger: true })) return;
-  try {
-    await api('PATCH', `/api/v1/managers/${m.id}`, { disabled });
-    renderManagers();
-  } catch (err) { flash(errText(err), 'error'); }
+  attempt(async () => { await api('PATCH', `/api/v1/managers/${m.id}`, { disabled }); renderManagers(); });
 }
 
 function resetPassword(m) {
@@ -130,7 +125,7 @@ async function renderTokens() {
       h('td', { text: t.name }), h('td', { text: fullTime(t.created_ms) }), h('td', { text: t.created_by ? managerName(t.created_by) : '' }),
       h('td', { class: 'actions' }, btn('Delete', async () => {
         if (!await confirmDialog(`Delete the token “${t.name}”? Integrations using it stop working.`, { ok: 'Delete', danger: true })) return;
-        try { await api('DELETE', `/api/v1/tokens/${t.id}`); renderTokens(); } catch (err) { flash(errText(err), 'error'); }
+        attempt(async () => { await api('DELETE', `/api/v1/tokens/${t.id}`); renderTokens(); });
       }, 'danger-ghost', { 'aria-label': `Delete token ${t.name}` })))))
       : h('p', { class: 'muted', text: 'No tokens yet.' });
   } catch (err) {

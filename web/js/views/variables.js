@@ -1,5 +1,4 @@
-// Parley — Variables (A3): the chat templates the composer's Variables button offers.
-// They are defined by the admin in the config file ([[templates]]); this page lists them.
+// Parley — Variables (A3): lists the chat templates ([[templates]] in the config file).
 
 import { h, clear, errText } from '../dom.js';
 import { loadTemplates } from '../store.js';
