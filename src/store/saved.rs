@@ -43,6 +43,14 @@ pub fn filter<T: Read>(r: &T, id: u64) -> Result<Option<SavedFilter>> {
     r.get(SAVED_FILTERS, &codec::u64_key(id))
 }
 
+/// A filter `manager` may use (their own or a shared one); NotFound otherwise, so other
+/// managers' private filters are indistinguishable from missing ones.
+pub fn usable<T: Read>(r: &T, id: u64, manager: u64) -> Result<SavedFilter> {
+    filter(r, id)?
+        .filter(|f| f.owner == manager || f.shared)
+        .ok_or_else(|| crate::error::Error::NotFound(format!("saved filter {id}")))
+}
+
 /// Filters `manager` may use: their own and the shared ones.
 pub fn filters_for<T: Read>(r: &T, manager: u64) -> Result<Vec<SavedFilter>> {
     Ok(r.values::<SavedFilter>(SAVED_FILTERS, &[], false, 10_000)?

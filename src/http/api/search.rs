@@ -49,11 +49,7 @@ pub fn request_filter(
         return Ok(Some(parsed));
     }
     if let Some(id) = saved_id {
-        let sf = st
-            .store
-            .read(|r| saved::filter(r, id))?
-            .filter(|f| f.owner == manager || f.shared)
-            .ok_or_else(|| Error::NotFound(format!("saved filter {id}")))?;
+        let sf = st.store.read(|r| saved::usable(r, id, manager))?;
         let spec: FilterSpec = serde_json::from_str(&sf.spec)
             .map_err(|e| Error::Corrupt(format!("saved filter {id}: {e}")))?;
         return spec.validate().map(Some);
@@ -179,9 +175,7 @@ pub async fn update_filter(
     let f = st
         .store
         .write(move |w| {
-            let mut f = saved::filter(w, fid)?
-                .filter(|f| f.owner == me || f.shared)
-                .ok_or_else(|| Error::NotFound(format!("saved filter {fid}")))?;
+            let mut f = saved::usable(w, fid, me)?;
             if f.owner != me {
                 return Err(Error::Forbidden(
                     "only the owner changes a shared filter; duplicate it instead".into(),
@@ -213,9 +207,7 @@ pub async fn duplicate_filter(
     let f = st
         .store
         .write(move |w| {
-            let src = saved::filter(w, fid)?
-                .filter(|f| f.owner == me || f.shared)
-                .ok_or_else(|| Error::NotFound(format!("saved filter {fid}")))?;
+            let src = saved::usable(w, fid, me)?;
             let f = SavedFilter {
                 id: w.next_id("saved_filter")?,
                 owner: me,
@@ -240,9 +232,7 @@ pub async fn delete_filter(
     let me = id.manager.id;
     st.store
         .write(move |w| {
-            let f = saved::filter(w, fid)?
-                .filter(|f| f.owner == me || f.shared)
-                .ok_or_else(|| Error::NotFound(format!("saved filter {fid}")))?;
+            let f = saved::usable(w, fid, me)?;
             if f.owner != me {
                 return Err(Error::Forbidden(
                     "only the owner deletes a shared filter".into(),
