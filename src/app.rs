@@ -255,8 +255,16 @@ pub async fn start(config: Config) -> Result<Running> {
                         if let Err(e) = accounts.sweep().await {
                             tracing::warn!("session sweep failed: {e}");
                         }
-                        if let Err(e) = store.write(crate::store::events::prune).await {
-                            tracing::warn!("event log pruning failed: {e}");
+                        // In bounded transactions, so a large backlog never stalls the writer.
+                        loop {
+                            match store.write(crate::store::events::prune).await {
+                                Ok(n) if n >= crate::store::events::PRUNE_BATCH => tokio::task::yield_now().await,
+                                Ok(_) => break,
+                                Err(e) => {
+                                    tracing::warn!("event log pruning failed: {e}");
+                                    break;
+                                }
+                            }
                         }
                     }
                     _ = stop_rx.changed() => break,

@@ -80,14 +80,21 @@ pub fn latest<T: Read>(r: &T) -> Result<u64> {
     }
 }
 
-/// Drop events beyond the retention window; returns how many.
+/// Most events one pruning transaction removes.
+pub const PRUNE_BATCH: usize = 5_000;
+
+/// Drop up to `PRUNE_BATCH` events beyond the retention window; returns how many.
 pub fn prune(w: &W) -> Result<usize> {
+    prune_to(w, RETAIN, PRUNE_BATCH)
+}
+
+fn prune_to(w: &W, retain: u64, batch: usize) -> Result<usize> {
     let last = latest(w)?;
-    if last <= RETAIN {
+    if last <= retain {
         return Ok(0);
     }
-    let cut = last - RETAIN;
-    let old = w.scan(EVENTS, &[], None, false, 10_000)?;
+    let cut = last - retain;
+    let old = w.scan(EVENTS, &[], None, false, batch)?;
     let mut n = 0;
     for (k, _) in old {
         if codec::read_u64(&k, 0)? > cut {
@@ -97,4 +104,42 @@ pub fn prune(w: &W) -> Result<usize> {
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn pruning_keeps_the_window_and_replay_says_when_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|w| {
+                for i in 0..50 {
+                    w.emit("test", None, serde_json::json!({ "i": i }))?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Bounded batches: two rounds of 30 at most, 40 removed in all.
+        let first = store.write(|w| prune_to(w, 10, 30)).await.unwrap();
+        let second = store.write(|w| prune_to(w, 10, 30)).await.unwrap();
+        assert_eq!((first, second), (30, 10));
+        let r = store.read(|r| since(r, 45, 100)).unwrap().unwrap();
+        assert_eq!(
+            r.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [46, 47, 48, 49, 50]
+        );
+        assert!(
+            store.read(|r| since(r, 5, 100)).unwrap().is_none(),
+            "too old: resync"
+        );
+        assert_eq!(
+            store.read(|r| since(r, 40, 100)).unwrap().unwrap().len(),
+            10
+        );
+    }
 }
