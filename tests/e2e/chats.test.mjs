@@ -218,11 +218,16 @@ test('open a chat and send with Ctrl+Enter: the message is on the right with my 
   await mine.waitFor();
   assert.equal(await mine.locator('.msg-author').textContent(), ADMIN.name);
   assert.equal(await mine.locator('.avatar').textContent(), 'AA');
-  const box = await mine.locator('.bubble').boundingBox();
-  const hist = await page.locator('.history').boundingBox();
-  assert.ok(box.x + box.width > hist.x + hist.width * 0.6, 'manager messages sit on the right');
-  const cbox = await client.locator('.bubble').boundingBox();
-  assert.ok(cbox.x < hist.x + hist.width * 0.4, 'client messages sit on the left');
+  // The history may re-render when the live event for the sent message arrives, so the
+  // geometry is read again until the elements are laid out.
+  await eventually(async () => {
+    const box = await mine.locator('.bubble').boundingBox();
+    const hist = await page.locator('.history').boundingBox();
+    const cbox = await client.locator('.bubble').boundingBox();
+    assert.ok(box && hist && cbox, 'bubbles are laid out');
+    assert.ok(box.x + box.width > hist.x + hist.width * 0.6, 'manager messages sit on the right');
+    assert.ok(cbox.x < hist.x + hist.width * 0.4, 'client messages sit on the left');
+  });
   assert.equal(await page.locator('#composer-text').inputValue(), '');
   const history = await call('GET', `/api/v1/chats/${ids['Anna Karenina'].chat}/messages`);
   assert.ok(history.items.some((m) => m.kind === 'manager' && m.text === 'Your order ships today.' && m.author.id));
