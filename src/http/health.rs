@@ -19,6 +19,12 @@ pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
             "contacts": st.search.stats().0,
             "messages": st.search.stats().1,
             "applied_seq": st.search.applied(),
+            // Changes committed to the store but not yet searchable.
+            "behind": st
+                .store
+                .read(crate::store::search_log::last)
+                .map(|last| last.saturating_sub(st.search.applied()))
+                .unwrap_or(0),
         },
         "uptime_s": st.started.elapsed().as_secs(),
     });

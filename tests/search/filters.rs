@@ -21,24 +21,6 @@ async fn filtered(b: &Browser, filter: Value) -> (u16, Vec<String>) {
     (st.as_u16(), names)
 }
 
-async fn wait_indexed(b: &Browser, n: usize) {
-    for _ in 0..100 {
-        if filtered(b, json!({})).await.1.len() >= n
-            && filtered(
-                b,
-                json!({"conditions": [{"field": "tag", "op": "is", "value": "vip"}]}),
-            )
-            .await
-            .1
-            .len()
-                == 2
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn filters_combine_conditions_with_all_or_any() {
     let cfg = format!("{}{}", api_channel("crm", None), api_channel("shop", None));
@@ -92,8 +74,7 @@ async fn filters_combine_conditions_with_all_or_any() {
     .await;
     b.post(&format!("/api/v1/chats/{}/read", a["chat_id"]), json!({}))
         .await;
-    wait_indexed(&b, 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.wait_search().await;
 
     let sorted = |mut v: Vec<String>| {
         v.sort();
@@ -236,7 +217,7 @@ async fn saved_filters_crud_and_apply_like_typed() {
         }
     }
     let spec = json!({"conditions": [{"field": "tag", "op": "is", "value": "vip"}]});
-    wait_indexed(&b, 3).await;
+    app.wait_search().await;
     let (st, f) = b
         .post("/api/v1/filters", json!({"name": "VIPs", "filter": spec}))
         .await;

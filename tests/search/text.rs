@@ -32,6 +32,7 @@ async fn seed(app: &TestApp) {
             .await;
         assert_eq!(st, 200, "{v}");
     }
+    app.wait_search().await;
 }
 
 async fn names(b: &Browser, q: &str) -> Vec<String> {
@@ -60,7 +61,7 @@ pub fn urlencode(s: &str) -> String {
 
 /// Poll until the search sees what the store has (the indexer commits within a second).
 pub async fn eventually(b: &Browser, q: &str, want: &str) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let n = names(b, q).await;
         if n.iter().any(|x| x == want) || std::time::Instant::now() > deadline {
@@ -345,7 +346,7 @@ async fn message_history_search_highlights_matches() {
         json!({"text": "заказ на складе", "mentions": []}),
     )
     .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let res = loop {
         let (st, v) = b
             .get(&format!("/api/v1/search/messages?q={}", urlencode("заказ")))

@@ -187,6 +187,27 @@ impl TestApp {
         (st, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Wait until every committed change is searchable (the indexer commits in the
+    /// background; tests must not depend on how fast).
+    pub async fn wait_search(&self) {
+        let c = client();
+        for _ in 0..400 {
+            let v: Value = c
+                .get(format!("{}/healthz", self.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["index"]["behind"] == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the search index did not catch up within 20 s");
+    }
+
     /// Shorthand: client `ext` writes `text` as message `mid` on channel `crm`.
     pub async fn client_says(&self, ext: &str, name: &str, mid: &str, text: &str) -> Value {
         let (st, v) = self
