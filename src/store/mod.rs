@@ -293,35 +293,29 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(out)
 }
 
-macro_rules! impl_read {
-    ($t:ty) => {
-        impl Read for $t {
-            fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-                let table = self.0.open_table(t)?;
-                Ok(table.get(key)?.map(|v| v.value().to_vec()))
-            }
+impl Read for R {
+    fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = self.0.open_table(t)?;
+        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
 
-            fn scan(
-                &self,
-                t: Table,
-                prefix: &[u8],
-                after: Option<&[u8]>,
-                reverse: bool,
-                limit: usize,
-            ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-                let table = self.0.open_table(t)?;
-                scan_table(&table, prefix, after, reverse, limit)
-            }
+    fn scan(
+        &self,
+        t: Table,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let table = self.0.open_table(t)?;
+        scan_table(&table, prefix, after, reverse, limit)
+    }
 
-            fn len(&self, t: Table) -> Result<u64> {
-                use redb::ReadableTableMetadata;
-                Ok(self.0.open_table(t)?.len()?)
-            }
-        }
-    };
+    fn len(&self, t: Table) -> Result<u64> {
+        use redb::ReadableTableMetadata;
+        Ok(self.0.open_table(t)?.len()?)
+    }
 }
-
-impl_read!(R);
 
 impl Read for W<'_> {
     fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {

@@ -31,6 +31,26 @@ impl Record for Plan {
     const NAME: &'static str = "sales plan";
 }
 
+/// Store a new filter with the next id.
+pub fn create_filter(
+    w: &W,
+    owner: u64,
+    name: &str,
+    shared: bool,
+    spec: &str,
+) -> Result<SavedFilter> {
+    let f = SavedFilter {
+        id: w.next_id("saved_filter")?,
+        owner,
+        name: name.to_string(),
+        shared,
+        spec: spec.to_string(),
+        created_ms: super::now_ms(),
+    };
+    put_filter(w, &f)?;
+    Ok(f)
+}
+
 pub fn put_filter(w: &W, f: &SavedFilter) -> Result<()> {
     w.put(SAVED_FILTERS, &codec::u64_key(f.id), f)
 }

@@ -139,18 +139,7 @@ pub async fn create_filter(
     let (owner, shared) = (id.manager.id, b.shared.unwrap_or(false));
     let f = st
         .store
-        .write(move |w| {
-            let f = SavedFilter {
-                id: w.next_id("saved_filter")?,
-                owner,
-                name: name.clone(),
-                shared,
-                spec: spec.clone(),
-                created_ms: store::now_ms(),
-            };
-            saved::put_filter(w, &f)?;
-            Ok(f)
-        })
+        .write(move |w| saved::create_filter(w, owner, &name, shared, &spec))
         .await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
 }
@@ -208,16 +197,7 @@ pub async fn duplicate_filter(
         .store
         .write(move |w| {
             let src = saved::usable(w, fid, me)?;
-            let f = SavedFilter {
-                id: w.next_id("saved_filter")?,
-                owner: me,
-                name: format!("{} (copy)", src.name),
-                shared: false,
-                spec: src.spec.clone(),
-                created_ms: store::now_ms(),
-            };
-            saved::put_filter(w, &f)?;
-            Ok(f)
+            saved::create_filter(w, me, &format!("{} (copy)", src.name), false, &src.spec)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
