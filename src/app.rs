@@ -234,8 +234,21 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
 
+    let ctx = crate::channels::Ctx {
+        inbox: inbox.clone(),
+        http: http_client.clone(),
+        blobs: state.blobs.clone(),
+        public_url: config.server.public_url.clone(),
+        link_key: Arc::new(link_key(&store).await?),
+    };
+    for t in crate::channels::start(&ctx, &stop_rx) {
+        tasks.push(tokio::spawn(async move {
+            let _ = t.await;
+            Ok(())
+        }));
+    }
     {
-        let outbox = Outbox::new(inbox.clone(), http_client);
+        let outbox = Outbox::new(ctx.clone());
         let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             outbox.run(stop_rx).await;
@@ -350,4 +363,21 @@ pub async fn serve(config: Config) -> Result<()> {
     }
     tracing::info!("stopping");
     running.stop().await
+}
+
+/// The key that signs public blob links; kept in the store so links survive a restart.
+async fn link_key(store: &Store) -> Result<Vec<u8>> {
+    const KEY: &[u8] = b"blob_link_key";
+    if let Some(k) =
+        store.read(|r| crate::store::Read::get_raw(r, crate::store::tables::META, KEY))?
+    {
+        return Ok(k);
+    }
+    let mut k = vec![0u8; 32];
+    getrandom::fill(&mut k).map_err(|e| Error::Internal(format!("random: {e}")))?;
+    let v = k.clone();
+    store
+        .write(move |w| w.put_raw(crate::store::tables::META, KEY, &v))
+        .await?;
+    Ok(k)
 }

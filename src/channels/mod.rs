@@ -1,13 +1,25 @@
 //! Channels: one adapter per platform, translating protocols only, plus the outbox worker
-//! that delivers outbound messages through them.
+//! that delivers outbound messages through them. Contact, chat and message rules live in the
+//! inbox service; an adapter turns a platform's request into `Inbound`/events and a stored
+//! message into the platform's send call.
 
 pub mod api;
 pub mod fetch;
 pub mod outbox;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::blobs::Blobs;
+use crate::config::{ChannelConfig, ChannelKindConfig};
+use crate::domain::inbox::{Attachment, Chat, Contact, Message};
 use crate::error::{Error, Result};
+use crate::inbox::Inbox;
+use crate::store;
 
 /// The one outbound HTTP client: rustls with bundled roots (a static binary on a bare host
 /// has no CA store), timeouts, and no redirects (a redirect could point at an internal host).
@@ -31,6 +43,124 @@ pub fn http_client_builder() -> Result<reqwest::ClientBuilder> {
         .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION"))))
 }
 
+/// What every adapter needs: the inbox service, the shared HTTP client, blob storage and the
+/// server's public URL (for webhooks and links handed to platforms).
+#[derive(Clone)]
+pub struct Ctx {
+    pub inbox: Inbox,
+    pub http: reqwest::Client,
+    pub blobs: Blobs,
+    pub public_url: Option<String>,
+    /// Signs expiring public links to blobs (platforms that fetch media by URL).
+    pub link_key: Arc<Vec<u8>>,
+}
+
+impl Ctx {
+    pub fn states(&self) -> &States {
+        &self.inbox.channel_states
+    }
+
+    /// `public_url` without a trailing slash, or an error naming the missing key.
+    pub fn public_base(&self, what: &str) -> Result<String> {
+        match &self.public_url {
+            Some(u) => Ok(u.trim_end_matches('/').to_string()),
+            None => Err(Error::Config(format!(
+                "server.public_url is not set, but {what} needs an address the platform can reach"
+            ))),
+        }
+    }
+
+    /// Download a file a platform pointed us at (authenticated API answers only: unlike
+    /// user-supplied URLs these may be on any host, and the fakes in tests are on loopback).
+    /// The size cap and type check of `Blobs` apply.
+    pub async fn download(
+        &self,
+        req: reqwest::RequestBuilder,
+        mime: &str,
+        name: &str,
+    ) -> std::result::Result<Attachment, SendError> {
+        use futures_util::StreamExt;
+        let r = req.send().await.map_err(|e| SendError::Retry {
+            reason: format!("file download failed: {e}"),
+            after: None,
+        })?;
+        if !r.status().is_success() {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            return Err(classify(status, None, &text));
+        }
+        let mime = if mime.is_empty() {
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .unwrap_or("application/octet-stream")
+                .trim()
+                .to_string()
+        } else {
+            mime.to_string()
+        };
+        let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
+        self.blobs
+            .put_stream(&self.inbox.store, &mime, name, Box::pin(stream))
+            .await
+            .map_err(|e| match e {
+                Error::Unavailable(m) => SendError::Retry {
+                    reason: m,
+                    after: None,
+                },
+                other => SendError::Permanent(format!("file not stored: {other}")),
+            })
+    }
+
+    /// Bytes of a stored attachment, for uploading it to a platform.
+    pub async fn blob_bytes(&self, a: &Attachment) -> std::result::Result<Vec<u8>, SendError> {
+        let path = self.blobs.path(&a.sha256).ok_or_else(|| {
+            SendError::Permanent(format!("attachment {:?} is not stored", a.name))
+        })?;
+        tokio::fs::read(&path).await.map_err(|e| {
+            SendError::Permanent(format!("attachment {:?} cannot be read: {e}", a.name))
+        })
+    }
+
+    /// A link to a stored blob that works without a session until `ttl` passes (Viber
+    /// fetches outbound media by URL). Served by `GET /public/blobs/{sha}/{expires}/{sig}/{name}`.
+    pub fn signed_blob_url(&self, a: &Attachment, ttl: Duration) -> Result<String> {
+        let base = self.public_base("sending files by link")?;
+        let expires = store::now_ms() / 1000 + ttl.as_secs() as i64;
+        let sig = blob_link_signature(&self.link_key, &a.sha256, expires);
+        let name: String = a
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Ok(format!(
+            "{base}/public/blobs/{}/{expires}/{sig}/{name}",
+            a.sha256
+        ))
+    }
+}
+
+pub fn blob_link_signature(key: &[u8], sha256: &str, expires: i64) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{sha256}/{expires}").as_bytes());
+    hex::encode(&tag.as_ref()[..16])
+}
+
+/// One outbound message as an adapter sees it.
+pub struct Outgoing<'a> {
+    pub channel: &'a ChannelConfig,
+    pub chat: &'a Chat,
+    pub contact: Option<&'a Contact>,
+    pub message: &'a Message,
+}
+
 /// How a delivery attempt ended.
 #[derive(Debug)]
 pub enum SendError {
@@ -39,8 +169,10 @@ pub enum SendError {
         reason: String,
         after: Option<Duration>,
     },
-    /// Will not work by retrying (4xx, bad config, blocked by the client).
+    /// Will not work by retrying (4xx, bad config, window closed).
     Permanent(String),
+    /// The client blocked us or unsubscribed: failed, and the chat is marked unreachable.
+    Unreachable(String),
 }
 
 /// Classify an HTTP answer from a platform or callback.
@@ -65,4 +197,149 @@ pub fn classify(status: reqwest::StatusCode, retry_after: Option<&str>, body: &s
     } else {
         SendError::Permanent(reason)
     }
+}
+
+/// A transport error (no answer) is always worth retrying.
+pub fn transport(what: &str, e: reqwest::Error) -> SendError {
+    SendError::Retry {
+        reason: format!("{what}: {e}"),
+        after: None,
+    }
+}
+
+/// Deliver one message through its channel's adapter.
+pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<String>, SendError> {
+    match &out.channel.kind {
+        ChannelKindConfig::Api {
+            callback_url: Some(url),
+            secret,
+            ..
+        } => {
+            let mj = ctx
+                .inbox
+                .store
+                .read(|r| crate::inbox::message_json(r, out.message))
+                .map_err(|e| SendError::Retry {
+                    reason: format!("store: {e}"),
+                    after: None,
+                })?;
+            let body = api::callback_body(out.chat, out.message, mj);
+            api::deliver(&ctx.http, url, secret.as_deref().unwrap_or(""), body).await
+        }
+        ChannelKindConfig::Api {
+            callback_url: None, ..
+        } => Err(SendError::Permanent(format!(
+            "API channel {:?} has no callback_url, so replies cannot be delivered",
+            out.channel.id
+        ))),
+        other => Err(SendError::Permanent(format!(
+            "sending through {} channels is not available in this version",
+            other.kind_name()
+        ))),
+    }
+}
+
+/// Start what each channel needs running: webhook registration, long polling.
+pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for ch in ctx.inbox.channels.all() {
+        let (ctx, ch, stop) = (ctx.clone(), ch.clone(), stop.clone());
+        match &ch.kind {
+            ChannelKindConfig::Api { .. } | ChannelKindConfig::Widget { .. } => {
+                ctx.states().set_state(&ch.id, "ready", None);
+            }
+            _ => {
+                drop(stop);
+                ctx.states().set_state(&ch.id, "not started", None);
+            }
+        }
+    }
+    tasks
+}
+
+/// Each channel's live state for Settings: kept in memory (it describes this process).
+#[derive(Default)]
+pub struct States {
+    by_id: Mutex<HashMap<String, ChannelState>>,
+}
+
+#[derive(Clone, Default, Debug)]
+pub struct ChannelState {
+    /// "ready", "connected", "polling", "error", "not started", …
+    pub state: String,
+    pub detail: Option<String>,
+    pub last_inbound_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_ms: Option<i64>,
+    /// Sending is paused until then (a platform asked us to slow down).
+    pub paused_until_ms: Option<i64>,
+}
+
+impl States {
+    fn with<R>(&self, id: &str, f: impl FnOnce(&mut ChannelState) -> R) -> R {
+        let mut map = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        f(map.entry(id.to_string()).or_default())
+    }
+
+    pub fn set_state(&self, id: &str, state: &str, detail: Option<String>) {
+        self.with(id, |s| {
+            s.state = state.to_string();
+            s.detail = detail;
+        });
+    }
+
+    pub fn inbound(&self, id: &str) {
+        self.with(id, |s| s.last_inbound_ms = Some(store::now_ms()));
+    }
+
+    /// Record an error; secrets must already be out of `msg`.
+    pub fn error(&self, id: &str, msg: impl Into<String>) {
+        let msg = msg.into();
+        tracing::warn!(channel = id, "{msg}");
+        self.with(id, |s| {
+            s.last_error = Some(msg);
+            s.last_error_ms = Some(store::now_ms());
+        });
+    }
+
+    pub fn pause(&self, id: &str, for_: Duration) {
+        let until = store::now_ms() + for_.as_millis() as i64;
+        self.with(id, |s| {
+            s.paused_until_ms = Some(s.paused_until_ms.map_or(until, |u| u.max(until)))
+        });
+    }
+
+    /// When sending through the channel may resume, if it is paused now.
+    pub fn paused_until(&self, id: &str) -> Option<i64> {
+        let now = store::now_ms();
+        self.with(id, |s| s.paused_until_ms.filter(|&u| u > now))
+    }
+
+    pub fn get(&self, id: &str) -> ChannelState {
+        self.with(id, |s| s.clone())
+    }
+
+    pub fn json(&self, id: &str) -> Value {
+        let s = self.get(id);
+        json!({
+            "state": if s.state.is_empty() { "not started" } else { s.state.as_str() },
+            "detail": s.detail,
+            "last_inbound_ms": s.last_inbound_ms,
+            "last_error": s.last_error,
+            "last_error_ms": s.last_error_ms,
+            "paused_until_ms": s.paused_until_ms.filter(|&u| u > store::now_ms()),
+        })
+    }
+}
+
+/// Replace every occurrence of a secret in text that may reach logs or the UI (reqwest
+/// errors include the URL, and Telegram puts the bot token in the path).
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if s.len() >= 4 {
+            out = out.replace(s, "***");
+        }
+    }
+    out
 }

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{SendError, api};
-use crate::config::ChannelKindConfig;
+use super::{Ctx, Outgoing, SendError};
 use crate::domain::inbox::Delivery;
 use crate::error::Result;
-use crate::inbox::{Inbox, message_json};
+use crate::inbox::reply::DeliveryOutcome;
 use crate::store;
 use crate::store::inbox::{self as db, InboxReads};
 
@@ -29,16 +28,14 @@ pub fn backoff(attempt: u32) -> Duration {
 
 #[derive(Clone)]
 pub struct Outbox {
-    inbox: Inbox,
-    http: reqwest::Client,
+    ctx: Ctx,
     in_flight: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl Outbox {
-    pub fn new(inbox: Inbox, http: reqwest::Client) -> Outbox {
+    pub fn new(ctx: Ctx) -> Outbox {
         Outbox {
-            inbox,
-            http,
+            ctx,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -57,7 +54,7 @@ impl Outbox {
                 }
             };
             tokio::select! {
-                _ = self.inbox.outbox_wake.notified() => {}
+                _ = self.ctx.inbox.outbox_wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
             }
@@ -67,14 +64,18 @@ impl Outbox {
     /// Start every due delivery whose chat is idle; return how long to sleep.
     fn dispatch(&self) -> Result<Duration> {
         let now = store::now_ms();
-        let due = self.inbox.store.read(|r| db::due(r, i64::MAX, 1000))?;
+        let due = self.ctx.inbox.store.read(|r| db::due(r, i64::MAX, 1000))?;
         let mut next: Option<i64> = None;
         for d in due {
             if self.flight().contains(&d.chat_id) {
                 continue;
             }
-            if d.due_ms > now {
-                next = Some(next.map_or(d.due_ms, |n| n.min(d.due_ms)));
+            let mut due = d.due_ms;
+            if let Some(until) = self.paused(d.chat_id) {
+                due = due.max(until);
+            }
+            if due > now {
+                next = Some(next.map_or(due, |n| n.min(due)));
                 continue;
             }
             if self.flight().len() >= MAX_CONCURRENT {
@@ -88,7 +89,7 @@ impl Outbox {
                     tracing::error!("outbox: recording a delivery result failed: {e}");
                 }
                 me.flight().remove(&chat);
-                me.inbox.outbox_wake.notify_one();
+                me.ctx.inbox.outbox_wake.notify_one();
             });
         }
         Ok(match next {
@@ -97,17 +98,29 @@ impl Outbox {
         })
     }
 
+    /// A platform that answered "too many requests" for the whole bot pauses its channel.
+    fn paused(&self, chat_id: u64) -> Option<i64> {
+        let chat = self.ctx.inbox.store.read(|r| r.chat(chat_id)).ok()??;
+        self.ctx.states().paused_until(&chat.channel_id)
+    }
+
     async fn deliver(&self, d: Delivery) -> Result<()> {
-        let attempt = self.attempt(&d).await;
-        let result = match attempt {
-            Ok(ext) => Ok(ext),
-            Err(SendError::Permanent(reason)) => Err((reason, None)),
+        let outcome = match self.attempt(&d).await {
+            Ok(ext) => DeliveryOutcome::Sent(ext),
+            Err(SendError::Permanent(reason)) => DeliveryOutcome::Failed {
+                reason,
+                unreachable: false,
+            },
+            Err(SendError::Unreachable(reason)) => DeliveryOutcome::Failed {
+                reason,
+                unreachable: true,
+            },
             Err(SendError::Retry { reason, after }) => {
                 if d.attempts + 1 >= MAX_ATTEMPTS {
-                    Err((
-                        format!("{reason} (gave up after {} attempts)", d.attempts + 1),
-                        None,
-                    ))
+                    DeliveryOutcome::Failed {
+                        reason: format!("{reason} (gave up after {} attempts)", d.attempts + 1),
+                        unreachable: false,
+                    }
                 } else {
                     let wait = after
                         .unwrap_or_else(|| backoff(d.attempts))
@@ -117,15 +130,18 @@ impl Outbox {
                         attempt = d.attempts + 1,
                         "delivery failed, retrying in {wait:?}: {reason}"
                     );
-                    Err((reason, Some(store::now_ms() + wait.as_millis() as i64)))
+                    DeliveryOutcome::Retry {
+                        reason,
+                        at: store::now_ms() + wait.as_millis() as i64,
+                    }
                 }
             }
         };
-        self.inbox.delivery_result(d, result).await
+        self.ctx.inbox.delivery_result(d, outcome).await
     }
 
     async fn attempt(&self, d: &Delivery) -> std::result::Result<Option<String>, SendError> {
-        let loaded = self.inbox.store.read(|r| {
+        let loaded = self.ctx.inbox.store.read(|r| {
             let Some(m) = r.message(d.chat_id, d.message_id)? else {
                 return Ok(None);
             };
@@ -133,10 +149,9 @@ impl Outbox {
                 return Ok(None);
             };
             let contact = r.contact(chat.contact_id)?;
-            let mj = message_json(r, &m)?;
-            Ok(Some((m, chat, contact, mj)))
+            Ok(Some((m, chat, contact)))
         });
-        let (m, chat, contact, mj) = match loaded {
+        let (m, chat, contact) = match loaded {
             Ok(Some(v)) => v,
             Ok(None) => {
                 return Err(SendError::Permanent(
@@ -150,36 +165,33 @@ impl Outbox {
                 });
             }
         };
-        if contact.is_some_and(|c| c.blacklisted) {
+        if contact.as_ref().is_some_and(|c| c.blacklisted) {
             return Err(SendError::Permanent(
                 "the client is blacklisted; nothing was sent".into(),
             ));
         }
-        let Some(channel) = self.inbox.channels.get(&chat.channel_id) else {
+        let Some(channel) = self.ctx.inbox.channels.get(&chat.channel_id) else {
             return Err(SendError::Permanent(format!(
                 "channel {:?} is no longer configured",
                 chat.channel_id
             )));
         };
-        match &channel.kind {
-            ChannelKindConfig::Api {
-                callback_url: Some(url),
-                secret,
-                ..
-            } => {
-                let body = api::callback_body(&chat, &m, mj);
-                api::deliver(&self.http, url, secret.as_deref().unwrap_or(""), body).await
-            }
-            ChannelKindConfig::Api {
-                callback_url: None, ..
-            } => Err(SendError::Permanent(format!(
-                "API channel {:?} has no callback_url, so replies cannot be delivered",
-                chat.channel_id
-            ))),
-            other => Err(SendError::Permanent(format!(
-                "sending through {} channels is not available in this version",
-                other.kind_name()
-            ))),
+        let out = Outgoing {
+            channel,
+            chat: &chat,
+            contact: contact.as_ref(),
+            message: &m,
+        };
+        let r = super::send(&self.ctx, &out).await;
+        if let Err(e) = &r {
+            let msg = match e {
+                SendError::Retry { reason, .. } => reason,
+                SendError::Permanent(r) | SendError::Unreachable(r) => r,
+            };
+            self.ctx
+                .states()
+                .error(&channel.id, format!("sending message {}: {msg}", m.id));
         }
+        r
     }
 }

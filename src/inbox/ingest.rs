@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{Inbox, emit_row, message_json};
-use crate::domain::inbox::{Attachment, Chat, Contact, Kind, Message};
+use crate::domain::inbox::{Attachment, Chat, Contact, Kind, Message, Status};
 use crate::domain::normalise;
 use crate::error::Result;
 use crate::store::inbox::{self as db, InboxReads};
@@ -126,8 +126,10 @@ impl Inbox {
                 let now = store::now_ms();
                 let (mut chat, mut contact, old) = find_or_create_chat(w, &inb, now)?;
                 learn_identifiers(&mut contact, &inb);
-                // A client who writes again is back in the list.
+                // A client who writes again is back in the list, and reachable (a Viber
+                // user's first message subscribes them).
                 contact.archived = false;
+                chat.unreachable = false;
                 let m = db::append_message(
                     w,
                     &mut chat,
@@ -167,5 +169,249 @@ impl Inbox {
                 })
             })
             .await
+    }
+}
+
+/// Something a client did on a platform besides writing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Subscribed to the bot or started it (Telegram /start, Viber subscribed).
+    Subscribed,
+    /// Opened the conversation without writing (Viber conversation_started).
+    Started,
+    Unsubscribed,
+    Blocked,
+    Unblocked,
+}
+
+impl ClientEvent {
+    fn event(self) -> &'static str {
+        match self {
+            ClientEvent::Subscribed => "subscribed",
+            ClientEvent::Started => "conversation_started",
+            ClientEvent::Unsubscribed => "unsubscribed",
+            ClientEvent::Blocked => "blocked",
+            ClientEvent::Unblocked => "unblocked",
+        }
+    }
+    fn text(self) -> &'static str {
+        match self {
+            ClientEvent::Subscribed => "The client subscribed",
+            ClientEvent::Started => "The client opened the conversation",
+            ClientEvent::Unsubscribed => "The client unsubscribed; messages cannot be delivered",
+            ClientEvent::Blocked => "The client blocked the bot; messages cannot be delivered",
+            ClientEvent::Unblocked => "The client unblocked the bot",
+        }
+    }
+    /// Whether the client can receive messages afterwards (None: unchanged).
+    fn reachable(self) -> Option<bool> {
+        match self {
+            ClientEvent::Subscribed | ClientEvent::Unblocked => Some(true),
+            ClientEvent::Unsubscribed | ClientEvent::Blocked => Some(false),
+            ClientEvent::Started => None,
+        }
+    }
+}
+
+/// Receipts only move a message forward: sent < delivered < read; failed ends a message that
+/// was not yet delivered, and a later delivered/read overrides a failure.
+pub fn receipt_applies(current: Option<Status>, new: Status) -> bool {
+    match (current, new) {
+        (None, _) => true,
+        (Some(cur), Status::Failed) => matches!(cur, Status::Queued | Status::Sent),
+        (Some(Status::Failed), _) => new > Status::Sent,
+        (Some(cur), _) => new > cur,
+    }
+}
+
+impl Inbox {
+    /// The client edited a message: the stored text changes and the message is marked edited.
+    /// False when the message was never stored (an edit of something older than Parley).
+    pub async fn edit_inbound(
+        &self,
+        channel_id: &str,
+        external_id: &str,
+        text: String,
+    ) -> Result<bool> {
+        let (channel_id, external_id) = (channel_id.to_string(), external_id.to_string());
+        self.store
+            .write(move |w| {
+                let Some((message_id, chat_id)) = w.ext_message(&channel_id, &external_id)? else {
+                    return Ok(false);
+                };
+                let Some(mut m) = w.message(chat_id, message_id)? else {
+                    return Ok(false);
+                };
+                let text = normalise::text(&text, 64 * 1024);
+                if m.text == text && m.edited {
+                    return Ok(true);
+                }
+                m.text = text;
+                m.edited = true;
+                db::put_message(w, &m)?;
+                let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                w.emit(
+                    "message.updated",
+                    None,
+                    json!({"chat_id": chat_id, "contact_id": contact_id, "message": message_json(w, &m)?}),
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// A platform receipt (delivered, read, failed) for one of our messages, by the id the
+    /// platform gave it. False when unknown or when it would move the status backwards.
+    pub async fn receipt(
+        &self,
+        channel_id: &str,
+        external_id: &str,
+        status: Status,
+        error: Option<String>,
+    ) -> Result<bool> {
+        let (channel_id, external_id) = (channel_id.to_string(), external_id.to_string());
+        self.store
+            .write(move |w| {
+                let Some((message_id, chat_id)) = w.ext_message(&channel_id, &external_id)? else {
+                    return Ok(false);
+                };
+                let Some(mut m) = w.message(chat_id, message_id)? else {
+                    return Ok(false);
+                };
+                if !m.kind.is_outbound() || !receipt_applies(m.status, status) {
+                    return Ok(false);
+                }
+                m.status = Some(status);
+                m.error = if status == Status::Failed {
+                    Some(
+                        error
+                            .clone()
+                            .unwrap_or_else(|| "the platform reported a failure".into()),
+                    )
+                } else {
+                    None
+                };
+                db::put_message(w, &m)?;
+                let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                w.emit(
+                    "message.updated",
+                    None,
+                    json!({"chat_id": chat_id, "contact_id": contact_id, "message": message_json(w, &m)?}),
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// The client subscribed, blocked, unblocked…: a system message in their chat on this
+    /// channel (created for a new client) and the chat's reachability. `inb` names the client
+    /// (text and attachments are ignored); `inb.message_id`, when set, is the platform's id of
+    /// this event, so a redelivery changes nothing. Returns None for a duplicate.
+    pub async fn client_event(&self, inb: Inbound, ev: ClientEvent) -> Result<Option<Ingested>> {
+        let channels = self.channels.clone();
+        self.store
+            .write(move |w| {
+                let dedupe = inb.message_id.as_ref().map(|id| format!("event:{id}"));
+                if let Some(key) = &dedupe
+                    && w.ext_message(&inb.channel_id, key)?.is_some()
+                {
+                    return Ok(None);
+                }
+                let now = store::now_ms();
+                let (mut chat, mut contact, old) = find_or_create_chat(w, &inb, now)?;
+                learn_identifiers(&mut contact, &inb);
+                if let Some(reachable) = ev.reachable() {
+                    chat.unreachable = !reachable;
+                }
+                let m = db::append_message(
+                    w,
+                    &mut chat,
+                    &mut contact,
+                    Message {
+                        id: 0,
+                        chat_id: 0,
+                        kind: Kind::System,
+                        text: ev.text().to_string(),
+                        attachments: vec![],
+                        author: None,
+                        created_ms: now,
+                        status: None,
+                        error: None,
+                        edited: false,
+                        mentions: vec![],
+                        event: Some(ev.event().to_string()),
+                        external_id: None,
+                    },
+                )?;
+                if let Some(key) = &dedupe {
+                    db::remember_ext_message(w, &inb.channel_id, key, m.id, chat.id)?;
+                }
+                db::add_log(w, contact.id, ev.event(), ev.text(), None, now)?;
+                db::put_chat(w, &chat)?;
+                db::put_contact(w, old.as_ref(), &contact)?;
+                w.emit(
+                    "message.created",
+                    None,
+                    json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
+                )?;
+                emit_row(w, &contact, &channels)?;
+                Ok(Some(Ingested {
+                    contact_id: contact.id,
+                    chat_id: chat.id,
+                    message_id: m.id,
+                    duplicate: false,
+                }))
+            })
+            .await
+    }
+
+    /// A value a channel keeps across restarts (Telegram's polling offset).
+    pub fn channel_value(&self, channel_id: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        self.store.read(|r| {
+            crate::store::Read::get_raw(
+                r,
+                crate::store::tables::META,
+                &channel_value_key(channel_id, key),
+            )
+        })
+    }
+
+    pub async fn set_channel_value(
+        &self,
+        channel_id: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<()> {
+        let k = channel_value_key(channel_id, key);
+        self.store
+            .write(move |w| w.put_raw(crate::store::tables::META, &k, &value))
+            .await
+    }
+}
+
+fn channel_value_key(channel_id: &str, key: &str) -> Vec<u8> {
+    crate::store::codec::Key::new()
+        .str("channel")
+        .str(channel_id)
+        .str(key)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::receipt_applies;
+    use crate::domain::inbox::Status::*;
+
+    #[test]
+    fn receipts_only_move_forward() {
+        assert!(receipt_applies(Some(Sent), Delivered));
+        assert!(receipt_applies(Some(Sent), Read));
+        assert!(!receipt_applies(Some(Read), Delivered));
+        assert!(!receipt_applies(Some(Delivered), Sent));
+        assert!(receipt_applies(Some(Sent), Failed));
+        assert!(!receipt_applies(Some(Read), Failed));
+        assert!(receipt_applies(Some(Failed), Delivered));
+        assert!(!receipt_applies(Some(Failed), Sent));
+        assert!(receipt_applies(Some(Queued), Read));
     }
 }

@@ -59,6 +59,8 @@ pub struct Inbox {
     pub channels: Arc<Channels>,
     /// Wakes the outbox worker when a delivery is queued.
     pub outbox_wake: Arc<Notify>,
+    /// Live state of each channel (connected, last inbound, last error, paused).
+    pub channel_states: Arc<crate::channels::States>,
 }
 
 impl Inbox {
@@ -67,6 +69,7 @@ impl Inbox {
             store,
             channels,
             outbox_wake: Arc::new(Notify::new()),
+            channel_states: Arc::default(),
         }
     }
 }

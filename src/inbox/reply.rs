@@ -265,11 +265,8 @@ impl Inbox {
 
     /// The outbox reports a delivery result. `Ok(ext)` = sent (with the platform's id);
     /// `Err((reason, retry_at))` = failed, to be tried again at `retry_at` or never.
-    pub async fn delivery_result(
-        &self,
-        d: Delivery,
-        result: std::result::Result<Option<String>, (String, Option<i64>)>,
-    ) -> Result<()> {
+    pub async fn delivery_result(&self, d: Delivery, result: DeliveryOutcome) -> Result<()> {
+        let channels = self.channels.clone();
         self.store
             .write(move |w| {
                 db::dequeue(w, &d)?;
@@ -277,7 +274,7 @@ impl Inbox {
                     return Ok(());
                 };
                 match &result {
-                    Ok(ext) => {
+                    DeliveryOutcome::Sent(ext) => {
                         // Platform receipts may already have moved it further.
                         if m.status
                             .is_none_or(|s| s < Status::Sent || s == Status::Failed)
@@ -285,11 +282,15 @@ impl Inbox {
                             m.status = Some(Status::Sent);
                         }
                         m.error = None;
-                        if ext.is_some() {
-                            m.external_id.clone_from(ext);
+                        if let Some(ext) = ext {
+                            m.external_id = Some(ext.clone());
+                            // Receipts (delivered, read, failed) name the platform's id.
+                            if let Some(chat) = w.chat(m.chat_id)? {
+                                db::remember_ext_message(w, &chat.channel_id, ext, m.id, chat.id)?;
+                            }
                         }
                     }
-                    Err((reason, Some(at))) => {
+                    DeliveryOutcome::Retry { reason, at } => {
                         let next = Delivery {
                             attempts: d.attempts + 1,
                             due_ms: *at,
@@ -303,9 +304,22 @@ impl Inbox {
                             d.attempts + 1
                         ));
                     }
-                    Err((reason, None)) => {
+                    DeliveryOutcome::Failed {
+                        reason,
+                        unreachable,
+                    } => {
                         m.status = Some(Status::Failed);
                         m.error = Some(reason.clone());
+                        if *unreachable
+                            && let Some(mut chat) = w.chat(m.chat_id)?
+                            && !chat.unreachable
+                        {
+                            chat.unreachable = true;
+                            db::put_chat(w, &chat)?;
+                            if let Some(contact) = w.contact(chat.contact_id)? {
+                                emit_row(w, &contact, &channels)?;
+                            }
+                        }
                     }
                 }
                 db::put_message(w, &m)?;
@@ -314,4 +328,20 @@ impl Inbox {
             })
             .await
     }
+}
+
+/// How one delivery attempt ended, as the outbox records it.
+#[derive(Debug)]
+pub enum DeliveryOutcome {
+    /// Accepted by the platform; its id for this message when it gave one.
+    Sent(Option<String>),
+    Retry {
+        reason: String,
+        at: i64,
+    },
+    Failed {
+        reason: String,
+        /// The client blocked us or unsubscribed: mark the chat.
+        unreachable: bool,
+    },
 }

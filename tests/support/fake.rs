@@ -28,17 +28,69 @@ impl Recorded {
     }
 }
 
+/// One answer of the fake.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, v: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json".into(),
+            body: v.to_string().into_bytes(),
+        }
+    }
+    pub fn bytes(content_type: &str, body: &[u8]) -> Reply {
+        Reply {
+            status: 200,
+            content_type: content_type.into(),
+            body: body.to_vec(),
+        }
+    }
+}
+
+/// Answers a request when no scripted reply is queued (a platform fake's normal behaviour).
+pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
 #[derive(Clone, Default)]
 pub struct Fake {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
-    /// Statuses to answer, in order; when empty, 200.
+    /// Statuses to answer, in order (body `{}`); when empty, the handler answers.
     pub script: Arc<Mutex<VecDeque<u16>>>,
+    /// Whole replies to give first, in order (e.g. an injected 429 with its JSON body);
+    /// each may be limited to requests whose path contains a fragment.
+    pub replies: Arc<Mutex<VecDeque<(Option<String>, Reply)>>>,
+    pub handler: Option<Handler>,
     pub addr: Option<SocketAddr>,
 }
 
 impl Fake {
     pub async fn start(script: &[u16]) -> Fake {
-        let mut f = Fake::default();
+        Fake::serve(script, None).await
+    }
+
+    /// A fake that answers with `handler` (after any scripted statuses).
+    pub async fn with_handler(handler: Handler) -> Fake {
+        Fake::serve(&[], Some(handler)).await
+    }
+
+    /// Queue a reply for the next request whose path contains `path_part` (any when None).
+    pub fn inject(&self, path_part: Option<&str>, reply: Reply) {
+        self.replies
+            .lock()
+            .unwrap()
+            .push_back((path_part.map(String::from), reply));
+    }
+
+    async fn serve(script: &[u16], handler: Option<Handler>) -> Fake {
+        let mut f = Fake {
+            handler,
+            ..Fake::default()
+        };
         f.script.lock().unwrap().extend(script.iter().copied());
         let acc = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
@@ -50,7 +102,7 @@ impl Fake {
             let me = me.clone();
             async move {
                 let body = req.take_body().into_vec().await.unwrap_or_default();
-                me.requests.lock().unwrap().push(Recorded {
+                let rec = Recorded {
                     method: req.method().to_string(),
                     path: req.uri().to_string(),
                     headers: req
@@ -59,12 +111,30 @@ impl Fake {
                         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
                         .collect(),
                     body,
-                });
-                let code = me.script.lock().unwrap().pop_front().unwrap_or(200);
+                };
+                me.requests.lock().unwrap().push(rec.clone());
+                let injected = {
+                    let mut q = me.replies.lock().unwrap();
+                    let pos = q
+                        .iter()
+                        .position(|(part, _)| part.as_deref().is_none_or(|p| rec.path.contains(p)));
+                    pos.and_then(|i| q.remove(i)).map(|(_, r)| r)
+                };
+                let scripted = if injected.is_none() {
+                    me.script.lock().unwrap().pop_front()
+                } else {
+                    None
+                };
+                let reply = match (injected, scripted, &me.handler) {
+                    (Some(r), _, _) => r,
+                    (None, Some(code), _) => Reply::json(code, serde_json::json!({})),
+                    (None, None, Some(h)) => h(&rec),
+                    (None, None, None) => Reply::json(200, serde_json::json!({})),
+                };
                 Response::builder()
-                    .status(poem::http::StatusCode::from_u16(code).unwrap())
-                    .content_type("application/json")
-                    .body("{}")
+                    .status(poem::http::StatusCode::from_u16(reply.status).unwrap())
+                    .content_type(reply.content_type)
+                    .body(reply.body)
             }
         });
         tokio::spawn(Server::new_with_acceptor(acc).run(ep.map_to_response()));

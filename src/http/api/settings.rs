@@ -38,7 +38,14 @@ pub fn channels(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
         .inbox
         .channels
         .all()
-        .map(|c| json!({"id": c.id, "kind": c.kind.kind_name(), "name": c.name}))
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "kind": c.kind.kind_name(),
+                "name": c.name,
+                "status": st.inbox.channel_states.json(&c.id),
+            })
+        })
         .collect();
     items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Json(json!({ "items": items }))
