@@ -1,0 +1,4 @@
+pub mod telegram;
+pub mod viber;
+pub mod whatsapp;
+pub mod widget;

@@ -1,0 +1,1 @@
+//! viber channel tests.
