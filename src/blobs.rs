@@ -17,7 +17,7 @@ pub fn inline_type(mime: &str) -> bool {
 
 /// Types we accept. HTML, SVG and scripts are refused: served from our origin they could run
 /// code in a manager's session.
-fn allowed(mime: &str) -> bool {
+pub fn allowed(mime: &str) -> bool {
     const OK: &[&str] = &[
         "image/jpeg",
         "image/png",

@@ -355,6 +355,22 @@ impl Config {
                         "channels[{i}].mode: {mode:?} must be \"webhook\" or \"polling\""
                     )));
                 }
+                ChannelKindConfig::Telegram {
+                    mode,
+                    webhook_secret,
+                    ..
+                } if mode == "webhook" => {
+                    let ok = webhook_secret.as_deref().is_some_and(|s| {
+                        (1..=256).contains(&s.len())
+                            && s.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    });
+                    if !ok {
+                        return Err(Error::Config(format!(
+                            "channels[{i}].webhook_secret: webhook mode needs 1 to 256 characters of A-Z, a-z, 0-9, '_' or '-' (Telegram echoes it to prove a request is genuine)"
+                        )));
+                    }
+                }
                 ChannelKindConfig::Api { token, .. } if token.len() < 16 => {
                     return Err(Error::Config(format!(
                         "channels[{i}].token: must be at least 16 characters"

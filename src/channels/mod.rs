@@ -6,6 +6,7 @@
 pub mod api;
 pub mod fetch;
 pub mod outbox;
+pub mod telegram;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -99,6 +100,13 @@ impl Ctx {
                 .to_string()
         } else {
             mime.to_string()
+        };
+        // A platform's file of a type we do not show (an archive, a script) is kept as an
+        // opaque download rather than refused: the client did send it.
+        let mime = if crate::blobs::allowed(&mime) {
+            mime
+        } else {
+            "application/octet-stream".to_string()
         };
         let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
         self.blobs
@@ -226,6 +234,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             let body = api::callback_body(out.chat, out.message, mj);
             api::deliver(&ctx.http, url, secret.as_deref().unwrap_or(""), body).await
         }
+        ChannelKindConfig::Telegram { .. } => telegram::send(ctx, out).await,
         ChannelKindConfig::Api {
             callback_url: None, ..
         } => Err(SendError::Permanent(format!(
@@ -247,6 +256,10 @@ pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHa
         match &ch.kind {
             ChannelKindConfig::Api { .. } | ChannelKindConfig::Widget { .. } => {
                 ctx.states().set_state(&ch.id, "ready", None);
+            }
+            ChannelKindConfig::Telegram { .. } => {
+                ctx.states().set_state(&ch.id, "starting", None);
+                tasks.push(tokio::spawn(telegram::run(ctx, ch, stop)));
             }
             _ => {
                 drop(stop);

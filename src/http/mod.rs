@@ -32,6 +32,8 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub inbox: Inbox,
     pub blobs: Blobs,
+    /// What channel adapters need (webhook handlers hand requests to them).
+    pub channels: crate::channels::Ctx,
     pub hub: Arc<Hub>,
     pub http: reqwest::Client,
     pub search: Arc<crate::search::Search>,
@@ -136,6 +138,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .nest("/", limited);
     let hooks = Route::new()
         .at("/api/:id", post(webhooks::api))
+        .at("/telegram/:id", post(webhooks::telegram))
         .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()

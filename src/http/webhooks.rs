@@ -147,3 +147,41 @@ pub async fn api(
         "duplicate": r.duplicate,
     })))
 }
+
+/// Telegram posts one Update per request with our secret token in a header. A 5xx makes
+/// Telegram send the update again later (the store was unavailable); an unparseable but
+/// authentic body is acknowledged so it is not retried forever.
+#[handler]
+pub async fn telegram(
+    req: &Request,
+    Data(st): Data<&Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Vec<u8>,
+) -> poem::Result<Json<Value>> {
+    use crate::channels::telegram::{Bot, authentic, process_update};
+    let channel = st
+        .inbox
+        .channels
+        .get(&id)
+        .ok_or_else(|| Error::NotFound(format!("Telegram channel {id:?}")))?;
+    let bot =
+        Bot::of(channel).ok_or_else(|| Error::NotFound(format!("Telegram channel {id:?}")))?;
+    if !authentic(&bot, req.header("x-telegram-bot-api-secret-token")) {
+        return Err(Error::Unauthenticated.into());
+    }
+    let update: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(channel = %id, "Telegram sent an update that is not JSON: {e}");
+            return Ok(Json(json!({"ok": true})));
+        }
+    };
+    match process_update(&st.channels, &bot, &update).await {
+        Ok(()) => Ok(Json(json!({"ok": true}))),
+        Err(e) if e.retry => Err(Error::Unavailable(e.message).into()),
+        Err(e) => {
+            tracing::warn!(channel = %id, "Telegram update not applied: {e}");
+            Ok(Json(json!({"ok": true})))
+        }
+    }
+}

@@ -34,6 +34,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// Answer after this long (a long poll with nothing to report).
+    pub delay_ms: u64,
 }
 
 impl Reply {
@@ -42,6 +44,7 @@ impl Reply {
             status,
             content_type: "application/json".into(),
             body: v.to_string().into_bytes(),
+            delay_ms: 0,
         }
     }
     pub fn bytes(content_type: &str, body: &[u8]) -> Reply {
@@ -49,12 +52,16 @@ impl Reply {
             status: 200,
             content_type: content_type.into(),
             body: body.to_vec(),
+            delay_ms: 0,
         }
     }
 }
 
 /// Answers a request when no scripted reply is queued (a platform fake's normal behaviour).
 pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+/// A reply for the next request whose path contains the fragment (any when None).
+pub type Injected = (Option<String>, Reply);
 
 #[derive(Clone, Default)]
 pub struct Fake {
@@ -63,7 +70,7 @@ pub struct Fake {
     pub script: Arc<Mutex<VecDeque<u16>>>,
     /// Whole replies to give first, in order (e.g. an injected 429 with its JSON body);
     /// each may be limited to requests whose path contains a fragment.
-    pub replies: Arc<Mutex<VecDeque<(Option<String>, Reply)>>>,
+    pub replies: Arc<Mutex<VecDeque<Injected>>>,
     pub handler: Option<Handler>,
     pub addr: Option<SocketAddr>,
 }
@@ -131,6 +138,9 @@ impl Fake {
                     (None, None, Some(h)) => h(&rec),
                     (None, None, None) => Reply::json(200, serde_json::json!({})),
                 };
+                if reply.delay_ms > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
+                }
                 Response::builder()
                     .status(poem::http::StatusCode::from_u16(reply.status).unwrap())
                     .content_type(reply.content_type)
