@@ -10,6 +10,10 @@ use parley::search::Search;
 use parley::store::inbox::InboxReads;
 use parley::store::{Read, Store};
 
+// The same allocator as the shipped binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
