@@ -115,15 +115,24 @@ pub async fn start(config: Config) -> Result<Running> {
         .map_err(|e| Error::Internal(format!("search start: {e}")))??
     };
     let search = Arc::new(search);
+    let blobs = Blobs::new(
+        &config.server.data_dir,
+        config.limits.max_upload_bytes as u64,
+    );
+    let ctx = crate::channels::Ctx {
+        inbox: inbox.clone(),
+        http: http_client.clone(),
+        blobs: blobs.clone(),
+        public_url: config.server.public_url.clone(),
+        link_key: Arc::new(link_key(&store).await?),
+    };
     let state = Arc::new(AppState {
         config: config.clone(),
         store: store.clone(),
         accounts: accounts.clone(),
         inbox: inbox.clone(),
-        blobs: Blobs::new(
-            &config.server.data_dir,
-            config.limits.max_upload_bytes as u64,
-        ),
+        blobs,
+        channels: ctx.clone(),
         hub: Arc::new(Hub::default()),
         http: http_client.clone(),
         search: search.clone(),
@@ -234,13 +243,6 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
 
-    let ctx = crate::channels::Ctx {
-        inbox: inbox.clone(),
-        http: http_client.clone(),
-        blobs: state.blobs.clone(),
-        public_url: config.server.public_url.clone(),
-        link_key: Arc::new(link_key(&store).await?),
-    };
     for t in crate::channels::start(&ctx, &stop_rx) {
         tasks.push(tokio::spawn(async move {
             let _ = t.await;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+pub mod public;
 pub mod ui;
 mod webhooks;
 mod ws;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub inbox: Inbox,
     pub blobs: Blobs,
+    /// What channel adapters need (webhook handlers hand requests to them).
+    pub channels: crate::channels::Ctx,
     pub hub: Arc<Hub>,
     pub http: reqwest::Client,
     pub search: Arc<crate::search::Search>,
@@ -136,12 +139,17 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .nest("/", limited);
     let hooks = Route::new()
         .at("/api/:id", post(webhooks::api))
+        .at("/viber/:id", post(webhooks::viber))
         .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()
         .at("/healthz", get(health::health).head(health::health))
         .nest("/api/v1", api)
         .nest("/webhooks", hooks)
+        .at(
+            "/public/blobs/:sha/:expires/:sig/:name",
+            get(public::blob).head(public::blob),
+        )
         .at("/", get(ui::asset).head(ui::asset))
         .at("/*path", get(ui::asset).head(ui::asset))
         .data(state)

@@ -56,6 +56,9 @@ impl Reply {
 /// Answers a request when no scripted reply is queued (a platform fake's normal behaviour).
 pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 
+/// A reply for the next request whose path contains the fragment (any when None).
+pub type Injected = (Option<String>, Reply);
+
 #[derive(Clone, Default)]
 pub struct Fake {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
@@ -63,7 +66,7 @@ pub struct Fake {
     pub script: Arc<Mutex<VecDeque<u16>>>,
     /// Whole replies to give first, in order (e.g. an injected 429 with its JSON body);
     /// each may be limited to requests whose path contains a fragment.
-    pub replies: Arc<Mutex<VecDeque<(Option<String>, Reply)>>>,
+    pub replies: Arc<Mutex<VecDeque<Injected>>>,
     pub handler: Option<Handler>,
     pub addr: Option<SocketAddr>,
 }

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod viber;
 pub mod ws;
 
 use std::path::{Path, PathBuf};
