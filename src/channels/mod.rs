@@ -7,6 +7,7 @@ pub mod api;
 pub mod fetch;
 pub mod outbox;
 pub mod telegram;
+pub mod viber;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -241,6 +242,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             "API channel {:?} has no callback_url, so replies cannot be delivered",
             out.channel.id
         ))),
+        ChannelKindConfig::Viber { .. } => viber::send(ctx, out).await,
         other => Err(SendError::Permanent(format!(
             "sending through {} channels is not available in this version",
             other.kind_name()
@@ -260,6 +262,9 @@ pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHa
             ChannelKindConfig::Telegram { .. } => {
                 ctx.states().set_state(&ch.id, "starting", None);
                 tasks.push(tokio::spawn(telegram::run(ctx, ch, stop)));
+            }
+            ChannelKindConfig::Viber { .. } => {
+                tasks.push(tokio::spawn(viber::run(ctx, ch, stop)));
             }
             _ => {
                 drop(stop);

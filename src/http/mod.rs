@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+pub mod public;
 pub mod ui;
 mod webhooks;
 mod ws;
@@ -139,12 +140,17 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let hooks = Route::new()
         .at("/api/:id", post(webhooks::api))
         .at("/telegram/:id", post(webhooks::telegram))
+        .at("/viber/:id", post(webhooks::viber))
         .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()
         .at("/healthz", get(health::health).head(health::health))
         .nest("/api/v1", api)
         .nest("/webhooks", hooks)
+        .at(
+            "/public/blobs/:sha/:expires/:sig/:name",
+            get(public::blob).head(public::blob),
+        )
         .at("/", get(ui::asset).head(ui::asset))
         .at("/*path", get(ui::asset).head(ui::asset))
         .data(state)

@@ -185,3 +185,25 @@ pub async fn telegram(
         }
     }
 }
+
+/// # `POST /webhooks/viber/{id}`
+/// Viber callbacks (messages, subscriptions, receipts), authenticated by
+/// `X-Viber-Content-Signature` over the raw body. The answer has no body: Viber would take
+/// one as a welcome message.
+#[handler]
+pub async fn viber(
+    req: &Request,
+    Data(st): Data<&Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Vec<u8>,
+) -> poem::Result<poem::http::StatusCode> {
+    let channel = st
+        .inbox
+        .channels
+        .get(&id)
+        .filter(|c| matches!(c.kind, ChannelKindConfig::Viber { .. }))
+        .ok_or_else(|| Error::NotFound(format!("Viber channel {id:?}")))?;
+    let signature = req.header("x-viber-content-signature");
+    crate::channels::viber::callback(&st.channels, channel, signature, &body).await?;
+    Ok(poem::http::StatusCode::OK)
+}

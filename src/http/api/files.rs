@@ -56,13 +56,24 @@ pub async fn blob(
     _a: Auth,
     Path(sha): Path<String>,
 ) -> poem::Result<Response> {
+    // Content never changes for a given digest.
+    serve_blob(st, req, &sha, "private, max-age=31536000, immutable").await
+}
+
+/// A stored blob with its recorded type; also behind the public signed links.
+pub(crate) async fn serve_blob(
+    st: &AppState,
+    req: &Request,
+    sha: &str,
+    cache_control: &str,
+) -> poem::Result<Response> {
     let path = st
         .blobs
-        .path(&sha)
+        .path(sha)
         .ok_or_else(|| Error::NotFound(format!("file {sha}")))?;
     let meta = st
         .store
-        .read(|r| r.blob(&sha))?
+        .read(|r| r.blob(sha))?
         .ok_or_else(|| Error::NotFound(format!("file {sha}")))?;
     let etag = format!("\"{sha}\"");
     if req.header(header::IF_NONE_MATCH) == Some(etag.as_str()) {
@@ -83,11 +94,7 @@ pub async fn blob(
         .header(header::CONTENT_LENGTH, meta.size)
         .header(header::CONTENT_DISPOSITION, disposition)
         .header(header::ETAG, etag)
-        // Content never changes for a given digest.
-        .header(
-            header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
-        )
+        .header(header::CACHE_CONTROL, cache_control)
         .header("x-content-type-options", "nosniff")
         .body(Body::from_async_read(file)))
 }
