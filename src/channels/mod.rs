@@ -7,6 +7,7 @@ pub mod api;
 pub mod fetch;
 pub mod outbox;
 pub mod telegram;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -241,6 +242,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             "API channel {:?} has no callback_url, so replies cannot be delivered",
             out.channel.id
         ))),
+        ChannelKindConfig::Whatsapp { .. } => whatsapp::send(ctx, out).await,
         other => Err(SendError::Permanent(format!(
             "sending through {} channels is not available in this version",
             other.kind_name()
@@ -261,6 +263,7 @@ pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHa
                 ctx.states().set_state(&ch.id, "starting", None);
                 tasks.push(tokio::spawn(telegram::run(ctx, ch, stop)));
             }
+            ChannelKindConfig::Whatsapp { .. } => tasks.push(whatsapp::start(&ctx, &ch, stop)),
             _ => {
                 drop(stop);
                 ctx.states().set_state(&ch.id, "not started", None);

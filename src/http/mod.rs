@@ -139,6 +139,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let hooks = Route::new()
         .at("/api/:id", post(webhooks::api))
         .at("/telegram/:id", post(webhooks::telegram))
+        .at("/whatsapp/:id", webhooks::whatsapp())
         .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()

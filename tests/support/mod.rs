@@ -2,6 +2,7 @@
 
 pub mod fake;
 pub mod telegram;
+pub mod whatsapp;
 pub mod ws;
 
 use std::path::{Path, PathBuf};
