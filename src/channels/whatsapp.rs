@@ -6,10 +6,11 @@
 //! Inbound message types: text; image, video, sticker, audio (voice notes included) and
 //! document become attachments (the caption is the text, a document keeps its file name);
 //! location, shared contacts, interactive replies, template quick-reply buttons and orders
-//! become readable text; `unsupported` is stored as a note-like text so the manager knows the
-//! client sent something. Reactions, `system` notices (number changes), `request_welcome` and
-//! unknown types are ignored. A shared contact card never changes the client's own identity:
-//! the client's phone is always their WhatsApp number.
+//! become readable text; `unsupported` is stored as a bracketed placeholder text so the manager
+//! knows the client sent something, and so is a file that could not be stored (with the
+//! reason). Reactions, `system` notices (number changes), `request_welcome` and unknown types
+//! are ignored. A shared contact card never changes the client's own identity: the client's
+//! phone is always "+" and their wa_id.
 
 use std::collections::HashMap;
 use std::time::Duration;
