@@ -182,6 +182,8 @@ pub enum ChannelKindConfig {
         api_base: String,
         #[serde(default)]
         template: Option<String>,
+        #[serde(default = "default_wa_template_language")]
+        template_language: String,
     },
     Viber {
         token: String,
@@ -209,6 +211,9 @@ fn default_tg_api() -> String {
 }
 fn default_wa_version() -> String {
     "v21.0".into()
+}
+fn default_wa_template_language() -> String {
+    "en_US".into()
 }
 fn default_wa_api() -> String {
     "https://graph.facebook.com".into()
@@ -370,6 +375,32 @@ impl Config {
                             "channels[{i}].webhook_secret: webhook mode needs 1 to 256 characters of A-Z, a-z, 0-9, '_' or '-' (Telegram echoes it to prove a request is genuine)"
                         )));
                     }
+                }
+                ChannelKindConfig::Whatsapp {
+                    app_secret,
+                    verify_token,
+                    ..
+                } if app_secret.is_empty() || verify_token.is_empty() => {
+                    // An empty secret would let anyone sign webhook bodies or pass the handshake.
+                    let key = if app_secret.is_empty() {
+                        "app_secret"
+                    } else {
+                        "verify_token"
+                    };
+                    return Err(Error::Config(format!(
+                        "channels[{i}].{key}: must not be empty"
+                    )));
+                }
+                ChannelKindConfig::Whatsapp {
+                    template_language, ..
+                } if template_language.is_empty()
+                    || !template_language
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    return Err(Error::Config(format!(
+                        "channels[{i}].template_language: {template_language:?} must be a WhatsApp language code such as \"en_US\" or \"ru\""
+                    )));
                 }
                 ChannelKindConfig::Api { token, .. } if token.len() < 16 => {
                     return Err(Error::Config(format!(
@@ -613,6 +644,53 @@ mod tests {
                 "config.example.toml does not document {key}"
             );
         }
+    }
+
+    #[test]
+    fn whatsapp_keys_are_checked() {
+        let wa = |extra: &str| {
+            format!(
+                "[[channels]]\nid=\"w\"\nname=\"W\"\nkind=\"whatsapp\"\naccess_token=\"tok-123456\"\nphone_number_id=\"1\"\n{extra}"
+            )
+        };
+        let c = load(
+            &wa("app_secret=\"s3cret\"\nverify_token=\"vt\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        match &c.channels[0].kind {
+            ChannelKindConfig::Whatsapp {
+                template_language,
+                api_base,
+                ..
+            } => {
+                assert_eq!(template_language, "en_US");
+                assert_eq!(api_base, "https://graph.facebook.com");
+            }
+            _ => unreachable!(),
+        }
+        let out = c.redacted_toml();
+        assert!(
+            !out.contains("tok-123456") && !out.contains("s3cret"),
+            "{out}"
+        );
+        let e = load(
+            &wa("app_secret=\"\"\nverify_token=\"vt\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("app_secret"), "{e}");
+        let e = load(
+            &wa("app_secret=\"s\"\nverify_token=\"vt\"\ntemplate_language=\"en US\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("template_language"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod outbox;
 pub mod telegram;
 pub mod viber;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -243,6 +244,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             out.channel.id
         ))),
         ChannelKindConfig::Viber { .. } => viber::send(ctx, out).await,
+        ChannelKindConfig::Whatsapp { .. } => whatsapp::send(ctx, out).await,
         other => Err(SendError::Permanent(format!(
             "sending through {} channels is not available in this version",
             other.kind_name()
@@ -266,10 +268,7 @@ pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHa
             ChannelKindConfig::Viber { .. } => {
                 tasks.push(tokio::spawn(viber::run(ctx, ch, stop)));
             }
-            _ => {
-                drop(stop);
-                ctx.states().set_state(&ch.id, "not started", None);
-            }
+            ChannelKindConfig::Whatsapp { .. } => tasks.push(whatsapp::start(&ctx, &ch, stop)),
         }
     }
     tasks

@@ -141,6 +141,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/api/:id", post(webhooks::api))
         .at("/telegram/:id", post(webhooks::telegram))
         .at("/viber/:id", post(webhooks::viber))
+        .at("/whatsapp/:id", webhooks::whatsapp())
         .around(move |ep, req| limit_body(ep, req, max_webhook));
 
     Route::new()

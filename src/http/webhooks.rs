@@ -207,3 +207,71 @@ pub async fn viber(
     crate::channels::viber::callback(&st.channels, channel, signature, &body).await?;
     Ok(poem::http::StatusCode::OK)
 }
+
+/// `GET|POST /webhooks/whatsapp/{id}`: the handshake and the events.
+pub fn whatsapp() -> poem::RouteMethod {
+    poem::get(whatsapp_verify).post(whatsapp_events)
+}
+
+/// WhatsApp's verification handshake: Meta calls it when the callback URL is saved.
+#[handler]
+pub async fn whatsapp_verify(
+    Data(st): Data<&Arc<AppState>>,
+    Path(id): Path<String>,
+    poem::web::Query(q): poem::web::Query<std::collections::HashMap<String, String>>,
+) -> poem::Result<poem::Response> {
+    use crate::channels::whatsapp::{Wa, handshake};
+    let wa = st
+        .inbox
+        .channels
+        .get(&id)
+        .and_then(Wa::of)
+        .ok_or_else(|| Error::NotFound(format!("WhatsApp channel {id:?}")))?;
+    let param = |k: &str| q.get(k).map(String::as_str);
+    let challenge = handshake(
+        wa.verify_token,
+        param("hub.mode"),
+        param("hub.verify_token"),
+        param("hub.challenge"),
+    )
+    .ok_or_else(|| {
+        Error::Forbidden("hub.mode must be subscribe and hub.verify_token this channel's".into())
+    })?;
+    Ok(poem::Response::builder()
+        .content_type("text/plain; charset=utf-8")
+        .body(challenge.to_string()))
+}
+
+/// WhatsApp events, signed with HMAC-SHA256 of the raw body in `X-Hub-Signature-256`. A 5xx
+/// makes Meta deliver the body again (a media file could not be fetched yet, or storage is
+/// unavailable); an authentic body that is not JSON is acknowledged so it is not resent.
+#[handler]
+pub async fn whatsapp_events(
+    req: &Request,
+    Data(st): Data<&Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Vec<u8>,
+) -> poem::Result<Json<Value>> {
+    use crate::channels::whatsapp::{Wa, parse, receive_events, signature_ok};
+    let wa = st
+        .inbox
+        .channels
+        .get(&id)
+        .and_then(Wa::of)
+        .ok_or_else(|| Error::NotFound(format!("WhatsApp channel {id:?}")))?;
+    if !signature_ok(wa.app_secret, req.header("x-hub-signature-256"), &body) {
+        return Err(Error::Unauthenticated.into());
+    }
+    st.channels.states().inbound(wa.id);
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(channel = %id, "WhatsApp sent a webhook body that is not JSON: {e}");
+            return Ok(Json(json!({"received": 0})));
+        }
+    };
+    let events = parse(&v, wa.phone_number_id);
+    let n = events.len();
+    receive_events(&st.channels, &wa, events).await?;
+    Ok(Json(json!({ "received": n })))
+}

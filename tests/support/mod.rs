@@ -3,6 +3,7 @@
 pub mod fake;
 pub mod telegram;
 pub mod viber;
+pub mod whatsapp;
 pub mod ws;
 
 use std::path::{Path, PathBuf};
