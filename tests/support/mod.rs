@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod routes;
 pub mod telegram;
 pub mod viber;
 pub mod whatsapp;
