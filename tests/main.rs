@@ -5,4 +5,5 @@ mod channels;
 mod foundation;
 mod inbox;
 mod search;
+mod security;
 mod support;

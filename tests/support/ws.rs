@@ -27,6 +27,15 @@ pub async fn connect(
     origin: Option<&str>,
     query: &str,
 ) -> Result<Ws, u16> {
+    let mut headers = vec![("cookie", cookie)];
+    if let Some(o) = origin {
+        headers.push(("origin", o));
+    }
+    connect_with(app, &headers, query).await
+}
+
+/// Connect with exactly these handshake headers (a bearer token, no cookie at all, …).
+pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)], query: &str) -> Result<Ws, u16> {
     let pem = std::fs::read(app.dir.join("tls/cert.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -45,9 +54,12 @@ pub async fn connect(
     let mut req = format!("wss://127.0.0.1:{}/api/v1/ws{query}", addr.port())
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert("cookie", cookie.parse().unwrap());
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().unwrap());
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            k.parse::<tokio_tungstenite::tungstenite::http::HeaderName>()
+                .unwrap(),
+            v.parse().unwrap(),
+        );
     }
     match tokio_tungstenite::client_async(req, tls).await {
         Ok((stream, _)) => Ok(Ws { stream }),
