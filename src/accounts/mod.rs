@@ -42,6 +42,8 @@ pub struct Identity {
     pub manager: Manager,
     /// SHA-256 of the session token; None for bearer API tokens.
     pub session_hash: Option<Vec<u8>>,
+    /// SHA-256 of the bearer API token; None for sessions.
+    pub token_hash: Option<Vec<u8>>,
     pub csrf: Option<String>,
 }
 
@@ -51,6 +53,8 @@ pub enum Revoked {
     Manager(u64),
     /// One session ended (sign-out).
     Session(Vec<u8>),
+    /// One API token was deleted (by its SHA-256).
+    Token(Vec<u8>),
 }
 
 pub struct Accounts {
@@ -163,6 +167,7 @@ impl Accounts {
                 Some(m) if !m.disabled => Ok(Some(Identity {
                     manager: m,
                     session_hash: Some(hash),
+                    token_hash: None,
                     csrf: Some(s.csrf),
                 })),
                 _ => Ok(None),
@@ -184,6 +189,7 @@ impl Accounts {
                 Some(m) if !m.disabled => Ok(Some(Identity {
                     manager: m,
                     session_hash: None,
+                    token_hash: Some(hash),
                     csrf: None,
                 })),
                 _ => Ok(None),
@@ -202,6 +208,36 @@ impl Accounts {
             };
             Ok((s.expires_ms > store::now_ms()).then_some(()))
         })
+    }
+
+    /// Whether a live connection's identity still holds: its session or API token exists,
+    /// unexpired, and its manager is enabled.
+    pub fn still_valid(&self, id: &Identity) -> Result<bool> {
+        let manager_ok = |r: &store::R| Ok(r.manager(id.manager.id)?.is_some_and(|m| !m.disabled));
+        if let Some(h) = &id.token_hash {
+            return self
+                .store
+                .read(|r| Ok(store::inbox::api_token_by_hash(r, h)?.is_some() && manager_ok(r)?));
+        }
+        Ok(self
+            .authenticate_hash(id.session_hash.as_deref())?
+            .is_some()
+            && self.store.read(manager_ok)?)
+    }
+
+    /// Delete an API token; connections it opened end. False when there was no such token.
+    pub async fn delete_token(&self, id: u64) -> Result<bool> {
+        let hash = self
+            .store
+            .write(move |w| store::inbox::delete_api_token(w, id))
+            .await?;
+        match hash {
+            Some(h) => {
+                let _ = self.revoked.send(Revoked::Token(h));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     pub async fn logout(&self, session_hash: Vec<u8>) -> Result<()> {

@@ -146,7 +146,8 @@ async fn session(
                 let ended = match r {
                     Ok(Revoked::Manager(m)) => m == me,
                     Ok(Revoked::Session(h)) => id.session_hash.as_ref() == Some(&h),
-                    Err(RecvError::Lagged(_)) => st.accounts.authenticate_hash(id.session_hash.as_deref()).map_err(|e| e.to_string())?.is_none(),
+                    Ok(Revoked::Token(h)) => id.token_hash.as_ref() == Some(&h),
+                    Err(RecvError::Lagged(_)) => !st.accounts.still_valid(&id).map_err(|e| e.to_string())?,
                     Err(RecvError::Closed) => true,
                 };
                 if ended {

@@ -503,13 +503,15 @@ pub fn put_api_token(w: &W, hash: &[u8], t: &ApiToken) -> Result<()> {
     w.put_raw(TOKEN_IDS, &k(t.id), hash)
 }
 
-pub fn delete_api_token(w: &W, id: u64) -> Result<bool> {
+/// Delete the token with this id; its hash when there was one.
+pub fn delete_api_token(w: &W, id: u64) -> Result<Option<Vec<u8>>> {
     match w.get_raw(TOKEN_IDS, &k(id))? {
         Some(hash) => {
             w.del(API_TOKENS, &hash)?;
-            w.del(TOKEN_IDS, &k(id))
+            w.del(TOKEN_IDS, &k(id))?;
+            Ok(Some(hash))
         }
-        None => Ok(false),
+        None => Ok(None),
     }
 }
 

@@ -73,11 +73,7 @@ pub async fn delete(
     _a: Admin,
     Path(tid): Path<u64>,
 ) -> poem::Result<StatusCode> {
-    let gone = st
-        .store
-        .write(move |w| db::delete_api_token(w, tid))
-        .await?;
-    if !gone {
+    if !st.accounts.delete_token(tid).await? {
         return Err(Error::NotFound(format!("token {tid}")).into());
     }
     Ok(StatusCode::NO_CONTENT)
