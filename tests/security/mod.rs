@@ -5,3 +5,4 @@
 mod authz;
 mod matrix;
 mod private;
+mod sessions;
