@@ -6,3 +6,4 @@ mod authz;
 mod matrix;
 mod private;
 mod sessions;
+mod ssrf;
