@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Browser tests for the Parley web UI: starts a real server on a free port with a temporary
-# data directory and one API channel, adds two managers, runs chats.test.mjs in headless
-# Chromium (Debian's /usr/bin/chromium through playwright-core), stops the server and exits
-# with the tests' status.
+# Browser tests for the Parley web UI: for each test file (chats.test.mjs, xss.test.mjs, …)
+# starts a real server on a free port with a temporary data directory and one API channel,
+# adds two managers, runs the file in headless Chromium (Debian's /usr/bin/chromium through
+# playwright-core) and stops the server; exits non-zero when any file failed.
 #
-#   tests/e2e/run.sh                    # uses target/debug/parley
+#   tests/e2e/run.sh                          # every *.test.mjs, with target/debug/parley
+#   tests/e2e/run.sh tests/e2e/xss.test.mjs   # one file
 #   PARLEY_BIN=/path/to/parley tests/e2e/run.sh
 #
 # Needs: node ≥ 18, npm, chromium (apt-get install chromium). Browsers are never downloaded.
@@ -24,24 +25,31 @@ if [ ! -d "$HERE/node_modules/playwright-core" ]; then
   (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
 fi
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-e2e.XXXXXX")"
+TMP=""
 SERVER_PID=""
-cleanup() {
+stop_server() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  rm -rf "$TMP"
+  SERVER_PID=""
+  if [ -n "$TMP" ]; then rm -rf "$TMP"; fi
+  TMP=""
 }
-trap cleanup EXIT
+trap stop_server EXIT
 
-PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 TOKEN="e2e-crm-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-DATA="$TMP/data"
-CONFIG="$TMP/parley.toml"
-mkdir -p "$DATA"
-cat >"$CONFIG" <<EOF
+
+# A fresh server (data directory, port, the two managers) for one test file, so that files
+# do not see each other's data.
+start_server() {
+  TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-e2e.XXXXXX")"
+  PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  DATA="$TMP/data"
+  CONFIG="$TMP/parley.toml"
+  mkdir -p "$DATA"
+  cat >"$CONFIG" <<EOF
 [log]
 level = "warn"
 
@@ -56,34 +64,43 @@ name = "Greeting"
 text = "Hello, {client.name}! How can we help?"
 EOF
 
-echo "$PASSWORD" | "$BIN" user add alice --name "Alice Admin" --role admin --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
-echo "$PASSWORD" | "$BIN" user add bob --name "Bob Builder" --role manager --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
+  echo "$PASSWORD" | "$BIN" user add alice --name "Alice Admin" --role admin --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
+  echo "$PASSWORD" | "$BIN" user add bob --name "Bob Builder" --role manager --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
 
-"$BIN" serve --data-dir "$DATA" --config "$CONFIG" --listen "127.0.0.1:$PORT" --http-listen off >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
+  "$BIN" serve --data-dir "$DATA" --config "$CONFIG" --listen "127.0.0.1:$PORT" --http-listen off >"$TMP/server.log" 2>&1 &
+  SERVER_PID=$!
 
-URL="https://127.0.0.1:$PORT"
-for _ in $(seq 1 150); do
-  if curl -skf "$URL/healthz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "e2e: the server exited early:" >&2
-    cat "$TMP/server.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-curl -skf "$URL/healthz" >/dev/null || { echo "e2e: the server did not become healthy" >&2; cat "$TMP/server.log" >&2; exit 1; }
+  URL="https://127.0.0.1:$PORT"
+  for _ in $(seq 1 150); do
+    if curl -skf "$URL/healthz" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "e2e: the server exited early:" >&2
+      cat "$TMP/server.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  curl -skf "$URL/healthz" >/dev/null || { echo "e2e: the server did not become healthy" >&2; cat "$TMP/server.log" >&2; exit 1; }
+}
 
 mkdir -p "$HERE/screenshots"
+# Every *.test.mjs here, or the files named on the command line.
+if [ "$#" -gt 0 ]; then FILES=("$@"); else FILES=("$HERE"/*.test.mjs); fi
 status=0
-PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" \
-  PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
-  PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
-  PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \
-  node --test --test-concurrency=1 "$HERE/chats.test.mjs" || status=$?
-
-if [ "$status" -ne 0 ]; then
-  echo "--- server log (last 40 lines) ---" >&2
-  tail -n 40 "$TMP/server.log" >&2 || true
-fi
+for file in "${FILES[@]}"; do
+  start_server
+  echo "e2e: $(basename "$file")"
+  file_status=0
+  PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" \
+    PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
+    PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
+    PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \
+    node --test --test-concurrency=1 "$file" || file_status=$?
+  if [ "$file_status" -ne 0 ]; then
+    status=$file_status
+    echo "--- server log (last 40 lines) ---" >&2
+    tail -n 40 "$TMP/server.log" >&2 || true
+  fi
+  stop_server
+done
 exit "$status"
