@@ -60,6 +60,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/session",
             post(api::session::login)
                 .get(api::session::me)
+                .patch(api::session::update_profile)
                 .delete(api::session::logout),
         )
         .at("/session/password", post(api::session::change_password))
