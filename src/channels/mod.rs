@@ -7,6 +7,7 @@ pub mod api;
 pub mod fetch;
 pub mod outbox;
 pub mod telegram;
+pub mod widget;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -241,6 +242,9 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             "API channel {:?} has no callback_url, so replies cannot be delivered",
             out.channel.id
         ))),
+        // Stored is delivered: the visitor's open WebSockets get it from the event stream
+        // (`widget::Live`), and a closed panel loads it with the history.
+        ChannelKindConfig::Widget { .. } => Ok(None),
         other => Err(SendError::Permanent(format!(
             "sending through {} channels is not available in this version",
             other.kind_name()
