@@ -195,14 +195,21 @@ impl Live {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a visitor connection from `ip`; `chat` is None until the visitor writes.
-    pub fn subscribe(self: &Arc<Self>, visitor: u64, chat: Option<u64>, ip: &str) -> Result<Feed> {
+    /// Register a visitor connection from `ip`. `chat` finds the visitor's chat (None until
+    /// they write); it runs under the routing lock, so a first message committed at the same
+    /// moment is either seen by it or binds this connection afterwards (`bind`).
+    pub fn subscribe(
+        self: &Arc<Self>,
+        visitor: u64,
+        ip: &str,
+        chat: impl FnOnce() -> Result<Option<u64>>,
+    ) -> Result<Feed> {
         let mut r = self.lock();
-        let n = r.per_ip.entry(ip.to_string()).or_default();
-        if *n >= MAX_SOCKETS_PER_IP {
+        if r.per_ip.get(ip).is_some_and(|n| *n >= MAX_SOCKETS_PER_IP) {
             return Err(Error::RateLimited(Duration::from_secs(30)));
         }
-        *n += 1;
+        let chat = chat()?;
+        *r.per_ip.entry(ip.to_string()).or_default() += 1;
         let (tx, rx) = mpsc::channel(QUEUE);
         r.next += 1;
         let id = r.next;

@@ -77,21 +77,7 @@ pub async fn guard<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respon
         return Ok(super::error::to_json(e.into()).await);
     }
     let mut resp = if req.method() == Method::OPTIONS {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-        r
+        preflight()
     } else {
         match ep.call(req).await {
             Ok(r) => r.into_response(),
@@ -115,6 +101,25 @@ pub async fn guard<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respon
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(resp)
+}
+
+/// The answer to a CORS preflight from an allowed origin (cached by the browser for 10 min).
+fn preflight() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
 }
 
 /// The caller's visitor, from `Authorization: Bearer <token>` (or `token` for WebSockets,
@@ -216,6 +221,33 @@ pub struct FileRef {
     name: Option<String>,
 }
 
+/// The message's own limits, naming the field to correct.
+fn check_send(b: &SendBody) -> Result<(), Error> {
+    let id_ok = (1..=64).contains(&b.id.len())
+        && b.id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if !id_ok {
+        return Err(Error::invalid("id", "1 to 64 letters, digits, '-' or '_'"));
+    }
+    if b.text.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::invalid(
+            "text",
+            format!("at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    if b.text.trim().is_empty() && b.attachments.is_empty() {
+        return Err(Error::invalid("text", "write something or attach a file"));
+    }
+    if b.attachments.len() > MAX_FILES {
+        return Err(Error::invalid(
+            "attachments",
+            format!("at most {MAX_FILES}"),
+        ));
+    }
+    Ok(())
+}
+
 /// # `POST /widget/v1/{id}/messages`
 /// The visitor writes: stored in their chat (created on the first message) and shown to
 /// managers. 201 with the stored message, or 200 with it for a retried id.
@@ -227,22 +259,7 @@ pub async fn send(
 ) -> poem::Result<Response> {
     spend(st, req, Budget::Message)?;
     let (v, _) = visitor(st, req, None)?;
-    let id_ok = (1..=64).contains(&b.id.len())
-        && b.id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-    if !id_ok {
-        return Err(Error::invalid("id", "1 to 64 letters, digits, '-' or '_'").into());
-    }
-    if b.text.chars().count() > MAX_TEXT_CHARS {
-        return Err(Error::invalid("text", format!("at most {MAX_TEXT_CHARS} characters")).into());
-    }
-    if b.text.trim().is_empty() && b.attachments.is_empty() {
-        return Err(Error::invalid("text", "write something or attach a file").into());
-    }
-    if b.attachments.len() > MAX_FILES {
-        return Err(Error::invalid("attachments", format!("at most {MAX_FILES}")).into());
-    }
+    check_send(&b)?;
     let mut files = Vec::new();
     for a in &b.attachments {
         files.push(super::api::files::uploaded(
@@ -397,9 +414,11 @@ pub async fn ws(
     Query(q): Query<WsQuery>,
 ) -> poem::Result<impl IntoResponse> {
     let (v, _) = visitor(st, req, q.token.as_deref())?;
-    let chat = st.inbox.visitor_chat(&v)?;
     let ip = client_ip(req, st.config.server.trust_proxy);
-    let feed = st.widget.live.subscribe(v.id, chat, &ip)?;
+    let feed = st
+        .widget
+        .live
+        .subscribe(v.id, &ip, || st.inbox.visitor_chat(&v))?;
     let stop = st.stop.clone();
     let cfg = WebSocketConfig::default()
         .max_message_size(Some(4096))

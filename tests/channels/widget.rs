@@ -510,6 +510,7 @@ async fn the_script_loads_from_any_site() {
 #[tokio::test]
 async fn anonymous_endpoints_are_limited_per_address() {
     let app = TestApp::spawn_with(&config()).await;
+    let v = Visitor::new(&app, "other").await;
     let path = "/widget/v1/site/sessions";
     let mut last = None;
     for _ in 0..25 {
@@ -524,7 +525,22 @@ async fn anonymous_endpoints_are_limited_per_address() {
     let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&wait), "Retry-After {wait}");
     assert_eq!(h["access-control-expose-headers"], "retry-after");
-    app.stop().await;
+
+    // Open sockets per address are capped too; the server's stop closes them all.
+    let path = v.path(&format!("ws?token={}", v.token));
+    let mut open = Vec::new();
+    let refused = loop {
+        match connect_to(&app, &path, None, Some(SITE)).await {
+            Ok(ws) if open.len() < 100 => open.push(ws),
+            other => break other.err(),
+        }
+    };
+    assert_eq!((open.len(), refused), (32, Some(429)));
+    let stopping = tokio::spawn(app.stop());
+    for ws in &mut open {
+        assert!(ws.closed(5).await, "closed when the server stops");
+    }
+    stopping.await.unwrap();
 }
 
 async fn upload(

@@ -174,6 +174,7 @@
     const text = el.text.value.trim();
     if (!text) return;
     el.text.value = '';
+    S.lastTyping = 0; // the next keystroke starts a new message, so it is signalled at once
     const local = { cid: newId(), text, created_ms: Date.now() };
     S.pending.set(local.cid, local);
     deliver(local);
