@@ -137,6 +137,7 @@ pub async fn start(config: Config) -> Result<Running> {
         http: http_client.clone(),
         search: search.clone(),
         started: Instant::now(),
+        widget: crate::channels::widget::Widget::default(),
         stop: stop_rx.clone(),
     });
 
@@ -243,6 +244,15 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
 
+    {
+        let live = state.widget.live.clone();
+        let (events, typing) = (store.subscribe(), state.hub.subscribe());
+        let (store, stop_rx) = (store.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            live.run(store, events, typing, stop_rx).await;
+            Ok(())
+        }));
+    }
     for t in crate::channels::start(&ctx, &stop_rx) {
         tasks.push(tokio::spawn(async move {
             let _ = t.await;

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod ingest;
 pub mod lists;
 pub mod reply;
+pub mod visitors;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests for the Parley web UI: starts a real server on a free port with a temporary
-# data directory and one API channel, adds two managers, runs chats.test.mjs in headless
-# Chromium (Debian's /usr/bin/chromium through playwright-core), stops the server and exits
-# with the tests' status.
+# data directory, one API channel and one website-widget channel, adds two managers, runs
+# chats.test.mjs and then widget.test.mjs (a visitor page served from another origin) in
+# headless Chromium (Debian's /usr/bin/chromium through playwright-core), stops the server and
+# exits with the tests' status.
 #
 #   tests/e2e/run.sh                    # uses target/debug/parley
 #   PARLEY_BIN=/path/to/parley tests/e2e/run.sh
@@ -35,7 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PORT="$(free_port)"
+# The widget test serves its visitor page here: another origin, allowed by the widget channel.
+SITE_PORT="$(free_port)"
+while [ "$SITE_PORT" = "$PORT" ]; do SITE_PORT="$(free_port)"; done
+SITE="http://127.0.0.1:$SITE_PORT"
 TOKEN="e2e-crm-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 DATA="$TMP/data"
@@ -50,6 +56,14 @@ id = "crm"
 kind = "api"
 name = "CRM bridge"
 token = "$TOKEN"
+
+[[channels]]
+id = "site"
+kind = "widget"
+name = "Website chat"
+allowed_origins = ["$SITE"]
+title = "Ask the shop"
+greeting = "Hello! How can we help?"
 
 [[templates]]
 name = "Greeting"
@@ -76,11 +90,14 @@ curl -skf "$URL/healthz" >/dev/null || { echo "e2e: the server did not become he
 
 mkdir -p "$HERE/screenshots"
 status=0
-PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" \
+export PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" PARLEY_SITE="$SITE" \
   PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
   PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
-  PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \
-  node --test --test-concurrency=1 "$HERE/chats.test.mjs" || status=$?
+  PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM"
+# One file after the other: the chats tests count the clients they created.
+for t in chats widget; do
+  node --test --test-concurrency=1 "$HERE/$t.test.mjs" || status=$?
+done
 
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 40 lines) ---" >&2

@@ -301,7 +301,9 @@ async fn openapi_document_covers_every_route() {
         }
         let prefix = if line.contains("webhooks::") {
             "/webhooks"
-        } else if route == "/healthz" {
+        } else if line.contains("widget::") && route != "/widget.js" {
+            "/widget/v1"
+        } else if route == "/healthz" || route == "/widget.js" {
             ""
         } else {
             "/api/v1"

@@ -27,6 +27,16 @@ pub async fn connect(
     origin: Option<&str>,
     query: &str,
 ) -> Result<Ws, u16> {
+    connect_to(app, &format!("/api/v1/ws{query}"), Some(cookie), origin).await
+}
+
+/// Connect to any WebSocket path (with its query), with or without a cookie.
+pub async fn connect_to(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
     let pem = std::fs::read(app.dir.join("tls/cert.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -42,10 +52,12 @@ pub async fn connect(
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .unwrap();
-    let mut req = format!("wss://127.0.0.1:{}/api/v1/ws{query}", addr.port())
+    let mut req = format!("wss://127.0.0.1:{}{path}", addr.port())
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
     if let Some(o) = origin {
         req.headers_mut().insert("origin", o.parse().unwrap());
     }
