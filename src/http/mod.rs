@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 mod health;
 pub mod public;
 pub mod ui;

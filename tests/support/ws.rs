@@ -30,13 +30,8 @@ pub async fn connect(
     connect_to(app, &format!("/api/v1/ws{query}"), Some(cookie), origin).await
 }
 
-/// Connect to any WebSocket path (with its query), with or without a cookie.
-pub async fn connect_to(
-    app: &TestApp,
-    path: &str,
-    cookie: Option<&str>,
-    origin: Option<&str>,
-) -> Result<Ws, u16> {
+/// A raw TLS connection to the app that trusts its self-signed certificate.
+pub async fn tls_connect(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let pem = std::fs::read(app.dir.join("tls/cert.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -46,12 +41,24 @@ pub async fn connect_to(
         .with_root_certificates(roots)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let addr = app.running().https_addr;
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+    let tcp = tokio::net::TcpStream::connect(app.running().https_addr)
         .await
         .unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Connect to any WebSocket path (with its query), with or without a cookie.
+pub async fn connect_to(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
+    let addr = app.running().https_addr;
+    let tls = tls_connect(app).await;
     let mut req = format!("wss://127.0.0.1:{}{path}", addr.port())
         .into_client_request()
         .unwrap();
