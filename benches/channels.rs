@@ -143,6 +143,8 @@ async fn main() {
         "≥ 5,000 msg/s".into(),
     ));
 
+    // Each path starts with the search index caught up, as on a server that was idle.
+    wait_indexed(&running.state).await;
     let wa: Make = Arc::new(|w, i| {
         let from = format!("{}", 79_000_000_000u64 + (w * 7919 + i) % 20_000);
         let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
@@ -172,6 +174,7 @@ async fn main() {
         "≥ 5,000 msg/s".into(),
     ));
 
+    wait_indexed(&running.state).await;
     let (to_visitor, to_manager, n_in) = widget_round_trip(&running).await;
     rows.push((
         "widget: manager reply → visitor WebSocket frame p50 / p99 (300)".into(),
@@ -361,4 +364,14 @@ async fn widget_round_trip(running: &parley::app::Running) -> ((f64, f64), (f64,
         (pct(&mut inbound, 0.5), pct(&mut inbound, 0.99)),
         n,
     )
+}
+
+async fn wait_indexed(st: &parley::http::AppState) {
+    loop {
+        let last = st.store.read(parley::store::search_log::last).unwrap();
+        if st.search.applied() >= last {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
