@@ -32,7 +32,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Accepted sockets get TCP_NODELAY (small API answers and WebSocket frames should not wait
 /// for Nagle), and an accept error (EMFILE when out of descriptors) pauses briefly instead of
 /// spinning, since poem's server loop retries at once.
-struct NoDelay(TcpAcceptor);
+struct NoDelay(TcpAcceptor, bool);
 
 impl Acceptor for NoDelay {
     type Io = tokio::net::TcpStream;
@@ -44,6 +44,13 @@ impl Acceptor for NoDelay {
     async fn accept(
         &mut self,
     ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        if !self.1 {
+            // poem's TLS acceptor races its certificate stream against the first accept and
+            // drops a connection accepted before the certificate is loaded: let the
+            // certificate win that race.
+            self.1 = true;
+            tokio::task::yield_now().await;
+        }
         match self.0.accept().await {
             Ok((io, local, remote, scheme)) => {
                 let _ = io.set_nodelay(true);
@@ -137,6 +144,7 @@ pub async fn start(config: Config) -> Result<Running> {
         http: http_client.clone(),
         search: search.clone(),
         started: Instant::now(),
+        widget: crate::channels::widget::Widget::default(),
         stop: stop_rx.clone(),
     });
 
@@ -150,8 +158,13 @@ pub async fn start(config: Config) -> Result<Running> {
             |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
         );
     let https_addr = config.listen_addr()?;
-    let acceptor = NoDelay(bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?)
-        .rustls(Box::pin(cfg_stream));
+    let acceptor = http::guard::Deadlines(
+        NoDelay(
+            bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?,
+            false,
+        )
+        .rustls(Box::pin(cfg_stream)),
+    );
     let https_local = acceptor
         .local_addr()
         .first()
@@ -182,7 +195,7 @@ pub async fn start(config: Config) -> Result<Running> {
             let redirect =
                 http::redirect_routes(https_local.port(), config.server.public_url.clone());
             tasks.push(tokio::spawn(
-                Server::new_with_acceptor(acc)
+                Server::new_with_acceptor(http::guard::Deadlines(acc))
                     .name("parley-http")
                     .idle_timeout(Duration::from_secs(10))
                     .run_with_graceful_shutdown(
@@ -243,6 +256,15 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
 
+    {
+        let live = state.widget.live.clone();
+        let (events, typing) = (store.subscribe(), state.hub.subscribe());
+        let (store, stop_rx) = (store.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            live.run(store, events, typing, stop_rx).await;
+            Ok(())
+        }));
+    }
     for t in crate::channels::start(&ctx, &stop_rx) {
         tasks.push(tokio::spawn(async move {
             let _ = t.await;

@@ -191,8 +191,15 @@ pub enum ChannelKindConfig {
         api_base: String,
     },
     Widget {
+        /// Sites (`scheme://host[:port]`) whose pages may use the widget; `"*"` allows any.
         #[serde(default)]
         allowed_origins: Vec<String>,
+        /// Panel heading; the channel's name when absent.
+        #[serde(default)]
+        title: Option<String>,
+        /// First line visitors see in an empty chat (not stored as a message).
+        #[serde(default)]
+        greeting: Option<String>,
     },
     Api {
         token: String,
@@ -402,6 +409,17 @@ impl Config {
                         "channels[{i}].template_language: {template_language:?} must be a WhatsApp language code such as \"en_US\" or \"ru\""
                     )));
                 }
+                ChannelKindConfig::Widget {
+                    allowed_origins, ..
+                } => {
+                    for o in allowed_origins {
+                        if o != "*" && normal_origin(o).is_none() {
+                            return Err(Error::Config(format!(
+                                "channels[{i}].allowed_origins: {o:?} must be an origin like \"https://www.example.com\" (scheme, host, optional port; no path) or \"*\""
+                            )));
+                        }
+                    }
+                }
                 ChannelKindConfig::Api { token, .. } if token.len() < 16 => {
                     return Err(Error::Config(format!(
                         "channels[{i}].token: must be at least 16 characters"
@@ -491,6 +509,34 @@ impl Config {
         }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// An origin as browsers send it (`https://host[:port]`, lowercase, no trailing slash), or
+/// None when `raw` is not one.
+pub fn normal_origin(raw: &str) -> Option<String> {
+    let o = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = o.split_once("://")?;
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        h.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        // The address itself was checked just now; only the port is left to check.
+        ("ipv6", port)
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    (matches!(scheme, "http" | "https") && host_ok && port_ok).then_some(o)
 }
 
 fn parse_addr(key: &str, v: &str) -> Result<SocketAddr> {
@@ -691,6 +737,35 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("template_language"), "{e}");
+    }
+
+    #[test]
+    fn widget_origins_are_checked() {
+        assert_eq!(
+            normal_origin("https://Shop.Example.com/").as_deref(),
+            Some("https://shop.example.com")
+        );
+        assert!(normal_origin("http://127.0.0.1:8080").is_some());
+        assert!(normal_origin("https://[::1]:8443").is_some());
+        for bad in [
+            "shop.example.com",
+            "https://x.example/path",
+            "ftp://x",
+            "https://x:port",
+        ] {
+            assert!(normal_origin(bad).is_none(), "{bad}");
+        }
+        let e = load(
+            "[[channels]]\nid=\"w\"\nname=\"W\"\nkind=\"widget\"\nallowed_origins=[\"https://ok.example\", \"https://bad.example/chat\"]\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("allowed_origins") && e.contains("bad.example"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -321,6 +321,12 @@ impl Accounts {
         self.change(id, false, move |m| m.name = name.clone()).await
     }
 
+    /// Set or clear the manager's avatar (the SHA-256 of a stored image blob).
+    pub async fn set_avatar(&self, id: u64, avatar: Option<String>) -> Result<Manager> {
+        self.change(id, false, move |m| m.avatar.clone_from(&avatar))
+            .await
+    }
+
     /// Refuse to remove the last enabled admin: nobody could manage the server afterwards.
     fn ensure_other_admin(&self, id: u64) -> Result<()> {
         let others = self.store.read(|r| {

@@ -1,6 +1,7 @@
 //! Failed sign-in limiter: a token bucket per key (account or client address) that only
 //! failures drain. Successful sign-ins cost nothing, so a manager who types their password
 //! right is never slowed by an attacker on another address, while guessing stops quickly.
+//! `take` spends the same bucket on every request instead (the widget's anonymous endpoints).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -44,8 +45,26 @@ impl FailureLimiter {
 
     /// Record one failure for `key`.
     pub fn fail(&self, key: &str) {
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        self.drain(&mut map, key, Instant::now());
+    }
+
+    /// Use the bucket as a plain request budget: spend one token if there is one (under a
+    /// single lock, so concurrent callers cannot overdraw it), else say how long to wait.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(key) {
+            let level = self.level(b, now);
+            if level < 1.0 {
+                return Err(self.refill.mul_f64(1.0 - level));
+            }
+        }
+        self.drain(&mut map, key, now);
+        Ok(())
+    }
+
+    fn drain(&self, map: &mut HashMap<String, Bucket>, key: &str, now: Instant) {
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             let burst = self.burst;
             let refill = self.refill.as_secs_f64();
@@ -84,5 +103,14 @@ mod tests {
         assert!(l.blocked("b").is_none(), "other keys are unaffected");
         std::thread::sleep(Duration::from_millis(60));
         assert!(l.blocked("a").is_none());
+    }
+
+    #[test]
+    fn take_spends_the_budget_and_names_the_wait() {
+        let l = FailureLimiter::new(2, Duration::from_secs(10));
+        assert!(l.take("ip").is_ok() && l.take("ip").is_ok());
+        let wait = l.take("ip").expect_err("third request in a burst of two");
+        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10));
+        assert!(l.take("other").is_ok());
     }
 }

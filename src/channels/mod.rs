@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod telegram;
 pub mod viber;
 pub mod whatsapp;
+pub mod widget;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -245,10 +246,9 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
         ))),
         ChannelKindConfig::Viber { .. } => viber::send(ctx, out).await,
         ChannelKindConfig::Whatsapp { .. } => whatsapp::send(ctx, out).await,
-        other => Err(SendError::Permanent(format!(
-            "sending through {} channels is not available in this version",
-            other.kind_name()
-        ))),
+        // Stored is delivered: the visitor's open WebSockets get it from the event stream
+        // (`widget::Live`), and a closed panel loads it with the history.
+        ChannelKindConfig::Widget { .. } => Ok(None),
     }
 }
 

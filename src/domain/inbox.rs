@@ -216,3 +216,28 @@ pub struct Blob {
     pub size: u64,
     pub created_ms: i64,
 }
+
+/// A website-widget visitor: one browser's session on one widget channel. Stored under the
+/// SHA-256 of the visitor's token; the chat is found by (channel, `client_id()`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Visitor {
+    pub id: u64,
+    pub channel_id: String,
+    pub created_ms: i64,
+    /// Contact details the visitor left (applied to the contact once there is a chat).
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Visitor {
+    /// The visitor's id on the channel (the chat's external id).
+    pub fn client_id(&self) -> String {
+        format!("visitor-{}", self.id)
+    }
+
+    /// The visitor id in a widget chat's external id.
+    pub fn id_of_client(client_id: &str) -> Option<u64> {
+        client_id.strip_prefix("visitor-")?.parse().ok()
+    }
+}

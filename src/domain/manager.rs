@@ -37,6 +37,15 @@ pub struct Manager {
     pub avatar: Option<String>,
 }
 
+impl Manager {
+    /// Where browsers load the avatar from (blobs are served to signed-in managers).
+    pub fn avatar_url(&self) -> Option<String> {
+        self.avatar
+            .as_ref()
+            .map(|sha| format!("/api/v1/blobs/{sha}"))
+    }
+}
+
 /// Logins are compared case-insensitively and may only hold characters that are safe in
 /// URLs, logs and mentions.
 pub fn normalise_login(login: &str) -> Result<String, String> {

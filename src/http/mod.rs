@@ -4,10 +4,12 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 mod health;
 pub mod public;
 pub mod ui;
 mod webhooks;
+mod widget;
 mod ws;
 
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub search: Arc<crate::search::Search>,
     pub started: Instant,
+    /// Website-widget visitors: live feeds and per-address limits.
+    pub widget: crate::channels::widget::Widget,
     /// Flips to true when the server is stopping (live connections close).
     pub stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -60,6 +64,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/session",
             post(api::session::login)
                 .get(api::session::me)
+                .patch(api::session::update_profile)
                 .delete(api::session::logout),
         )
         .at("/session/password", post(api::session::change_password))
@@ -143,6 +148,21 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/viber/:id", post(webhooks::viber))
         .at("/whatsapp/:id", webhooks::whatsapp())
         .around(move |ep, req| limit_body(ep, req, max_webhook));
+    // The visitor API, called from other sites' pages (CORS and Origin checks in `guard`).
+    let visitor_api = Route::new()
+        .at("/:id/config", get(widget::config))
+        .at("/:id/sessions", post(widget::create_session))
+        .at("/:id/messages", get(widget::history).post(widget::send))
+        .at("/:id/files/:sha", get(widget::file))
+        .at("/:id/profile", post(widget::profile))
+        .at("/:id/typing", post(widget::typing))
+        .at("/:id/seen", post(widget::seen))
+        .at("/:id/ws", get(widget::ws))
+        .around(|ep, req| limit_body(ep, req, 64 * 1024));
+    let visitors = Route::new()
+        .at("/:id/uploads", post(widget::upload))
+        .nest("/", visitor_api)
+        .around(widget::guard);
 
     Route::new()
         .at("/healthz", get(health::health).head(health::health))
@@ -152,6 +172,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/public/blobs/:sha/:expires/:sig/:name",
             get(public::blob).head(public::blob),
         )
+        .at("/widget.js", get(widget::script).head(widget::script))
+        .nest("/widget/v1", visitors)
         .at("/", get(ui::asset).head(ui::asset))
         .at("/*path", get(ui::asset).head(ui::asset))
         .data(state)

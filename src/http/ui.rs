@@ -23,6 +23,18 @@ pub fn asset(req: &Request) -> Response {
             None => return StatusCode::NOT_FOUND.into_response(),
         },
     };
+    respond(req, path, file)
+}
+
+/// One embedded file by its path under `web/` (404 when absent), with the same caching.
+pub fn file(req: &Request, path: &str) -> Response {
+    match Web::get(path) {
+        Some(f) => respond(req, path, f),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn respond(req: &Request, path: &str, file: rust_embed::EmbeddedFile) -> Response {
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     // Not content-hashed file names, so everything revalidates (cheap: 304 by ETag).
     let cache = "no-cache";

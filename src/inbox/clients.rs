@@ -30,7 +30,7 @@ pub fn dialog_json(d: &Dialog) -> Value {
 pub fn notification_json<T: Read>(r: &T, n: &Notification) -> Result<Value> {
     let from = r
         .manager(n.from)?
-        .map(|m| json!({"id": m.id, "name": m.name}));
+        .map(|m| json!({"id": m.id, "name": m.name, "avatar_url": m.avatar_url()}));
     Ok(json!({
         "id": n.id, "chat_id": n.chat_id, "contact_id": n.contact_id, "message_id": n.message_id,
         "from": from, "text": n.text, "read": n.read, "created_ms": n.created_ms,

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod ingest;
 pub mod lists;
 pub mod reply;
+pub mod visitors;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,7 +87,9 @@ pub fn attachment_json(a: &Attachment) -> Value {
 
 pub fn message_json<T: Read>(r: &T, m: &Message) -> Result<Value> {
     let author = match m.author {
-        Some(id) => r.manager(id)?.map(|a| json!({"id": a.id, "name": a.name})),
+        Some(id) => r
+            .manager(id)?
+            .map(|a| json!({"id": a.id, "name": a.name, "avatar_url": a.avatar_url()})),
         None => None,
     };
     Ok(json!({

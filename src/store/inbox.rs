@@ -18,6 +18,7 @@ record!(
     Contact => "contact", Chat => "chat", Message => "message", Task => "task",
     Dialog => "dialog", Notification => "notification", LogEntry => "log entry",
     Draft => "draft", ApiToken => "api token", Delivery => "delivery", Blob => "blob",
+    Visitor => "visitor",
 );
 
 fn k(id: u64) -> [u8; 8] {
@@ -488,6 +489,14 @@ pub fn next_due<T: Read>(r: &T) -> Result<Option<i64>> {
         Some((key, _)) => Ok(Some(codec::read_u64(key, 0)? as i64)),
         None => Ok(None),
     }
+}
+
+pub fn visitor_by_hash<T: Read>(r: &T, hash: &[u8]) -> Result<Option<Visitor>> {
+    r.get(VISITORS, hash)
+}
+
+pub fn put_visitor(w: &W, hash: &[u8], v: &Visitor) -> Result<()> {
+    w.put(VISITORS, hash, v)
 }
 
 pub fn api_token_by_hash<T: Read>(r: &T, hash: &[u8]) -> Result<Option<ApiToken>> {

@@ -63,6 +63,9 @@ pub const SAVED_FILTERS: Table = TableDefinition::new("filterid_savedfilter");
 /// lowercased plan name → plan
 pub const PLANS: Table = TableDefinition::new("planname_plan");
 
+/// Key: SHA-256 of a widget visitor's token (the token itself is never stored).
+pub const VISITORS: Table = TableDefinition::new("tokenhash_visitor");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -98,4 +101,5 @@ pub const ALL: &[Table] = &[
     SEARCH_LOG,
     SAVED_FILTERS,
     PLANS,
+    VISITORS,
 ];

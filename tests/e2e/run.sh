@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Browser tests for the Parley web UI: for each test file (chats.test.mjs, xss.test.mjs, …)
-# starts a real server on a free port with a temporary data directory and one API channel,
-# adds two managers, runs the file in headless Chromium (Debian's /usr/bin/chromium through
-# playwright-core) and stops the server; exits non-zero when any file failed.
+# Browser tests for the Parley web UI: for each test file (chats.test.mjs, widget.test.mjs,
+# xss.test.mjs, …) starts a real server on a free port with a temporary data directory, one API
+# channel and one website-widget channel, adds two managers, runs the file in headless Chromium
+# (Debian's /usr/bin/chromium through playwright-core) and stops the server; exits non-zero when
+# any file failed. The widget test serves its visitor page from another origin ($PARLEY_SITE).
 #
 #   tests/e2e/run.sh                          # every *.test.mjs, with target/debug/parley
 #   tests/e2e/run.sh tests/e2e/xss.test.mjs   # one file
@@ -38,6 +39,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 TOKEN="e2e-crm-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -45,7 +47,11 @@ PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 # do not see each other's data.
 start_server() {
   TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-e2e.XXXXXX")"
-  PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  PORT="$(free_port)"
+  # The widget test serves its visitor page here: another origin, allowed by the widget channel.
+  SITE_PORT="$(free_port)"
+  while [ "$SITE_PORT" = "$PORT" ]; do SITE_PORT="$(free_port)"; done
+  SITE="http://127.0.0.1:$SITE_PORT"
   DATA="$TMP/data"
   CONFIG="$TMP/parley.toml"
   mkdir -p "$DATA"
@@ -58,6 +64,14 @@ id = "crm"
 kind = "api"
 name = "CRM bridge"
 token = "$TOKEN"
+
+[[channels]]
+id = "site"
+kind = "widget"
+name = "Website chat"
+allowed_origins = ["$SITE"]
+title = "Ask the shop"
+greeting = "Hello! How can we help?"
 
 [[templates]]
 name = "Greeting"
@@ -91,7 +105,7 @@ for file in "${FILES[@]}"; do
   start_server
   echo "e2e: $(basename "$file")"
   file_status=0
-  PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" \
+  PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" PARLEY_SITE="$SITE" \
     PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
     PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
     PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \

@@ -142,3 +142,64 @@ async fn oversized_bodies_are_refused_and_bodiless_gets_pass() {
     assert_eq!(st, 200);
     app.stop().await;
 }
+
+/// A client dribbling its request head is cut off; a quiet WebSocket and a normal client are
+/// not (poem's idle timeout alone is reset by every byte).
+#[tokio::test]
+async fn slow_request_heads_are_cut_off_but_quiet_websockets_stay() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&crate::support::api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let mut ws = crate::support::ws::connect(&app, &b.cookie(), Some(&app.url), "")
+        .await
+        .unwrap();
+    let hello = ws.next(5).await.expect("hello frame");
+    assert_eq!(hello["type"], "hello", "{hello}");
+
+    let mut slow = crate::support::ws::tls_connect(&app).await;
+    let t0 = Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut closed_after = None;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if slow.write_all(b"x-slow: 1\r\n").await.is_err() {
+            closed_after = Some(t0.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 64];
+        if let Ok(r) = tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
+            match r {
+                Ok(0) | Err(_) => {
+                    closed_after = Some(t0.elapsed());
+                    break;
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    let after = closed_after.expect("the slow client was never cut off");
+    assert!(
+        after >= parley::http::guard::HEAD_TIMEOUT - Duration::from_secs(1),
+        "cut off too early: {after:?}"
+    );
+
+    // The quiet socket still works, and so does a normal request.
+    let (st, _) = b.get("/api/v1/chats").await;
+    assert_eq!(st, 200);
+    app.client_says("c-1", "Olga", "m1", "still live").await;
+    let mut got = false;
+    while let Some(ev) = ws.next(5).await {
+        if ev["type"] == "message.created" {
+            got = true;
+            break;
+        }
+    }
+    assert!(
+        got,
+        "the WebSocket quiet for > HEAD_TIMEOUT still receives events"
+    );
+}

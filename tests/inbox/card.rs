@@ -1,6 +1,6 @@
 //! The client card: data, tags, log, chat switches, drafts, uploads and API tokens.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{TestApp, api_channel, client};
 
@@ -312,4 +312,98 @@ async fn openapi_document_covers_every_route() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("/docs/docs.js"));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn managers_set_their_name_and_avatar() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let up = |mime: &str, name: &str, body: &[u8]| {
+        b.http
+            .post(format!("{}/api/v1/uploads?name={name}", app.url))
+            .header("x-csrf-token", b.csrf.clone().unwrap())
+            .header("content-type", mime.to_string())
+            .body(body.to_vec())
+    };
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), b"fake-avatar"].concat();
+    let img: Value = up("image/png", "me.png", &png)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pdf: Value = up("application/pdf", "cv.pdf", b"%PDF-1.4 x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let (st, v) = b
+        .send(
+            "PATCH",
+            "/api/v1/session",
+            Some(json!({"avatar": pdf["id"]})),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("avatar"), "{v}");
+    let (st, v) = b
+        .send(
+            "PATCH",
+            "/api/v1/session",
+            Some(json!({"avatar": "0".repeat(64)})),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+
+    let (st, v) = b
+        .send(
+            "PATCH",
+            "/api/v1/session",
+            Some(json!({"name": "Big Boss", "avatar": img["id"]})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["manager"]["name"], "Big Boss");
+    let url = v["manager"]["avatar_url"].as_str().unwrap().to_string();
+    let r = b.request("GET", &url, None).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    // Messages carry the author's avatar.
+    let chat = app.client_says("c", "Olga", "m1", "hi").await["chat_id"]
+        .as_u64()
+        .unwrap();
+    let (st, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "hello"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert_eq!(m["author"]["avatar_url"], url.as_str());
+    assert_eq!(m["author"]["name"], "Big Boss");
+
+    // null removes it; absent leaves it alone.
+    let (_, v) = b
+        .send("PATCH", "/api/v1/session", Some(json!({"name": "Boss"})))
+        .await;
+    assert_eq!(v["manager"]["avatar_url"], url.as_str());
+    let (_, v) = b
+        .send("PATCH", "/api/v1/session", Some(json!({"avatar": null})))
+        .await;
+    assert!(v["manager"]["avatar_url"].is_null(), "{v}");
+    // Without the CSRF token nothing changes.
+    let r = b
+        .http
+        .patch(format!("{}/api/v1/session", app.url))
+        .json(&json!({"name": "Mallory"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }

@@ -27,15 +27,11 @@ pub async fn connect(
     origin: Option<&str>,
     query: &str,
 ) -> Result<Ws, u16> {
-    let mut headers = vec![("cookie", cookie)];
-    if let Some(o) = origin {
-        headers.push(("origin", o));
-    }
-    connect_with(app, &headers, query).await
+    connect_to(app, &format!("/api/v1/ws{query}"), Some(cookie), origin).await
 }
 
-/// Connect with exactly these handshake headers (a bearer token, no cookie at all, …).
-pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)], query: &str) -> Result<Ws, u16> {
+/// A raw TLS connection to the app that trusts its self-signed certificate.
+pub async fn tls_connect(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let pem = std::fs::read(app.dir.join("tls/cert.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -45,13 +41,42 @@ pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)], query: &str) 
         .with_root_certificates(roots)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let addr = app.running().https_addr;
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+    let tcp = tokio::net::TcpStream::connect(app.running().https_addr)
         .await
         .unwrap();
-    let mut req = format!("wss://127.0.0.1:{}/api/v1/ws{query}", addr.port())
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Connect to any WebSocket path (with its query), with or without a cookie.
+pub async fn connect_to(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, u16> {
+    let mut headers = Vec::new();
+    if let Some(c) = cookie {
+        headers.push(("cookie", c));
+    }
+    if let Some(o) = origin {
+        headers.push(("origin", o));
+    }
+    connect_headers(app, path, &headers).await
+}
+
+/// The managers' WebSocket with exactly these handshake headers (a bearer token, none, …).
+pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)], query: &str) -> Result<Ws, u16> {
+    connect_headers(app, &format!("/api/v1/ws{query}"), headers).await
+}
+
+/// Connect to any WebSocket path with exactly these handshake headers.
+pub async fn connect_headers(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Result<Ws, u16> {
+    let addr = app.running().https_addr;
+    let tls = tls_connect(app).await;
+    let mut req = format!("wss://127.0.0.1:{}{path}", addr.port())
         .into_client_request()
         .unwrap();
     for (k, v) in headers {

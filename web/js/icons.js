@@ -66,10 +66,6 @@ const MESSENGER = {
   api: { label: 'API', d: 'M9.5 8.5L6 12l3.5 3.5 1-1L8 12l2.5-2.5-1-1zm5 0l-1 1L16 12l-2.5 2.5 1 1L18 12l-3.5-3.5z' },
 };
 
-export function messengerLabel(kind) {
-  return (MESSENGER[kind] || MESSENGER.api).label;
-}
-
 /** Messenger mark for a channel kind, with a text alternative. */
 export function messengerIcon(kind, title) {
   const m = MESSENGER[kind] || MESSENGER.api;

@@ -8,7 +8,7 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::inbox::{Attachment, Draft, Kind};
+use crate::domain::inbox::{Draft, Kind};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
@@ -273,18 +273,7 @@ pub async fn send(
     }
     let mut atts = Vec::new();
     for a in &b.attachments {
-        let meta = st.store.read(|r| r.blob(&a.id))?;
-        let Some(meta) = meta else {
-            return Err(
-                Error::invalid("attachments", format!("no uploaded file {:?}", a.id)).into(),
-            );
-        };
-        atts.push(Attachment {
-            sha256: a.id.clone(),
-            name: crate::blobs::clean_name(a.name.as_deref().unwrap_or("file")),
-            mime: meta.mime,
-            size: meta.size,
-        });
+        atts.push(super::files::uploaded(&st.store, &a.id, a.name.as_deref())?);
     }
     let v = st
         .inbox

@@ -7,11 +7,13 @@ use poem::web::{Data, Json, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 
-use crate::blobs::inline_type;
+use crate::blobs::{Blobs, inline_type};
+use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::inbox::attachment_json;
+use crate::store::Store;
 use crate::store::inbox::InboxReads;
 
 #[derive(Deserialize)]
@@ -27,7 +29,19 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     body: Body,
 ) -> poem::Result<Response> {
-    let max = st.blobs.max_bytes;
+    let att = receive(req, &st.blobs, &st.store, q.name, body).await?;
+    Ok((StatusCode::CREATED, Json(attachment_json(&att))).into_response())
+}
+
+/// Store a raw upload body (type from Content-Type, size capped by `blobs`).
+pub async fn receive(
+    req: &Request,
+    blobs: &Blobs,
+    store: &Store,
+    name: Option<String>,
+    body: Body,
+) -> poem::Result<Attachment> {
+    let max = blobs.max_bytes;
     if req
         .header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok())
@@ -40,13 +54,24 @@ pub async fn upload(
         .map(|m| m.split(';').next().unwrap_or("").trim().to_lowercase())
         .filter(|m| !m.is_empty())
         .ok_or_else(|| Error::Unsupported("send the file's type in Content-Type".into()))?;
-    let name = q.name.unwrap_or_else(|| "file".into());
+    let name = name.unwrap_or_else(|| "file".into());
     let stream = body.into_bytes_stream();
-    let att = st
-        .blobs
-        .put_stream(&st.store, &mime, &name, Box::pin(stream))
-        .await?;
-    Ok((StatusCode::CREATED, Json(attachment_json(&att))).into_response())
+    Ok(blobs
+        .put_stream(store, &mime, &name, Box::pin(stream))
+        .await?)
+}
+
+/// A file uploaded earlier, by the id the upload answered, to attach to a message.
+pub fn uploaded(store: &Store, id: &str, name: Option<&str>) -> crate::error::Result<Attachment> {
+    let meta = store
+        .read(|r| r.blob(id))?
+        .ok_or_else(|| Error::invalid("attachments", format!("no uploaded file {id:?}")))?;
+    Ok(Attachment {
+        sha256: id.to_string(),
+        name: crate::blobs::clean_name(name.unwrap_or("file")),
+        mime: meta.mime,
+        size: meta.size,
+    })
 }
 
 #[handler]

@@ -21,7 +21,66 @@ pub fn manager_json(m: &Manager) -> serde_json::Value {
         "role": m.role.as_str(),
         "disabled": m.disabled,
         "avatar": m.avatar,
+        "avatar_url": m.avatar_url(),
     })
+}
+
+/// Avatars are shown small; a larger file is refused rather than served to every browser.
+const MAX_AVATAR_BYTES: u64 = 2 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    name: Option<String>,
+    /// The `id` of an uploaded image (POST /api/v1/uploads), or null to remove the avatar.
+    #[serde(default, with = "crate::http::api::chats::double_option")]
+    avatar: Option<Option<String>>,
+}
+
+/// Update one's own profile: display name and avatar.
+#[handler]
+pub async fn update_profile(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Json(body): Json<ProfileBody>,
+) -> poem::Result<Response> {
+    let who = id.manager.id;
+    let mut m = id.manager.clone();
+    if let Some(name) = &body.name {
+        m = st.accounts.set_name(who, name).await?;
+    }
+    if let Some(avatar) = body.avatar {
+        if let Some(sha) = &avatar {
+            use crate::store::inbox::InboxReads;
+            let blob = st
+                .store
+                .read(|r| r.blob(sha))?
+                .ok_or_else(|| Error::invalid("avatar", format!("no uploaded file {sha:?}")))?;
+            if !matches!(
+                blob.mime.as_str(),
+                "image/jpeg" | "image/png" | "image/webp" | "image/gif"
+            ) {
+                return Err(Error::invalid(
+                    "avatar",
+                    format!("must be a JPEG, PNG, WebP or GIF image, not {}", blob.mime),
+                )
+                .into());
+            }
+            if blob.size > MAX_AVATAR_BYTES {
+                return Err(Error::invalid(
+                    "avatar",
+                    format!("must be at most {MAX_AVATAR_BYTES} bytes"),
+                )
+                .into());
+            }
+        }
+        m = st.accounts.set_avatar(who, avatar).await?;
+    }
+    let body = json!({ "manager": manager_json(&m), "csrf_token": id.csrf });
+    Ok(Response::builder()
+        .header(header::CACHE_CONTROL, "no-store")
+        .content_type("application/json")
+        .body(body.to_string()))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ use poem::handler;
 use poem::web::{Data, Json};
 use serde_json::{Value, json};
 
+use crate::config::ChannelKindConfig;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 
@@ -39,12 +40,26 @@ pub fn channels(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
         .channels
         .all()
         .map(|c| {
-            json!({
+            let mut v = json!({
                 "id": c.id,
                 "kind": c.kind.kind_name(),
                 "name": c.name,
                 "status": st.inbox.channel_states.json(&c.id),
-            })
+            });
+            // What the admin pastes into a site; without public_url the browser's origin is used.
+            if let ChannelKindConfig::Widget {
+                allowed_origins, ..
+            } = &c.kind
+            {
+                let src = st
+                    .config
+                    .server
+                    .public_url
+                    .as_deref()
+                    .map(|u| format!("{}/widget.js", u.trim_end_matches('/')));
+                v["widget"] = json!({"script_src": src, "allowed_origins": allowed_origins});
+            }
+            v
         })
         .collect();
     items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));

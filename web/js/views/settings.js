@@ -1,7 +1,7 @@
 // Parley — Settings (A4): profile and password; for admins managers, channels, API tokens.
 
 import { api } from '../api.js';
-import { h, btn, field, fill, fullTime, errText } from '../dom.js';
+import { h, btn, lbl, field, fill, fullTime, errText } from '../dom.js';
 import { state, isAdmin, loadManagers, managerName } from '../store.js';
 import { modal, confirmDialog, flash, setNote, attempt } from '../ui.js';
 
@@ -108,13 +108,25 @@ async function renderChannels() {
   let body;
   try {
     const items = (await api('GET', '/api/v1/channels')).items || [];
-    body = items.length ? table(['Id', 'Kind', 'Name', 'Status'], items.map((c) => h('tr', null,
-      h('td', { text: c.id }), h('td', { text: c.kind }), h('td', { text: c.name }), h('td', { text: c.status || c.last_error || 'Configured' }))))
-      : h('p', { class: 'muted', text: 'No channels are configured.' });
+    body = items.length ? [table(['Id', 'Kind', 'Name', 'Status'], items.map((c) => h('tr', null,
+      h('td', { text: c.id }), h('td', { text: c.kind }), h('td', { text: c.name }), h('td', { text: c.status?.last_error || c.status?.state || 'Configured' })))),
+    items.filter((c) => c.widget).map(embed)] : h('p', { class: 'muted', text: 'No channels are configured.' });
   } catch (err) {
-    body = h('p', { class: 'muted', text: err.status === 404 ? 'This server does not list its channels yet; they are in the config file ([[channels]]).' : errText(err) });
+    body = h('p', { class: 'muted', text: errText(err) });
   }
   fill(sec.channels, h('h3', { class: 'panel-title', text: 'Channels' }), body);
+}
+
+/** The tag that puts a widget channel on a site. */
+function embed(c) {
+  const tag = `<script src="${c.widget.script_src || `${location.origin}/widget.js`}" data-channel="${c.id}" async></script>`;
+  return h('div', { class: 'field' }, lbl(`embed-${c.id}`, `Website chat “${c.name}” (sites: ${c.widget.allowed_origins.join(', ') || 'none'})`), copyable(`embed-${c.id}`, tag));
+}
+
+/** A read-only value with a Copy button. */
+function copyable(id, text) {
+  const value = h('input', { type: 'text', id, readOnly: true, value: text, class: 'mono' });
+  return h('div', { class: 'inline-form' }, value, btn('Copy', () => navigator.clipboard.writeText(text).then(() => flash('Copied', 'ok'), () => value.select())));
 }
 
 async function renderTokens() {
@@ -138,9 +150,9 @@ async function renderTokens() {
     form('inline-form', [h('label', { for: 'tk-name', text: 'Name' }), name, h('button', { type: 'submit', class: 'btn btn-primary btn-sm', text: 'Create token' })], note(), async () => {
       const t = await api('POST', '/api/v1/tokens', { name: name.value.trim() });
       await renderTokens();
-      const value = h('input', { type: 'text', id: 'tk-value', readOnly: true, value: t.token, class: 'mono', 'aria-label': 'Token' });
-      modal({ title: `Token “${t.name}”`, cls: 'modal-mid', body: [h('p', { text: 'Copy it now: it will not be shown again.' }), h('div', { class: 'inline-form' }, value,
-        btn('Copy', () => navigator.clipboard.writeText(t.token).then(() => flash('Copied', 'ok'), () => value.select())))] });
-      value.select();
+      const row = copyable('tk-value', t.token);
+      modal({ title: `Token “${t.name}”`, cls: 'modal-mid', body: [h('p', { text: 'Copy it now: it will not be shown again.' }), row] });
+      row.firstChild.setAttribute('aria-label', 'Token');
+      row.firstChild.select();
     }));
 }
