@@ -47,6 +47,8 @@ struct Who {
     cookie: Option<String>,
     csrf: Option<String>,
     bearer: Option<String>,
+    /// An Origin header to send (a page on some site).
+    origin: Option<String>,
 }
 
 impl Who {
@@ -56,6 +58,7 @@ impl Who {
             cookie: b.cookie.clone(),
             csrf: b.csrf.clone(),
             bearer: None,
+            origin: None,
         }
     }
 }
@@ -106,6 +109,7 @@ fn caller_name(c: Caller) -> &'static str {
         Caller::Bearer => "bearer",
         Caller::ManagerNoCsrf => "anna-nocsrf",
         Caller::AdminWrongCsrf => "boss-wrongcsrf",
+        Caller::Visitor => "visitor",
     }
 }
 
@@ -142,7 +146,7 @@ impl World {
             t.api_base(),
             vb::config(&v, None),
             wa::channel("wa", &w.base(), ""),
-        );
+        ) + &format!("\n{}\n{}", widget_channel("site"), widget_channel("site2"));
         let app = TestApp::spawn_with(&config).await;
         let mut ids = HashMap::new();
         for (login, role) in [
@@ -211,7 +215,17 @@ impl World {
             },
         );
 
-        let shared = shared_fixture(&app, &boss, ids["victim"]).await;
+        let (visitor, vsha) = visitor_fixture(&app).await;
+        who.insert(
+            "visitor",
+            Who {
+                login: "helper".into(),
+                bearer: Some(visitor),
+                ..Who::default()
+            },
+        );
+        let mut shared = shared_fixture(&app, &boss, ids["victim"]).await;
+        shared.insert("vsha".into(), vsha);
         let mut fx = HashMap::new();
         for (login, own) in [("anna", &anna), ("boss", &boss), ("root", &root)] {
             let mut f = shared.clone();
@@ -253,6 +267,9 @@ impl World {
         if let Some(b) = &who.bearer {
             rb = rb.bearer_auth(b);
         }
+        if let Some(o) = &who.origin {
+            rb = rb.header("origin", o);
+        }
         match body {
             Body::None => {}
             Body::Json(t) => {
@@ -267,18 +284,27 @@ impl World {
         (st, r.text().await.unwrap_or_default())
     }
 
-    /// The WebSocket handshake as this caller: 101 and the hello frame, or the refusal.
-    async fn socket(&self, who: &Who) -> u16 {
+    /// The WebSocket handshake on `path` as this caller: 101 (and, for the managers'
+    /// socket, its hello frame), or the refusal.
+    async fn socket(&self, who: &Who, path: &str) -> u16 {
         let mut h: Vec<(&str, String)> = Vec::new();
         if let Some(c) = &who.cookie {
             h.push(("cookie", c.clone()));
-            h.push(("origin", self.app.url.clone()));
+            // The managers' page origin; the widget's socket is judged on its token alone here
+            // (origins are checked below).
+            if path.starts_with("/api/v1/") && who.origin.is_none() {
+                h.push(("origin", self.app.url.clone()));
+            }
         }
         if let Some(b) = &who.bearer {
             h.push(("authorization", format!("Bearer {b}")));
         }
+        if let Some(o) = &who.origin {
+            h.push(("origin", o.clone()));
+        }
         let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match ws::connect_with(&self.app, &h, "").await {
+        match ws::connect_headers(&self.app, path, &h).await {
+            Ok(_) if !path.starts_with("/api/v1/") => 101,
             Ok(mut s) => {
                 let hello = s.next(5).await.unwrap_or(Value::Null);
                 if hello["type"] == "hello" { 101 } else { 599 }
@@ -296,11 +322,7 @@ impl World {
         e: Expect,
         label: &str,
     ) -> Option<String> {
-        let (st, body) = if row.access == Access::Socket {
-            (self.socket(who).await, String::new())
-        } else {
-            self.call(who, method, row.path, row.body, fx).await
-        };
+        let (st, body) = self.run(row, method, who, row.path, fx).await;
         let good = match e {
             Expect::Ok(set) => set.contains(&st),
             Expect::Refused(want, text) => {
@@ -313,6 +335,18 @@ impl World {
             let path = row.route.split_once(' ').map_or(row.route, |(_, p)| p);
             format!("{label} {method} {path}: expected {e:?}, got {st} {shown}")
         })
+    }
+
+    /// Call `row` (a request or a WebSocket handshake) on `path` instead of its own.
+    async fn run(&self, row: &Row, method: &str, who: &Who, path: &str, fx: &Fx) -> (u16, String) {
+        if row.socket {
+            (
+                self.socket(who, &render(path, fx, who)).await,
+                String::new(),
+            )
+        } else {
+            self.call(who, method, path, row.body, fx).await
+        }
     }
 
     /// What refused calls must not change, read as the owners see it.
@@ -339,6 +373,19 @@ impl World {
                 out.push((format!("{caller} {p} {st}"), v));
             }
         }
+        let (st, body) = self
+            .call(
+                &self.who["visitor"],
+                "GET",
+                "/widget/v1/site/messages",
+                Body::None,
+                &self.fx["anna"],
+            )
+            .await;
+        out.push((
+            format!("visitor history {st}"),
+            serde_json::from_str(&body).unwrap_or(Value::Null),
+        ));
         out
     }
 
@@ -372,6 +419,47 @@ impl World {
             }
         }
     }
+}
+
+fn widget_channel(id: &str) -> String {
+    format!(
+        "[[channels]]\nid = \"{id}\"\nkind = \"widget\"\nname = \"Site\"\n\
+         allowed_origins = [\"https://shop.example\"]\n"
+    )
+}
+
+/// A website visitor of channel `site` who wrote once with a file: (token, the file's id).
+async fn visitor_fixture(app: &TestApp) -> (String, String) {
+    let c = crate::support::client();
+    let url = |p: &str| format!("{}/widget/v1/site/{p}", app.url);
+    let r = c.post(url("sessions")).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(url("uploads?name=v.txt"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("visitor's file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let sha = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(url("messages"))
+        .bearer_auth(&token)
+        .json(&json!({"id": "first", "text": "hello", "attachments": [{"id": sha}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    (token, sha)
 }
 
 async fn shared_fixture(app: &TestApp, boss: &Browser, victim: u64) -> Fx {
@@ -627,6 +715,33 @@ async fn authorisation_matrix() {
                 if st != 403 {
                     failures.push(format!("{} {bad} link: expected 403, got {st}", row.route));
                 }
+            }
+        }
+    }
+    // The widget API: a page on a site the channel does not allow is refused whatever it
+    // carries, a visitor's token is good for its own channel only, unknown channels are 404.
+    let visitor = &w.who["visitor"];
+    let evil = Who {
+        origin: Some("https://evil.example".into()),
+        ..visitor.clone()
+    };
+    for row in MATRIX
+        .iter()
+        .filter(|r| r.path.starts_with("/widget/v1/site/"))
+    {
+        let mut tries = vec![(&evil, row.path.to_string(), 403)];
+        if row.access == Access::Visitor {
+            tries.push((visitor, row.path.replacen("/site/", "/site2/", 1), 401));
+        }
+        tries.push((visitor, row.path.replacen("/site/", "/nope/", 1), 404));
+        for (who, path, want) in tries {
+            let (st, body) = w.run(row, row.method(), who, &path, fx).await;
+            checks += 1;
+            if st != want {
+                failures.push(format!(
+                    "{} as {path}: expected {want}, got {st} {body}",
+                    row.route
+                ));
             }
         }
     }

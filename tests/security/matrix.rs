@@ -6,7 +6,7 @@
 //! chat, filter, notification, …) so that a permitted call succeeds for real and a refused
 //! one aims at an object that exists.
 
-use Access::{Admin, Channel, Public, Session, Signed, Socket};
+use Access::{Admin, Channel, Public, Session, Signed, Visitor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -22,8 +22,9 @@ pub enum Access {
     Channel,
     /// A signed, expiring link (platforms fetching outbound media).
     Signed,
-    /// The live WebSocket: a session, checked on the handshake.
-    Socket,
+    /// A website visitor: the token `POST /widget/v1/{id}/sessions` handed out, for that
+    /// channel; no manager credential counts.
+    Visitor,
 }
 
 /// Calls that end the caller's session run on a throwaway one, so the rest of the matrix keeps
@@ -55,6 +56,8 @@ pub struct Row {
     pub ok: &'static [u16],
     pub body: Body,
     pub fresh: Fresh,
+    /// A WebSocket: called with a real handshake.
+    pub socket: bool,
 }
 
 const fn row(route: &'static str, path: &'static str, access: Access, ok: &'static [u16]) -> Row {
@@ -65,6 +68,7 @@ const fn row(route: &'static str, path: &'static str, access: Access, ok: &'stat
         ok,
         body: Body::None,
         fresh: Fresh::No,
+        socket: false,
     }
 }
 
@@ -79,6 +83,10 @@ impl Row {
     }
     const fn fresh(mut self, f: Fresh) -> Row {
         self.fresh = f;
+        self
+    }
+    const fn socket(mut self) -> Row {
+        self.socket = true;
         self
     }
     pub fn method(&self) -> &'static str {
@@ -100,6 +108,7 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/session", "/api/v1/session", Public, OK)
         .json(r#"{"login":"<login>","password":"<password>"}"#).fresh(Fresh::Session),
     row("GET /api/v1/session", "/api/v1/session", Session, OK),
+    row("PATCH /api/v1/session", "/api/v1/session", Session, OK).json(r#"{"name":"Renamed <uniq>"}"#),
     row("DELETE /api/v1/session", "/api/v1/session", Session, GONE).fresh(Fresh::Session),
     row("POST /api/v1/session/password", "/api/v1/session/password", Session, GONE)
         .json(r#"{"current_password":"<password>","new_password":"a brand new passphrase"}"#)
@@ -162,7 +171,7 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/uploads", "/api/v1/uploads?name=a.txt", Session, CREATED).raw("text/plain", "hello upload"),
     row("PUT /api/v1/uploads", "/api/v1/uploads?name=b.txt", Session, CREATED).raw("text/plain", "hello again"),
     row("GET /api/v1/blobs/{sha}", "/api/v1/blobs/<sha>", Session, OK),
-    row("GET /api/v1/ws", "/api/v1/ws", Socket, &[101]),
+    row("GET /api/v1/ws", "/api/v1/ws", Session, &[101]).socket(),
     row("ANY /api/v1/*rest", "/api/v1/no-such-route", Public, &[404]),
     row("POST /webhooks/api/{id}", "/webhooks/api/crm", Channel, WEBHOOK_REFUSED).json("<api_body>"),
     row("POST /webhooks/telegram/{id}", "/webhooks/telegram/tg", Channel, WEBHOOK_REFUSED).json("<tg_body>"),
@@ -172,6 +181,20 @@ pub const MATRIX: &[Row] = &[
     row("POST /webhooks/whatsapp/{id}", "/webhooks/whatsapp/wa", Channel, WEBHOOK_REFUSED).json("<wa_body>"),
     row("GET /public/blobs/{sha}/{expires}/{sig}/{name}", "<link>", Signed, OK),
     row("HEAD /public/blobs/{sha}/{expires}/{sig}/{name}", "<link>", Signed, OK),
+    row("GET /widget.js", "/widget.js", Public, OK),
+    row("HEAD /widget.js", "/widget.js", Public, OK),
+    row("GET /widget/v1/{id}/config", "/widget/v1/site/config", Public, OK),
+    row("POST /widget/v1/{id}/sessions", "/widget/v1/site/sessions", Public, CREATED),
+    row("GET /widget/v1/{id}/messages", "/widget/v1/site/messages", Visitor, OK),
+    row("POST /widget/v1/{id}/messages", "/widget/v1/site/messages", Visitor, CREATED)
+        .json(r#"{"id":"m<uniq>","text":"visitor says hi"}"#),
+    row("POST /widget/v1/{id}/uploads", "/widget/v1/site/uploads?name=v.txt", Visitor, CREATED)
+        .raw("text/plain", "visitor file"),
+    row("GET /widget/v1/{id}/files/{sha}", "/widget/v1/site/files/<vsha>", Visitor, OK),
+    row("POST /widget/v1/{id}/profile", "/widget/v1/site/profile", Visitor, OK).json(r#"{"name":"Vera"}"#),
+    row("POST /widget/v1/{id}/typing", "/widget/v1/site/typing", Visitor, GONE),
+    row("POST /widget/v1/{id}/seen", "/widget/v1/site/seen", Visitor, OK).json(r#"{"up_to":0}"#),
+    row("GET /widget/v1/{id}/ws", "/widget/v1/site/ws", Visitor, &[101]).socket(),
     row("GET /", "/", Public, OK),
     row("HEAD /", "/", Public, OK),
     row("GET /*path", "/chats/1", Public, OK),
@@ -194,6 +217,8 @@ pub enum Caller {
     ManagerNoCsrf,
     /// An admin's live session cookie with the CSRF token of another of their sessions.
     AdminWrongCsrf,
+    /// A website visitor's token.
+    Visitor,
 }
 
 pub const CALLERS: &[Caller] = &[
@@ -205,6 +230,7 @@ pub const CALLERS: &[Caller] = &[
     Caller::Bearer,
     Caller::ManagerNoCsrf,
     Caller::AdminWrongCsrf,
+    Caller::Visitor,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,7 +247,7 @@ pub enum Expect {
 pub fn expect(row: &Row, method: &str, caller: Caller) -> Expect {
     use Caller::{
         Admin as Boss, AdminWrongCsrf, Anonymous, Bearer, BogusBearer, ForgedCookie, Manager,
-        ManagerNoCsrf,
+        ManagerNoCsrf, Visitor as Guest,
     };
     let changes = !matches!(method, "GET" | "HEAD" | "OPTIONS");
     let no_csrf = matches!(caller, ManagerNoCsrf | AdminWrongCsrf);
@@ -230,8 +256,14 @@ pub fn expect(row: &Row, method: &str, caller: Caller) -> Expect {
         Public | Signed => Expect::Ok(row.ok),
         // Whatever the caller carries, it is not the channel's secret.
         Channel => Expect::Ok(WEBHOOK_REFUSED),
-        Session | Admin | Socket => match caller {
-            Anonymous | ForgedCookie | BogusBearer => Expect::Refused(401, ""),
+        Visitor => match caller {
+            Guest => Expect::Ok(row.ok),
+            // A cookie means nothing here; the plain manager caller covers it.
+            ManagerNoCsrf | AdminWrongCsrf => Expect::Skip,
+            _ => Expect::Refused(401, ""),
+        },
+        Session | Admin => match caller {
+            Anonymous | ForgedCookie | BogusBearer | Guest => Expect::Refused(401, ""),
             ManagerNoCsrf | AdminWrongCsrf if changes => Expect::Refused(403, "X-CSRF-Token"),
             ManagerNoCsrf | AdminWrongCsrf => Expect::Skip,
             Manager if row.access == Admin => Expect::Refused(403, "admin"),
