@@ -9,12 +9,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
 
 const URL = process.env.PARLEY_URL;
+const SITE = process.env.PARLEY_SITE; // a shop's page embedding the widget (another origin)
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
 const PASSWORD = process.env.PARLEY_PASSWORD;
 const ADMIN = process.env.PARLEY_ADMIN_LOGIN || 'alice';
@@ -22,7 +24,7 @@ const MANAGER = process.env.PARLEY_MANAGER_LOGIN || 'bob';
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 const MOD = process.platform === 'darwin' ? 'Meta' : 'Control';
 
-assert.ok(URL && TOKEN && PASSWORD, 'run through tests/e2e/run.sh (PARLEY_URL, PARLEY_CHANNEL_TOKEN, PARLEY_PASSWORD)');
+assert.ok(URL && TOKEN && PASSWORD && SITE, 'run through tests/e2e/run.sh (PARLEY_URL, PARLEY_CHANNEL_TOKEN, PARLEY_PASSWORD, PARLEY_SITE)');
 mkdirSync(SHOTS, { recursive: true });
 
 // Each payload calls the sentinel `__xss` (or alert) if it ever runs.
@@ -55,6 +57,14 @@ const P = Object.fromEntries(PAYLOADS);
 const short = (max) => PAYLOADS.filter(([, t]) => [...t].length <= max && new TextEncoder().encode(t).length <= max);
 const noSlash = PAYLOADS.filter(([, t]) => !/[/\\]/.test(t) && t.length <= 200);
 
+// The shop's page: its own strict CSP (so injected markup is also reported), the widget tag.
+const SHOP = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self' ${URL}; connect-src ${URL} ${URL.replace('https:', 'wss:')}; img-src 'self' blob:; style-src 'self'">
+<script src="${URL}/widget.js" data-channel="site" async></script>
+</head><body><h1>Shop</h1></body></html>`;
+
+let site;
 let browser;
 let hook;
 let adminApi;
@@ -109,29 +119,35 @@ async function signIn(api, login) {
   return (await res.json()).csrf_token;
 }
 
-/** A signed-in page that records everything a payload could make happen. */
-async function managerPage(login) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 2400 } });
+/**
+ * A browser context that records everything a payload could make happen: sentinel calls,
+ * CSP reports, dialogs, console errors, and (from the first byte, shadow roots included)
+ * every element or attribute that markup could have injected.
+ */
+async function instrumented(viewport) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   const seen = { violations: [], dialogs: [], console: [] };
   await context.exposeFunction('__report', (kind, what) => seen[kind].push(what));
-  await context.addInitScript(() => {
+  await context.addInitScript((parley) => {
     const hits = [];
     Object.defineProperty(window, '__xssHits', { value: hits });
     Object.defineProperty(window, '__xss', { value: (t) => { hits.push(String(t)); window.__report('violations', `payload ran: ${t}`); } });
     document.addEventListener('securitypolicyviolation', (e) => {
       window.__report('violations', `CSP ${e.violatedDirective} ${e.blockedURI} ${e.sample}`);
     });
-    // Anything a payload could inject, caught when inserted even if re-rendered away later.
     const injected = [];
     Object.defineProperty(window, '__injected', { value: injected });
     const BAD_TAGS = new Set(['SCRIPT', 'IFRAME', 'FRAME', 'OBJECT', 'EMBED', 'BASE', 'STYLE', 'META', 'MATH', 'TEMPLATE']);
+    const ours = (u) => { try { const o = new URL(u, location.href).origin; return o === location.origin || o === parley; } catch { return false; } };
     const inspect = (el) => {
       if (el.nodeType !== 1) return;
       const tag = el.tagName.toUpperCase();
       const src = el.getAttribute('src');
-      if (tag === 'SCRIPT' && src && src.startsWith('/js/')) return; // the app itself
-      if (BAD_TAGS.has(tag) && !(tag === 'META' && !el.hasAttribute('http-equiv'))) injected.push(`<${tag.toLowerCase()}>`);
-      if (tag === 'IMG' && src && !src.startsWith('/')) injected.push(`<img src=${src}>`);
+      if (tag === 'SCRIPT' && src && ours(src)) return; // the app, or the widget on a site
+      if (tag === 'META' && !el.hasAttribute('http-equiv')) return;
+      if (tag === 'META' && el.parentNode === document.head && !document.body) return; // the site's own CSP
+      if (BAD_TAGS.has(tag)) injected.push(`<${tag.toLowerCase()}>`);
+      if (tag === 'IMG' && src && !(src.startsWith('/') || src.startsWith('blob:') || src.startsWith(parley))) injected.push(`<img src=${src}>`);
       for (const a of el.attributes) {
         if (/^on/i.test(a.name)) injected.push(`${tag.toLowerCase()}[${a.name}]`);
         if (/^(href|src|action|formaction|xlink:href|srcdoc)$/i.test(a.name) && /^\s*(javascript|vbscript|data:text\/html)/i.test(a.value)) {
@@ -139,7 +155,7 @@ async function managerPage(login) {
         }
       }
     };
-    new MutationObserver((records) => {
+    const observer = new MutationObserver((records) => {
       for (const r of records) {
         if (r.type === 'attributes') inspect(r.target);
         for (const n of r.addedNodes) {
@@ -147,12 +163,28 @@ async function managerPage(login) {
           if (n.querySelectorAll) n.querySelectorAll('*').forEach(inspect);
         }
       }
-    }).observe(document, { childList: true, subtree: true, attributes: true });
-  });
+    });
+    const watch = (root) => observer.observe(root, { childList: true, subtree: true, attributes: true });
+    watch(document);
+    // Shadow roots (the widget) are watched too, from their creation.
+    const attach = Element.prototype.attachShadow;
+    Element.prototype.attachShadow = function attachShadow(init) {
+      const root = attach.call(this, init);
+      watch(root);
+      return root;
+    };
+  }, new globalThis.URL(URL).origin);
   const page = await context.newPage();
   page.on('dialog', (d) => { seen.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.on('console', (m) => { if (m.type() === 'error') seen.console.push(m.text()); });
   page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  return { context, page, seen };
+}
+
+/** A manager signed in to the inbox, instrumented. */
+async function managerPage(login) {
+  const who = await instrumented({ width: 1280, height: 2400 });
+  const { page } = who;
   await page.goto(`${URL}/#/chats`);
   await page.locator('#signin-login').fill(login);
   await page.locator('#signin-password').fill(PASSWORD);
@@ -160,8 +192,8 @@ async function managerPage(login) {
   await page.locator('#app').waitFor({ state: 'visible' });
   await page.locator('.pane-list a.row').first().waitFor();
   // The app asks who is signed in before the sign-in form shows: that 401 is expected.
-  seen.console = seen.console.filter((m) => !/status of 401/.test(m));
-  return { context, page, seen };
+  who.seen.console = who.seen.console.filter((m) => !/status of 401/.test(m));
+  return who;
 }
 
 /** Nothing ran, nothing was injected, CSP and the console are quiet. */
@@ -191,6 +223,11 @@ async function shot(page, name) {
 // ---------- setup ----------
 
 before(async () => {
+  site = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(SHOP);
+  });
+  await new Promise((resolve) => site.listen(Number(new globalThis.URL(SITE).port), '127.0.0.1', resolve));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
@@ -251,6 +288,7 @@ after(async () => {
   await hook?.dispose();
   await adminApi?.dispose();
   await bobApi?.dispose();
+  await new Promise((resolve) => (site ? site.close(resolve) : resolve()));
 });
 
 // ---------- tests ----------
@@ -374,6 +412,53 @@ test('Audience list and editor, Orders and Settings show hostile values as text'
   await assertShown(page, '#view-settings table', [stored.bobName, stored.aliceName], 'manager names');
   await shot(page, 'xss-08-settings');
   await assertClean(alice, 'audience, orders, settings');
+});
+
+test('the website widget: hostile replies, manager names and the visitor\'s own text stay text', async () => {
+  const vis = await instrumented({ width: 1280, height: 900 });
+  const { page } = vis;
+  const w = (sel, opts) => page.locator(`#parley-widget ${sel}`, opts);
+  await page.goto(`${SITE}/`);
+  await w('#pw-bubble').click();
+  await w('#pw-panel').waitFor({ state: 'visible' });
+  await w('[aria-label="Your contact details"]').click();
+  await w('#pw-name').fill(P.svg2);
+  await w('form.details button[type="submit"]').click();
+  await eventually(async () => assert.match(await w('.details .note').textContent(), /Saved/));
+  stored.visitorTexts = [P.script, P.img, P['a-href'], P.rtl, P['zero-width'], P.template];
+  for (const [i, text] of stored.visitorTexts.entries()) {
+    await w('#pw-text').fill(text);
+    await w('#pw-text').press('Enter');
+    await eventually(async () => assert.equal(await w('.msg-client[data-id]').count(), i + 1, 'stored'));
+  }
+  await w('#pw-file').setInputFiles({ name: P.attr, mimeType: 'text/plain', buffer: Buffer.from('visitor file') });
+  await eventually(async () => assert.equal(await w('.msg-client[data-id]').count(), stored.visitorTexts.length + 1));
+
+  // Managers answer with hostile texts, under hostile names.
+  const row = (await admin('GET', '/api/v1/chats')).items.find((r) => r.channel_id === 'site');
+  stored.widget = { contact: row.contact_id, chat: row.default_chat_id };
+  const replies = [P.svg, P['close-tags'], P['link-tag'], P.iframe, P.mxss, P.long, P.entities];
+  for (const text of replies) await admin('POST', `/api/v1/chats/${stored.widget.chat}/messages`, { text });
+  await asBob('POST', `/api/v1/chats/${stored.widget.chat}/messages`, { text: P.style });
+  await eventually(async () => assert.ok(await w('.msg-manager[data-id]').count() >= replies.length + 1));
+  await assertShown(page, '#parley-widget .msg-manager', [...replies, P.style, stored.aliceName, stored.bobName], 'replies in the widget');
+  await assertShown(page, '#parley-widget .msg-client', [...stored.visitorTexts, P.attr], 'the visitor\'s own messages');
+  await page.screenshot({ path: join(SHOTS, 'xss-09-widget.png') });
+  await assertClean(vis, 'widget on the shop page');
+  await vis.context.close();
+});
+
+test('the visitor\'s hostile name, texts and file name reach managers as text', async () => {
+  const { page } = alice;
+  const { contact, chat } = stored.widget;
+  const name = (await admin('GET', `/api/v1/contacts/${contact}`)).contact.name;
+  assert.equal(name, P.svg2.trim());
+  await page.goto(`${URL}/#/chats/${contact}/${chat}`);
+  await eventually(async () => assert.equal(await page.locator('#chat-name').textContent(), name));
+  await assertShown(page, '.history .msg-client .msg-text', stored.visitorTexts, 'visitor texts');
+  await assertShown(page, '.history .att-name', [P.attr], 'visitor file name');
+  await assertShown(page, '.pane-list .row-name', [name], 'visitor in the list');
+  await assertClean(alice, 'visitor chat');
 });
 
 test('the payloads really were hostile: the same strings as markup would have run', async () => {
