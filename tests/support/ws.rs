@@ -73,7 +73,11 @@ pub async fn connect_with(app: &TestApp, headers: &[(&str, &str)], query: &str) 
 }
 
 /// Connect to any WebSocket path with exactly these handshake headers.
-pub async fn connect_headers(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Result<Ws, u16> {
+pub async fn connect_headers(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Ws, u16> {
     let addr = app.running().https_addr;
     let tls = tls_connect(app).await;
     let mut req = format!("wss://127.0.0.1:{}{path}", addr.port())
