@@ -120,25 +120,28 @@ fn methods_of(expr: &str, path: &str) -> Vec<String> {
         return found;
     }
     // `module::helper()`: read the helper's body.
-    if let Some(call) = expr.strip_suffix("()") {
-        if let Some((module, f)) = call.rsplit_once("::") {
-            let module = module.rsplit("::").next().unwrap();
-            let src = HELPERS
-                .iter()
-                .find(|(m, _)| *m == module)
-                .unwrap_or_else(|| {
-                    panic!("route {path}: add src/http/{module}.rs to HELPERS in tests/support/routes.rs")
-                })
-                .1;
-            let body = fn_body(src, &format!("pub fn {f}("))
-                .unwrap_or_else(|| panic!("route {path}: no pub fn {f} in {module}.rs"));
-            let found = method_calls(body);
-            assert!(
-                !found.is_empty(),
-                "route {path}: cannot tell the methods of {expr}"
-            );
-            return found;
-        }
+    if let Some((module, f)) = expr
+        .strip_suffix("()")
+        .and_then(|call| call.rsplit_once("::"))
+    {
+        let module = module.rsplit("::").next().unwrap();
+        let src = HELPERS
+            .iter()
+            .find(|(m, _)| *m == module)
+            .unwrap_or_else(|| {
+                panic!(
+                    "route {path}: add src/http/{module}.rs to HELPERS in tests/support/routes.rs"
+                )
+            })
+            .1;
+        let body = fn_body(src, &format!("pub fn {f}("))
+            .unwrap_or_else(|| panic!("route {path}: no pub fn {f} in {module}.rs"));
+        let found = method_calls(body);
+        assert!(
+            !found.is_empty(),
+            "route {path}: cannot tell the methods of {expr}"
+        );
+        return found;
     }
     // A plain handler answers every method.
     assert!(
