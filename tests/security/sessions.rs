@@ -57,6 +57,7 @@ async fn guessing_across_many_accounts_locks_the_address() {
     let app = TestApp::spawn_with(LIMITS).await;
     app.add_manager("anna", "manager").await;
     let failures = exhaust_address(&app, None).await;
+    eprintln!("sign-in limit: the address was limited after {failures} failed sign-ins");
     assert!(
         (3..=8).contains(&failures),
         "the address bucket, not an account bucket, stopped it after {failures} failures"
