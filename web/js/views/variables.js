@@ -26,7 +26,7 @@ export async function show() {
     const list = await loadTemplates(true);
     clear(el.body);
     for (const t of list) el.body.append(h('tr', null, h('td', { text: t.name }), h('td', { class: 'pre', text: t.text })));
-    el.note.textContent = list.length ? '' : 'No chat templates yet (or this server does not list them).';
+    el.note.textContent = list.length ? '' : 'No chat templates yet.';
   } catch (err) {
     el.note.textContent = errText(err);
   }
