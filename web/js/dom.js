@@ -53,6 +53,12 @@ export function field(label, control, hint) {
   return h('div', { class: 'field' }, lbl(control.id, label), control, hint ? h('span', { class: 'hint', text: hint }) : null);
 }
 
+/** A table with column heads; `body` is its <tbody> or the rows for one. */
+export function table(heads, body) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col', text: t })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
+}
+
 // ---------- text ----------
 
 export function initials(name) {
