@@ -75,9 +75,11 @@ function hash(s) {
   return x;
 }
 
-/** Initials avatar, coloured by `key` (id or name). */
-export function avatar(name, key, extra = '') {
-  return h('span', { class: `avatar tone-${hash(key ?? name) % 8} ${extra}`, 'aria-hidden': 'true', text: initials(name) });
+/** Initials avatar, coloured by `key` (id or name); a picture at `url` covers the initials
+ * (which show again if it fails to load). */
+export function avatar(name, key, extra = '', url = null) {
+  return h('span', { class: `avatar tone-${hash(key ?? name) % 8} ${extra}`, 'aria-hidden': 'true', text: initials(name) },
+    url && h('img', { src: url, alt: '', onerror: (e) => e.target.remove() }));
 }
 
 const pad = (n) => String(n).padStart(2, '0');
