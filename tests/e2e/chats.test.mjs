@@ -714,6 +714,15 @@ test('own profile: an avatar upload shows on my messages, the header and a menti
   await page.goto(`${URL}/#/settings`);
   const file = page.locator('#set-avatar');
   await file.waitFor();
+  // The display name: saved through the session, shown in the header at once.
+  const saveName = async (name) => {
+    await page.locator('#set-name').fill(name);
+    await page.locator('#view-settings button', { hasText: 'Save profile' }).click();
+    await eventually(async () => assert.equal(await page.locator('#manager-name').textContent(), name));
+  };
+  await saveName('Alice A. Admin');
+  assert.equal((await call('GET', '/api/v1/managers')).items.find((m) => m.login === ADMIN.login).name, 'Alice A. Admin');
+  await saveName(ADMIN.name);
   const note = page.locator('.avatar-field .form-note');
   // Only images are taken, and the reason is said in words.
   await file.setInputFiles({ name: 'cv.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 x') });
