@@ -235,6 +235,27 @@ test('open a chat and send with Ctrl+Enter: the message is on the right with my 
   await shot(page, '03-chat-open');
 });
 
+test('switching chats sends every request at once: no waterfall', async () => {
+  const { page } = alice;
+  await openChat(page, 'Anna Karenina');
+  const target = 'Boris Petrov';
+  const { contact, chat } = ids[target];
+  await page.evaluate(() => performance.clearResourceTimings());
+  await openChat(page, target);
+  await page.waitForTimeout(300);
+  const seen = await page.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => ({ url: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd })));
+  const find = (path) => seen.find((e) => e.url === path);
+  const c = find(`/api/v1/contacts/${contact}`);
+  assert.ok(c, `the contact was loaded: ${JSON.stringify(seen)}`);
+  for (const path of [`/api/v1/chats/${chat}/messages`, `/api/v1/chats/${chat}/draft`, `/api/v1/contacts/${contact}/log`]) {
+    const e = find(path);
+    assert.ok(e, `${path} was requested: ${JSON.stringify(seen)}`);
+    assert.ok(e.start <= c.end, `${path} went out before the contact's answer arrived: ${JSON.stringify(seen)}`);
+  }
+  await openChat(page, 'Anna Karenina');
+});
+
 test('an empty send is refused in place and nothing is posted', async () => {
   const { page } = alice;
   let posted = 0;
