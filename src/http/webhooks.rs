@@ -157,6 +157,8 @@ pub async fn api(
             created_ms: None,
         })
         .await?;
+    // Settings shows when each channel last heard from its platform.
+    st.channels.states().inbound(&id);
     Ok(Json(json!({
         "chat_id": r.chat_id,
         "message_id": r.message_id,

@@ -235,6 +235,27 @@ test('open a chat and send with Ctrl+Enter: the message is on the right with my 
   await shot(page, '03-chat-open');
 });
 
+test('switching chats sends every request at once: no waterfall', async () => {
+  const { page } = alice;
+  await openChat(page, 'Anna Karenina');
+  const target = 'Boris Petrov';
+  const { contact, chat } = ids[target];
+  await page.evaluate(() => performance.clearResourceTimings());
+  await openChat(page, target);
+  await page.waitForTimeout(300);
+  const seen = await page.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => ({ url: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd })));
+  const find = (path) => seen.find((e) => e.url === path);
+  const c = find(`/api/v1/contacts/${contact}`);
+  assert.ok(c, `the contact was loaded: ${JSON.stringify(seen)}`);
+  for (const path of [`/api/v1/chats/${chat}/messages`, `/api/v1/chats/${chat}/draft`, `/api/v1/contacts/${contact}/log`]) {
+    const e = find(path);
+    assert.ok(e, `${path} was requested: ${JSON.stringify(seen)}`);
+    assert.ok(e.start <= c.end, `${path} went out before the contact's answer arrived: ${JSON.stringify(seen)}`);
+  }
+  await openChat(page, 'Anna Karenina');
+});
+
 test('an empty send is refused in place and nothing is posted', async () => {
   const { page } = alice;
   let posted = 0;
@@ -707,6 +728,87 @@ test('linked sections open a real page for the client', async () => {
   assert.match(await page.locator('#view-settings table').first().textContent(), new RegExp(MANAGER.name));
   await shot(page, '15-settings');
   await page.goto(`${URL}/#/chats`);
+});
+
+test('own profile: an avatar upload shows on my messages, the header and a mention; removing it brings back the initials', async () => {
+  const { page } = alice;
+  await page.goto(`${URL}/#/settings`);
+  const file = page.locator('#set-avatar');
+  await file.waitFor();
+  // The display name: saved through the session, shown in the header at once.
+  const saveName = async (name) => {
+    await page.locator('#set-name').fill(name);
+    await page.locator('#view-settings button', { hasText: 'Save profile' }).click();
+    await eventually(async () => assert.equal(await page.locator('#manager-name').textContent(), name));
+  };
+  await saveName('Alice A. Admin');
+  assert.equal((await call('GET', '/api/v1/managers')).items.find((m) => m.login === ADMIN.login).name, 'Alice A. Admin');
+  await saveName(ADMIN.name);
+  const note = page.locator('.avatar-field .form-note');
+  // Only images are taken, and the reason is said in words.
+  await file.setInputFiles({ name: 'cv.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 x') });
+  assert.match(await note.textContent(), /Choose a JPEG, PNG, WebP or GIF image/);
+  assert.equal(await page.locator('.avatar-field button', { hasText: 'Remove avatar' }).isVisible(), false);
+
+  const png = Buffer.from(await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = c.height = 64;
+    const g = c.getContext('2d');
+    g.fillStyle = '#e8590c';
+    g.fillRect(0, 0, 64, 64);
+    g.fillStyle = '#fff';
+    g.fillRect(20, 20, 24, 24);
+    return c.toDataURL('image/png').split(',')[1];
+  }), 'base64');
+  await file.setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png });
+  await eventually(async () => assert.equal(await note.textContent(), 'Avatar saved'));
+  const session = await page.evaluate(async () => (await fetch('/api/v1/session')).json());
+  const url = session.manager.avatar_url;
+  assert.match(url, /^\/api\/v1\/blobs\/[0-9a-f]{64}$/);
+  const loaded = (img) => eventually(async () => {
+    assert.equal(await img.getAttribute('src'), url);
+    assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth === 64), 'the picture loaded');
+  });
+  await loaded(page.locator('.avatar-field .avatar img'));
+  await loaded(page.locator('#me-avatar .avatar img'));
+  assert.equal(await page.locator('.avatar-field button', { hasText: 'Remove avatar' }).isVisible(), true);
+  await shot(page, '18-profile-avatar');
+
+  // Channels read as words: kind, name, state, last inbound, last error.
+  const crm = page.locator('#view-settings tr', { hasText: 'CRM bridge' });
+  // (This server has no callback_url for it, so the replies sent earlier failed: that is the last error.)
+  const ago = '(just now|\\d+ min ago)';
+  assert.match(await crm.innerText(), new RegExp(`^API\\s+CRM bridge\\s+crm\\s+Ready\\s+${ago}\\s+[^\\n]*has no callback_url[^\\n]*\\s+${ago}$`));
+  assert.equal(await crm.locator('time').count(), 2);
+
+  // A message I send shows the picture; so does a mention in the other manager's list.
+  await page.goto(`${URL}/#/chats`);
+  await openChat(page, 'Dmitri Ivanov');
+  await page.locator('#composer-text').fill('See you on Sunday.');
+  await page.keyboard.press(`${MOD}+Enter`);
+  const mine = page.locator('.history .msg-manager', { hasText: 'See you on Sunday.' });
+  await mine.waitFor();
+  await loaded(mine.locator('.avatar img'));
+  assert.equal(await mine.locator('.avatar img').getAttribute('alt'), '');
+  await shot(page, '19-message-with-avatar');
+  const bobId = (await call('GET', '/api/v1/managers')).items.find((m) => m.login === MANAGER.login).id;
+  await call('POST', `/api/v1/chats/${ids['Dmitri Ivanov'].chat}/notes`, { text: 'avatar check', mentions: [bobId] });
+  await bob.page.locator('.toast', { hasText: 'avatar check' }).waitFor();
+  await bob.page.locator('#bell').click();
+  await loaded(bob.page.locator('.notif-panel .notif', { hasText: 'avatar check' }).locator('.avatar img'));
+  await bob.page.keyboard.press('Escape');
+
+  // Remove: initials everywhere again.
+  await page.goto(`${URL}/#/settings`);
+  await page.locator('.avatar-field button', { hasText: 'Remove avatar' }).click();
+  await eventually(async () => assert.equal(await note.textContent(), 'Avatar removed'));
+  assert.equal(await page.locator('#me-avatar img').count(), 0);
+  assert.equal(await page.locator('#me-avatar .avatar').textContent(), 'AA');
+  assert.equal((await page.evaluate(async () => (await fetch('/api/v1/session')).json())).manager.avatar_url, null);
+  await page.goto(`${URL}/#/chats`);
+  await openChat(page, 'Dmitri Ivanov');
+  await eventually(async () => assert.equal(await mine.locator('.avatar img').count(), 0));
+  assert.equal(await mine.locator('.avatar').textContent(), 'AA');
 });
 
 test('message search: a hit names the client, marks the word and opens the chat at that message', async () => {

@@ -239,7 +239,7 @@ test('Settings shows the tag to paste, with a copy button', async () => {
   await page.locator('#embed-site + button', { hasText: 'Copy' }).waitFor();
   // Each channel's state reads as text (the widget is ready as soon as the server is).
   const channels = await page.locator('section.panel', { has: page.locator('#embed-site') }).textContent();
-  assert.match(channels, /ready/);
+  assert.match(channels, /Ready/);
   assert.doesNotMatch(channels, /object Object/);
   await tag.scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(SHOTS, '22-widget-settings.png') });

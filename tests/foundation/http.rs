@@ -203,3 +203,44 @@ async fn slow_request_heads_are_cut_off_but_quiet_websockets_stay() {
         "the WebSocket quiet for > HEAD_TIMEOUT still receives events"
     );
 }
+
+/// The shipped UI code (web/js/**/*.js and web/css/*.css) stays within 200 KB uncompressed
+/// (issue 6, "Must hold"): every byte is parsed on the first screen.
+#[test]
+fn ui_code_stays_within_its_budget() {
+    const BUDGET: u64 = 200_000;
+    fn walk(dir: &std::path::Path, ext: &str, deep: bool, out: &mut Vec<(u64, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if deep {
+                    walk(&path, ext, deep, out);
+                }
+            } else if path.extension().is_some_and(|e| e == ext) {
+                let size = std::fs::metadata(&path).unwrap().len();
+                let shown = path
+                    .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .unwrap_or(&path);
+                out.push((size, shown.display().to_string()));
+            }
+        }
+    }
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut files = Vec::new();
+    walk(&web.join("js"), "js", true, &mut files);
+    walk(&web.join("css"), "css", false, &mut files);
+    let total: u64 = files.iter().map(|(n, _)| n).sum();
+    files.sort_by(|a, b| b.cmp(a));
+    let biggest: Vec<String> = files
+        .iter()
+        .take(8)
+        .map(|(n, p)| format!("  {n:>7}  {p}"))
+        .collect();
+    assert!(
+        total <= BUDGET,
+        "web/js + web/css is {total} bytes, over the {BUDGET}-byte budget by {}; make room \
+         (duplication, dead code) rather than moving code elsewhere. Biggest files:\n{}",
+        total - BUDGET,
+        biggest.join("\n")
+    );
+}

@@ -42,6 +42,11 @@ async fn inbound_is_authenticated_stored_once_and_linked_by_phone() {
     assert_eq!(again["chat_id"], first["chat_id"]);
 
     let boss = app.login("boss").await;
+    let (_, c) = boss.get("/api/v1/channels").await;
+    assert!(
+        c["items"][0]["status"]["last_inbound_ms"].is_i64(),
+        "Settings shows the last inbound message: {c}"
+    );
     let (_, h) = boss
         .get(&format!("/api/v1/chats/{}/messages", first["chat_id"]))
         .await;

@@ -30,8 +30,20 @@ function retryAfter(v) {
   return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 }
 
+const early = new Map();
+
+/** Start GETs now that a view will ask for soon (opening a chat), so they run in parallel. */
+export function prefetch(...paths) {
+  for (const p of paths) if (!early.has(p)) early.set(p, request('GET', p).finally(() => setTimeout(() => early.delete(p), 2000)));
+}
+
 /** JSON request: api('POST', '/api/v1/session', { login, password }). */
 export function api(method, path, body) {
+  if (method === 'GET' && early.has(path)) {
+    const p = early.get(path);
+    early.delete(path);
+    return p;
+  }
   return request(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
 }
 

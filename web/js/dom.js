@@ -53,6 +53,12 @@ export function field(label, control, hint) {
   return h('div', { class: 'field' }, lbl(control.id, label), control, hint ? h('span', { class: 'hint', text: hint }) : null);
 }
 
+/** A table with column heads; `body` is its <tbody> or the rows for one. */
+export function table(heads, body) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col', text: t })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
+}
+
 // ---------- text ----------
 
 export function initials(name) {
@@ -69,9 +75,11 @@ function hash(s) {
   return x;
 }
 
-/** Initials avatar, coloured by `key` (id or name). */
-export function avatar(name, key, extra = '') {
-  return h('span', { class: `avatar tone-${hash(key ?? name) % 8} ${extra}`, 'aria-hidden': 'true', text: initials(name) });
+/** Initials avatar, coloured by `key` (id or name); a picture at `url` covers the initials
+ * (which show again if it fails to load). */
+export function avatar(name, key, extra = '', url = null) {
+  return h('span', { class: `avatar tone-${hash(key ?? name) % 8} ${extra}`, 'aria-hidden': 'true', text: initials(name) },
+    url && h('img', { src: url, alt: '', onerror: (e) => e.target.remove() }));
 }
 
 const pad = (n) => String(n).padStart(2, '0');

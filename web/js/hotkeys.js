@@ -1,7 +1,7 @@
 // Parley — keyboard shortcuts (K1): one keydown listener emits `hotkey:<action>` for the Chats
 // screen (Cmd for Ctrl on macOS); `?` outside text fields lists them.
 
-import { h, isMac, modName, inTextField } from './dom.js';
+import { h, table, isMac, modName, inTextField } from './dom.js';
 import { emit } from './store.js';
 import { modal, modalOpen } from './ui.js';
 
@@ -53,9 +53,7 @@ export function showHelp() {
   modal({
     title: 'Keyboard shortcuts',
     cls: 'modal-small',
-    body: [h('table', { class: 'hotkey-table' },
-      h('thead', null, h('tr', null, h('th', { scope: 'col', text: 'Keys' }), h('th', { scope: 'col', text: 'Action' }))),
-      h('tbody', null, KEYS.map(([keys, action]) => h('tr', null,
-        h('td', { class: 'keys' }, keys.flatMap((k, i) => [i ? ' + ' : null, h('kbd', { text: k })])), h('td', { text: action })))))],
+    body: [table(['Keys', 'Action'], KEYS.map(([keys, action]) => h('tr', null,
+      h('td', { class: 'keys' }, keys.flatMap((k, i) => [i ? ' + ' : null, h('kbd', { text: k })])), h('td', { text: action }))))],
   });
 }

@@ -2,6 +2,8 @@
 
 const NS = 'http://www.w3.org/2000/svg';
 
+const O = 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z'; // a full circle
+
 const P = {
   bell: ['M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9', 'M10.3 21a1.94 1.94 0 0 0 3.4 0'],
   search: ['M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14z', 'M21 21l-4.3-4.3'],
@@ -9,7 +11,7 @@ const P = {
   sort: ['M3 6h13', 'M3 12h9', 'M3 18h5', 'M17 10v10', 'M14 17l3 3 3-3'],
   send: ['M22 2L11 13', 'M22 2l-7 20-4-9-9-4 20-7z'],
   mic: ['M12 2a3 3 0 0 0-3 3v7a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z', 'M19 10v2a7 7 0 0 1-14 0v-2', 'M12 19v3'],
-  smile: ['M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z', 'M8 14s1.5 2 4 2 4-2 4-2', 'M9 9h.01', 'M15 9h.01'],
+  smile: [O, 'M8 14s1.5 2 4 2 4-2 4-2', 'M9 9h.01', 'M15 9h.01'],
   braces: ['M8 3H7a2 2 0 0 0-2 2v5a2 2 0 0 1-2 2 2 2 0 0 1 2 2v5a2 2 0 0 0 2 2h1',
     'M16 21h1a2 2 0 0 0 2-2v-5a2 2 0 0 1 2-2 2 2 0 0 1-2-2V5a2 2 0 0 0-2-2h-1'],
   blocks: ['M3 3h7v7H3z', 'M14 3h7v7h-7z', 'M14 14h7v7h-7z', 'M3 14h7v7H3z'],
@@ -26,7 +28,7 @@ const P = {
   chat: ['M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z'],
   plus: ['M12 5v14', 'M5 12h14'],
   archive: ['M21 8v13H3V8', 'M1 3h22v5H1z', 'M10 12h4'],
-  ban: ['M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z', 'M4.9 4.9l14.2 14.2'],
+  ban: [O, 'M4.9 4.9l14.2 14.2'],
   keyboard: ['M2 6h20v12H2z', 'M6 10h.01', 'M10 10h.01', 'M14 10h.01', 'M18 10h.01', 'M7 14h10'],
   external: ['M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6', 'M15 3h6v6', 'M10 14L21 3'],
   file: ['M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z', 'M14 2v6h6'],
@@ -36,25 +38,24 @@ const P = {
     'M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71'],
   text: ['M4 7V4h16v3', 'M9 20h6', 'M12 4v16'],
   up: ['M18 15l-6-6-6 6'],
-  info: ['M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z', 'M12 16v-4', 'M12 8h.01'],
+  info: [O, 'M12 16v-4', 'M12 8h.01'],
   bot: ['M4 8h16v12H4z', 'M12 4v4', 'M9 13h.01', 'M15 13h.01', 'M9 17h6'],
-  clock: ['M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z', 'M12 6v6l4 2'],
-  alert: ['M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z', 'M12 8v4', 'M12 16h.01'],
+  clock: [O, 'M12 6v6l4 2'],
+  alert: [O, 'M12 8v4', 'M12 16h.01'],
 };
+
+/** An SVG element with attributes and children. */
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
 
 /** An icon element (aria-hidden; pair it with visible text or an aria-label). */
 export function icon(name, cls = '') {
-  const svg = document.createElementNS(NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', `icon ${cls}`.trim());
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  for (const d of P[name] || P.alert) {
-    const p = document.createElementNS(NS, 'path');
-    p.setAttribute('d', d);
-    svg.append(p);
-  }
-  return svg;
+  return svg('svg', { viewBox: '0 0 24 24', class: `icon ${cls}`.trim(), 'aria-hidden': 'true', focusable: 'false' },
+    ...(P[name] || P.alert).map((d) => svg('path', { d })));
 }
 
 // Messenger marks: a filled disc in the platform's colour with a white glyph.
@@ -66,20 +67,12 @@ const MESSENGER = {
   api: { label: 'API', d: 'M9.5 8.5L6 12l3.5 3.5 1-1L8 12l2.5-2.5-1-1zm5 0l-1 1L16 12l-2.5 2.5 1 1L18 12l-3.5-3.5z' },
 };
 
+export const messengerLabel = (kind) => MESSENGER[kind]?.label || kind;
+
 /** Messenger mark for a channel kind, with a text alternative. */
 export function messengerIcon(kind, title) {
   const m = MESSENGER[kind] || MESSENGER.api;
-  const svg = document.createElementNS(NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', `messenger m-${MESSENGER[kind] ? kind : 'api'}`);
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', title || m.label);
-  const t = document.createElementNS(NS, 'title');
-  t.textContent = title || m.label;
-  const c = document.createElementNS(NS, 'circle');
-  c.setAttribute('cx', '12'); c.setAttribute('cy', '12'); c.setAttribute('r', '12');
-  const p = document.createElementNS(NS, 'path');
-  p.setAttribute('d', m.d);
-  svg.append(t, c, p);
-  return svg;
+  const label = title || m.label;
+  return svg('svg', { viewBox: '0 0 24 24', class: `messenger m-${MESSENGER[kind] ? kind : 'api'}`, role: 'img', 'aria-label': label },
+    svg('title', {}, label), svg('circle', { cx: 12, cy: 12, r: 12 }), svg('path', { d: m.d }));
 }

@@ -4,6 +4,7 @@
 
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { state as shared, loadManagers, on } from './store.js';
+import { fill, avatar } from './dom.js';
 import * as ws from './ws.js';
 import { icon } from './icons.js';
 import * as notifications from './notifications.js';
@@ -23,7 +24,7 @@ const ROUTES = {
 const $ = (id) => document.getElementById(id);
 const el = {
   form: $('signin-form'), login: $('signin-login'), password: $('signin-password'), error: $('signin-error'), submit: $('signin-submit'),
-  app: $('app'), name: $('manager-name'), signout: $('signout'), main: $('main'), title: $('view-title'), conn: $('conn'),
+  app: $('app'), name: $('manager-name'), me: $('me-avatar'), signout: $('signout'), main: $('main'), title: $('view-title'), conn: $('conn'),
   links: Array.from(document.querySelectorAll('.app-nav a[data-route]')),
 };
 const st = { pending: false, lockedUntil: 0, mounted: new Map(), shown: null, seq: 0 };
@@ -43,8 +44,7 @@ function showSignin(message = '') {
 function showApp(session) {
   const m = session.manager;
   setCsrf(session.csrf_token);
-  el.name.textContent = m.name || m.login;
-  el.name.title = `${m.name || m.login} (${m.role})`;
+  showMe(m);
   $('loading').hidden = true;
   $('signin').hidden = true;
   el.app.hidden = false;
@@ -112,6 +112,15 @@ async function renderRoute(focus = false) {
 window.addEventListener('hashchange', () => el.app.hidden || renderRoute(true));
 
 // ---------- header ----------
+
+/** The signed-in manager in the header (again after a profile change: the `me` event). */
+function showMe(m) {
+  const name = m.name || m.login;
+  el.name.textContent = name;
+  el.me.title = el.name.title = `${name} (${m.role})`;
+  fill(el.me, avatar(name, m.id, 'avatar-sm', m.avatar_url));
+}
+on('me', showMe);
 
 $('help-btn').append(icon('keyboard'));
 $('help-btn').addEventListener('click', () => hotkeys.showHelp());

@@ -82,7 +82,7 @@ function render() {
 
 function item(n) {
   const from = n.from?.name || 'A manager';
-  return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id),
+  return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id, '', n.from?.avatar_url),
     h('div', { class: 'notif-main' },
       h('div', { class: 'notif-title' }, h('strong', { text: from }), ' mentioned you', h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
       h('p', { class: 'notif-text', text: n.text }),

@@ -51,23 +51,19 @@ export async function loadManagers() {
   emit('managers', state.managers);
 }
 
-/** A list endpoint this server may not have yet: 404 → []. */
-const optional = (path) => api('GET', path).then((r) => r.items || [], (err) => {
-  if (err.status === 404) return [];
-  throw err;
-});
+const items = (path) => api('GET', path).then((r) => r.items || []);
 
 export async function loadTemplates(force = false) {
-  if (!state.templates || force) state.templates = await optional('/api/v1/templates');
+  if (!state.templates || force) state.templates = await items('/api/v1/templates');
   return state.templates;
 }
 
 export async function loadAssistants() {
-  if (!state.assistants) state.assistants = await optional('/api/v1/assistants');
+  if (!state.assistants) state.assistants = await items('/api/v1/assistants');
   return state.assistants;
 }
 
-export const loadChannels = () => optional('/api/v1/channels');
+export const loadChannels = () => items('/api/v1/channels');
 
 export const hasDraft = (chatIds) => chatIds.some((id) => state.draftChats.has(id));
 

@@ -31,15 +31,6 @@ export function compose(blocks) {
   return { text: parts.join('\n\n'), attachments };
 }
 
-/** Upload a file; a type the server does not know goes up as a generic binary. */
-async function put(f) {
-  try {
-    return await upload(f, f.name, f.type || 'application/octet-stream');
-  } catch (err) {
-    if (err.status !== 415 || !f.type || f.type === 'application/octet-stream') throw err;
-    return upload(f, f.name, 'application/octet-stream');
-  }
-}
 
 export async function openConstructor({ chatId, contact, fillTemplate, onSent, onDraft }) {
   let blocks = [];
@@ -120,7 +111,7 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
         note.textContent = 'Uploading…';
         save.disabled = ++busy > 0;
         try {
-          b.att = await put(f);
+          b.att = await upload(f, f.name);
           render();
         } catch (err) {
           note.textContent = `Upload failed: ${errText(err)}`;

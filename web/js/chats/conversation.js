@@ -332,6 +332,9 @@ function scrollBottom() {
   el.pill.hidden = !cv.gap;
 }
 
+/** A message-type filter changes the history query, so there is nothing to fetch early. */
+export const hasKindFilter = () => !!cv.kinds;
+
 export function currentDetail() {
   return cv.detail;
 }

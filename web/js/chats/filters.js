@@ -1,11 +1,12 @@
 // Parley — the filter panel (L5): basic filters; More → condition cards, Rename, Save, Saved
-// filters. It builds the server's filter object (toSpec); the list's applyFilters() applies it.
+// filters (/api/v1/filters, per manager). It builds the server's filter object (toSpec); the
+// list's applyFilters() applies it.
 
+import { api } from '../api.js';
 import { h, btn, lbl, fill, errText } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, loadChannels } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt, toggle } from '../ui.js';
-import { listFilters, saveFilter, deleteFilter, duplicateFilter } from './saved-filters.js';
 
 const MESSENGERS = [['', 'Any messenger'], ['telegram', 'Telegram'], ['whatsapp', 'WhatsApp'], ['viber', 'Viber'], ['widget', 'Website chat'], ['api', 'API']];
 const YESNO = [['', 'Any'], ['yes', 'Yes'], ['no', 'No']];
@@ -227,8 +228,22 @@ function rename() {
   input.select();
 }
 
+const FILTERS = '/api/v1/filters';
+
+/** Update the saved filter, or save anew when there is none (or it is gone). */
+async function saveFilter(body) {
+  if (cur.id != null) {
+    try {
+      return await api('PATCH', `${FILTERS}/${cur.id}`, body);
+    } catch (err) {
+      if (err.status !== 404 && err.status !== 403) throw err; // gone or not mine
+    }
+  }
+  return api('POST', FILTERS, body);
+}
+
 async function save() {
-  const stored = await attempt(() => saveFilter({ id: cur.id, name: cur.name, filter: toSpec(cur) }));
+  const stored = await attempt(() => saveFilter({ name: cur.name, filter: toSpec(cur) }));
   if (!stored) return;
   cur.id = stored.id;
   flash(`Filter “${stored.name}” saved`, 'ok');
@@ -238,7 +253,7 @@ async function save() {
 async function renderSaved() {
   let list;
   try {
-    list = await listFilters();
+    list = ((await api('GET', FILTERS)).items || []).sort((a, b) => b.created_ms - a.created_ms);
   } catch (err) {
     fill(el.saved, h('p', { class: 'form-error', text: errText(err) }));
     return;
@@ -246,10 +261,10 @@ async function renderSaved() {
   fill(el.saved, list.length ? h('ul', { class: 'saved-list' }, list.map((f) => h('li', null,
     h('span', { class: 'saved-name', text: f.name, title: describeFilter(f.filter || {}) }),
     btn('Apply', () => { load(fromSpec(f.filter, f.name, f.id)); applyCurrent(); }, 'primary', { 'aria-label': `Apply ${f.name}` }),
-    btn('Duplicate', async () => { await attempt(() => duplicateFilter(f.id)); renderSaved(); }, 'ghost', { 'aria-label': `Duplicate ${f.name}` }),
+    btn('Duplicate', async () => { await attempt(() => api('POST', `${FILTERS}/${f.id}/duplicate`)); renderSaved(); }, 'ghost', { 'aria-label': `Duplicate ${f.name}` }),
     btn('Delete', async () => {
       if (!await confirmDialog(`Delete the filter “${f.name}”?`, { ok: 'Delete', danger: true })) return;
-      await attempt(() => deleteFilter(f.id));
+      await attempt(() => api('DELETE', `${FILTERS}/${f.id}`));
       if (cur.id === f.id) cur.id = undefined;
       renderSaved();
     }, 'ghost', { 'aria-label': `Delete ${f.name}` }))))

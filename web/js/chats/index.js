@@ -2,12 +2,12 @@
 // #/chats[/<contact>[/<chat>[/<message>]]], hotkeys, glue. At phone width one pane shows
 // at a time (data-pane = list | chat | card).
 
-import { api } from '../api.js';
+import { api, prefetch } from '../api.js';
 import { h, errText } from '../dom.js';
 import { state, on, setDraftMark } from '../store.js';
 import { flash, modalOpen, attempt } from '../ui.js';
 import * as list from './list.js';
-import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, currentDetail } from './conversation.js';
+import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, currentDetail, hasKindFilter } from './conversation.js';
 import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
 import { mountCard, showCard, hideCard, toggleLargeCard, largeCardOpen } from './card.js';
 
@@ -112,6 +112,14 @@ function reopen() {
 async function open(contactId, chatId, quiet = false, focusId = null) {
   const seq = ++openSeq;
   const sameContact = state.contactId === contactId;
+  // Everything the chat needs goes out at once, not one answer after another.
+  const known = chatId ?? list.getRow(contactId)?.default_chat_id;
+  const urls = [`/api/v1/contacts/${contactId}/log?limit=20`];
+  if (known != null && (known !== state.chatId || focusId)) {
+    urls.push(`/api/v1/chats/${known}/draft`, `/api/v1/chats/${known}/typing`);
+    if (!focusId && !hasKindFilter()) urls.push(`/api/v1/chats/${known}/messages?limit=50`);
+  }
+  prefetch(...urls);
   let detail;
   try {
     detail = await api('GET', `/api/v1/contacts/${contactId}`);

@@ -6,7 +6,6 @@ import { icon, messengerIcon } from '../icons.js';
 import { state, on, hasDraft } from '../store.js';
 import { api } from '../api.js';
 import { setNote, iconButton, toggle } from '../ui.js';
-import { fetchRows, searchUsesSections } from './source.js';
 import { VList } from './vlist.js';
 import { mountFilters, describeFilter } from './filters.js';
 
@@ -101,20 +100,29 @@ export function mountList(root) {
 const reloadSoon = debounce(() => reload(true), 400);
 const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
 
+/** One page of the list as it is set up now (search text and filter included). */
+function fetchRows(cursor) {
+  const p = new URLSearchParams({ section: st.section, sort: st.sort, limit: '50' });
+  if (cursor) p.set('cursor', cursor);
+  if (st.q) p.set('q', st.q);
+  if (st.filter) p.set('filter', JSON.stringify(st.filter));
+  return api('GET', `/api/v1/chats?${p}`);
+}
+
 export async function reload(keepScroll = false) {
   const gen = ++st.gen;
   st.loading = true;
   setNote(el.note, '');
   try {
-    const page = await fetchRows({ section: st.section, sort: st.sort, q: st.q, filter: st.filter });
+    const page = await fetchRows();
     if (gen !== st.gen) return;
     st.items = [];
-    st.next = page.next;
+    st.next = page.next_cursor;
     addRows(page.items);
     setCounts(page.counts);
     if (!keepScroll) el.scroller.scrollTop = 0;
     const n = page.total ?? st.items.length;
-    if (st.q) setNote(el.note, page.via === 'contacts' ? `Clients matching “${st.q}”` : `${plural(n, 'client')} matching “${st.q}”`, 'info');
+    if (st.q) setNote(el.note, `${plural(n, 'client')} matching “${st.q}”`, 'info');
     else if (st.filter && page.total != null) setNote(el.note, `${n === 1 ? '1 client matches' : `${n} clients match`} the filter`, 'info');
   } catch (err) {
     if (gen !== st.gen) return;
@@ -132,9 +140,9 @@ async function loadMore() {
   const gen = st.gen;
   st.loading = true;
   try {
-    const page = await fetchRows({ section: st.section, sort: st.sort, q: st.q, filter: st.filter, cursor: st.next });
+    const page = await fetchRows(st.next);
     if (gen !== st.gen) return;
-    st.next = page.next;
+    st.next = page.next_cursor;
     addRows(page.items);
     setCounts(page.counts);
     vlist.setItems(st.items);
@@ -145,7 +153,7 @@ async function loadMore() {
   }
 }
 
-function addRows(rows) {
+function addRows(rows = []) {
   const seen = new Set(st.items.map((r) => r.contact_id));
   for (const r of rows) {
     if (seen.has(r.contact_id)) continue;
@@ -180,8 +188,6 @@ function setCounts(c) {
 function setSection(id) {
   st.section = id;
   for (const b of el.sections.children) b.setAttribute('aria-pressed', String(b.dataset.section === id));
-  // The chat-list search keeps the section; the contacts fallback ignores sections.
-  if (st.q && !searchUsesSections()) { st.q = ''; el.search.value = ''; }
   reload();
 }
 
@@ -326,7 +332,7 @@ function hitRow(r) {
 
 function previewText(r) {
   const m = r.last_message;
-  if (!m) return r.summary || '';
+  if (!m) return '';
   let text = m.text || '';
   const a = !text && m.attachments && m.attachments[0];
   if (a) {

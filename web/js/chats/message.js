@@ -3,7 +3,7 @@
 
 import { h, avatar, clock, fullTime, fileSize } from '../dom.js';
 import { icon } from '../icons.js';
-import { managerName } from '../store.js';
+import { state, managerName } from '../store.js';
 
 const STATUS = { queued: ['Queued', 'clock'], sent: ['Sent', 'check'], delivered: ['Delivered', 'checks'], read: ['Read', 'checks'], failed: ['Failed', 'alert'] };
 
@@ -51,14 +51,15 @@ export function renderMessage(m, ctx) {
       h('div', { class: 'bubble' }, h('div', { class: 'msg-author sr-only', text: ctx.contactName || 'Client' }), text, atts,
         h('div', { class: 'msg-meta' }, time, m.edited ? h('span', { class: 'edited', text: 'edited' }) : null)));
   }
-  // manager or bot: on the right
+  // manager or bot: on the right; my own messages show my name and avatar as they are now
   const bot = m.kind === 'bot';
-  const name = bot ? 'Bot' : m.author?.name || 'Manager';
+  const who = (m.author?.id === state.me?.id ? state.me : m.author) || {};
+  const name = bot ? 'Bot' : who.name || 'Manager';
   const failed = m.status === 'failed';
   const el = base(bot ? 'bot' : 'manager',
     h('div', { class: 'bubble' }, h('div', { class: 'msg-author', text: name }), text, atts,
       h('div', { class: 'msg-meta' }, time, failed ? null : status(m, ctx.onRetry)), failed ? status(m, ctx.onRetry) : null),
-    bot ? h('span', { class: 'avatar avatar-sm avatar-bot', 'aria-hidden': 'true' }, icon('bot')) : avatar(name, m.author ? m.author.id : name, 'avatar-sm'));
+    bot ? h('span', { class: 'avatar avatar-sm avatar-bot', 'aria-hidden': 'true' }, icon('bot')) : avatar(name, who.id ?? name, 'avatar-sm', who.avatar_url));
   el.classList.add('msg-out');
   el.classList.toggle('is-failed', failed);
   return el;

@@ -2,7 +2,7 @@
 // Merge and CSV import/export have no server API yet.
 
 import { api } from '../api.js';
-import { h, lbl, field, clear, fill, phone, shortTime, debounce, errText } from '../dom.js';
+import { h, lbl, field, clear, fill, table, phone, shortTime, debounce, errText } from '../dom.js';
 import { flash, setNote } from '../ui.js';
 
 const st = { q: '', items: [], next: null, gen: 0, editing: null };
@@ -19,9 +19,7 @@ export function mount(root) {
     h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: 'Audience' }),
       h('div', { class: 'page-tools' }, lbl('aud-search', 'Search clients', true), el.search)),
     el.editor,
-    h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-      h('thead', null, h('tr', null, ['Name', 'Phones', 'E-mails', 'Tags', 'Sales plan', 'Last activity', ''].map((t) => h('th', { scope: 'col', text: t })))),
-      el.body)),
+    table(['Name', 'Phones', 'E-mails', 'Tags', 'Sales plan', 'Last activity', ''], el.body),
     el.note, el.more);
   load();
 }

@@ -2,7 +2,7 @@
 // client's plan (#/orders/<id>). Orders themselves have no server API yet.
 
 import { api } from '../api.js';
-import { h, clear, fill, errText } from '../dom.js';
+import { h, clear, fill, table, errText } from '../dom.js';
 import { flash } from '../ui.js';
 import { knownPlans, contactsOnPlan } from './plans.js';
 
@@ -17,8 +17,7 @@ export function mount(root) {
   el.options = h('datalist', { id: 'ord-plan-options' });
   root.append(h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: 'Orders and sales' })), el.client,
     h('section', { class: 'panel' }, h('h3', { class: 'panel-title', text: 'Sales plans' }),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-        h('thead', null, h('tr', null, ['Plan', 'Stages', 'Clients'].map((t) => h('th', { scope: 'col', text: t })))), el.plans)),
+      table(['Plan', 'Stages', 'Clients'], el.plans),
       el.note),
     el.onPlan, el.options);
 }

@@ -15,20 +15,16 @@ async function scan(each) {
     const p = new URLSearchParams({ limit: '200' });
     if (cursor != null) p.set('cursor', cursor);
     const res = await api('GET', `/api/v1/contacts?${p}`);
-    for (const c of res.items || []) { n++; if (each(c) === false) return [n, false]; }
+    for (const c of res.items || []) { n++; each(c); }
     cursor = res.next_cursor;
     if (cursor == null || !(res.items || []).length) return [n, true];
   }
   return [n, false];
 }
 
-/** Clients on a plan via the filtered search; null when the server cannot filter. */
-async function filtered(plan, limit) {
-  const p = new URLSearchParams({ limit, filter: JSON.stringify({ sales_plan: plan }) });
-  return api('GET', `/api/v1/contacts?${p}`).catch((err) => {
-    if (err.status === 422 || err.status === 400) return null;
-    throw err;
-  });
+/** Clients on a plan, through the filtered search. */
+function filtered(plan, limit) {
+  return api('GET', `/api/v1/contacts?${new URLSearchParams({ limit, filter: JSON.stringify({ sales_plan: plan }) })}`);
 }
 
 /** [{name, stages, count}] by name; the array has .scanned and .complete. */
@@ -46,7 +42,7 @@ export async function knownPlans(force = false) {
   const out = Array.from(byName.values()).sort((a, b) => a.name.localeCompare(b.name));
   await Promise.all(out.map(async (p) => {
     const res = await filtered(p.name, 1).catch(() => null);
-    if (res && Number.isFinite(res.total)) p.count = res.total;
+    if (Number.isFinite(res?.total)) p.count = res.total;
   }));
   Object.assign(out, { scanned, complete });
   cache = out;
@@ -56,9 +52,5 @@ export async function knownPlans(force = false) {
 
 /** Clients on one plan (the first `limit`). */
 export async function contactsOnPlan(plan, limit = 200) {
-  const res = await filtered(plan, limit);
-  if (res) return res.items || [];
-  const out = [];
-  await scan((c) => { if (c.sales_plan === plan) out.push(c); return out.length < limit; });
-  return out;
+  return (await filtered(plan, limit)).items || [];
 }

@@ -1,8 +1,10 @@
-// Parley — Settings (A4): profile and password; for admins managers, channels, API tokens.
+// Parley — Settings (A4): profile (name, avatar) and password; for admins managers, channels'
+// state, API tokens.
 
-import { api } from '../api.js';
-import { h, btn, lbl, field, fill, fullTime, errText } from '../dom.js';
-import { state, isAdmin, loadManagers, managerName } from '../store.js';
+import { api, upload } from '../api.js';
+import { h, btn, lbl, field, fill, table, avatar, fileSize, fullTime, errText } from '../dom.js';
+import { state, emit, isAdmin, loadManagers, managerName } from '../store.js';
+import { messengerIcon, messengerLabel } from '../icons.js';
 import { modal, confirmDialog, flash, setNote, attempt } from '../ui.js';
 
 let root = null;
@@ -23,8 +25,6 @@ export function show() {
 
 const panel = (title, ...children) => h('section', { class: 'panel' }, h('h3', { class: 'panel-title', text: title }), children);
 const submit = (text) => h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text }));
-const table = (heads, rows) => h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-  h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col', text: t })))), h('tbody', null, rows)));
 const note = () => h('p', { class: 'form-note', role: 'alert', hidden: true });
 
 /** A form whose submit runs `fn` and shows its error in `out`. */
@@ -43,18 +43,64 @@ function form(cls, children, out, fn) {
 
 function profile() {
   const me = state.me;
-  const name = h('input', { type: 'text', id: 'set-name', value: me.name || '', disabled: !isAdmin(), maxlength: '100' });
+  const name = h('input', { type: 'text', id: 'set-name', value: me.name || '', maxlength: '100', required: true });
   const out = note();
-  const ro = (label, text, cls) => h('div', { class: 'field' }, h('span', { class: 'label', text: label }), h('span', { class: cls, text }));
+  const ro = (label, text) => h('div', { class: 'field' }, h('span', { class: 'label', text: label }), h('span', { text }));
   return panel('Profile', form('form-grid', [
-    field('Name', name, isAdmin() ? 'Shown to clients next to your messages.' : 'Only an admin can change names.'),
-    ro('Login', me.login), ro('Role', me.role), ro('Avatar', 'Initials are used (avatar upload is not available yet).', 'muted'),
-    isAdmin() ? submit('Save profile') : null], out, async () => {
-    const m = await api('PATCH', `/api/v1/managers/${me.id}`, { name: name.value.trim() });
-    Object.assign(state.me, m);
-    document.getElementById('manager-name').textContent = m.name;
+    field('Name', name, 'Shown to clients and colleagues next to your messages.'),
+    ro('Login', me.login), ro('Role', me.role), submit('Save profile')], out, async () => {
+    await saveProfile({ name: name.value.trim() });
     setNote(out, 'Saved', 'ok');
-  }));
+  }), avatarField());
+}
+
+/** PATCH /api/v1/session; the header and the open history show the change at once. */
+async function saveProfile(body) {
+  Object.assign(state.me, (await api('PATCH', '/api/v1/session', body)).manager);
+  state.managers.set(state.me.id, state.me);
+  emit('me', state.me);
+  emit('managers', state.managers);
+}
+
+const IMAGES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
+
+/** The avatar: preview, a file input that uploads and sets the picture at once, Remove. */
+function avatarField() {
+  const me = state.me;
+  const preview = h('span');
+  const file = h('input', { type: 'file', id: 'set-avatar', accept: IMAGES.join() });
+  const remove = btn('Remove avatar', () => run(() => saveProfile({ avatar: null }), 'Avatar removed'));
+  const out = note();
+  const show = (url) => {
+    fill(preview, avatar(me.name || me.login, me.id, 'avatar-lg', url));
+    remove.hidden = !me.avatar_url;
+  };
+  const run = async (fn, done) => {
+    file.disabled = remove.disabled = true;
+    try {
+      await fn();
+      setNote(out, done, 'ok');
+    } catch (err) {
+      setNote(out, err.status === 413 ? 'That image is too large to upload.' : `Avatar not saved: ${errText(err)}`);
+    }
+    file.disabled = remove.disabled = false;
+    file.value = '';
+    show(me.avatar_url);
+  };
+  file.addEventListener('change', () => {
+    const f = file.files[0];
+    if (!f) return;
+    if (!IMAGES.includes(f.type)) return setNote(out, 'Choose a JPEG, PNG, WebP or GIF image.');
+    if (f.size > 2 << 20) return setNote(out, `The image is ${fileSize(f.size)}; an avatar can be at most 2 MB.`);
+    const url = URL.createObjectURL(f);
+    show(url);
+    setNote(out, 'Uploading…', 'info');
+    run(async () => saveProfile({ avatar: (await upload(f, f.name)).id }), 'Avatar saved').finally(() => URL.revokeObjectURL(url));
+  });
+  show(me.avatar_url);
+  return h('div', { class: 'avatar-field' }, preview,
+    h('div', { class: 'field' }, lbl('set-avatar', 'Avatar'), file, h('span', { class: 'hint', text: 'JPEG, PNG, WebP or GIF, up to 2 MB. Without one, your initials show.' })),
+    remove, out);
 }
 
 function password() {
@@ -104,13 +150,37 @@ function resetPassword(m) {
   pw.focus();
 }
 
+/** "just now", "5 min ago", "3 h ago", "2 days ago". */
+function ago(ms) {
+  const m = Math.floor((Date.now() - ms) / 60000);
+  return m < 1 ? 'just now' : m < 60 ? `${m} min ago` : m < 1440 ? `${Math.floor(m / 60)} h ago` : `${Math.floor(m / 1440)} day${m < 2880 ? '' : 's'} ago`;
+}
+
+/** A relative time with the full one on hover, or `none`. */
+const when = (ms, none) => (ms ? h('time', { datetime: new Date(ms).toISOString(), title: fullTime(ms), text: ago(ms) }) : none);
+const sub = (text) => text && h('div', { class: 'hint', text });
+
+/** One channel: kind, name and id, its state in words, the last inbound message and error. */
+function channelRow(c) {
+  const s = c.status || {};
+  const state = s.state || 'not started';
+  const mark = messengerIcon(c.kind);
+  mark.setAttribute('aria-hidden', 'true');
+  return h('tr', null,
+    h('td', null, h('span', { class: 'kind' }, mark, messengerLabel(c.kind))),
+    h('td', null, c.name, sub(c.name === c.id ? '' : c.id)),
+    h('td', null, h('strong', { class: /^(ready|connected|polling)$/.test(state) ? 'note-ok' : state === 'error' && 'note-error', text: state[0].toUpperCase() + state.slice(1) }),
+      sub(s.detail), sub(s.paused_until_ms && `Sending paused until ${fullTime(s.paused_until_ms)}`)),
+    h('td', null, when(s.last_inbound_ms, 'None yet')),
+    h('td', null, s.last_error ? [h('div', { class: 'note-error', text: s.last_error }), h('div', { class: 'hint' }, when(s.last_error_ms))] : 'None'));
+}
+
 async function renderChannels() {
   let body;
   try {
     const items = (await api('GET', '/api/v1/channels')).items || [];
-    body = items.length ? [table(['Id', 'Kind', 'Name', 'Status'], items.map((c) => h('tr', null,
-      h('td', { text: c.id }), h('td', { text: c.kind }), h('td', { text: c.name }), h('td', { text: c.status?.last_error || c.status?.state || 'Configured' })))),
-    items.filter((c) => c.widget).map(embed)] : h('p', { class: 'muted', text: 'No channels are configured.' });
+    body = items.length ? [table(['Kind', 'Channel', 'State', 'Last inbound', 'Last error'], items.map(channelRow)), items.filter((c) => c.widget).map(embed)]
+      : h('p', { class: 'muted', text: 'No channels are configured.' });
   } catch (err) {
     body = h('p', { class: 'muted', text: errText(err) });
   }

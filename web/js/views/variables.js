@@ -1,6 +1,6 @@
 // Parley — Variables (A3): lists the chat templates ([[templates]] in the config file).
 
-import { h, clear, errText } from '../dom.js';
+import { h, clear, table, errText } from '../dom.js';
 import { loadTemplates } from '../store.js';
 
 const el = {};
@@ -14,9 +14,7 @@ export function mount(root) {
       h('p', { class: 'muted' }, 'Chat templates are set by the admin in the config file as ', h('code', { text: '[[templates]]' }),
         ' with a name and a text. Placeholders: ', h('code', { text: '{client.name}' }), ', ', h('code', { text: '{client.phone}' }), ', ',
         h('code', { text: '{client.email}' }), ', ', h('code', { text: '{manager.name}' }), '.'),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col', text: 'Name' }), h('th', { scope: 'col', text: 'Text' }))),
-        el.body)),
+      table(['Name', 'Text'], el.body),
       el.note));
 }
 
@@ -26,7 +24,7 @@ export async function show() {
     const list = await loadTemplates(true);
     clear(el.body);
     for (const t of list) el.body.append(h('tr', null, h('td', { text: t.name }), h('td', { class: 'pre', text: t.text })));
-    el.note.textContent = list.length ? '' : 'No chat templates yet (or this server does not list them).';
+    el.note.textContent = list.length ? '' : 'No chat templates yet.';
   } catch (err) {
     el.note.textContent = errText(err);
   }
