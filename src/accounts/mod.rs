@@ -210,6 +210,15 @@ impl Accounts {
         })
     }
 
+    /// When a session identity's session ends (None for bearer identities or no session).
+    pub fn session_expiry(&self, id: &Identity) -> Result<Option<i64>> {
+        let Some(hash) = &id.session_hash else {
+            return Ok(None);
+        };
+        self.store
+            .read(|r| Ok(sessions::get(r, hash)?.map(|s| s.expires_ms)))
+    }
+
     /// Whether a live connection's identity still holds: its session or API token exists,
     /// unexpired, and its manager is enabled.
     pub fn still_valid(&self, id: &Identity) -> Result<bool> {

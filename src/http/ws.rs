@@ -102,6 +102,17 @@ async fn session(
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    // A socket must not outlive its session: close it when the session expires.
+    let until = |ms: Option<i64>| {
+        let left = ms.map_or(Duration::from_secs(365 * 86_400), |ms| {
+            Duration::from_millis((ms - crate::store::now_ms()).max(0) as u64)
+        });
+        tokio::time::Instant::now() + left
+    };
+    let expiry = tokio::time::sleep_until(until(
+        st.accounts.session_expiry(&id).map_err(|e| e.to_string())?,
+    ));
+    tokio::pin!(expiry);
     let mut last_typing = tokio::time::Instant::now() - Duration::from_secs(1);
     loop {
         tokio::select! {
@@ -157,6 +168,15 @@ async fn session(
             }
             _ = ping.tick() => {
                 tx.send(Message::Ping(Vec::new())).await.map_err(|e| e.to_string())?;
+            }
+            _ = &mut expiry => {
+                if st.accounts.still_valid(&id).map_err(|e| e.to_string())? {
+                    let next = st.accounts.session_expiry(&id).map_err(|e| e.to_string())?;
+                    expiry.as_mut().reset(until(next).max(tokio::time::Instant::now() + Duration::from_secs(1)));
+                } else {
+                    let _ = tx.send(Message::Close(Some((poem::web::websocket::CloseCode::Policy, "session expired".into())))).await;
+                    break;
+                }
             }
             _ = stop.changed() => {
                 let _ = tx.send(Message::Close(Some((poem::web::websocket::CloseCode::Away, "server stopping".into())))).await;

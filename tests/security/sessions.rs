@@ -242,3 +242,35 @@ async fn login_with(app: &TestApp, login: &str, password: &str) -> Browser {
         .map(String::from);
     b
 }
+
+/// A WebSocket does not outlive its session: when the session expires the socket is closed,
+/// without any request or revocation to trigger it.
+#[tokio::test]
+async fn a_socket_closes_when_its_session_expires() {
+    let app = TestApp::spawn().await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let cookie = b.cookie();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    let hash = parley::accounts::sha256(token.as_bytes());
+    let store = app.running().state.store.clone();
+    store
+        .write(move |w| {
+            let mut s = parley::store::sessions::get(w, &hash)?.unwrap();
+            s.expires_ms = parley::store::now_ms() + 1500;
+            parley::store::sessions::create(w, &hash, &s)
+        })
+        .await
+        .unwrap();
+    let mut ws = connect(&app, &cookie, Some(&app.url), "").await.unwrap();
+    let hello = ws.next(5).await.expect("hello");
+    assert_eq!(hello["type"], "hello");
+    let t0 = std::time::Instant::now();
+    assert!(
+        ws.closed(6).await,
+        "the socket was closed when the session expired"
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    let (st, _) = b.get("/api/v1/chats").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
