@@ -172,6 +172,13 @@ impl Inbox {
     }
 }
 
+/// Store a changed message and tell every manager.
+fn store_updated(w: &W, m: &Message) -> Result<()> {
+    db::put_message(w, m)?;
+    let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+    super::reply::emit_message(w, "message.updated", contact_id, m)
+}
+
 /// Something a client did on a platform besides writing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
@@ -248,13 +255,7 @@ impl Inbox {
                 }
                 m.text = text;
                 m.edited = true;
-                db::put_message(w, &m)?;
-                let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                w.emit(
-                    "message.updated",
-                    None,
-                    json!({"chat_id": chat_id, "contact_id": contact_id, "message": message_json(w, &m)?}),
-                )?;
+                store_updated(w, &m)?;
                 Ok(true)
             })
             .await
@@ -291,13 +292,7 @@ impl Inbox {
                 } else {
                     None
                 };
-                db::put_message(w, &m)?;
-                let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                w.emit(
-                    "message.updated",
-                    None,
-                    json!({"chat_id": chat_id, "contact_id": contact_id, "message": message_json(w, &m)?}),
-                )?;
+                store_updated(w, &m)?;
                 Ok(true)
             })
             .await

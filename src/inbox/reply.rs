@@ -21,7 +21,7 @@ pub struct Outgoing {
     pub attachments: Vec<Attachment>,
 }
 
-fn emit_message(w: &W, kind: &str, contact_id: u64, m: &Message) -> Result<()> {
+pub(crate) fn emit_message(w: &W, kind: &str, contact_id: u64, m: &Message) -> Result<()> {
     w.emit(
         kind,
         None,
