@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::accounts::same_secret;
-use crate::config::ChannelKindConfig;
+use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
@@ -74,6 +74,15 @@ fn json_body<T: serde::de::DeserializeOwned>(req: &Request, body: &[u8]) -> Resu
     serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("parse error: {e}")))
 }
 
+/// The configured channel `id` of the given kind; any other id is 404 (whoever asks).
+fn channel<'a>(st: &'a AppState, id: &str, kind: &str) -> Result<&'a ChannelConfig, Error> {
+    st.inbox
+        .channels
+        .get(id)
+        .filter(|c| c.kind.kind_name() == kind)
+        .ok_or_else(|| Error::NotFound(format!("{kind} channel {id:?}")))
+}
+
 #[handler]
 pub async fn api(
     req: &Request,
@@ -81,12 +90,7 @@ pub async fn api(
     Path(id): Path<String>,
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
-    let channel = st
-        .inbox
-        .channels
-        .get(&id)
-        .filter(|c| matches!(c.kind, ChannelKindConfig::Api { .. }))
-        .ok_or_else(|| Error::NotFound(format!("API channel {id:?}")))?;
+    let channel = channel(st, &id, "api")?;
     let ChannelKindConfig::Api { token, .. } = &channel.kind else {
         return Err(Error::NotFound(format!("API channel {id:?}")).into());
     };
@@ -178,13 +182,8 @@ pub async fn telegram(
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
     use crate::channels::telegram::{Bot, authentic, process_update};
-    let channel = st
-        .inbox
-        .channels
-        .get(&id)
-        .ok_or_else(|| Error::NotFound(format!("Telegram channel {id:?}")))?;
-    let bot =
-        Bot::of(channel).ok_or_else(|| Error::NotFound(format!("Telegram channel {id:?}")))?;
+    let bot = Bot::of(channel(st, &id, "telegram")?)
+        .ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
     if !authentic(&bot, req.header("x-telegram-bot-api-secret-token")) {
         return Err(Error::Unauthenticated.into());
     }
@@ -216,12 +215,7 @@ pub async fn viber(
     Path(id): Path<String>,
     body: Vec<u8>,
 ) -> poem::Result<poem::http::StatusCode> {
-    let channel = st
-        .inbox
-        .channels
-        .get(&id)
-        .filter(|c| matches!(c.kind, ChannelKindConfig::Viber { .. }))
-        .ok_or_else(|| Error::NotFound(format!("Viber channel {id:?}")))?;
+    let channel = channel(st, &id, "viber")?;
     let signature = req.header("x-viber-content-signature");
     crate::channels::viber::callback(&st.channels, channel, signature, &body).await?;
     Ok(poem::http::StatusCode::OK)
@@ -240,12 +234,8 @@ pub async fn whatsapp_verify(
     poem::web::Query(q): poem::web::Query<std::collections::HashMap<String, String>>,
 ) -> poem::Result<poem::Response> {
     use crate::channels::whatsapp::{Wa, handshake};
-    let wa = st
-        .inbox
-        .channels
-        .get(&id)
-        .and_then(Wa::of)
-        .ok_or_else(|| Error::NotFound(format!("WhatsApp channel {id:?}")))?;
+    let wa = Wa::of(channel(st, &id, "whatsapp")?)
+        .ok_or_else(|| Error::NotFound(format!("whatsapp channel {id:?}")))?;
     let param = |k: &str| q.get(k).map(String::as_str);
     let challenge = handshake(
         wa.verify_token,
@@ -272,12 +262,8 @@ pub async fn whatsapp_events(
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
     use crate::channels::whatsapp::{Wa, parse, receive_events, signature_ok};
-    let wa = st
-        .inbox
-        .channels
-        .get(&id)
-        .and_then(Wa::of)
-        .ok_or_else(|| Error::NotFound(format!("WhatsApp channel {id:?}")))?;
+    let wa = Wa::of(channel(st, &id, "whatsapp")?)
+        .ok_or_else(|| Error::NotFound(format!("whatsapp channel {id:?}")))?;
     if !signature_ok(wa.app_secret, req.header("x-hub-signature-256"), &body) {
         return Err(Error::Unauthenticated.into());
     }
