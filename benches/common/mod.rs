@@ -28,26 +28,52 @@ pub struct RawConn {
     io: BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
     host: String,
     line: String,
+    /// The headers of the last answer (lower-case names).
+    pub headers: Vec<(String, String)>,
 }
 
 impl RawConn {
     pub async fn connect(addr: std::net::SocketAddr) -> RawConn {
-        let cfg = rustls::ClientConfig::builder()
+        Self::try_connect(addr).await.unwrap()
+    }
+
+    pub async fn try_connect(addr: std::net::SocketAddr) -> std::io::Result<RawConn> {
+        let mut cfg = rustls::ClientConfig::builder()
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify))
             .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        tcp.set_nodelay(true).unwrap();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
             .connect(name, tcp)
-            .await
-            .unwrap();
-        RawConn {
+            .await?;
+        Ok(RawConn {
             io: BufReader::with_capacity(16 * 1024, tls),
             host: addr.to_string(),
             line: String::new(),
+            headers: Vec::new(),
+        })
+    }
+
+    /// GET `path` and return the answer's status and body.
+    pub async fn get(
+        &mut self,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut req = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
+        for (k, v) in headers {
+            req.push_str(k);
+            req.push_str(": ");
+            req.push_str(v);
+            req.push_str("\r\n");
         }
+        req.push_str("\r\n");
+        self.io.get_mut().write_all(req.as_bytes()).await?;
+        self.io.get_mut().flush().await?;
+        self.read_answer().await
     }
 
     /// POST `body` and return the answer's status and body.
@@ -79,7 +105,9 @@ impl RawConn {
     async fn read_answer(&mut self) -> std::io::Result<(u16, Vec<u8>)> {
         let mut status = 0u16;
         let mut length = 0usize;
+        let mut chunked = false;
         let mut first = true;
+        self.headers.clear();
         loop {
             self.line.clear();
             if self.io.read_line(&mut self.line).await? == 0 {
@@ -95,15 +123,36 @@ impl RawConn {
                 first = false;
             } else if l.is_empty() {
                 break;
-            } else if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
+            } else if let Some((k, v)) = l.split_once(':') {
+                let (k, v) = (k.to_ascii_lowercase(), v.trim().to_string());
+                if k == "content-length" {
+                    length = v.parse().unwrap_or(0);
+                } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                    chunked = true;
+                }
+                self.headers.push((k, v));
             }
         }
-        let mut body = vec![0; length];
-        self.io.read_exact(&mut body).await?;
-        Ok((status, body))
+        if !chunked {
+            let mut body = vec![0; length];
+            self.io.read_exact(&mut body).await?;
+            return Ok((status, body));
+        }
+        let mut body = Vec::new();
+        loop {
+            self.line.clear();
+            self.io.read_line(&mut self.line).await?;
+            let size = usize::from_str_radix(self.line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| std::io::Error::other("bad chunk size"))?;
+            let at = body.len();
+            body.resize(at + size, 0);
+            self.io.read_exact(&mut body[at..]).await?;
+            self.line.clear();
+            self.io.read_line(&mut self.line).await?;
+            if size == 0 {
+                return Ok((status, body));
+            }
+        }
     }
 }
 
