@@ -696,7 +696,11 @@ async fn main() {
     let catch_up = wait_indexed(server.addr).await;
     t.add(
         "first start after demo: HTTPS 200 / index complete",
-        format!("{:.1} s / {:.1} s", first.as_secs_f64(), (first + catch_up).as_secs_f64()),
+        format!(
+            "{:.1} s / {:.1} s",
+            first.as_secs_f64(),
+            (first + catch_up).as_secs_f64()
+        ),
         json!({"first_200_s": first.as_secs_f64(), "indexed_s": (first + catch_up).as_secs_f64()}),
     );
     server.stop();
