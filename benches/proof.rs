@@ -376,20 +376,23 @@ async fn ws_connect(addr: SocketAddr, cookie: &str) -> Ws {
     ws
 }
 
-/// Webhook → frame on every socket: `probes` new messages, `gap` apart, each one timed from
-/// the moment its request was sent to its `message.created` frame on each socket. The
-/// commit happens between the two, so this is an upper bound of commit → frame.
-async fn ws_fanout(addr: SocketAddr, sockets: Vec<Ws>, probes: u64, gap: Duration) -> Vec<f64> {
-    type Sent = Arc<Mutex<std::collections::HashMap<u64, Instant>>>;
-    let sent: Sent = Default::default();
-    let lat = Arc::new(Mutex::new(Vec::new()));
+/// Webhook → frame on every socket: `probes` new messages, `gap` apart. Returns, per frame,
+/// the time from sending the request (an upper bound of commit → frame: the commit happens
+/// before the answer) and the time after the answer arrived (negative when the frame came
+/// first; the server publishes right after the commit, before it answers).
+async fn ws_fanout(
+    addr: SocketAddr,
+    sockets: Vec<Ws>,
+    probes: u64,
+    gap: Duration,
+) -> (Vec<f64>, Vec<f64>) {
+    let frames = Arc::new(Mutex::new(Vec::new()));
     let mut readers = Vec::new();
     for mut ws in sockets {
-        let (sent, lat) = (sent.clone(), lat.clone());
+        let frames = frames.clone();
         readers.push(tokio::spawn(async move {
-            let mut got = 0;
             let mut mine = Vec::new();
-            while got < probes {
+            while (mine.len() as u64) < probes {
                 let Ok(Some(Ok(m))) =
                     tokio::time::timeout(Duration::from_secs(20), ws.next()).await
                 else {
@@ -406,37 +409,48 @@ async fn ws_fanout(addr: SocketAddr, sockets: Vec<Ws>, probes: u64, gap: Duratio
                         .collect::<String>()
                         .parse()
                         .unwrap_or(u64::MAX);
-                    if let Some(at) = sent.lock().unwrap().get(&n) {
-                        mine.push(ms(now - *at));
-                    }
-                    got += 1;
+                    mine.push((n, now));
                 }
             }
-            lat.lock().unwrap().extend(mine);
+            frames.lock().unwrap().extend(mine);
             let _ = ws.close(None).await;
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut c = RawConn::connect(addr).await;
+    let mut times = Vec::new();
     for i in 0..probes {
         let body = api_message(
             "ws-probe".into(),
             format!("wsprobe-{i}-{}", rand_tag()),
             format!("wsprobe-{i}"),
         );
-        sent.lock().unwrap().insert(i, Instant::now());
+        let sent = Instant::now();
         let (status, _) = c
             .post("/webhooks/api/crm", &api_headers(), &body)
             .await
             .unwrap();
         assert_eq!(status, 200);
+        times.push((sent, Instant::now()));
         tokio::time::sleep(gap).await;
     }
     for r in readers {
         let _ = r.await;
     }
-    let l = lat.lock().unwrap().clone();
-    l
+    let frames = frames.lock().unwrap().clone();
+    let mut from_send = Vec::new();
+    let mut after_ack = Vec::new();
+    for (n, at) in frames {
+        if let Some((sent, acked)) = times.get(n as usize) {
+            from_send.push(ms(at - *sent));
+            after_ack.push(if at >= *acked {
+                ms(at - *acked)
+            } else {
+                -ms(*acked - at)
+            });
+        }
+    }
+    (from_send, after_ack)
 }
 
 fn rand_tag() -> u128 {
@@ -835,7 +849,14 @@ async fn main() {
         json!({"msg_per_s": rate, "ack_p99_ms": p99, "errors": bad}),
     );
     let api_rate = rate;
-    wait_indexed(addr).await;
+    // Indexing runs at a lower priority, so a burst leaves the index behind for a while.
+    let behind = health(addr).await["index"]["behind"].as_u64().unwrap_or(0);
+    let lag = wait_indexed(addr).await;
+    t.add(
+        "search index after the API ingest burst: changes behind / caught up in",
+        format!("{behind} / {:.1} s", lag.as_secs_f64()),
+        json!({"behind": behind, "catch_up_s": lag.as_secs_f64()}),
+    );
     let tg: Make = Arc::new(|w, i| {
         let chat = 100_000 + (w * 7919 + i) % 20_000;
         let id = (w << 32) | i;
@@ -892,14 +913,14 @@ async fn main() {
     for _ in 0..100 {
         socks.push(ws_connect(addr, &cookie).await);
     }
-    let mut l = ws_fanout(addr, socks, 200, Duration::from_millis(20)).await;
-    let (p50, p99) = (pct(&mut l, 0.5), pct(&mut l, 0.99));
+    let (mut l, mut a) = ws_fanout(addr, socks, 200, Duration::from_millis(20)).await;
+    let (p50, p99, a99) = (pct(&mut l, 0.5), pct(&mut l, 0.99), pct(&mut a, 0.99));
     t.check(
-        "webhook → WebSocket frame, 100 sockets p50 / p99",
-        format!("{p50:.2} / {p99:.2} ms ({} frames)", l.len()),
+        "webhook sent → WebSocket frame, 100 sockets p50 / p99 (frame after the ack p99)",
+        format!("{p50:.2} / {p99:.2} ms ({a99:.2} ms; {} frames)", l.len()),
         "commit→frame p99 ≤ 5 ms",
         p99 <= 5.0 && l.len() == 20_000,
-        json!({"p50_ms": p50, "p99_ms": p99, "frames": l.len()}),
+        json!({"p50_ms": p50, "p99_ms": p99, "after_ack_p99_ms": a99, "frames": l.len()}),
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kb(server.pid());
@@ -915,12 +936,12 @@ async fn main() {
         format!("{per_ws:.1} KB"),
         json!({"kb": per_ws, "rss_before_kb": before, "rss_after_kb": after}),
     );
-    let mut l = ws_fanout(addr, socks, 50, Duration::from_millis(50)).await;
-    let (p50, p99) = (pct(&mut l, 0.5), pct(&mut l, 0.99));
+    let (mut l, mut a) = ws_fanout(addr, socks, 50, Duration::from_millis(50)).await;
+    let (p50, p99, a99) = (pct(&mut l, 0.5), pct(&mut l, 0.99), pct(&mut a, 0.99));
     t.add(
-        "webhook → WebSocket frame, 1,000 sockets p50 / p99",
-        format!("{p50:.2} / {p99:.2} ms ({} frames)", l.len()),
-        json!({"p50_ms": p50, "p99_ms": p99, "frames": l.len()}),
+        "webhook sent → WebSocket frame, 1,000 sockets p50 / p99 (frame after the ack p99)",
+        format!("{p50:.2} / {p99:.2} ms ({a99:.2} ms; {} frames)", l.len()),
+        json!({"p50_ms": p50, "p99_ms": p99, "after_ack_p99_ms": a99, "frames": l.len()}),
     );
     let peak_ws = load.peak_mb();
     drop(load);
@@ -954,15 +975,11 @@ async fn main() {
     assert!(out.status.success(), "parley restore: {out:?}");
     let restore_s = r.elapsed().as_secs_f64();
     let (server, cold) = e.start(&data).await;
-    let reindex = wait_indexed(server.addr).await;
+    wait_indexed(server.addr).await;
     t.add(
-        "restore (parley restore) / start / search index rebuilt",
-        format!(
-            "{restore_s:.1} s / {:.0} ms / {:.1} s",
-            ms(cold),
-            reindex.as_secs_f64()
-        ),
-        json!({"restore_s": restore_s, "start_ms": ms(cold), "reindex_s": reindex.as_secs_f64()}),
+        "restore (parley restore) / next start to HTTPS 200 (rebuilds the index first)",
+        format!("{restore_s:.1} s / {:.1} s", cold.as_secs_f64()),
+        json!({"restore_s": restore_s, "start_s": cold.as_secs_f64()}),
     );
     server.stop();
 

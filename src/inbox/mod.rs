@@ -154,9 +154,8 @@ pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
         None,
         json!({ "contact_id": contact.id, "row": row }),
     )?;
-    w.emit(
+    w.emit_latest(
         "counts",
-        None,
         serde_json::to_value(w.counts()?).unwrap_or(Value::Null),
     )?;
     Ok(())

@@ -41,6 +41,27 @@ impl W<'_> {
         });
         Ok(seq)
     }
+
+    /// Record an event that carries absolute values (the section counts): a later one of
+    /// the same kind in this batch replaces it, stored row and all, so one commit of many
+    /// messages sends every connection one such frame instead of one per message.
+    pub fn emit_latest(&self, kind: &'static str, data: Value) -> Result<u64> {
+        let earlier = self.latest.borrow().get(kind).copied();
+        let Some(i) = earlier else {
+            let seq = self.emit(kind, None, data)?;
+            let at = self.events.borrow().len() - 1;
+            self.latest.borrow_mut().insert(kind, at);
+            return Ok(seq);
+        };
+        let seq = self.events.borrow()[i].seq;
+        let json = serde_json::json!({ "seq": seq, "type": kind, "data": data }).to_string();
+        let mut stored = Vec::with_capacity(json.len() + 8);
+        stored.extend_from_slice(&0u64.to_be_bytes());
+        stored.extend_from_slice(json.as_bytes());
+        self.put_raw(EVENTS, &codec::u64_key(seq), &stored)?;
+        self.events.borrow_mut()[i].json = Arc::from(json);
+        Ok(seq)
+    }
 }
 
 fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
@@ -141,5 +162,44 @@ mod tests {
             store.read(|r| since(r, 40, 100)).unwrap().unwrap().len(),
             10
         );
+    }
+
+    #[tokio::test]
+    async fn a_later_absolute_event_replaces_the_earlier_one_of_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut live = store.subscribe();
+        store
+            .write(|w| {
+                w.emit("message.created", None, serde_json::json!({ "n": 1 }))?;
+                w.emit_latest("counts", serde_json::json!({ "all": 1 }))?;
+                w.emit("message.created", None, serde_json::json!({ "n": 2 }))?;
+                w.emit_latest("counts", serde_json::json!({ "all": 2 }))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        while let Ok(e) = live.try_recv() {
+            got.push((e.seq, e.json.to_string()));
+        }
+        let stored: Vec<_> = store
+            .read(|r| since(r, 0, 100))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.seq, e.json.to_string()))
+            .collect();
+        // Three events in seq order; the counts carry the batch's last values, live and replayed.
+        assert_eq!(got, stored);
+        assert_eq!(got.len(), 3);
+        assert!(got[1].1.contains(r#""all":2"#), "{got:?}");
+        assert!(got.windows(2).all(|p| p[0].0 < p[1].0));
+        // The next batch starts a new one.
+        store
+            .write(|w| w.emit_latest("counts", serde_json::json!({ "all": 3 })))
+            .await
+            .unwrap();
+        assert_eq!(store.read(|r| since(r, 0, 100)).unwrap().unwrap().len(), 4);
     }
 }

@@ -173,6 +173,8 @@ pub struct W<'a> {
     tx: &'a WriteTransaction,
     events: &'a RefCell<Vec<events::Pending>>,
     tables: RefCell<std::collections::HashMap<String, WTable<'a>>>,
+    /// Kind → index in `events` of this batch's event that later ones of that kind replace.
+    latest: RefCell<std::collections::HashMap<&'static str, usize>>,
 }
 
 impl<'a> W<'a> {
@@ -181,6 +183,7 @@ impl<'a> W<'a> {
             tx,
             events,
             tables: RefCell::new(std::collections::HashMap::new()),
+            latest: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
