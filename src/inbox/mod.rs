@@ -148,15 +148,20 @@ pub fn contact_json(c: &Contact) -> Value {
 
 /// Emit what changed about a contact's list row: the row itself and the section counts.
 pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Updated {
+        contact_id: u64,
+        row: lists::Row,
+    }
     let row = lists::row(w, contact, None, channels)?;
     w.emit(
         "chat.updated",
         None,
-        json!({ "contact_id": contact.id, "row": row }),
+        Updated {
+            contact_id: contact.id,
+            row,
+        },
     )?;
-    w.emit_latest(
-        "counts",
-        serde_json::to_value(w.counts()?).unwrap_or(Value::Null),
-    )?;
+    w.emit_latest("counts", w.counts()?)?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::Serialize;
 
 use super::tables::EVENTS;
 use super::{Read, W, codec};
@@ -27,9 +27,9 @@ pub(super) type Pending = Event;
 
 impl W<'_> {
     /// Record an event to be published after this transaction commits.
-    pub fn emit(&self, kind: &str, audience: Option<u64>, data: Value) -> Result<u64> {
+    pub fn emit(&self, kind: &str, audience: Option<u64>, data: impl Serialize) -> Result<u64> {
         let seq = self.next_id("event")?;
-        let json = serde_json::json!({ "seq": seq, "type": kind, "data": data }).to_string();
+        let json = envelope(seq, kind, data)?;
         let mut stored = Vec::with_capacity(json.len() + 9);
         stored.extend_from_slice(&audience.unwrap_or(0).to_be_bytes());
         stored.extend_from_slice(json.as_bytes());
@@ -45,7 +45,7 @@ impl W<'_> {
     /// Record an event that carries absolute values (the section counts): a later one of
     /// the same kind in this batch replaces it, stored row and all, so one commit of many
     /// messages sends every connection one such frame instead of one per message.
-    pub fn emit_latest(&self, kind: &'static str, data: Value) -> Result<u64> {
+    pub fn emit_latest(&self, kind: &'static str, data: impl Serialize) -> Result<u64> {
         let earlier = self.latest.borrow().get(kind).copied();
         let Some(i) = earlier else {
             let seq = self.emit(kind, None, data)?;
@@ -54,7 +54,7 @@ impl W<'_> {
             return Ok(seq);
         };
         let seq = self.events.borrow()[i].seq;
-        let json = serde_json::json!({ "seq": seq, "type": kind, "data": data }).to_string();
+        let json = envelope(seq, kind, data)?;
         let mut stored = Vec::with_capacity(json.len() + 8);
         stored.extend_from_slice(&0u64.to_be_bytes());
         stored.extend_from_slice(json.as_bytes());
@@ -62,6 +62,19 @@ impl W<'_> {
         self.events.borrow_mut()[i].json = Arc::from(json);
         Ok(seq)
     }
+}
+
+/// `{"seq":…,"type":…,"data":…}`, serialised straight from `data` (no Value tree in between).
+fn envelope(seq: u64, kind: &str, data: impl Serialize) -> Result<String> {
+    #[derive(Serialize)]
+    struct Envelope<'a, T> {
+        seq: u64,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        data: T,
+    }
+    serde_json::to_string(&Envelope { seq, kind, data })
+        .map_err(|e| Error::Internal(format!("event {kind}: {e}")))
 }
 
 fn decode(key: &[u8], v: &[u8]) -> Result<Event> {

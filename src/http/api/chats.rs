@@ -34,7 +34,7 @@ pub fn list(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Query(q): Query<ListQuery>,
-) -> poem::Result<Json<Value>> {
+) -> poem::Result<poem::Response> {
     let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
     let filter =
         super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
@@ -48,9 +48,15 @@ pub fn list(
         q.cursor.as_deref(),
         q.limit.unwrap_or(50),
     )?;
-    Ok(Json(
-        json!({"items": page.items, "next_cursor": page.next_cursor, "counts": page.counts}),
-    ))
+    Ok(Json(page).into_response())
+}
+
+#[derive(serde::Serialize)]
+struct SearchPage {
+    items: Vec<crate::inbox::lists::Row>,
+    next_cursor: Option<String>,
+    total: usize,
+    counts: crate::store::inbox::Counts,
 }
 
 /// The list narrowed by search text and/or a filter: ids from the index, rows from the store.
@@ -60,7 +66,7 @@ fn search_list(
     q: &ListQuery,
     text: Option<&str>,
     filter: Option<&crate::domain::filter::Filter>,
-) -> poem::Result<Json<Value>> {
+) -> poem::Result<poem::Response> {
     let section = q.section.as_deref().unwrap_or("all");
     if crate::store::inbox::Section::parse(section).is_none() {
         return Err(Error::invalid("section", "must be all, unread, important or dialogs").into());
@@ -90,14 +96,14 @@ fn search_list(
                 )?);
             }
         }
-        Ok(json!({
-            "items": items,
-            "next_cursor": super::search::next_offset(offset, ids.len(), limit, total),
-            "total": total,
-            "counts": r.counts()?,
-        }))
+        Ok(SearchPage {
+            items,
+            next_cursor: super::search::next_offset(offset, ids.len(), limit, total),
+            total,
+            counts: r.counts()?,
+        })
     })?;
-    Ok(Json(v))
+    Ok(Json(v).into_response())
 }
 
 #[handler]
