@@ -18,7 +18,8 @@ use crate::store::inbox::{self as db, InboxReads};
 /// With the backoff below this spans about an hour before a message is marked failed.
 pub const MAX_ATTEMPTS: u32 = 24;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-const MAX_CONCURRENT: usize = 32;
+/// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
+pub const MAX_CONCURRENT: usize = 32;
 
 /// 50 ms, 100 ms, 200 ms, … doubling to a 5-minute cap: a blip heals at once, an outage is
 /// not hammered.
