@@ -87,7 +87,7 @@ impl Outbox {
             tokio::spawn(async move {
                 let chat = d.chat_id;
                 if let Err(e) = me.deliver(d).await {
-                    tracing::error!("outbox: recording a delivery result failed: {e}");
+                    tracing::error!("outbox: a delivery could not be checked or recorded: {e}");
                 }
                 me.flight().remove(&chat);
                 me.ctx.inbox.outbox_wake.notify_one();
@@ -106,6 +106,13 @@ impl Outbox {
     }
 
     async fn deliver(&self, d: Delivery) -> Result<()> {
+        // `dispatch` picks from a snapshot read before it took the chat's slot. If the slot was
+        // held by this very delivery, that one has been recorded (and dequeued) since: sending
+        // again would deliver twice. A finished delivery commits before it frees the slot, so a
+        // snapshot taken now shows whether this one is still due.
+        if !self.ctx.inbox.store.read(|r| db::queued(r, &d))? {
+            return Ok(());
+        }
         let outcome = match self.attempt(&d).await {
             Ok(ext) => DeliveryOutcome::Sent(ext),
             Err(SendError::Permanent(reason)) => DeliveryOutcome::Failed {
