@@ -209,7 +209,7 @@ impl Server {
     async fn kill(&mut self) -> Result<(), String> {
         self.alive()?;
         let mut child = self.child.take().unwrap();
-        child.kill().map_err(|e| e.to_string())?;
+        child.kill().expect("SIGKILL the server");
         tokio::task::spawn_blocking(move || child.wait())
             .await
             .unwrap()
