@@ -18,7 +18,8 @@ use crate::store::inbox::{self as db, InboxReads};
 /// With the backoff below this spans about an hour before a message is marked failed.
 pub const MAX_ATTEMPTS: u32 = 24;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-const MAX_CONCURRENT: usize = 32;
+/// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
+pub const MAX_CONCURRENT: usize = 32;
 
 /// 50 ms, 100 ms, 200 ms, … doubling to a 5-minute cap: a blip heals at once, an outage is
 /// not hammered.
@@ -86,7 +87,7 @@ impl Outbox {
             tokio::spawn(async move {
                 let chat = d.chat_id;
                 if let Err(e) = me.deliver(d).await {
-                    tracing::error!("outbox: recording a delivery result failed: {e}");
+                    tracing::error!("outbox: a delivery could not be checked or recorded: {e}");
                 }
                 me.flight().remove(&chat);
                 me.ctx.inbox.outbox_wake.notify_one();
@@ -105,6 +106,13 @@ impl Outbox {
     }
 
     async fn deliver(&self, d: Delivery) -> Result<()> {
+        // `dispatch` picks from a snapshot read before it took the chat's slot. If the slot was
+        // held by this very delivery, that one has been recorded (and dequeued) since: sending
+        // again would deliver twice. A finished delivery commits before it frees the slot, so a
+        // snapshot taken now shows whether this one is still due.
+        if !self.ctx.inbox.store.read(|r| db::queued(r, &d))? {
+            return Ok(());
+        }
         let outcome = match self.attempt(&d).await {
             Ok(ext) => DeliveryOutcome::Sent(ext),
             Err(SendError::Permanent(reason)) => DeliveryOutcome::Failed {

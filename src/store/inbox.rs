@@ -471,6 +471,11 @@ pub fn dequeue(w: &W, d: &Delivery) -> Result<bool> {
     w.del(OUTBOX, &pair(d.due_ms as u64, d.message_id))
 }
 
+/// Whether this delivery is still waiting in the outbox (not yet recorded or rescheduled).
+pub fn queued<T: Read>(r: &T, d: &Delivery) -> Result<bool> {
+    r.exists(OUTBOX, &pair(d.due_ms as u64, d.message_id))
+}
+
 /// Deliveries due at or before `now`, oldest first.
 pub fn due<T: Read>(r: &T, now: i64, limit: usize) -> Result<Vec<Delivery>> {
     let mut out = Vec::new();

@@ -1,7 +1,8 @@
 //! A fake Telegram Bot API speaking the documented envelope: `/bot<token>/<method>` answers
 //! `{"ok":true,"result":…}`, files are served under `/file/bot<token>/<path>`, getUpdates
 //! hands out queued updates from the requested offset (long-polling briefly when there are
-//! none). Errors are injected with `Fake::inject`.
+//! none). Errors are injected with `Fake::inject`. A test that restarts the server can give
+//! each run its own `api_base_for(run)`: every recorded call then says which process made it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -67,6 +68,11 @@ impl FakeTelegram {
         self.fake.url("")
     }
 
+    /// An api_base that tags every call made through it with `run` (see `run_of`).
+    pub fn api_base_for(&self, run: u32) -> String {
+        self.fake.url(&format!("/run-{run}"))
+    }
+
     pub fn add_file(&self, file_id: &str, path: &str, bytes: &[u8]) {
         self.files
             .lock()
@@ -83,7 +89,7 @@ impl FakeTelegram {
         self.fake
             .requests()
             .into_iter()
-            .filter(|r| r.path.split('?').next() == Some(suffix.as_str()))
+            .filter(|r| r.path.split('?').next().map(without_run) == Some(suffix.as_str()))
             .collect()
     }
 
@@ -103,13 +109,33 @@ impl FakeTelegram {
     }
 }
 
+/// The run a call was made by, when it came through `api_base_for(run)`.
+pub fn run_of(r: &Recorded) -> Option<u32> {
+    r.path
+        .strip_prefix("/run-")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn without_run(path: &str) -> &str {
+    match path
+        .strip_prefix("/run-")
+        .and_then(|p| p.find('/').map(|i| &p[i..]))
+    {
+        Some(rest) => rest,
+        None => path,
+    }
+}
+
 fn handle(
     r: &Recorded,
     files: &Mutex<FileMap>,
     updates: &Mutex<Vec<Value>>,
     next: &AtomicI64,
 ) -> Reply {
-    let path = r.path.split('?').next().unwrap_or("");
+    let path = without_run(r.path.split('?').next().unwrap_or(""));
     if let Some(rest) = path.strip_prefix(&format!("/file/bot{TOKEN}/")) {
         let files = files.lock().unwrap();
         return match files.values().find(|(p, _)| p == rest) {

@@ -1,0 +1,3 @@
+//! Reliability proofs (issue 7): each module is one suite of RELIABILITY.md.
+
+pub mod crash;
