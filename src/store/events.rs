@@ -43,7 +43,7 @@ impl W<'_> {
     }
 }
 
-fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
+pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
     let seq = codec::read_u64(key, 0)?;
     let audience = codec::read_u64(v, 0)?;
     let json =
