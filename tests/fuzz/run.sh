@@ -32,15 +32,16 @@ locked() {
     fi
 }
 
+# cargo-fuzz subcommand with this crate's options (a command, not a function, so flock can run it).
 fuzz() {
-    cargo +nightly fuzz "$1" --fuzz-dir "$here" -s "$sanitizer" "${@:2}"
+    locked cargo +nightly fuzz "$1" --fuzz-dir "$here" -s "$sanitizer" "${@:2}"
 }
 
 count() {
     find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l
 }
 
-if ! locked fuzz build; then
+if ! fuzz build; then
     echo "build failed" >&2
     exit 2
 fi
@@ -57,7 +58,7 @@ for t in "${targets[@]}"; do
     extra=()
     [[ -d "$here/regressions/$t" ]] && extra+=("$here/regressions/$t")
     set +e
-    locked fuzz run "$t" "$corpus" "${extra[@]}" -- \
+    fuzz run "$t" "$corpus" "${extra[@]}" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         >"$log" 2>&1
     rc=$?
@@ -73,7 +74,7 @@ for t in "${targets[@]}"; do
         status=PASS
         rm -f "$log"
         if [[ "${FUZZ_CMIN:-1}" != 0 ]]; then
-            locked fuzz cmin "$t" "$corpus" >/dev/null 2>&1 || echo "$t: cmin failed" >&2
+            fuzz cmin "$t" "$corpus" >/dev/null 2>&1 || echo "$t: cmin failed" >&2
         fi
     fi
     line=$(printf '%-18s %6ss  executions %10s  corpus %5s files %7s  crashes %s  %s' \
