@@ -512,8 +512,9 @@ pub fn with_links(text: &str, entities: &[Value]) -> String {
         .iter()
         .filter(|e| e["type"].as_str() == Some("text_link"))
         .filter_map(|e| {
-            let end = e["offset"].as_u64()? + e["length"].as_u64()?;
-            Some((end as usize, e["url"].as_str()?))
+            // An end past u64 (or usize) is no position in any text: drop the entity.
+            let end = e["offset"].as_u64()?.checked_add(e["length"].as_u64()?)?;
+            Some((usize::try_from(end).ok()?, e["url"].as_str()?))
         })
         .collect();
     if inserts.is_empty() {
@@ -685,7 +686,8 @@ fn read_message(bot_id: &str, m: &Value) -> Update {
     {
         lines.push(emoji.to_string());
     }
-    inb.created_ms = m["date"].as_i64().map(|s| s * 1000);
+    // A date past i64 milliseconds is not a time: treat it as absent.
+    inb.created_ms = m["date"].as_i64().and_then(|s| s.checked_mul(1000));
     Update::Message {
         ext,
         inbound: inb,

@@ -291,7 +291,8 @@ fn identity(wamid: String, from: String, names: &HashMap<String, String>, m: &Va
         name: names.get(&from).cloned(),
         created_ms: string(&m["timestamp"])
             .and_then(|t| t.parse::<i64>().ok())
-            .map(|s| s * 1000),
+            // Past i64 milliseconds it is not a time: treat it as absent.
+            .and_then(|s| s.checked_mul(1000)),
         wamid,
         from,
         text: String::new(),
