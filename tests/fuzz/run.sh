@@ -13,6 +13,8 @@
 #   ASan, which is far slower to build and run; the code under test is safe Rust.
 # FUZZ_LOCK: a file to flock around each build and each target's run (shared machines).
 # FUZZ_CMIN=0 skips the corpus minimisation.
+# FUZZ_KEEP_KB: after cmin, keep the seeds and a sample of the rest within this many KiB per
+#   target (what is committed stays small; 40 keeps all targets near 300 KiB).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,6 +37,22 @@ locked() {
 # cargo-fuzz subcommand with this crate's options (a command, not a function, so flock can run it).
 fuzz() {
     locked cargo +nightly fuzz "$1" --fuzz-dir "$here" -s "$sanitizer" "${@:2}"
+}
+
+# Keep the seeds plus a fixed-seed random sample of the rest (all sizes, not only the
+# trivial smallest inputs) within $2 KiB and 300 files.
+trim() {
+    local total=0 kept=0 size path
+    while read -r size path; do
+        total=$((total + size))
+        kept=$((kept + 1))
+        if (( total > $2 * 1024 || kept > 300 )); then rm -f "$path"; fi
+    done < <(find "$1" -maxdepth 1 -type f ! -name 'seed-*' -printf '%s %p\n' |
+        shuf --random-source=<(yes parley))
+}
+
+bytes() {
+    find "$1" -maxdepth 1 -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'
 }
 
 count() {
@@ -76,9 +94,12 @@ for t in "${targets[@]}"; do
         if [[ "${FUZZ_CMIN:-1}" != 0 ]]; then
             fuzz cmin "$t" "$corpus" >/dev/null 2>&1 || echo "$t: cmin failed" >&2
         fi
+        if [[ -n "${FUZZ_KEEP_KB:-}" ]]; then
+            trim "$corpus" "$FUZZ_KEEP_KB"
+        fi
     fi
-    line=$(printf '%-18s %6ss  executions %10s  corpus %5s files %7s  crashes %s  %s' \
-        "$t" "$secs" "${execs:-?}" "$(count "$corpus")" "$(du -sh "$corpus" | cut -f1)" "$crashes" "$status")
+    line=$(printf '%-18s %6ss  executions %10s  corpus %5s files %8s bytes  crashes %s  %s' \
+        "$t" "$secs" "${execs:-?}" "$(count "$corpus")" "$(bytes "$corpus")" "$crashes" "$status")
     echo "$line"
     summary+=("$line")
 done
