@@ -64,5 +64,8 @@ fn every_fuzz_target_has_an_entry_point() {
         .map(|(n, _)| n.to_string())
         .collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "tests/fuzz/fuzz_targets vs parley::fuzzing::TARGETS");
+    assert_eq!(
+        on_disk, listed,
+        "tests/fuzz/fuzz_targets vs parley::fuzzing::TARGETS"
+    );
 }
