@@ -293,16 +293,28 @@ impl Config {
         env: &[(String, String)],
         overrides: &Overrides,
     ) -> Result<Config> {
-        let (mut tree, origin) = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::Config(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                let tree: toml::Table = toml::from_str(&text)
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-                (tree, path.display().to_string())
-            }
-            None => (toml::Table::new(), "defaults".to_string()),
+        let text = match file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Error::Config(format!("cannot read config file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let origin = file.map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+        Self::from_text(text.as_deref(), &origin, env, overrides)
+    }
+
+    /// The config from a file's text (None: no file), named `origin` in errors, with the
+    /// environment and overrides applied on top, validated.
+    pub fn from_text(
+        text: Option<&str>,
+        origin: &str,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Config> {
+        let mut tree = match text {
+            Some(text) => toml::from_str::<toml::Table>(text)
+                .map_err(|e| Error::Config(format!("{origin}: {e}")))?,
+            None => toml::Table::new(),
         };
         apply_env(&mut tree, env)?;
         let mut config: Config = Config::deserialize(toml::Value::Table(tree))

@@ -10,6 +10,9 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+/// Entry points for the fuzz targets and their corpus replay test; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod inbox;
 pub mod realtime;

@@ -1,10 +1,95 @@
 //! The API channel: inbound REST from any source, outbound JSON POSTed to the channel's
 //! callback URL and signed with HMAC-SHA256 of the raw body.
 
+use base64::Engine;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{SendError, classify};
 use crate::domain::inbox::{Chat, Message};
+use crate::error::Error;
+
+/// `POST /webhooks/api/{id}`: one message from one contact.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundBody {
+    pub contact: InboundContact,
+    pub message: InboundMessage,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundContact {
+    pub external_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundMessage {
+    pub external_id: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<InboundAttachment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundAttachment {
+    pub url: Option<String>,
+    pub data_base64: Option<String>,
+    pub name: Option<String>,
+    pub mime: String,
+}
+
+/// Where an attachment's bytes come from.
+pub enum FileSource<'a> {
+    Inline(Vec<u8>),
+    Url(&'a str),
+}
+
+impl InboundAttachment {
+    /// Decoded lazily: a redelivered message must not cost the decoding again.
+    pub fn source(&self, field: &str) -> Result<FileSource<'_>, Error> {
+        match (&self.data_base64, &self.url) {
+            (Some(data), None) => base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map(FileSource::Inline)
+                .map_err(|e| Error::invalid(field, format!("data_base64 is not base64: {e}"))),
+            (None, Some(url)) => Ok(FileSource::Url(url)),
+            _ => Err(Error::invalid(
+                field,
+                "give exactly one of url or data_base64",
+            )),
+        }
+    }
+}
+
+fn check_id(field: &str, v: &str) -> Result<(), Error> {
+    if v.is_empty() || v.len() > 256 || v.contains('\0') {
+        return Err(Error::invalid(field, "must be 1 to 256 bytes without NUL"));
+    }
+    Ok(())
+}
+
+/// The body of an inbound API-channel request, parsed and checked; what the handler then
+/// stores. Pure, so the fuzzer runs exactly what the server runs.
+pub fn parse_inbound(body: &[u8]) -> Result<InboundBody, Error> {
+    let b: InboundBody =
+        serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("parse error: {e}")))?;
+    check_id("contact.external_id", &b.contact.external_id)?;
+    check_id("message.external_id", &b.message.external_id)?;
+    if b.message.text.trim().is_empty() && b.message.attachments.is_empty() {
+        return Err(Error::invalid("message.text", "send text or attachments"));
+    }
+    if b.message.attachments.len() > 10 {
+        return Err(Error::invalid("message.attachments", "at most 10"));
+    }
+    Ok(b)
+}
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());

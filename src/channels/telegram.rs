@@ -277,7 +277,7 @@ async fn poll(ctx: &Ctx, bot: &Bot<'_>, mut stop: watch::Receiver<bool>) {
                     if id < offset {
                         continue;
                     }
-                    match process_update(ctx, bot, &u).await {
+                    match apply_update(ctx, bot, read_update(bot.id, &u)).await {
                         Ok(()) => {
                             offset = id + 1;
                             if let Err(e) = ctx
@@ -371,29 +371,48 @@ impl From<Error> for UpdateError {
     }
 }
 
-/// Apply one Update. Repeats are harmless: messages are keyed by (chat, message_id), events
-/// by update_id, and edits replace text.
-pub async fn process_update(
-    ctx: &Ctx,
-    bot: &Bot<'_>,
-    u: &Value,
-) -> std::result::Result<(), UpdateError> {
-    ctx.states().inbound(bot.id);
+/// What one Update asks of the inbox, read without the network or the store.
+pub enum Update {
+    /// A client's message: its text lines so far and the files still to download.
+    Message {
+        ext: String,
+        inbound: Inbound,
+        lines: Vec<String>,
+        files: Vec<FileRef>,
+    },
+    /// `/start`: the client subscribed.
+    Subscribed(Inbound),
+    Edited {
+        ext: String,
+        text: String,
+    },
+    ClientEvent(Inbound, ClientEvent),
+    /// Groups, bots, service messages and updates we do not use.
+    Ignored,
+}
+
+/// An Update as the webhook receives it; an error when the body is not JSON.
+pub fn parse_update(bot_id: &str, body: &[u8]) -> serde_json::Result<Update> {
+    let u: Value = serde_json::from_slice(body)?;
+    Ok(read_update(bot_id, &u))
+}
+
+pub fn read_update(bot_id: &str, u: &Value) -> Update {
     if let Some(m) = u.get("message") {
-        return message(ctx, bot, m).await;
+        return read_message(bot_id, m);
     }
     if let Some(m) = u.get("edited_message") {
         if !is_private(m) {
-            return Ok(());
+            return Update::Ignored;
         }
-        let ext = ext_id(m);
-        let text = body_text(m);
-        ctx.inbox.edit_inbound(bot.id, &ext, text).await?;
-        return Ok(());
+        return Update::Edited {
+            ext: ext_id(m),
+            text: body_text(m),
+        };
     }
     if let Some(cm) = u.get("my_chat_member") {
         if cm["chat"]["type"].as_str() != Some("private") {
-            return Ok(());
+            return Update::Ignored;
         }
         let ev = match (
             cm["old_chat_member"]["status"].as_str(),
@@ -401,13 +420,44 @@ pub async fn process_update(
         ) {
             (_, Some("kicked")) => ClientEvent::Blocked,
             (Some("kicked"), Some("member")) => ClientEvent::Unblocked,
-            _ => return Ok(()),
+            _ => return Update::Ignored,
         };
-        let mut inb = client(bot, &cm["chat"], &cm["from"]);
+        let mut inb = client(bot_id, &cm["chat"], &cm["from"]);
         inb.message_id = u["update_id"].as_i64().map(|id| format!("update:{id}"));
-        ctx.inbox.client_event(inb, ev).await?;
+        return Update::ClientEvent(inb, ev);
     }
-    Ok(())
+    Update::Ignored
+}
+
+/// Apply one Update. Repeats are harmless: messages are keyed by (chat, message_id), events
+/// by update_id, and edits replace text.
+pub async fn apply_update(
+    ctx: &Ctx,
+    bot: &Bot<'_>,
+    update: Update,
+) -> std::result::Result<(), UpdateError> {
+    ctx.states().inbound(bot.id);
+    match update {
+        Update::Message {
+            ext,
+            inbound,
+            lines,
+            files,
+        } => message(ctx, bot, ext, inbound, lines, files).await,
+        Update::Subscribed(inb) => {
+            ctx.inbox.client_event(inb, ClientEvent::Subscribed).await?;
+            Ok(())
+        }
+        Update::Edited { ext, text } => {
+            ctx.inbox.edit_inbound(bot.id, &ext, text).await?;
+            Ok(())
+        }
+        Update::ClientEvent(inb, ev) => {
+            ctx.inbox.client_event(inb, ev).await?;
+            Ok(())
+        }
+        Update::Ignored => Ok(()),
+    }
 }
 
 fn is_private(m: &Value) -> bool {
@@ -423,7 +473,7 @@ fn ext_id(m: &Value) -> String {
     )
 }
 
-fn client(bot: &Bot, chat: &Value, from: &Value) -> Inbound {
+fn client(bot_id: &str, chat: &Value, from: &Value) -> Inbound {
     let who = if from.is_object() { from } else { chat };
     let name = [who["first_name"].as_str(), who["last_name"].as_str()]
         .into_iter()
@@ -436,7 +486,7 @@ fn client(bot: &Bot, chat: &Value, from: &Value) -> Inbound {
         Some(name)
     };
     Inbound {
-        channel_id: bot.id.to_string(),
+        channel_id: bot_id.to_string(),
         channel_kind: "telegram".into(),
         client_id: chat["id"].as_i64().unwrap_or(0).to_string(),
         name,
@@ -462,8 +512,9 @@ pub fn with_links(text: &str, entities: &[Value]) -> String {
         .iter()
         .filter(|e| e["type"].as_str() == Some("text_link"))
         .filter_map(|e| {
-            let end = e["offset"].as_u64()? + e["length"].as_u64()?;
-            Some((end as usize, e["url"].as_str()?))
+            // An end past u64 (or usize) is no position in any text: drop the entity.
+            let end = e["offset"].as_u64()?.checked_add(e["length"].as_u64()?)?;
+            Some((usize::try_from(end).ok()?, e["url"].as_str()?))
         })
         .collect();
     if inserts.is_empty() {
@@ -492,11 +543,11 @@ pub fn with_links(text: &str, entities: &[Value]) -> String {
 }
 
 /// A file referenced by a message: Telegram's id plus what we know before downloading it.
-struct FileRef {
-    file_id: String,
-    size: Option<u64>,
-    mime: String,
-    name: String,
+pub struct FileRef {
+    pub file_id: String,
+    pub size: Option<u64>,
+    pub mime: String,
+    pub name: String,
 }
 
 fn files(m: &Value) -> Vec<FileRef> {
@@ -580,26 +631,17 @@ async fn fetch_file(
     }
 }
 
-async fn message(ctx: &Ctx, bot: &Bot<'_>, m: &Value) -> std::result::Result<(), UpdateError> {
+fn read_message(bot_id: &str, m: &Value) -> Update {
     // Groups and channels are not client conversations.
     if !is_private(m) || m["from"]["is_bot"].as_bool() == Some(true) {
-        return Ok(());
+        return Update::Ignored;
     }
     let ext = ext_id(m);
-    let mut inb = client(bot, &m["chat"], &m["from"]);
+    let mut inb = client(bot_id, &m["chat"], &m["from"]);
     let text = body_text(m);
     if text == "/start" || text.starts_with("/start ") {
         inb.message_id = Some(ext);
-        ctx.inbox.client_event(inb, ClientEvent::Subscribed).await?;
-        return Ok(());
-    }
-    let known = ctx
-        .inbox
-        .store
-        .read(|r| r.ext_message(bot.id, &ext))
-        .map_err(UpdateError::from)?;
-    if known.is_some() {
-        return Ok(());
+        return Update::Subscribed(inb);
     }
     let mut lines = Vec::new();
     if !text.is_empty() {
@@ -644,8 +686,34 @@ async fn message(ctx: &Ctx, bot: &Bot<'_>, m: &Value) -> std::result::Result<(),
     {
         lines.push(emoji.to_string());
     }
+    // A date past i64 milliseconds is not a time: treat it as absent.
+    inb.created_ms = m["date"].as_i64().and_then(|s| s.checked_mul(1000));
+    Update::Message {
+        ext,
+        inbound: inb,
+        lines,
+        files: files(m),
+    }
+}
+
+async fn message(
+    ctx: &Ctx,
+    bot: &Bot<'_>,
+    ext: String,
+    mut inb: Inbound,
+    mut lines: Vec<String>,
+    files: Vec<FileRef>,
+) -> std::result::Result<(), UpdateError> {
+    let known = ctx
+        .inbox
+        .store
+        .read(|r| r.ext_message(bot.id, &ext))
+        .map_err(UpdateError::from)?;
+    if known.is_some() {
+        return Ok(());
+    }
     let mut attachments = Vec::new();
-    for f in files(m) {
+    for f in files {
         match fetch_file(ctx, bot, &f).await? {
             Ok(a) => attachments.push(a),
             Err(reason) => lines.push(format!("[attachment not stored: {reason}]")),
@@ -658,7 +726,6 @@ async fn message(ctx: &Ctx, bot: &Bot<'_>, m: &Value) -> std::result::Result<(),
     inb.message_id = Some(ext);
     inb.text = lines.join("\n");
     inb.attachments = attachments;
-    inb.created_ms = m["date"].as_i64().map(|s| s * 1000);
     ctx.inbox.ingest(inb).await?;
     Ok(())
 }

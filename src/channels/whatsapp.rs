@@ -162,6 +162,12 @@ pub struct Media {
     pub name: String,
 }
 
+/// A webhook body as received; an error when it is not JSON.
+pub fn parse_body(body: &[u8], phone_number_id: &str) -> serde_json::Result<Vec<Event>> {
+    let v: Value = serde_json::from_slice(body)?;
+    Ok(parse(&v, phone_number_id))
+}
+
 /// Every message and status of every entry and change for our phone number, in order.
 pub fn parse(v: &Value, phone_number_id: &str) -> Vec<Event> {
     let mut out = Vec::new();
@@ -285,7 +291,8 @@ fn identity(wamid: String, from: String, names: &HashMap<String, String>, m: &Va
         name: names.get(&from).cloned(),
         created_ms: string(&m["timestamp"])
             .and_then(|t| t.parse::<i64>().ok())
-            .map(|s| s * 1000),
+            // Past i64 milliseconds it is not a time: treat it as absent.
+            .and_then(|s| s.checked_mul(1000)),
         wamid,
         from,
         text: String::new(),

@@ -3,64 +3,21 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
 use poem::web::{Data, Json, Path};
 use poem::{Request, handler};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::accounts::same_secret;
+use crate::channels::api::FileSource;
 use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::inbox::ingest::Inbound;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiBody {
-    contact: ApiContact,
-    message: ApiMessage,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiContact {
-    external_id: String,
-    name: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiMessage {
-    external_id: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    attachments: Vec<ApiAttachment>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiAttachment {
-    url: Option<String>,
-    data_base64: Option<String>,
-    name: Option<String>,
-    mime: String,
-}
-
-fn check_id(field: &str, v: &str) -> Result<(), Error> {
-    if v.is_empty() || v.len() > 256 || v.contains('\0') {
-        return Err(Error::invalid(field, "must be 1 to 256 bytes without NUL"));
-    }
-    Ok(())
-}
-
-/// The body as JSON, parsed only once the caller has proved who it is (an unauthenticated
-/// request learns nothing from parse errors and costs no parsing).
-fn json_body<T: serde::de::DeserializeOwned>(req: &Request, body: &[u8]) -> Result<T, Error> {
+/// Bodies are parsed only once the caller has proved who it is (an unauthenticated request
+/// learns nothing from parse errors and costs no parsing), and only when declared as JSON.
+fn require_json(req: &Request) -> Result<(), Error> {
     let mime = req
         .header("content-type")
         .and_then(|c| c.split(';').next())
@@ -71,7 +28,7 @@ fn json_body<T: serde::de::DeserializeOwned>(req: &Request, body: &[u8]) -> Resu
             "send the body as application/json".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("parse error: {e}")))
+    Ok(())
 }
 
 /// The configured channel `id` of the given kind; any other id is 404 (whoever asks).
@@ -101,15 +58,8 @@ pub async fn api(
     if !same_secret(sent.as_bytes(), token.as_bytes()) {
         return Err(Error::Unauthenticated.into());
     }
-    let b: ApiBody = json_body(req, &body)?;
-    check_id("contact.external_id", &b.contact.external_id)?;
-    check_id("message.external_id", &b.message.external_id)?;
-    if b.message.text.trim().is_empty() && b.message.attachments.is_empty() {
-        return Err(Error::invalid("message.text", "send text or attachments").into());
-    }
-    if b.message.attachments.len() > 10 {
-        return Err(Error::invalid("message.attachments", "at most 10").into());
-    }
+    require_json(req)?;
+    let b = crate::channels::api::parse_inbound(&body)?;
     // Redelivery of a stored message must not re-download or re-store its files.
     let known = st.store.read(|r| {
         use crate::store::inbox::InboxReads;
@@ -120,16 +70,11 @@ pub async fn api(
         for (i, a) in b.message.attachments.iter().enumerate() {
             let field = format!("message.attachments[{i}]");
             let name = a.name.clone().unwrap_or_else(|| "file".into());
-            let att = match (&a.data_base64, &a.url) {
-                (Some(data), None) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(data.trim())
-                        .map_err(|e| {
-                            Error::invalid(&field, format!("data_base64 is not base64: {e}"))
-                        })?;
+            let att = match a.source(&field)? {
+                FileSource::Inline(bytes) => {
                     st.blobs.put_bytes(&st.store, &a.mime, &name, bytes).await?
                 }
-                (None, Some(url)) => crate::channels::fetch::download(
+                FileSource::Url(url) => crate::channels::fetch::download(
                     &st.http, url, &st.blobs, &st.store, &a.mime, &name,
                 )
                 .await
@@ -137,11 +82,6 @@ pub async fn api(
                     Error::BadRequest(m) => Error::invalid(&field, m),
                     other => other,
                 })?,
-                _ => {
-                    return Err(
-                        Error::invalid(&field, "give exactly one of url or data_base64").into(),
-                    );
-                }
             };
             attachments.push(att);
         }
@@ -181,20 +121,20 @@ pub async fn telegram(
     Path(id): Path<String>,
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
-    use crate::channels::telegram::{Bot, authentic, process_update};
+    use crate::channels::telegram::{Bot, apply_update, authentic, parse_update};
     let bot = Bot::of(channel(st, &id, "telegram")?)
         .ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
     if !authentic(&bot, req.header("x-telegram-bot-api-secret-token")) {
         return Err(Error::Unauthenticated.into());
     }
-    let update: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let update = match parse_update(bot.id, &body) {
+        Ok(u) => u,
         Err(e) => {
             tracing::warn!(channel = %id, "Telegram sent an update that is not JSON: {e}");
             return Ok(Json(json!({"ok": true})));
         }
     };
-    match process_update(&st.channels, &bot, &update).await {
+    match apply_update(&st.channels, &bot, update).await {
         Ok(()) => Ok(Json(json!({"ok": true}))),
         Err(e) if e.retry => Err(Error::Unavailable(e.message).into()),
         Err(e) => {
@@ -261,21 +201,20 @@ pub async fn whatsapp_events(
     Path(id): Path<String>,
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
-    use crate::channels::whatsapp::{Wa, parse, receive_events, signature_ok};
+    use crate::channels::whatsapp::{Wa, parse_body, receive_events, signature_ok};
     let wa = Wa::of(channel(st, &id, "whatsapp")?)
         .ok_or_else(|| Error::NotFound(format!("whatsapp channel {id:?}")))?;
     if !signature_ok(wa.app_secret, req.header("x-hub-signature-256"), &body) {
         return Err(Error::Unauthenticated.into());
     }
     st.channels.states().inbound(wa.id);
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let events = match parse_body(&body, wa.phone_number_id) {
+        Ok(events) => events,
         Err(e) => {
             tracing::warn!(channel = %id, "WhatsApp sent a webhook body that is not JSON: {e}");
             return Ok(Json(json!({"received": 0})));
         }
     };
-    let events = parse(&v, wa.phone_number_id);
     let n = events.len();
     receive_events(&st.channels, &wa, events).await?;
     Ok(Json(json!({ "received": n })))

@@ -77,7 +77,7 @@ fn envelope(seq: u64, kind: &str, data: impl Serialize) -> Result<String> {
         .map_err(|e| Error::Internal(format!("event {kind}: {e}")))
 }
 
-fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
+pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
     let seq = codec::read_u64(key, 0)?;
     let audience = codec::read_u64(v, 0)?;
     let json =

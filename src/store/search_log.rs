@@ -30,7 +30,7 @@ pub fn message(w: &W, chat: u64, id: u64) -> Result<()> {
     append(w, &v)
 }
 
-fn decode(v: &[u8]) -> Result<Entry> {
+pub(crate) fn decode(v: &[u8]) -> Result<Entry> {
     match v.first() {
         Some(b'c') => Ok(Entry::Contact(codec::read_u64(v, 1)?)),
         Some(b'm') => Ok(Entry::Message(

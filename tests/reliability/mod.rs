@@ -1,3 +1,4 @@
 //! Reliability proofs (issue 7): each module is one suite of RELIABILITY.md.
 
 pub mod crash;
+pub mod fuzz_corpus;

@@ -12,6 +12,101 @@ use crate::error::{Error, Result};
 use crate::inbox::ingest::{ClientEvent, Inbound};
 use crate::store::inbox::InboxReads;
 
+/// What one authentic callback asks of the inbox, read without the network or the store.
+pub enum Callback {
+    /// A client's message, deduplicated by `token`; `file` is a media file still to fetch.
+    Message {
+        token: String,
+        inbound: Inbound,
+        kind: String,
+        file: Option<MediaRef>,
+    },
+    ClientEvent(Inbound, ClientEvent),
+    /// A receipt for one of our messages.
+    Receipt {
+        token: String,
+        status: Status,
+        error: Option<String>,
+    },
+    /// Understood, with nothing to store (the webhook check, events we do not use).
+    Nothing,
+    /// Not understood: logged, and answered Ok so Viber stops retrying.
+    Ignored(String),
+}
+
+/// A file a message points at.
+pub struct MediaRef {
+    pub url: Option<String>,
+    pub name: String,
+    /// What the client sent ("picture", "video", …), for notes about the file.
+    pub what: &'static str,
+}
+
+/// One callback body as received.
+pub fn parse_callback(body: &[u8]) -> Callback {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Callback::Ignored(format!("the body is not JSON: {e}")),
+    };
+    let event = v.get("event").and_then(Value::as_str).unwrap_or("");
+    let mtoken = v.get("message_token").and_then(token_of);
+    match event {
+        "webhook" => Callback::Nothing,
+        "message" => read_message(&v, mtoken),
+        "subscribed" | "conversation_started" => {
+            let user = &v["user"];
+            let Some(id) = user.get("id").and_then(Value::as_str) else {
+                return Callback::Ignored(format!("{event} without user.id"));
+            };
+            let (ev, dedupe) = if event == "subscribed" {
+                (ClientEvent::Subscribed, mtoken)
+            } else {
+                // Sent each time the client opens the chat; one record per client is enough.
+                (
+                    ClientEvent::Started,
+                    Some(format!("conversation_started:{id}")),
+                )
+            };
+            let name = user.get("name").and_then(Value::as_str);
+            Callback::ClientEvent(inbound(id, name, dedupe), ev)
+        }
+        "unsubscribed" => {
+            let Some(id) = v.get("user_id").and_then(Value::as_str) else {
+                return Callback::Ignored("unsubscribed without user_id".into());
+            };
+            Callback::ClientEvent(inbound(id, None, mtoken), ClientEvent::Unsubscribed)
+        }
+        "delivered" | "seen" | "failed" => {
+            let Some(token) = mtoken else {
+                return Callback::Ignored(format!("{event} without message_token"));
+            };
+            let (status, error) = match event {
+                "delivered" => (Status::Delivered, None),
+                "seen" => (Status::Read, None),
+                _ => (
+                    Status::Failed,
+                    Some(format!(
+                        "Viber: {}",
+                        v.get("desc")
+                            .and_then(Value::as_str)
+                            .filter(|d| !d.is_empty())
+                            .unwrap_or("delivery failed")
+                    )),
+                ),
+            };
+            Callback::Receipt {
+                token,
+                status,
+                error,
+            }
+        }
+        other => {
+            tracing::debug!("Viber event {other:?} ignored");
+            Callback::Nothing
+        }
+    }
+}
+
 /// One callback, read in full. A bad or missing signature is `Unauthenticated` and stores
 /// nothing. Anything authentic is answered Ok, even when it cannot be understood (logged),
 /// so Viber stops retrying; only a storage failure or a download that may work later is an
@@ -29,74 +124,54 @@ pub async fn callback(
         return Err(Error::Unauthenticated);
     }
     ctx.states().inbound(&ch.id);
-    let v: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return ignore(ch, &format!("the body is not JSON: {e}")),
-    };
-    let event = v.get("event").and_then(Value::as_str).unwrap_or("");
-    let mtoken = v.get("message_token").and_then(token_of);
-    match event {
-        "webhook" => Ok(()),
-        "message" => message(ctx, ch, &v, mtoken).await,
-        "subscribed" | "conversation_started" => {
-            let user = &v["user"];
-            let Some(id) = user.get("id").and_then(Value::as_str) else {
-                return ignore(ch, &format!("{event} without user.id"));
-            };
-            let (ev, dedupe) = if event == "subscribed" {
-                (ClientEvent::Subscribed, mtoken)
-            } else {
-                // Sent each time the client opens the chat; one record per client is enough.
-                (
-                    ClientEvent::Started,
-                    Some(format!("conversation_started:{id}")),
-                )
-            };
-            let name = user.get("name").and_then(Value::as_str);
-            client_event(ctx, ch, id, name, dedupe, ev).await
-        }
-        "unsubscribed" => {
-            let Some(id) = v.get("user_id").and_then(Value::as_str) else {
-                return ignore(ch, "unsubscribed without user_id");
-            };
-            client_event(ctx, ch, id, None, mtoken, ClientEvent::Unsubscribed).await
-        }
-        "delivered" | "seen" | "failed" => {
-            let Some(ours) = mtoken else {
-                return ignore(ch, &format!("{event} without message_token"));
-            };
-            let (status, error) = match event {
-                "delivered" => (Status::Delivered, None),
-                "seen" => (Status::Read, None),
-                _ => (
-                    Status::Failed,
-                    Some(format!(
-                        "Viber: {}",
-                        v.get("desc")
-                            .and_then(Value::as_str)
-                            .filter(|d| !d.is_empty())
-                            .unwrap_or("delivery failed")
-                    )),
-                ),
-            };
-            ctx.inbox.receipt(&ch.id, &ours, status, error).await?;
+    match parse_callback(body) {
+        Callback::Nothing => Ok(()),
+        Callback::Ignored(why) => {
+            tracing::warn!(channel = %ch.id, "Viber callback ignored: {why}");
             Ok(())
         }
-        other => {
-            tracing::debug!(channel = %ch.id, "Viber event {other:?} ignored");
+        Callback::ClientEvent(mut inb, ev) => {
+            inb.channel_id = ch.id.clone();
+            ctx.inbox.client_event(inb, ev).await?;
+            Ok(())
+        }
+        Callback::Receipt {
+            token,
+            status,
+            error,
+        } => {
+            ctx.inbox.receipt(&ch.id, &token, status, error).await?;
+            Ok(())
+        }
+        Callback::Message {
+            token,
+            mut inbound,
+            kind,
+            file,
+        } => {
+            // A redelivery must not download its files again.
+            if ctx
+                .inbox
+                .store
+                .read(|r| r.ext_message(&ch.id, &token))?
+                .is_some()
+            {
+                return Ok(());
+            }
+            inbound.channel_id = ch.id.clone();
+            if let Some(f) = file {
+                fetch(ctx, &mut inbound, f.url.as_deref(), &f.name, f.what).await?;
+            }
+            finish(&kind, &mut inbound);
+            ctx.inbox.ingest(inbound).await?;
             Ok(())
         }
     }
 }
 
-fn ignore(ch: &ChannelConfig, why: &str) -> Result<()> {
-    tracing::warn!(channel = %ch.id, "Viber callback ignored: {why}");
-    Ok(())
-}
-
-fn inbound(ch: &ChannelConfig, client: &str, name: Option<&str>, id: Option<String>) -> Inbound {
+/// The client's side of an event; the channel id is filled in by whoever knows it.
+fn inbound(client: &str, name: Option<&str>, id: Option<String>) -> Inbound {
     Inbound {
-        channel_id: ch.id.clone(),
         channel_kind: "viber".into(),
         client_id: client.to_string(),
         name: name.map(String::from),
@@ -105,72 +180,53 @@ fn inbound(ch: &ChannelConfig, client: &str, name: Option<&str>, id: Option<Stri
     }
 }
 
-async fn client_event(
-    ctx: &Ctx,
-    ch: &ChannelConfig,
-    client: &str,
-    name: Option<&str>,
-    dedupe: Option<String>,
-    ev: ClientEvent,
-) -> Result<()> {
-    ctx.inbox
-        .client_event(inbound(ch, client, name, dedupe), ev)
-        .await?;
-    Ok(())
-}
-
-async fn message(ctx: &Ctx, ch: &ChannelConfig, v: &Value, mtoken: Option<String>) -> Result<()> {
+fn read_message(v: &Value, mtoken: Option<String>) -> Callback {
     let Some(mtoken) = mtoken else {
-        return ignore(ch, "message without message_token");
+        return Callback::Ignored("message without message_token".into());
     };
     let sender = &v["sender"];
     let Some(client) = sender.get("id").and_then(Value::as_str) else {
-        return ignore(ch, "message without sender.id");
+        return Callback::Ignored("message without sender.id".into());
     };
-    // A redelivery must not download its files again.
-    if ctx
-        .inbox
-        .store
-        .read(|r| r.ext_message(&ch.id, &mtoken))?
-        .is_some()
-    {
-        return Ok(());
-    }
     let name = sender.get("name").and_then(Value::as_str);
-    let mut inb = inbound(ch, client, name, Some(mtoken));
+    let mut inb = inbound(client, name, Some(mtoken.clone()));
     inb.created_ms = v.get("timestamp").and_then(Value::as_i64);
-    translate(ctx, &v["message"], &mut inb).await?;
-    ctx.inbox.ingest(inb).await?;
-    Ok(())
+    let (kind, file) = translate(&v["message"], &mut inb);
+    Callback::Message {
+        token: mtoken,
+        inbound: inb,
+        kind,
+        file,
+    }
 }
 
-/// Viber's message types into text, attachments and the client's phone.
-async fn translate(ctx: &Ctx, m: &Value, inb: &mut Inbound) -> Result<()> {
+/// Viber's message types into text, the client's phone, and the file to fetch.
+fn translate(m: &Value, inb: &mut Inbound) -> (String, Option<MediaRef>) {
     let s = |k: &str| m.get(k).and_then(Value::as_str);
     let kind = s("type").unwrap_or("");
     inb.text = s("text").unwrap_or("").to_string();
     let media = s("media");
     let file_name = s("file_name").filter(|n| !n.trim().is_empty());
+    let file = |default: &str, what: &'static str| {
+        Some(MediaRef {
+            url: media.map(String::from),
+            name: file_name.unwrap_or(default).to_string(),
+            what,
+        })
+    };
+    let mut to_fetch = None;
     match kind {
         "text" => {}
-        "picture" => {
-            fetch(
-                ctx,
-                inb,
-                media,
-                file_name.unwrap_or("picture.jpg"),
-                "picture",
-            )
-            .await?
-        }
-        "video" => fetch(ctx, inb, media, file_name.unwrap_or("video.mp4"), "video").await?,
-        "file" => fetch(ctx, inb, media, file_name.unwrap_or("file"), "file").await?,
+        "picture" => to_fetch = file("picture.jpg", "picture"),
+        "video" => to_fetch = file("video.mp4", "video"),
+        "file" => to_fetch = file("file", "file"),
         "sticker" => {
-            if media.is_some() {
-                fetch(ctx, inb, media, "sticker.png", "sticker").await?;
-            }
-            if inb.attachments.is_empty() && inb.text.is_empty() {
-                inb.text = "[sticker]".into();
+            if let Some(url) = media {
+                to_fetch = Some(MediaRef {
+                    url: Some(url.to_string()),
+                    name: "sticker.png".into(),
+                    what: "sticker",
+                });
             }
         }
         "contact" => {
@@ -203,10 +259,18 @@ async fn translate(ctx: &Ctx, m: &Value, inb: &mut Inbound) -> Result<()> {
             }
         }
     }
+    (kind.to_string(), to_fetch)
+}
+
+/// After the file (if any) was fetched: a message is never stored without a visible text
+/// or file.
+pub fn finish(kind: &str, inb: &mut Inbound) {
+    if kind == "sticker" && inb.attachments.is_empty() && inb.text.is_empty() {
+        inb.text = "[sticker]".into();
+    }
     if inb.text.trim().is_empty() && inb.attachments.is_empty() {
         inb.text = format!("[empty {kind} message]");
     }
-    Ok(())
 }
 
 fn join(parts: &[&str]) -> String {

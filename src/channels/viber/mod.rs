@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::{Ctx, SendError, classify, redact, transport};
 use crate::config::{ChannelConfig, ChannelKindConfig};
 
-pub use inbound::callback;
+pub use inbound::{Callback, MediaRef, callback, finish, parse_callback};
 pub use outbound::send;
 
 /// Callbacks we ask for; `message` and `webhook` always come.
