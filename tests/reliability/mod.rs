@@ -1,0 +1,3 @@
+//! Issue 7: crash, fault and attack suites.
+
+pub mod hostile;
