@@ -107,7 +107,11 @@ impl ConnLimits {
 
     fn refuse(&self, key: &str) {
         // One line per 1,000 refusals: a flood must not flood the log too.
-        if self.refused.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+        if self
+            .refused
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(1000)
+        {
             tracing::warn!("connection refused: {key} reached (the flood is logged once per 1000)");
         }
     }
