@@ -72,6 +72,8 @@ pub struct Running {
     /// Set when this start created the first admin: the one-time password.
     pub first_admin_password: Option<String>,
     pub state: Arc<AppState>,
+    /// Open and refused connection counts, shared by both listeners.
+    pub connections: Arc<http::guard::ConnLimits>,
     tls_reload: mpsc::UnboundedSender<()>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -157,13 +159,15 @@ pub async fn start(config: Config) -> Result<Running> {
             cfg_rx,
             |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
         );
+    let connections = connection_limits(&config);
     let https_addr = config.listen_addr()?;
-    let acceptor = http::guard::Deadlines(
+    let acceptor = http::guard::Deadlines::new(
         NoDelay(
             bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?,
             false,
         )
         .rustls(Box::pin(cfg_stream)),
+        connections.clone(),
     );
     let https_local = acceptor
         .local_addr()
@@ -195,7 +199,7 @@ pub async fn start(config: Config) -> Result<Running> {
             let redirect =
                 http::redirect_routes(https_local.port(), config.server.public_url.clone());
             tasks.push(tokio::spawn(
-                Server::new_with_acceptor(http::guard::Deadlines(acc))
+                Server::new_with_acceptor(http::guard::Deadlines::new(acc, connections.clone()))
                     .name("parley-http")
                     .idle_timeout(Duration::from_secs(10))
                     .run_with_graceful_shutdown(
@@ -317,6 +321,7 @@ pub async fn start(config: Config) -> Result<Running> {
         fingerprint: material.fingerprint,
         first_admin_password,
         state,
+        connections,
         tls_reload: reload_tx,
         stop,
         tasks,
@@ -387,6 +392,47 @@ pub async fn serve(config: Config) -> Result<()> {
     }
     tracing::info!("stopping");
     running.stop().await
+}
+
+/// Descriptors kept free for the store, the index, attachments and outbound requests.
+const FD_RESERVE: u64 = 512;
+
+/// The connection caps from the config, lowered to what the open-file limit allows (after
+/// raising the soft limit to the hard one: distributions often start services at 1024).
+fn connection_limits(config: &Config) -> Arc<http::guard::ConnLimits> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if let (Some(cur), hard) = (lim.current, lim.maximum)
+        && hard.is_none_or(|h| h > cur)
+    {
+        // Without a hard limit, stay at a figure the kernel accepts (nr_open defaults to 2^20).
+        let want = hard.unwrap_or(1 << 20);
+        let raised = rustix::process::Rlimit {
+            current: Some(want),
+            maximum: hard,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => lim.current = Some(want),
+            Err(e) => tracing::warn!("cannot raise the open-file limit from {cur}: {e}"),
+        }
+    }
+    let mut max = config.limits.max_connections;
+    if let Some(cur) = lim.current {
+        let fit = usize::try_from(cur.saturating_sub(FD_RESERVE).max(64)).unwrap_or(usize::MAX);
+        if fit < max {
+            tracing::warn!(
+                "limits.max_connections = {max} does not fit the open-file limit of {cur}; \
+                 using {fit} (raise LimitNOFILE / ulimit -n)"
+            );
+            max = fit;
+        }
+    }
+    let per_address = if config.server.trust_proxy {
+        0
+    } else {
+        config.limits.max_connections_per_address
+    };
+    http::guard::ConnLimits::new(max, per_address)
 }
 
 /// The key that signs public blob links; kept in the store so links survive a restart.

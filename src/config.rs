@@ -102,6 +102,11 @@ pub struct LimitsConfig {
     pub login_refill_secs: u64,
     /// Session lifetime in hours.
     pub session_hours: u64,
+    /// Connections open at once (WebSockets included); more are closed at accept.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (IPv6: one /64); 0 for no cap.
+    /// Not applied with `server.trust_proxy`, where every connection comes from the proxy.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for LimitsConfig {
@@ -112,6 +117,8 @@ impl Default for LimitsConfig {
             login_burst: 5,
             login_refill_secs: 30,
             session_hours: 24 * 14,
+            max_connections: 10_000,
+            max_connections_per_address: 512,
         }
     }
 }

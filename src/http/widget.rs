@@ -423,7 +423,12 @@ pub async fn ws(
     let cfg = WebSocketConfig::default()
         .max_message_size(Some(4096))
         .max_frame_size(Some(4096))
-        .max_write_buffer_size(1 << 20);
+        .max_write_buffer_size(1 << 20)
+        // tungstenite zero-fills its whole read buffer (128 KiB by default) on the first
+        // read, so every idle socket would keep that much resident; frames still grow the
+        // buffer to their own size when they need to.
+        .read_buffer_size(4096)
+        .write_buffer_size(16 * 1024);
     Ok(ws.config(cfg).on_upgrade(move |socket| async move {
         if let Err(e) = session(socket, feed, stop).await {
             tracing::debug!("widget websocket ended: {e}");

@@ -2,3 +2,4 @@
 
 pub mod crash;
 pub mod fuzz_corpus;
+pub mod hostile;
