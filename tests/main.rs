@@ -4,6 +4,7 @@
 mod channels;
 mod foundation;
 mod inbox;
+mod reliability;
 mod search;
 mod security;
 mod support;
