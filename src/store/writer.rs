@@ -2,12 +2,12 @@
 //! transaction and commits once for all of them. One fsync then serves the whole batch, which
 //! is what makes thousands of durable writes per second possible on one disk.
 //!
-//! A failed write (disk full, I/O error) leaves redb refusing every later transaction until
-//! the file is closed and opened again (`PreviousIo`). The writer then answers every request
-//! with `Unavailable` (503 + Retry-After) without touching the file, and when a request comes
-//! at least a second after the last try, checks that a test file can be written in the data
-//! directory and reopens the database. Readers keep their snapshots meanwhile: they hold the
-//! `Handle`, and the reopen waits for them before it closes the old file.
+//! A failed write (disk full, I/O error) leaves redb refusing every later access, reads
+//! included, until the file is closed and opened again (`PreviousIo`). The writer reopens it
+//! at once, so reads go on; readers hold the `Handle` while they read, and the reopen waits
+//! for them before it closes the old file. Writes are then answered with `Unavailable`
+//! (503 + Retry-After) without touching the file until, at most once a second and only when
+//! requests come, a test file can be written in the data directory again.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -26,10 +26,10 @@ use crate::error::{Error, Result};
 /// Most requests folded into one transaction; bounds the latency a single commit adds.
 const MAX_BATCH: usize = 512;
 const QUEUE: usize = 8192;
-/// How often a failed store tries to reopen while requests keep coming.
+/// How often a failed store checks for space again while requests keep coming.
 const RECOVER_EVERY: Duration = Duration::from_secs(1);
-/// Free space a reopen needs: the test file written before it, so a reopen is not attempted
-/// (and redb's recovery not started) on a disk that is still full.
+/// The test file that must fit before writes resume, so a disk with a few bytes free (or a
+/// failing one) does not get a new transaction, and a new failure, for every request.
 const PROBE_BYTES: usize = 1 << 20;
 /// How long a reopen waits for readers that still use the old file.
 const READERS_GRACE: Duration = Duration::from_secs(5);
@@ -63,8 +63,8 @@ impl Handle {
             .ok_or_else(|| Error::Unavailable("the store is reopening after a write error".into()))
     }
 
-    fn set(&self, db: Option<Arc<Database>>) {
-        *self.db.lock().unwrap_or_else(|p| p.into_inner()) = db;
+    fn set(&self, db: Database) {
+        *self.db.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
         self.reopened.notify_all();
     }
 
@@ -82,7 +82,7 @@ impl Handle {
         }
         match super::open_db(&self.path) {
             Ok(db) => {
-                self.set(Some(Arc::new(db)));
+                self.set(db);
                 Ok(())
             }
             Err(e) => {
@@ -319,7 +319,10 @@ fn run_batch(
         }
         Err(BatchError::Job(i, e)) if batch.len() == 1 => {
             debug_assert_eq!(i, 0);
-            let io_failure = matches!(e, Error::Unavailable(_)).then(|| e.to_string());
+            let io_failure = match &e {
+                Error::Unavailable(m) => Some(m.clone()),
+                _ => None,
+            };
             if let Some(job) = batch.pop() {
                 let _ = job.reply.send(Err(e));
             }
@@ -327,8 +330,7 @@ fn run_batch(
         }
         // A storage error inside a request (redb flushing pages mid-transaction) is not that
         // request's fault, and redb refuses everything after it: fail the batch as a whole.
-        Err(BatchError::Job(_, e)) if matches!(e, Error::Unavailable(_)) => {
-            let msg = e.to_string();
+        Err(BatchError::Job(_, Error::Unavailable(msg))) => {
             for job in batch {
                 let _ = job.reply.send(Err(Error::Unavailable(msg.clone())));
             }
@@ -377,9 +379,10 @@ enum BatchError {
 type Committed = (Vec<Output>, Vec<Event>);
 
 fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed, BatchError> {
-    let commit_err = |e: Error| {
-        let transient = matches!(e, Error::Unavailable(_));
-        BatchError::Commit(e.to_string(), transient)
+    // The bare message: callers get it wrapped in `Unavailable` or `Internal` again.
+    let commit_err = |e: Error| match e {
+        Error::Unavailable(m) => BatchError::Commit(m, true),
+        e => BatchError::Commit(e.to_string(), false),
     };
     let mut tx = db.begin_write().map_err(|e| commit_err(e.into()))?;
     // Message text is attacker-controlled; two-phase commit keeps a crafted page from being
