@@ -165,18 +165,57 @@ impl Blobs {
                 ctx.update(&chunk);
                 f.write_all(&chunk)
                     .await
-                    .map_err(|e| map_io("cannot write a blob file", e))?;
+                    .map_err(|e| Error::io("cannot write a blob file", e))?;
             }
             if size == 0 {
                 return Err(Error::invalid("body", "the file is empty"));
             }
             check_type(mime, &head)?;
+            // tokio's File writes in the background and reports a failed write (disk full) only
+            // to the next write or flush, not to sync_all: without the flush, an empty file
+            // passed for the upload and, renamed, replaced a good copy of the same content.
+            f.flush()
+                .await
+                .map_err(|e| Error::io("cannot write a blob file", e))?;
             f.sync_all()
                 .await
-                .map_err(|e| map_io("cannot sync a blob file", e))?;
-            Ok((hex::encode(ctx.finish().as_ref()), size))
+                .map_err(|e| Error::io("cannot sync a blob file", e))?;
+            let written = f
+                .metadata()
+                .await
+                .map_err(|e| Error::io("cannot check a blob file", e))?
+                .len();
+            if written != size {
+                return Err(Error::Unavailable(format!(
+                    "a blob file has {written} of {size} bytes on disk"
+                )));
+            }
+            let sha = hex::encode(ctx.finish().as_ref());
+            let final_path = self
+                .path(&sha)
+                .ok_or_else(|| Error::Internal("bad digest".into()))?;
+            // Content-addressed: a complete copy already there is the same file. Keeping it
+            // (and dropping the new one) never puts a stored attachment at risk.
+            if tokio::fs::metadata(&final_path)
+                .await
+                .is_ok_and(|m| m.len() == size)
+            {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Ok((sha, size));
+            }
+            if let Some(parent) = final_path.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+            }
+            tokio::fs::rename(&tmp, &final_path)
+                .await
+                .map_err(|e| Error::io("cannot store a blob file", e))?;
+            Ok((sha, size))
         }
         .await;
+        // Whatever failed (a full disk included), the temporary file goes: nothing partial
+        // stays behind, and the space is free for the retry.
         let (sha, size) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -184,17 +223,6 @@ impl Blobs {
                 return Err(e);
             }
         };
-        let final_path = self
-            .path(&sha)
-            .ok_or_else(|| Error::Internal("bad digest".into()))?;
-        if let Some(parent) = final_path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
-        }
-        tokio::fs::rename(&tmp, &final_path)
-            .await
-            .map_err(|e| Error::io("cannot store a blob file", e))?;
         let meta = Blob {
             mime: mime.to_string(),
             size,
@@ -221,13 +249,5 @@ impl Blobs {
             bytes::Bytes::from(data),
         )));
         self.put_stream(store, mime, name, stream).await
-    }
-}
-
-fn map_io(what: &str, e: std::io::Error) -> Error {
-    if crate::error::is_transient_io(&e) {
-        Error::Unavailable(format!("{what}: {e}"))
-    } else {
-        Error::io(what, e)
     }
 }

@@ -53,7 +53,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed file operation. Disk full and the like become `Unavailable` here, so every
+    /// write path (blobs, the index, TLS files) answers 503 + Retry-After instead of 500, and a
+    /// webhook's platform retries instead of dropping the message.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        if is_transient_io(&source) {
+            return Error::Unavailable(format!("{}: {source}", context.into()));
+        }
         Error::Io {
             context: context.into(),
             source,
@@ -147,6 +153,9 @@ from_redb!(
 fn storage_error(msg: String, e: &redb::Error) -> Error {
     match e {
         redb::Error::Io(io) if is_transient_io(io) => Error::Unavailable(msg),
+        // redb refuses every access after a failed write until the file is reopened, which
+        // the store's writer does once space is back (store/writer.rs).
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => Error::Unavailable(msg),
         redb::Error::DatabaseAlreadyOpen => Error::Locked(msg),
         redb::Error::Corrupted(_) => Error::Corrupt(msg),
         _ => Error::Internal(format!("storage: {msg}")),

@@ -121,6 +121,15 @@ impl<F: Copy> Idx<F> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Drop what was added since the last commit. After a failed write (disk full) tantivy's
+    /// writer refuses further work; rolling back gives a fresh one, and the change log entries
+    /// are applied again on the next try, since the watermark did not move.
+    fn rollback(&self) {
+        if let Err(e) = self.writer().rollback() {
+            tracing::warn!("search: resetting the index writer failed: {e}");
+        }
+    }
+
     fn commit(&self, seq: u64) -> Result<()> {
         let mut w = self.writer();
         let mut prepared = w.prepare_commit().map_err(terr)?;
@@ -321,8 +330,18 @@ impl Search {
         Ok(seq)
     }
 
-    /// Apply one batch of the change log; returns how many entries it applied.
+    /// Apply one batch of the change log; returns how many entries it applied. On failure
+    /// nothing moves: uncommitted changes are dropped and the same entries come again.
     pub fn apply(&self, store: &Store) -> Result<usize> {
+        let r = self.apply_batch(store);
+        if r.is_err() {
+            self.contacts.rollback();
+            self.messages.rollback();
+        }
+        r
+    }
+
+    fn apply_batch(&self, store: &Store) -> Result<usize> {
         let from = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
         let (cf, mf) = (self.contacts.fields, self.messages.fields);
         let (n, last) = store.read(|r| {
@@ -378,6 +397,8 @@ impl Search {
     /// The indexer loop: apply the log whenever writes happen (at most ~4 times a second, so
     /// segments stay few), trim what both indexes hold.
     pub async fn run(self: Arc<Self>, store: Store, mut stop: watch::Receiver<bool>) {
+        // While indexing keeps failing (a full disk), say so once, not every second.
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -394,11 +415,21 @@ impl Search {
             .await;
             match r {
                 Ok(Ok(())) => {
+                    if failing {
+                        tracing::info!("search: indexing works again");
+                        failing = false;
+                    }
                     let upto = self.applied();
                     loop {
                         match store.write(move |w| search_log::trim(w, upto, 2000)).await {
                             Ok(true) => break,
                             Ok(false) => tokio::task::yield_now().await,
+                            // The writer already said the disk is full; it is retried
+                            // after the next batch anyway.
+                            Err(e @ Error::Unavailable(_)) => {
+                                tracing::debug!("search: trimming the change log failed: {e}");
+                                break;
+                            }
                             Err(e) => {
                                 tracing::warn!("search: trimming the change log failed: {e}");
                                 break;
@@ -406,7 +437,11 @@ impl Search {
                         }
                     }
                 }
-                Ok(Err(e)) => tracing::error!("search: indexing failed (will retry): {e}"),
+                Ok(Err(e)) if !failing => {
+                    tracing::error!("search: indexing failed (will retry every second): {e}");
+                    failing = true;
+                }
+                Ok(Err(e)) => tracing::debug!("search: indexing still fails: {e}"),
                 Err(e) => tracing::error!("search: indexer task failed: {e}"),
             }
         }

@@ -39,7 +39,7 @@ pub fn backup_dir(data_dir: &Path, out: &Path) -> Result<BackupReport> {
         // it), but only when no server holds it.
         Err(_) => {
             let store = Store::open(data_dir)?;
-            let tx = store.database().begin_read()?;
+            let tx = store.database()?.begin_read()?;
             copy_snapshot(&tx, out)
         }
     }
@@ -47,7 +47,8 @@ pub fn backup_dir(data_dir: &Path, out: &Path) -> Result<BackupReport> {
 
 /// Back up an open store (used by the server itself and by tests).
 pub fn backup_store(store: &Store, out: &Path) -> Result<BackupReport> {
-    let tx = store.database().begin_read()?;
+    let db = store.database()?;
+    let tx = db.begin_read()?;
     copy_snapshot(&tx, out)
 }
 

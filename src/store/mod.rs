@@ -40,7 +40,7 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    db: Arc<writer::Handle>,
     events: tokio::sync::broadcast::Sender<Arc<events::Event>>,
     writer: writer::Writer,
     dir: PathBuf,
@@ -57,22 +57,9 @@ impl Store {
             .map_err(|e| Error::io(format!("cannot create data dir {}", dir.display()), e))?;
         let lock = lock_dir(dir)?;
         let path = dir.join(DB_FILE);
-        let db = Database::builder()
-            .set_cache_size(256 << 20)
-            // One process writes; `parley backup` may open the file read-only meanwhile.
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create(&path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    Error::Locked(format!("{} is in use by another process", path.display()))
-                }
-                other => {
-                    let e = Error::from(other);
-                    Error::Internal(format!("cannot open {}: {e}", path.display()))
-                }
-            })?;
+        let db = open_db(&path)?;
         migrate::run(&db)?;
-        let db = Arc::new(db);
+        let db = Arc::new(writer::Handle::new(db, path));
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
         let writer = writer::Writer::start(db.clone(), events.clone());
         Ok(Store {
@@ -92,7 +79,10 @@ impl Store {
 
     /// Run `f` on a consistent snapshot. Never blocks on the writer.
     pub fn read<T>(&self, f: impl FnOnce(&R) -> Result<T>) -> Result<T> {
-        let tx = self.inner.db.begin_read()?;
+        // Holding the handle while `f` runs keeps a reopen after a failed write (see
+        // writer.rs) from closing the file under this snapshot.
+        let db = self.inner.db.current()?;
+        let tx = db.begin_read()?;
         f(&R(tx))
     }
 
@@ -122,9 +112,29 @@ impl Store {
         self.inner.events.subscribe()
     }
 
-    pub(crate) fn database(&self) -> &Database {
-        &self.inner.db
+    /// The current database handle; hold it only as long as a snapshot is needed.
+    pub(crate) fn database(&self) -> Result<Arc<Database>> {
+        self.inner.db.current()
     }
+}
+
+/// Open or create the database file with the settings the server uses.
+fn open_db(path: &Path) -> Result<Database> {
+    Database::builder()
+        .set_cache_size(256 << 20)
+        // One process writes; `parley backup` may open the file read-only meanwhile.
+        .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                Error::Locked(format!("{} is in use by another process", path.display()))
+            }
+            other => match Error::from(other) {
+                // Disk full while opening (a reopen after a failed write): try again later.
+                e @ Error::Unavailable(_) => e,
+                e => Error::Internal(format!("cannot open {}: {e}", path.display())),
+            },
+        })
 }
 
 fn lock_dir(dir: &Path) -> Result<File> {

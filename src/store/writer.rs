@@ -1,16 +1,23 @@
 //! The single writer: a dedicated thread that drains queued write requests into one redb
 //! transaction and commits once for all of them. One fsync then serves the whole batch, which
 //! is what makes thousands of durable writes per second possible on one disk.
+//!
+//! A failed write (disk full, I/O error) leaves redb refusing every later access, reads
+//! included, until the file is closed and opened again (`PreviousIo`). The writer reopens it
+//! at once, so reads go on; readers hold the `Handle` while they read, and the reopen waits
+//! for them before it closes the old file. Writes are then answered with `Unavailable`
+//! (503 + Retry-After) without touching the file until, at most once a second and only when
+//! requests come, a test file can be written in the data directory again.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use redb::Database;
-use tokio::sync::{mpsc, oneshot};
-
-use std::cell::RefCell;
-
 use tokio::sync::broadcast;
+use tokio::sync::{mpsc, oneshot};
 
 use super::W;
 use super::events::Event;
@@ -19,6 +26,118 @@ use crate::error::{Error, Result};
 /// Most requests folded into one transaction; bounds the latency a single commit adds.
 const MAX_BATCH: usize = 512;
 const QUEUE: usize = 8192;
+/// How often a failed store checks for space again while requests keep coming.
+const RECOVER_EVERY: Duration = Duration::from_secs(1);
+/// The test file that must fit before writes resume, so a disk with a few bytes free (or a
+/// failing one) does not get a new transaction, and a new failure, for every request.
+const PROBE_BYTES: usize = 1 << 20;
+/// How long a reopen waits for readers that still use the old file.
+const READERS_GRACE: Duration = Duration::from_secs(5);
+/// How long a reader waits for a reopen in progress before it answers 503.
+const REOPEN_WAIT: Duration = Duration::from_secs(3);
+
+/// The database file, replaceable: the writer swaps in a fresh handle after a failed write.
+pub(super) struct Handle {
+    db: Mutex<Option<Arc<Database>>>,
+    reopened: Condvar,
+    path: PathBuf,
+}
+
+impl Handle {
+    pub(super) fn new(db: Database, path: PathBuf) -> Handle {
+        Handle {
+            db: Mutex::new(Some(Arc::new(db))),
+            reopened: Condvar::new(),
+            path,
+        }
+    }
+
+    /// The open database; during a reopen, waits for it (briefly).
+    pub(super) fn current(&self) -> Result<Arc<Database>> {
+        let slot = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let (slot, _) = self
+            .reopened
+            .wait_timeout_while(slot, REOPEN_WAIT, |s| s.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        slot.clone()
+            .ok_or_else(|| Error::Unavailable("the store is reopening after a write error".into()))
+    }
+
+    fn set(&self, db: Database) {
+        *self.db.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        self.reopened.notify_all();
+    }
+
+    /// Close the file and open it again (redb recovers the failed commit on open).
+    fn reopen(&self) -> Result<()> {
+        let old = self.db.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(old) = old {
+            let deadline = Instant::now() + READERS_GRACE;
+            while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // A reader that outlives the grace keeps the old file open; the open below then
+            // fails as locked and is tried again later.
+            drop(old);
+        }
+        match super::open_db(&self.path) {
+            Ok(db) => {
+                self.set(db);
+                Ok(())
+            }
+            Err(e) => {
+                self.reopened.notify_all();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Whether the disk under the database takes a small write again.
+fn space_for_probe(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".parley-space-probe");
+    let r = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    r
+}
+
+/// Set while the store refuses writes; the reason is what callers are told.
+struct Failed {
+    reason: String,
+    last_try: Instant,
+    since: Instant,
+    /// The reopen right after the failure did not work (yet): readers have no database.
+    reopen_pending: bool,
+}
+
+impl Failed {
+    /// Called right after a write failed. redb now refuses reads too, so the file is reopened
+    /// at once (its recovery needs no new space), and readers carry on while writes wait.
+    fn start(db: &Handle, reason: String) -> Failed {
+        tracing::error!(
+            "store: a write failed ({reason}); answering 503 until the disk takes writes again"
+        );
+        let reopen_pending = match db.reopen() {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::warn!("store: reopening the database failed (will retry): {e}");
+                true
+            }
+        };
+        let now = Instant::now();
+        Failed {
+            reason,
+            last_try: now,
+            since: now,
+            reopen_pending,
+        }
+    }
+}
 
 type Output = Box<dyn Any + Send>;
 type JobFn = Box<dyn FnMut(&W) -> Result<Output> + Send>;
@@ -45,11 +164,12 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>, events: broadcast::Sender<Arc<Event>>) -> Writer {
+    pub(super) fn start(db: Arc<Handle>, events: broadcast::Sender<Arc<Event>>) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
             .spawn(move || {
+                let mut failed: Option<Failed> = None;
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -58,7 +178,30 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&db, &events, batch);
+                    if let Some(f) = &mut failed {
+                        if !recover(&db, f) {
+                            for job in batch {
+                                let _ = job.reply.send(Err(Error::Unavailable(f.reason.clone())));
+                            }
+                            continue;
+                        }
+                        failed = None;
+                    }
+                    let handle = match db.current() {
+                        Ok(h) => h,
+                        Err(e) => {
+                            for job in batch {
+                                let _ = job.reply.send(Err(Error::Unavailable(e.to_string())));
+                            }
+                            continue;
+                        }
+                    };
+                    let outcome = run_batch(&handle, &events, batch);
+                    drop(handle);
+                    if let Some(reason) = outcome.io_failure {
+                        // Logged once per episode; requests refused meanwhile are not.
+                        failed = Some(Failed::start(&db, reason));
+                    }
                 }
             })
             .unwrap_or_else(|e| panic!("cannot start the store writer thread: {e}"));
@@ -124,7 +267,44 @@ impl Writer {
     }
 }
 
-fn run_batch(db: &Database, events: &broadcast::Sender<Arc<Event>>, mut batch: Vec<Job>) {
+/// Try to leave the failed state: at most once per `RECOVER_EVERY`, when a test write passes.
+fn recover(db: &Handle, f: &mut Failed) -> bool {
+    if f.last_try.elapsed() < RECOVER_EVERY {
+        return false;
+    }
+    f.last_try = Instant::now();
+    if f.reopen_pending {
+        match db.reopen() {
+            Ok(()) => f.reopen_pending = false,
+            Err(e) => {
+                tracing::debug!("store: reopening the database failed again: {e}");
+                return false;
+            }
+        }
+    }
+    let dir = db.path.parent().unwrap_or(Path::new("."));
+    if let Err(e) = space_for_probe(dir) {
+        tracing::debug!("store: the data directory does not take writes yet: {e}");
+        return false;
+    }
+    tracing::info!(
+        "store: writes work again after {:.1} s",
+        f.since.elapsed().as_secs_f64()
+    );
+    true
+}
+
+#[derive(Default)]
+struct Outcome {
+    /// A storage I/O error (disk full…) happened: redb needs a reopen before the next write.
+    io_failure: Option<String>,
+}
+
+fn run_batch(
+    db: &Database,
+    events: &broadcast::Sender<Arc<Event>>,
+    mut batch: Vec<Job>,
+) -> Outcome {
     match try_batch(db, &mut batch) {
         Ok((outputs, committed)) => {
             // Published from this thread, in commit order, before anyone is answered: a
@@ -135,24 +315,45 @@ fn run_batch(db: &Database, events: &broadcast::Sender<Arc<Event>>, mut batch: V
             for (job, out) in batch.into_iter().zip(outputs) {
                 let _ = job.reply.send(Ok(out));
             }
+            Outcome::default()
         }
         Err(BatchError::Job(i, e)) if batch.len() == 1 => {
             debug_assert_eq!(i, 0);
+            let io_failure = match &e {
+                Error::Unavailable(m) => Some(m.clone()),
+                _ => None,
+            };
             if let Some(job) = batch.pop() {
                 let _ = job.reply.send(Err(e));
+            }
+            Outcome { io_failure }
+        }
+        // A storage error inside a request (redb flushing pages mid-transaction) is not that
+        // request's fault, and redb refuses everything after it: fail the batch as a whole.
+        Err(BatchError::Job(_, Error::Unavailable(msg))) => {
+            for job in batch {
+                let _ = job.reply.send(Err(Error::Unavailable(msg.clone())));
+            }
+            Outcome {
+                io_failure: Some(msg),
             }
         }
         // One request failed: its partial writes were rolled back with everyone else's, so
         // redo the others one at a time to find out which commit on their own.
         Err(BatchError::Job(_, _)) => {
+            let mut out = Outcome::default();
             for job in batch {
-                run_batch(db, events, vec![job]);
+                if out.io_failure.is_some() {
+                    let msg = out.io_failure.clone().unwrap_or_default();
+                    let _ = job.reply.send(Err(Error::Unavailable(msg)));
+                    continue;
+                }
+                out = run_batch(db, events, vec![job]);
             }
+            out
         }
         Err(BatchError::Commit(msg, transient)) => {
-            if transient {
-                tracing::error!("store commit failed (will answer 503): {msg}");
-            } else {
+            if !transient {
                 tracing::error!("store commit failed: {msg}");
             }
             for job in batch {
@@ -162,6 +363,9 @@ fn run_batch(db: &Database, events: &broadcast::Sender<Arc<Event>>, mut batch: V
                     Error::Internal(format!("storage: {msg}"))
                 };
                 let _ = job.reply.send(Err(e));
+            }
+            Outcome {
+                io_failure: transient.then_some(msg),
             }
         }
     }
@@ -175,9 +379,10 @@ enum BatchError {
 type Committed = (Vec<Output>, Vec<Event>);
 
 fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed, BatchError> {
-    let commit_err = |e: Error| {
-        let transient = matches!(e, Error::Unavailable(_));
-        BatchError::Commit(e.to_string(), transient)
+    // The bare message: callers get it wrapped in `Unavailable` or `Internal` again.
+    let commit_err = |e: Error| match e {
+        Error::Unavailable(m) => BatchError::Commit(m, true),
+        e => BatchError::Commit(e.to_string(), false),
     };
     let mut tx = db.begin_write().map_err(|e| commit_err(e.into()))?;
     // Message text is attacker-controlled; two-phase commit keeps a crafted page from being
