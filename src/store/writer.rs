@@ -300,6 +300,16 @@ struct Outcome {
     io_failure: Option<String>,
 }
 
+/// The live copy of an event carries its commit time (`committed_us`, Unix microseconds), so
+/// a client on the same clock can measure commit → frame; the stored copy that replays use
+/// has none.
+fn stamped(json: &str, at: u128) -> Arc<str> {
+    match json.strip_suffix('}') {
+        Some(head) => Arc::from(format!("{head},\"committed_us\":{at}}}")),
+        None => Arc::from(json),
+    }
+}
+
 fn run_batch(
     db: &Database,
     events: &broadcast::Sender<Arc<Event>>,
@@ -309,7 +319,11 @@ fn run_batch(
         Ok((outputs, committed)) => {
             // Published from this thread, in commit order, before anyone is answered: a
             // caller that got its reply can rely on subscribers having been sent the event.
-            for e in committed {
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            for mut e in committed {
+                e.json = stamped(&e.json, at);
                 let _ = events.send(Arc::new(e));
             }
             for (job, out) in batch.into_iter().zip(outputs) {
