@@ -95,10 +95,10 @@ async fn main() {
         &cfg_path,
         format!(
             "[server]\npublic_url = \"https://parley.example.com\"\n\n\
-             [[channels]]\nid = \"tg\"\nkind = \"telegram\"\nname = \"TG\"\ntoken = \"1:bench\"\n\
+             [[channels]]\nid = \"tg\"\nkind = \"telegram\"\nname = \"TG\"\ntoken = \"1:bench-token-0123456789\"\n\
              webhook_secret = \"{TG_SECRET}\"\napi_base = \"http://127.0.0.1:9\"\n\n\
-             [[channels]]\nid = \"wa\"\nkind = \"whatsapp\"\nname = \"WA\"\naccess_token = \"bench\"\n\
-             app_secret = \"{WA_SECRET}\"\nverify_token = \"v\"\nphone_number_id = \"{WA_PNID}\"\n\
+             [[channels]]\nid = \"wa\"\nkind = \"whatsapp\"\nname = \"WA\"\naccess_token = \"bench-access-token-0123\"\n\
+             app_secret = \"{WA_SECRET}\"\nverify_token = \"bench-verify-token-0123\"\nphone_number_id = \"{WA_PNID}\"\n\
              api_base = \"http://127.0.0.1:9\"\n\n\
              [[channels]]\nid = \"site\"\nkind = \"widget\"\nname = \"Site\"\n\
              allowed_origins = [\"{SITE}\"]\n"

@@ -607,7 +607,7 @@ async fn main() {
             "[server]\npublic_url = \"https://parley.example.com\"\n\n\
              [limits]\nmax_connections_per_address = 4096\n\n\
              [[channels]]\nid = \"crm\"\nkind = \"api\"\nname = \"CRM\"\ntoken = \"{TOKEN}\"\n\n\
-             [[channels]]\nid = \"tg\"\nkind = \"telegram\"\nname = \"TG\"\ntoken = \"1:bench\"\n\
+             [[channels]]\nid = \"tg\"\nkind = \"telegram\"\nname = \"TG\"\ntoken = \"1:bench-token-0123456789\"\n\
              webhook_secret = \"{TG_SECRET}\"\napi_base = \"http://127.0.0.1:9\"\n"
         ),
     )

@@ -258,7 +258,7 @@ async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Resul
         started.elapsed().as_secs_f64()
     );
     println!(
-        "The chats use the channel ids of config.example.toml: {}.",
+        "The chats use the channel ids of the (commented) examples in config.example.toml: {}.",
         crate::demo::CHANNELS
             .iter()
             .map(|(id, _)| *id)
@@ -298,7 +298,7 @@ fn init(g: &Global, file: PathBuf, force: bool) -> Result<()> {
     Ok(())
 }
 
-pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+pub use crate::config::EXAMPLE_CONFIG;
 
 fn read_password_line() -> Result<String> {
     let mut line = String::new();

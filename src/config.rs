@@ -6,7 +6,7 @@
 //! validation as the file.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy you run).
     pub trust_proxy: bool,
+    /// Addresses or CIDR ranges of the proxies in front (with `trust_proxy`). Empty: only the
+    /// proxy that connects to us, which appends the client's address last.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             public_url: None,
             data_dir: PathBuf::from("./data"),
             trust_proxy: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -343,6 +347,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        self.check_secrets()?;
         parse_addr("server.listen", &self.server.listen)?;
         if !self.http_listen_off() {
             parse_addr("server.http_listen", &self.server.http_listen)?;
@@ -353,6 +358,13 @@ impl Config {
             return Err(Error::Config(format!(
                 "server.public_url: {url:?} must start with https://"
             )));
+        }
+        for (i, p) in self.server.trusted_proxies.iter().enumerate() {
+            if parse_cidr(p).is_none() {
+                return Err(Error::Config(format!(
+                    "server.trusted_proxies[{i}]: {p:?} must be an IP address or a CIDR range such as \"10.0.0.0/8\" or \"2001:db8::/32\""
+                )));
+            }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(Error::Config(
@@ -398,24 +410,9 @@ impl Config {
                     });
                     if !ok {
                         return Err(Error::Config(format!(
-                            "channels[{i}].webhook_secret: webhook mode needs 1 to 256 characters of A-Z, a-z, 0-9, '_' or '-' (Telegram echoes it to prove a request is genuine)"
+                            "channels[{i}].webhook_secret: webhook mode needs 16 to 256 characters of A-Z, a-z, 0-9, '_' or '-' (Telegram echoes it to prove a request is genuine)"
                         )));
                     }
-                }
-                ChannelKindConfig::Whatsapp {
-                    app_secret,
-                    verify_token,
-                    ..
-                } if app_secret.is_empty() || verify_token.is_empty() => {
-                    // An empty secret would let anyone sign webhook bodies or pass the handshake.
-                    let key = if app_secret.is_empty() {
-                        "app_secret"
-                    } else {
-                        "verify_token"
-                    };
-                    return Err(Error::Config(format!(
-                        "channels[{i}].{key}: must not be empty"
-                    )));
                 }
                 ChannelKindConfig::Whatsapp {
                     template_language, ..
@@ -439,28 +436,90 @@ impl Config {
                         }
                     }
                 }
-                ChannelKindConfig::Api { token, .. } if token.len() < 16 => {
-                    return Err(Error::Config(format!(
-                        "channels[{i}].token: must be at least 16 characters"
-                    )));
-                }
                 ChannelKindConfig::Api {
                     callback_url: Some(url),
-                    secret,
                     ..
-                } => {
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(Error::Config(format!(
-                            "channels[{i}].callback_url: {url:?} must be an http(s) URL"
-                        )));
-                    }
-                    if secret.as_deref().unwrap_or("").is_empty() {
-                        return Err(Error::Config(format!(
-                            "channels[{i}].secret: required when callback_url is set (it signs the callbacks)"
-                        )));
-                    }
+                } if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                    return Err(Error::Config(format!(
+                        "channels[{i}].callback_url: {url:?} must be an http(s) URL"
+                    )));
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Every credential that lets someone in (or speaks for us to a platform) must be the
+    /// admin's own: a published placeholder, an empty or a short secret would let anyone who
+    /// read the repository or guessed post messages as a client.
+    fn check_secrets(&self) -> Result<()> {
+        for (i, ch) in self.channels.iter().enumerate() {
+            let mut secrets: Vec<(&str, &str)> = Vec::new();
+            match &ch.kind {
+                ChannelKindConfig::Telegram {
+                    token,
+                    webhook_secret,
+                    mode,
+                    ..
+                } => {
+                    secrets.push(("token", token));
+                    // Polling bots have no webhook route, so the secret is optional there;
+                    // when it is given it must still be a real one.
+                    match webhook_secret {
+                        Some(s) => secrets.push(("webhook_secret", s)),
+                        None if mode == "webhook" => secrets.push(("webhook_secret", "")),
+                        None => {}
+                    }
+                }
+                ChannelKindConfig::Whatsapp {
+                    access_token,
+                    app_secret,
+                    verify_token,
+                    ..
+                } => {
+                    secrets.push(("access_token", access_token));
+                    secrets.push(("app_secret", app_secret));
+                    secrets.push(("verify_token", verify_token));
+                }
+                ChannelKindConfig::Viber { token, .. } => secrets.push(("token", token)),
+                ChannelKindConfig::Widget { .. } => {}
+                ChannelKindConfig::Api {
+                    token,
+                    secret,
+                    callback_url,
+                } => {
+                    secrets.push(("token", token));
+                    match secret {
+                        Some(s) => secrets.push(("secret", s)),
+                        None if callback_url.is_some() => secrets.push(("secret", "")),
+                        None => {}
+                    }
+                }
+            }
+            for (key, value) in secrets {
+                if let Some(why) = weak_secret(value) {
+                    return Err(Error::Config(format!(
+                        "channels[{i}].{key} (channel {:?}): {why}",
+                        ch.id
+                    )));
+                }
+            }
+        }
+        for (i, a) in self.assistants.iter().enumerate() {
+            // Keyless local servers are fine; a key that is given must be a real one.
+            if let Some(k) = &a.api_key
+                && (k.is_empty() || is_placeholder(k))
+            {
+                return Err(Error::Config(format!(
+                    "assistants[{i}].api_key (assistant {:?}): {}",
+                    a.id,
+                    if k.is_empty() {
+                        "is empty; remove the key for a server that needs none"
+                    } else {
+                        "is the placeholder from config.example.toml; put in your provider's key"
+                    }
+                )));
             }
         }
         Ok(())
@@ -528,6 +587,94 @@ impl Config {
         }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// An address or CIDR range (`10.0.0.0/8`, `::1`), as (network address, prefix length).
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (addr, len) = match s.trim().split_once('/') {
+        Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
+        None => (s.trim().parse::<IpAddr>().ok()?, None),
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((addr, len))
+}
+
+/// Whether `ip` lies in the range (IPv4-mapped IPv6 addresses count as IPv4).
+pub fn in_cidr(ip: IpAddr, (net, len): (IpAddr, u8)) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The starter configuration `parley init` and install.sh write.
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+
+/// Shortest secret accepted: 16 characters, as from `openssl rand -hex 8`; platforms' own
+/// tokens (Telegram, Meta, Viber) are all longer.
+pub const MIN_SECRET_LEN: usize = 16;
+
+const SECRET_KEYS: [&str; 7] = [
+    "token",
+    "webhook_secret",
+    "access_token",
+    "app_secret",
+    "verify_token",
+    "secret",
+    "api_key",
+];
+
+/// Why `value` cannot be used as a secret, if it cannot.
+fn weak_secret(value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        Some(
+            "is empty; set a random value of at least 16 characters (e.g. openssl rand -hex 32)"
+                .into(),
+        )
+    } else if is_placeholder(value) {
+        Some("is the placeholder from config.example.toml, which anyone can read; set your own random value (e.g. openssl rand -hex 32)".into())
+    } else if value.chars().count() < MIN_SECRET_LEN {
+        Some(format!(
+            "is {} characters; use at least {MIN_SECRET_LEN} (e.g. openssl rand -hex 32)",
+            value.chars().count()
+        ))
+    } else {
+        None
+    }
+}
+
+/// A secret value published in config.example.toml (commented or not), or one that says it
+/// is meant to be replaced.
+fn is_placeholder(value: &str) -> bool {
+    let v = value.trim();
+    let upper = v.to_ascii_uppercase();
+    if upper.contains("REPLACE") || upper.contains("CHANGE-ME") || upper.contains("CHANGEME") {
+        return true;
+    }
+    EXAMPLE_CONFIG.lines().any(|line| {
+        let line = line.trim_start_matches('#').trim();
+        let Some((key, rest)) = line.split_once('=') else {
+            return false;
+        };
+        SECRET_KEYS.contains(&key.trim())
+            && rest
+                .trim()
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                == Some(v)
+    })
 }
 
 /// An origin as browsers send it (`https://host[:port]`, lowercase, no trailing slash), or
@@ -683,10 +830,81 @@ mod tests {
         assert!(e.contains("carrier-pigeon"), "{e}");
     }
 
+    /// The example with its commented settings switched on, as an admin would.
+    fn example_uncommented() -> String {
+        EXAMPLE_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[")
+                        || rest.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn example_config_enables_no_channel() {
+        let c = load(EXAMPLE_CONFIG, &[], Overrides::default()).unwrap();
+        assert!(
+            c.channels.is_empty(),
+            "a fresh config must accept nothing from outside"
+        );
+        assert!(c.assistants.is_empty());
+    }
+
+    #[test]
+    fn example_placeholders_are_refused() {
+        let text = example_uncommented();
+        let e = load(&text, &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("channels[0].token") && e.contains("placeholder"),
+            "{e}"
+        );
+        // Each placeholder on its own is refused too, not only the first one met.
+        for (key, placeholder) in [
+            ("webhook_secret", "REPLACE-WITH-A-LONG-RANDOM-STRING"),
+            ("app_secret", "REPLACE-ME"),
+            ("token", "REPLACE-WITH-A-LONG-RANDOM-TOKEN"),
+            ("secret", "REPLACE-WITH-A-LONG-RANDOM-SECRET"),
+        ] {
+            assert!(
+                text.contains(&format!("{key} = \"{placeholder}\"")),
+                "{key}"
+            );
+            assert!(is_placeholder(placeholder));
+        }
+        assert!(!is_placeholder("9f86d081884c7d659a2feaa0c55ad015"));
+    }
+
     #[test]
     fn example_config_is_complete_and_parses() {
-        let text = include_str!("../config.example.toml");
-        let c = load(text, &[], Overrides::default()).unwrap();
+        // With every placeholder replaced by a real secret, the uncommented example is valid.
+        let mut text = example_uncommented();
+        for (i, p) in [
+            "123456:REPLACE-ME",
+            "REPLACE-WITH-A-LONG-RANDOM-STRING",
+            "REPLACE-WITH-A-LONG-RANDOM-TOKEN",
+            "REPLACE-WITH-A-LONG-RANDOM-SECRET",
+            "REPLACE-ME",
+        ]
+        .iter()
+        .enumerate()
+        {
+            text = text.replace(
+                &format!("\"{p}\""),
+                &format!("\"secret{i}-0123456789abcdef\""),
+            );
+        }
+        let c = load(&text, &[], Overrides::default()).unwrap();
         // Every section and every channel kind is documented in the example.
         for kind in ["telegram", "whatsapp", "viber", "widget", "api"] {
             assert!(
@@ -695,6 +913,7 @@ mod tests {
             );
         }
         assert!(!c.templates.is_empty() && !c.assistants.is_empty());
+        let text = EXAMPLE_CONFIG;
         // Every key the structs know appears in the example (commented or not).
         let rendered = toml::to_string(&Config::default()).unwrap();
         let optional = ["public_url", "cert", "key"];
@@ -715,11 +934,11 @@ mod tests {
     fn whatsapp_keys_are_checked() {
         let wa = |extra: &str| {
             format!(
-                "[[channels]]\nid=\"w\"\nname=\"W\"\nkind=\"whatsapp\"\naccess_token=\"tok-123456\"\nphone_number_id=\"1\"\n{extra}"
+                "[[channels]]\nid=\"w\"\nname=\"W\"\nkind=\"whatsapp\"\naccess_token=\"tok-1234567890abcdef\"\nphone_number_id=\"1\"\n{extra}"
             )
         };
         let c = load(
-            &wa("app_secret=\"s3cret\"\nverify_token=\"vt\"\n"),
+            &wa("app_secret=\"s3cret-0123456789ab\"\nverify_token=\"vt-0123456789abcdef\"\n"),
             &[],
             Overrides::default(),
         )
@@ -737,11 +956,11 @@ mod tests {
         }
         let out = c.redacted_toml();
         assert!(
-            !out.contains("tok-123456") && !out.contains("s3cret"),
+            !out.contains("tok-1234567890abcdef") && !out.contains("s3cret-0123456789ab"),
             "{out}"
         );
         let e = load(
-            &wa("app_secret=\"\"\nverify_token=\"vt\"\n"),
+            &wa("app_secret=\"\"\nverify_token=\"vt-0123456789abcdef\"\n"),
             &[],
             Overrides::default(),
         )
@@ -749,7 +968,7 @@ mod tests {
         .to_string();
         assert!(e.contains("app_secret"), "{e}");
         let e = load(
-            &wa("app_secret=\"s\"\nverify_token=\"vt\"\ntemplate_language=\"en US\"\n"),
+            &wa("app_secret=\"s3cret-0123456789ab\"\nverify_token=\"vt-0123456789abcdef\"\ntemplate_language=\"en US\"\n"),
             &[],
             Overrides::default(),
         )
@@ -788,9 +1007,69 @@ mod tests {
     }
 
     #[test]
+    fn weak_channel_secrets_are_refused_naming_the_key() {
+        let cases = [
+            // Viber signs with the token: an empty one would accept an HMAC anyone can make.
+            ("kind=\"viber\"\ntoken=\"\"\n", "channels[0].token", "empty"),
+            (
+                "kind=\"viber\"\ntoken=\"short-token\"\n",
+                "channels[0].token",
+                "11 characters",
+            ),
+            (
+                "kind=\"telegram\"\ntoken=\"123456:abcdefghijklmnop\"\nwebhook_secret=\"REPLACE-WITH-A-LONG-RANDOM-STRING\"\n",
+                "channels[0].webhook_secret",
+                "placeholder",
+            ),
+            (
+                "kind=\"telegram\"\ntoken=\"123456:abcdefghijklmnop\"\n",
+                "channels[0].webhook_secret",
+                "empty",
+            ),
+            (
+                "kind=\"api\"\ntoken=\"0123456789abcdef\"\ncallback_url=\"https://x.example/cb\"\n",
+                "channels[0].secret",
+                "empty",
+            ),
+            (
+                "kind=\"api\"\ntoken=\"0123456789abcdef\"\ncallback_url=\"https://x.example/cb\"\nsecret=\"x\"\n",
+                "channels[0].secret",
+                "1 characters",
+            ),
+            (
+                "kind=\"whatsapp\"\naccess_token=\"tok-1234567890abcdef\"\napp_secret=\"s3cret-0123456789ab\"\nverify_token=\"REPLACE-ME\"\nphone_number_id=\"1\"\n",
+                "channels[0].verify_token",
+                "placeholder",
+            ),
+        ];
+        for (body, key, why) in cases {
+            let text = format!("[[channels]]\nid=\"c\"\nname=\"C\"\n{body}");
+            let e = load(&text, &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains(why), "{body}: {e}");
+        }
+        // A polling bot has no webhook route, so it needs no webhook secret.
+        load(
+            "[[channels]]\nid=\"c\"\nname=\"C\"\nkind=\"telegram\"\ntoken=\"123456:abcdefghijklmnop\"\nmode=\"polling\"\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        let e = load(
+            "[[assistants]]\nid=\"h\"\nname=\"H\"\nurl=\"https://x.example/v1\"\nmodel=\"m\"\napi_key=\"REPLACE-ME\"\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("assistants[0].api_key"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let c = load(
-            "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"api\"\ntoken=\"supersecrettoken1\"\ncallback_url=\"https://x.example/cb\"\nsecret=\"hmacsecret\"\n",
+            "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"api\"\ntoken=\"supersecrettoken1\"\ncallback_url=\"https://x.example/cb\"\nsecret=\"hmacsecret-0123456789\"\n",
             &[],
             Overrides::default(),
         )

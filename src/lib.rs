@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod realtime;
 pub mod search;
 pub mod store;
+pub mod sys;
 pub mod tls;
 
 pub use error::{Error, Result};

@@ -9,12 +9,16 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::config::LimitsConfig;
+use crate::domain::inbox::{ApiToken, TokenScope};
 use crate::domain::manager::{self, Manager, Role};
 use crate::error::{Error, Result};
 use crate::store::sessions::{self, Session};
 use crate::store::{self, Store};
 use password::Hasher;
 use ratelimit::FailureLimiter;
+
+/// Prefix that makes a leaked Parley token easy to recognise (and to scan for).
+pub const TOKEN_PREFIX: &str = "pt_";
 
 /// `bytes` random bytes as lowercase hex.
 pub fn random_token(bytes: usize) -> String {
@@ -44,7 +48,20 @@ pub struct Identity {
     pub session_hash: Option<Vec<u8>>,
     /// SHA-256 of the bearer API token; None for sessions.
     pub token_hash: Option<Vec<u8>>,
+    /// The bearer API token's id and scope; None for sessions.
+    pub token: Option<(u64, TokenScope)>,
     pub csrf: Option<String>,
+}
+
+impl Identity {
+    /// Whether this caller may use admin powers: an admin signed in, or an admin's token
+    /// made with the admin scope.
+    pub fn is_admin(&self) -> bool {
+        self.manager.role == Role::Admin
+            && self
+                .token
+                .is_none_or(|(_, scope)| scope == TokenScope::Admin)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -104,34 +121,32 @@ impl Accounts {
         ip: &str,
     ) -> Result<(String, Session, Manager)> {
         let login_key = login.trim().to_lowercase();
-        let wait = [
-            self.by_login.blocked(&format!("l:{login_key}")),
-            self.by_ip.blocked(&format!("i:{ip}")),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        if let Some(w) = wait {
-            return Err(Error::RateLimited(w));
-        }
+        let (by_login, by_ip) = (format!("l:{login_key}"), format!("i:{ip}"));
+        // Spend an attempt before the check, so guesses sent at once cannot all pass a
+        // "not blocked yet" test together; a correct password gets it back.
+        self.spend_attempt(&by_login, &by_ip)?;
         let found = match manager::normalise_login(login) {
             Ok(l) => self.store.read(|r| r.manager_by_login(&l))?,
             Err(_) => None,
         };
-        let phc = found
-            .as_ref()
-            .map(|m| m.password_hash.clone())
-            .unwrap_or_else(|| password::dummy_hash().to_string());
-        let ok = self.hasher.verify(password.to_string(), phc).await?;
+        // An unknown login is checked against a dummy hash, so it takes as long as a known one.
+        let phc = found.as_ref().map(|m| m.password_hash.clone());
+        let ok = match self.hasher.verify(password.to_string(), phc).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Not a wrong password: the check never ran.
+                self.refund_attempt(&by_login, &by_ip);
+                return Err(e);
+            }
+        };
         let manager = match found {
             Some(m) if ok && !m.disabled => m,
             _ => {
-                self.by_login.fail(&format!("l:{login_key}"));
-                self.by_ip.fail(&format!("i:{ip}"));
                 tracing::warn!(login = %login_key, ip, "failed sign-in");
                 return Err(Error::InvalidCredentials);
             }
         };
+        self.refund_attempt(&by_login, &by_ip);
         let token = random_token(32);
         let hash = sha256(token.as_bytes());
         let now = store::now_ms();
@@ -148,6 +163,51 @@ impl Accounts {
             .await?;
         tracing::info!(login = %manager.login, ip, "signed in");
         Ok((token, session, manager))
+    }
+
+    fn spend_attempt(&self, by_login: &str, by_ip: &str) -> Result<()> {
+        if let Err(w) = self.by_login.take(by_login) {
+            return Err(Error::RateLimited(w));
+        }
+        if let Err(w) = self.by_ip.take(by_ip) {
+            self.by_login.refund(by_login);
+            return Err(Error::RateLimited(w));
+        }
+        Ok(())
+    }
+
+    fn refund_attempt(&self, by_login: &str, by_ip: &str) {
+        self.by_login.refund(by_login);
+        self.by_ip.refund(by_ip);
+    }
+
+    /// Check a signed-in manager's current password (to change it), limited like sign-ins:
+    /// a stolen session must not become an unlimited password oracle.
+    pub async fn check_password(
+        &self,
+        manager: &Manager,
+        password: &str,
+        ip: &str,
+    ) -> Result<bool> {
+        let (by_login, by_ip) = (format!("p:{}", manager.id), format!("i:{ip}"));
+        self.spend_attempt(&by_login, &by_ip)?;
+        let ok = match self
+            .hasher
+            .verify(password.to_string(), Some(manager.password_hash.clone()))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.refund_attempt(&by_login, &by_ip);
+                return Err(e);
+            }
+        };
+        if ok {
+            self.refund_attempt(&by_login, &by_ip);
+        } else {
+            tracing::warn!(login = %manager.login, ip, "wrong current password");
+        }
+        Ok(ok)
     }
 
     /// The identity behind a session token, if the session is live and the manager enabled.
@@ -168,6 +228,7 @@ impl Accounts {
                     manager: m,
                     session_hash: Some(hash),
                     token_hash: None,
+                    token: None,
                     csrf: Some(s.csrf),
                 })),
                 _ => Ok(None),
@@ -190,6 +251,7 @@ impl Accounts {
                     manager: m,
                     session_hash: None,
                     token_hash: Some(hash),
+                    token: Some((t.id, t.scope)),
                     csrf: None,
                 })),
                 _ => Ok(None),
@@ -234,19 +296,58 @@ impl Accounts {
             && self.store.read(manager_ok)?)
     }
 
-    /// Delete an API token; connections it opened end. False when there was no such token.
+    /// Make an API token for `by` (an admin). Only the token is returned; the store keeps its
+    /// SHA-256. A token made with a token gets no more power than that one, and ends with it.
+    pub async fn create_token(
+        &self,
+        by: &Identity,
+        name: String,
+        scope: TokenScope,
+    ) -> Result<(String, ApiToken)> {
+        if !by.is_admin() {
+            return Err(Error::Forbidden("this needs the admin role".into()));
+        }
+        let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+        let hash = sha256(token.as_bytes());
+        let creator = by.manager.id;
+        let parent = by.token.map(|(id, _)| id);
+        let t = self
+            .store
+            .write(move |w| {
+                // The parent may have been deleted since this request was authenticated; a
+                // child of a deleted token would outlive it.
+                if let Some(p) = parent
+                    && !store::inbox::api_tokens(w)?.iter().any(|t| t.id == p)
+                {
+                    return Err(Error::Unauthenticated);
+                }
+                let t = ApiToken {
+                    id: w.next_id("api_token")?,
+                    name: name.clone(),
+                    created_by: creator,
+                    created_ms: store::now_ms(),
+                    scope,
+                    parent,
+                };
+                store::inbox::put_api_token(w, &hash, &t)?;
+                Ok(t)
+            })
+            .await?;
+        Ok((token, t))
+    }
+
+    /// Delete an API token and every token made with it; connections they opened end. False
+    /// when there was no such token.
     pub async fn delete_token(&self, id: u64) -> Result<bool> {
-        let hash = self
+        let hashes = self
             .store
             .write(move |w| store::inbox::delete_api_token(w, id))
             .await?;
-        match hash {
-            Some(h) => {
-                let _ = self.revoked.send(Revoked::Token(h));
-                Ok(true)
-            }
-            None => Ok(false),
+        let found = !hashes.is_empty();
+        for h in hashes {
+            let _ = self.revoked.send(Revoked::Token(h));
         }
+        Ok(found)
     }
 
     pub async fn logout(&self, session_hash: Vec<u8>) -> Result<()> {

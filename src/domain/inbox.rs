@@ -198,6 +198,45 @@ pub struct ApiToken {
     pub name: String,
     pub created_by: u64,
     pub created_ms: i64,
+    pub scope: TokenScope,
+    /// The token that created this one, when it was made with a token: deleting that one
+    /// ends this one too, so a leaked token leaves no way back in.
+    pub parent: Option<u64>,
+}
+
+/// What an API token may do. `Integration` works the inbox (channels, chats, messages,
+/// contacts and what hangs off them) as its admin would; `Admin` may also manage people and
+/// tokens, and is only given when asked for by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenScope {
+    Integration,
+    Admin,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Integration => "integration",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenScope> {
+        match s {
+            "integration" => Some(TokenScope::Integration),
+            "admin" => Some(TokenScope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The first layout of `ApiToken`, before scopes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiTokenV1 {
+    pub id: u64,
+    pub name: String,
+    pub created_by: u64,
+    pub created_ms: i64,
 }
 
 /// A pending outbound delivery.

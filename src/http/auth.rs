@@ -8,7 +8,9 @@ use poem::http::Method;
 use poem::{FromRequest, Request, RequestBody};
 
 use super::AppState;
+use crate::accounts::ratelimit::address_key;
 use crate::accounts::{Identity, same_secret};
+use crate::config::{ServerConfig, in_cidr, parse_cidr};
 use crate::domain::manager::Role;
 use crate::error::Error;
 
@@ -42,20 +44,49 @@ pub fn clear_cookie() -> String {
     format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the admin
-/// said a proxy is in front (otherwise that header is attacker-controlled).
-pub fn client_ip(req: &Request, trust_proxy: bool) -> String {
-    if trust_proxy
-        && let Some(ip) = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return ip.to_string();
+/// The client's address. Without `trust_proxy` it is the socket peer. Behind a proxy it is
+/// taken from `X-Forwarded-For` read from the right: each proxy appends the address it was
+/// connected from, so entries to the left of the last trusted proxy are whatever the client
+/// wrote and never count. With `trusted_proxies` empty, the proxy connected to us is the only
+/// trusted one and the last entry is the client; with a list, the header is read only when
+/// the peer is in it, and trusted entries are skipped from the right.
+pub fn client_addr(req: &Request, server: &ServerConfig) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if !server.trust_proxy {
+        return peer;
     }
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
+    let trusted: Vec<_> = server
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| parse_cidr(p))
+        .collect();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|&c| in_cidr(ip, c));
+    if !trusted.is_empty() && !peer.is_some_and(is_trusted) {
+        return peer;
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            // Garbage the client wrote, or a proxy we do not know: stop at the last good hop.
+            return peer;
+        };
+        if trusted.is_empty() || !is_trusted(ip) {
+            return Some(ip);
+        }
+    }
+    peer
+}
+
+/// The key per-address limits count under (IPv6 by /64), from `client_addr`.
+pub fn client_ip(req: &Request, server: &ServerConfig) -> String {
+    client_addr(req, server)
+        .map(address_key)
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -110,6 +141,29 @@ impl<'a> FromRequest<'a> for Admin {
         if id.manager.role != Role::Admin {
             return Err(Error::Forbidden("this needs the admin role".into()).into());
         }
+        if !id.is_admin() {
+            return Err(Error::Forbidden(
+                "this API token has the integration scope; this needs a token made with \"scope\": \"admin\"".into(),
+            )
+            .into());
+        }
         Ok(Admin(id))
+    }
+}
+
+/// A manager signed in with a browser session: changes to the account itself (password,
+/// profile) are never open to API tokens, which act for their admin but are not them.
+pub struct SessionAuth(pub Identity);
+
+impl<'a> FromRequest<'a> for SessionAuth {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let Auth(id) = Auth::from_request(req, body).await?;
+        if id.token.is_some() {
+            return Err(Error::Forbidden(
+                "this needs a signed-in session, not an API token".into(),
+            )
+            .into());
+        }
+        Ok(SessionAuth(id))
     }
 }

@@ -122,8 +122,12 @@ pub async fn telegram(
     body: Vec<u8>,
 ) -> poem::Result<Json<Value>> {
     use crate::channels::telegram::{Bot, apply_update, authentic, parse_update};
-    let bot = Bot::of(channel(st, &id, "telegram")?)
-        .ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
+    let config = channel(st, &id, "telegram")?;
+    // A polling bot fetches its own updates: it has no webhook, so nothing may post to one.
+    if matches!(&config.kind, ChannelKindConfig::Telegram { mode, .. } if mode == "polling") {
+        return Err(Error::NotFound(format!("telegram channel {id:?}")).into());
+    }
+    let bot = Bot::of(config).ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
     if !authentic(&bot, req.header("x-telegram-bot-api-secret-token")) {
         return Err(Error::Unauthenticated.into());
     }

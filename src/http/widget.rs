@@ -141,7 +141,7 @@ fn visitor(st: &AppState, req: &Request, token: Option<&str>) -> poem::Result<(V
 }
 
 fn spend(st: &AppState, req: &Request, b: Budget) -> poem::Result<()> {
-    let ip = client_ip(req, st.config.server.trust_proxy);
+    let ip = client_ip(req, &st.config.server);
     Ok(st.widget.limits.take(b, &ip)?)
 }
 
@@ -414,7 +414,7 @@ pub async fn ws(
     Query(q): Query<WsQuery>,
 ) -> poem::Result<impl IntoResponse> {
     let (v, _) = visitor(st, req, q.token.as_deref())?;
-    let ip = client_ip(req, st.config.server.trust_proxy);
+    let ip = client_ip(req, &st.config.server);
     let feed = st
         .widget
         .live

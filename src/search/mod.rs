@@ -184,27 +184,13 @@ pub struct MessageHit {
 fn background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
-            lower_priority();
+            crate::sys::lower_thread_priority();
             f()
         })
         .join()
     })
     .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
-
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    unsafe extern "C" {
-        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-    }
-    // PRIO_PROCESS (0) with who = 0 is the calling thread on Linux. Raising one's own nice
-    // value needs no privilege; failure only means normal priority.
-    // SAFETY: a plain libc call with integer arguments.
-    let _ = unsafe { setpriority(0, 0, 10) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 impl Search {
     /// Open both indexes under `<data_dir>/search`, rebuilding what needs it, then catch up

@@ -17,9 +17,35 @@ macro_rules! record {
 record!(
     Contact => "contact", Chat => "chat", Message => "message", Task => "task",
     Dialog => "dialog", Notification => "notification", LogEntry => "log entry",
-    Draft => "draft", ApiToken => "api token", Delivery => "delivery", Blob => "blob",
+    Draft => "draft", Delivery => "delivery", Blob => "blob",
     Visitor => "visitor",
 );
+
+impl Record for ApiToken {
+    const VERSION: u8 = 2;
+    const NAME: &'static str = "api token";
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self> {
+        match version {
+            // Tokens made before scopes acted with every power of their admin; they keep it
+            // (an integration may depend on it), and admins can replace them with narrower ones.
+            1 => {
+                let v1: ApiTokenV1 = postcard::from_bytes(bytes)
+                    .map_err(|e| Error::Corrupt(format!("api token row (v1): {e}")))?;
+                Ok(ApiToken {
+                    id: v1.id,
+                    name: v1.name,
+                    created_by: v1.created_by,
+                    created_ms: v1.created_ms,
+                    scope: TokenScope::Admin,
+                    parent: None,
+                })
+            }
+            v => Err(Error::Corrupt(format!(
+                "api token row has unknown format version {v}"
+            ))),
+        }
+    }
+}
 
 fn k(id: u64) -> [u8; 8] {
     codec::u64_key(id)
@@ -517,16 +543,22 @@ pub fn put_api_token(w: &W, hash: &[u8], t: &ApiToken) -> Result<()> {
     w.put_raw(TOKEN_IDS, &k(t.id), hash)
 }
 
-/// Delete the token with this id; its hash when there was one.
-pub fn delete_api_token(w: &W, id: u64) -> Result<Option<Vec<u8>>> {
-    match w.get_raw(TOKEN_IDS, &k(id))? {
-        Some(hash) => {
-            w.del(API_TOKENS, &hash)?;
-            w.del(TOKEN_IDS, &k(id))?;
-            Ok(Some(hash))
-        }
-        None => Ok(None),
+/// Delete the token with this id and every token made with it (and with those, and so on);
+/// the hashes of all deleted tokens, empty when there was no such token.
+pub fn delete_api_token(w: &W, id: u64) -> Result<Vec<Vec<u8>>> {
+    let all = api_tokens(w)?;
+    let mut doomed = vec![id];
+    let mut hashes = Vec::new();
+    while let Some(next) = doomed.pop() {
+        let Some(hash) = w.get_raw(TOKEN_IDS, &k(next))? else {
+            continue;
+        };
+        w.del(API_TOKENS, &hash)?;
+        w.del(TOKEN_IDS, &k(next))?;
+        hashes.push(hash);
+        doomed.extend(all.iter().filter(|t| t.parent == Some(next)).map(|t| t.id));
     }
+    Ok(hashes)
 }
 
 /// A page of contacts by id after `cursor` that satisfy `keep`, looking at no more than

@@ -26,7 +26,7 @@ fn version_and_bad_config_are_reported() {
     assert!(!o.status.success());
     assert!(text(&o).contains("/nonexistent/parley.toml"));
 
-    // The example config passes and check-config redacts its secrets.
+    // The example config passes as it is (it enables no channel).
     let o = parley(
         &[
             "check-config",
@@ -36,9 +36,21 @@ fn version_and_bad_config_are_reported() {
         None,
     );
     assert!(o.status.success(), "{}", text(&o));
+
+    // check-config redacts secrets.
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[channels]]\nid = \"crm\"\nkind = \"api\"\nname = \"CRM\"\ntoken = \"tok-0123456789abcdef\"\ncallback_url = \"https://crm.example.com/hook\"\nsecret = \"sec-0123456789abcdef\"\n",
+    )
+    .unwrap();
+    let o = parley(&["check-config", "--config", good.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains("<redacted>") && !t.contains("REPLACE-WITH-A-LONG-RANDOM-SECRET"),
+        t.contains("<redacted>")
+            && !t.contains("tok-0123456789abcdef")
+            && !t.contains("sec-0123456789abcdef"),
         "{t}"
     );
 }

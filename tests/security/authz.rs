@@ -165,7 +165,12 @@ impl World {
         let boss = app.login("boss").await;
         let root = app.login("root").await;
         let helper = app.login("helper").await;
-        let (st, tok) = root.post("/api/v1/tokens", json!({"name": "matrix"})).await;
+        let (st, tok) = root
+            .post(
+                "/api/v1/tokens",
+                json!({"name": "matrix", "scope": "admin"}),
+            )
+            .await;
         assert_eq!(st, 201, "{tok}");
         let bearer = tok["token"].as_str().unwrap().to_string();
         let boss2 = app.login("boss").await;
@@ -410,7 +415,9 @@ impl World {
                 if caller != Caller::Bearer {
                     return Who::of(&b, &login);
                 }
-                let (_, t) = b.post("/api/v1/tokens", json!({"name": "fresh"})).await;
+                let (_, t) = b
+                    .post("/api/v1/tokens", json!({"name": "fresh", "scope": "admin"}))
+                    .await;
                 Who {
                     login,
                     bearer: t["token"].as_str().map(String::from),

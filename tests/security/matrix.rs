@@ -6,7 +6,7 @@
 //! chat, filter, notification, …) so that a permitted call succeeds for real and a refused
 //! one aims at an object that exists.
 
-use Access::{Admin, Channel, Public, Session, Signed, Visitor};
+use Access::{Admin, Channel, Own, Public, Session, Signed, Visitor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -15,8 +15,11 @@ pub enum Access {
     /// Any signed-in manager: the session cookie (plus X-CSRF-Token to change anything) or
     /// an API token.
     Session,
-    /// Admins only (an API token acts as the admin who made it).
+    /// Admins only (an API token made with the admin scope acts as the admin who made it).
     Admin,
+    /// The signed-in manager's own account (password, profile): a browser session only; an
+    /// API token acts for its admin but is not them.
+    Own,
     /// A platform webhook: only that channel's own secret gets in, never a manager's session
     /// or API token.
     Channel,
@@ -108,9 +111,9 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/session", "/api/v1/session", Public, OK)
         .json(r#"{"login":"<login>","password":"<password>"}"#).fresh(Fresh::Session),
     row("GET /api/v1/session", "/api/v1/session", Session, OK),
-    row("PATCH /api/v1/session", "/api/v1/session", Session, OK).json(r#"{"name":"Renamed <uniq>"}"#),
+    row("PATCH /api/v1/session", "/api/v1/session", Own, OK).json(r#"{"name":"Renamed <uniq>"}"#),
     row("DELETE /api/v1/session", "/api/v1/session", Session, GONE).fresh(Fresh::Session),
-    row("POST /api/v1/session/password", "/api/v1/session/password", Session, GONE)
+    row("POST /api/v1/session/password", "/api/v1/session/password", Own, GONE)
         .json(r#"{"current_password":"<password>","new_password":"a brand new passphrase"}"#)
         .fresh(Fresh::Account),
     row("GET /api/v1/managers", "/api/v1/managers", Session, OK),
@@ -262,11 +265,12 @@ pub fn expect(row: &Row, method: &str, caller: Caller) -> Expect {
             ManagerNoCsrf | AdminWrongCsrf => Expect::Skip,
             _ => Expect::Refused(401, ""),
         },
-        Session | Admin => match caller {
+        Session | Admin | Own => match caller {
             Anonymous | ForgedCookie | BogusBearer | Guest => Expect::Refused(401, ""),
             ManagerNoCsrf | AdminWrongCsrf if changes => Expect::Refused(403, "X-CSRF-Token"),
             ManagerNoCsrf | AdminWrongCsrf => Expect::Skip,
             Manager if row.access == Admin => Expect::Refused(403, "admin"),
+            Bearer if row.access == Own => Expect::Refused(403, "session"),
             Manager | Boss | Bearer => Expect::Ok(row.ok),
         },
     }

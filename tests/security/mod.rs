@@ -3,6 +3,7 @@
 //! URLs. The browser half (XSS) is tests/e2e/xss.test.mjs.
 
 mod authz;
+mod defaults;
 mod matrix;
 mod private;
 mod sessions;

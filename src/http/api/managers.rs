@@ -27,7 +27,7 @@ fn json_response(v: serde_json::Value, status: u16) -> Response {
 #[handler]
 pub fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Response> {
     let all = st.store.read(|r| r.managers())?;
-    let admin = id.manager.role == Role::Admin;
+    let admin = id.is_admin();
     let items: Vec<_> = all
         .iter()
         .filter(|m| admin || !m.disabled)

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::domain::manager::Manager;
 use crate::error::Error;
 use crate::http::AppState;
-use crate::http::auth::{self, Auth};
+use crate::http::auth::{self, Auth, SessionAuth};
 
 pub fn manager_json(m: &Manager) -> serde_json::Value {
     json!({
@@ -41,7 +41,7 @@ pub struct ProfileBody {
 #[handler]
 pub async fn update_profile(
     Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
+    SessionAuth(id): SessionAuth,
     Json(body): Json<ProfileBody>,
 ) -> poem::Result<Response> {
     let who = id.manager.id;
@@ -99,7 +99,7 @@ pub async fn login(
     if body.login.len() > 256 || body.password.len() > 1024 {
         return Err(Error::InvalidCredentials.into());
     }
-    let ip = auth::client_ip(req, st.config.server.trust_proxy);
+    let ip = auth::client_ip(req, &st.config.server);
     // A sign-in replaces whatever session the browser had (no session fixation).
     let old = auth::session_token(req).map(|t| crate::accounts::sha256(t.as_bytes()));
     let (token, session, manager) = st.accounts.login(&body.login, &body.password, &ip).await?;
@@ -145,14 +145,19 @@ pub struct PasswordBody {
 /// browser signs in again with the new password.
 #[handler]
 pub async fn change_password(
+    req: &Request,
     Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
+    SessionAuth(id): SessionAuth,
     Json(body): Json<PasswordBody>,
 ) -> poem::Result<Response> {
-    let ok = crate::accounts::password::verify_blocking(
-        &body.current_password,
-        &id.manager.password_hash,
-    );
+    if body.current_password.len() > 1024 {
+        return Err(Error::invalid("current_password", "is wrong").into());
+    }
+    let ip = auth::client_ip(req, &st.config.server);
+    let ok = st
+        .accounts
+        .check_password(&id.manager, &body.current_password, &ip)
+        .await?;
     if !ok {
         return Err(Error::invalid("current_password", "is wrong").into());
     }

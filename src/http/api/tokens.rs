@@ -1,5 +1,5 @@
 //! `/api/v1/tokens`: bearer tokens for integrations (admin only). A token acts as the admin
-//! who created it; only its SHA-256 is stored, so it is shown once.
+//! who created it within its scope; only its SHA-256 is stored, so it is shown once.
 
 use std::sync::Arc;
 
@@ -9,21 +9,22 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::accounts::{random_token, sha256};
-use crate::domain::inbox::ApiToken;
+use crate::domain::inbox::TokenScope;
 use crate::domain::normalise;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::store::{self, inbox as db};
+use crate::store::inbox as db;
 
-/// Prefix that makes a leaked Parley token easy to recognise (and to scan for).
-pub const TOKEN_PREFIX: &str = "pt_";
+pub use crate::accounts::TOKEN_PREFIX;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     name: String,
+    /// "integration" (the default) or "admin".
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[handler]
@@ -36,23 +37,20 @@ pub async fn create(
     if name.is_empty() {
         return Err(Error::invalid("name", "must not be empty").into());
     }
-    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
-    let hash = sha256(token.as_bytes());
-    let creator = id.manager.id;
-    let t = st
-        .store
-        .write(move |w| {
-            let t = ApiToken {
-                id: w.next_id("api_token")?,
-                name: name.clone(),
-                created_by: creator,
-                created_ms: store::now_ms(),
-            };
-            db::put_api_token(w, &hash, &t)?;
-            Ok(t)
-        })
-        .await?;
-    let v = json!({"id": t.id, "name": t.name, "token": token, "created_ms": t.created_ms, "created_by": t.created_by});
+    let scope = match b.scope.as_deref() {
+        None => TokenScope::Integration,
+        Some(s) => TokenScope::parse(s).ok_or_else(|| {
+            Error::invalid(
+                "scope",
+                format!("{s:?} must be \"integration\" or \"admin\""),
+            )
+        })?,
+    };
+    let (token, t) = st.accounts.create_token(&id, name, scope).await?;
+    let v = json!({
+        "id": t.id, "name": t.name, "token": token, "scope": t.scope.as_str(),
+        "parent": t.parent, "created_ms": t.created_ms, "created_by": t.created_by,
+    });
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -62,7 +60,12 @@ pub fn list(Data(st): Data<&Arc<AppState>>, _a: Admin) -> poem::Result<Json<Valu
         .store
         .read(db::api_tokens)?
         .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "created_ms": t.created_ms, "created_by": t.created_by}))
+        .map(|t| {
+            json!({
+                "id": t.id, "name": t.name, "scope": t.scope.as_str(), "parent": t.parent,
+                "created_ms": t.created_ms, "created_by": t.created_by,
+            })
+        })
         .collect();
     Ok(Json(json!({"items": items})))
 }
