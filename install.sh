@@ -269,11 +269,11 @@ mkdir -p -- "$DATA_DIR"
 if [[ "$USE_SYSTEMD" -eq 1 ]]; then
     chown "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
 fi
-chmod 0750 "$DATA_DIR"
+chmod 0700 "$DATA_DIR"
 if [[ "$USE_SYSTEMD" -eq 1 ]]; then
-    say "data dir $DATA_DIR (owner $SERVICE_USER:$SERVICE_USER, mode 0750)"
+    say "data dir $DATA_DIR (owner $SERVICE_USER:$SERVICE_USER, mode 0700)"
 else
-    say "data dir $DATA_DIR (mode 0750)"
+    say "data dir $DATA_DIR (mode 0700)"
 fi
 
 # Config: only written if missing, never overwritten.

@@ -111,17 +111,13 @@ pub async fn start(config: Config) -> Result<Running> {
     let channels = Arc::new(Channels::from_config(&config));
     let inbox = Inbox::new(store.clone(), channels);
     let http_client = crate::channels::http_client()?;
+    // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
+    // server serves; `search.rebuilding()` says how far it is.
     let search = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::search::Search::open(&store, &|what, n, total| {
-                if n == total || n % 100_000 == 0 {
-                    tracing::info!("search: rebuilding the {what} index: {n}/{total}");
-                }
-            })
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("search start: {e}")))??
+        tokio::task::spawn_blocking(move || crate::search::Search::open_deferred(&store))
+            .await
+            .map_err(|e| Error::Internal(format!("search start: {e}")))??
     };
     let search = Arc::new(search);
     let blobs = Blobs::new(

@@ -101,6 +101,14 @@ pub fn clean_name(name: &str) -> String {
     }
 }
 
+async fn private_dir(p: &Path) -> std::io::Result<()> {
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .await
+}
+
 #[derive(Clone)]
 pub struct Blobs {
     dir: PathBuf,
@@ -137,12 +145,17 @@ impl Blobs {
     {
         use futures_util::StreamExt;
         let tmp_dir = self.dir.join("tmp");
-        tokio::fs::create_dir_all(&tmp_dir)
+        private_dir(&tmp_dir)
             .await
             .map_err(|e| Error::io(format!("cannot create {}", tmp_dir.display()), e))?;
         let tmp = tmp_dir.join(crate::accounts::random_token(12));
         let result = async {
-            let mut f = tokio::fs::File::create(&tmp)
+            // Attachments are conversations: 0600 whatever the umask.
+            let mut f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
                 .await
                 .map_err(|e| Error::io("cannot create a blob file", e))?;
             let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
@@ -204,7 +217,7 @@ impl Blobs {
                 return Ok((sha, size));
             }
             if let Some(parent) = final_path.parent() {
-                tokio::fs::create_dir_all(parent)
+                private_dir(parent)
                     .await
                     .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
             }

@@ -56,9 +56,11 @@ pub enum Command {
     User(UserCommand),
     /// Check the config and print the effective settings with secrets redacted.
     CheckConfig,
-    /// Write a consistent copy of the store to FILE (works while the server runs).
+    /// Write one file with the store, every attachment and the generated TLS files (works
+    /// while the server runs).
     Backup { file: PathBuf },
-    /// Replace the store with a backup FILE (stop the server first).
+    /// Restore a backup FILE into the data directory (stop the server first); what was there
+    /// is kept aside.
     Restore { file: PathBuf },
     /// Rebuild the search indexes from the store (stop the server first).
     Reindex,
@@ -124,7 +126,19 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
+/// Files Parley creates in the data directory hold hashes, keys and conversations: whatever
+/// umask the service starts with, nothing it writes there (the search index included, whose
+/// files tantivy creates) is readable by other users. `init` keeps the umask, since it writes
+/// a config file an admin may share with a group.
+fn private_umask() {
+    use rustix::fs::Mode;
+    rustix::process::umask(Mode::from_raw_mode(0o077));
+}
+
 pub async fn run(cli: Cli) -> Result<()> {
+    if !matches!(cli.command, Command::Init { .. } | Command::CheckConfig) {
+        private_umask();
+    }
     match cli.command {
         Command::Serve {
             listen,
@@ -161,17 +175,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { file } => {
             let config = load_config(&cli.global, Overrides::default())?;
-            let started = std::time::Instant::now();
-            let r = backup::backup_dir(&config.server.data_dir, &file)?;
-            println!(
-                "backup written to {}: {} tables, {} rows, {} bytes in {:.2} s",
-                file.display(),
-                r.tables,
-                r.rows,
-                r.bytes,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
+            backup(&config, &file)
         }
         Command::Reindex => {
             let config = load_config(&cli.global, Overrides::default())?;
@@ -187,16 +191,86 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Restore { file } => {
             let config = load_config(&cli.global, Overrides::default())?;
-            let kept = backup::restore_dir(&config.server.data_dir, &file)?;
-            println!(
-                "restored {} into {}; the previous store (if any) is kept as {}",
-                file.display(),
-                config.server.data_dir.display(),
-                kept.display()
-            );
-            Ok(())
+            restore(&config, &file)
         }
     }
+}
+
+fn mb(b: u64) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    // A line per 5 % once there is enough to wait for; stderr, so stdout stays the summary.
+    let last = std::cell::Cell::new(0u64);
+    let progress = |done: u64, total: u64| {
+        if total < PROGRESS_FROM {
+            return;
+        }
+        let pct = done * 100 / total.max(1);
+        if pct >= last.get() + 5 || (done == total && last.get() < 100) {
+            last.set(pct);
+            eprintln!("backup: {pct:>3} % ({} of {})", mb(done), mb(total));
+        }
+    };
+    let r = backup::backup_dir(&config.server.data_dir, file, &progress)?;
+    println!(
+        "backup written to {} ({}, mode 0600) in {:.2} s:",
+        file.display(),
+        mb(r.bytes),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  store: {} tables, {} rows, {}",
+        r.tables,
+        r.rows,
+        mb(r.store_bytes)
+    );
+    println!("  attachments: {} files, {}", r.blobs, mb(r.blob_bytes));
+    if r.tls_files > 0 {
+        println!(
+            "  TLS: the generated certificate and key ({} files), so a restore elsewhere shows the same fingerprint",
+            r.tls_files
+        );
+    } else {
+        println!("  TLS: none generated in the data directory (configured files are not included)");
+    }
+    println!("  It holds password, session and token hashes and the TLS key: keep it private.");
+    if !r.missing_blobs.is_empty() {
+        eprintln!(
+            "warning: {} attachment(s) the store refers to were already missing from {}/blobs and are not in the backup: {}",
+            r.missing_blobs.len(),
+            config.server.data_dir.display(),
+            r.missing_blobs.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Below this, a backup is quick enough that progress lines are noise.
+const PROGRESS_FROM: u64 = 64 << 20;
+
+fn restore(config: &Config, file: &std::path::Path) -> Result<()> {
+    let dir = &config.server.data_dir;
+    let r = backup::restore_dir(dir, file)?;
+    println!("restored {} into {}:", file.display(), dir.display());
+    println!("  store: {}", mb(r.store_bytes));
+    if r.store_only {
+        println!("  attachments: none (a store-only backup from an older Parley)");
+    } else {
+        println!("  attachments: {} files, {}", r.blobs, mb(r.blob_bytes));
+        println!("  TLS files: {}", r.tls_files);
+    }
+    match &r.kept {
+        Some(k) => println!(
+            "  the data that was there before is kept in {}",
+            k.display()
+        ),
+        None => println!("  the data directory held no Parley data before"),
+    }
+    println!("  The search index is rebuilt in the background at the next start.");
+    Ok(())
 }
 
 async fn reindex(config: &Config) -> Result<()> {
@@ -283,12 +357,14 @@ fn init(g: &Global, file: PathBuf, force: bool) -> Result<()> {
         },
         Overrides::default(),
     )?;
-    std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
-        Error::io(
-            format!("cannot create {}", config.server.data_dir.display()),
-            e,
-        )
-    })?;
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&config.server.data_dir)
+        .map_err(|e| {
+            Error::io(
+                format!("cannot create {}", config.server.data_dir.display()),
+                e,
+            )
+        })?;
     println!(
         "wrote {}; data directory {}. Start with: parley serve --config {}",
         file.display(),

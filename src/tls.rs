@@ -3,7 +3,7 @@
 //! fingerprint) after every restart.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject;
@@ -140,7 +140,10 @@ fn self_signed(dir: &Path, names: &[String]) -> Result<TlsMaterial> {
             });
         }
     }
-    std::fs::create_dir_all(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())
         .map_err(|e| Error::Tls(format!("certificate names {names:?}: {e}")))?;
@@ -158,11 +161,12 @@ fn self_signed(dir: &Path, names: &[String]) -> Result<TlsMaterial> {
     let cert_pem = cert.pem().into_bytes();
     let key_pem = key.serialize_pem().into_bytes();
     write_atomic(&key_path, &key_pem, 0o600)?;
-    write_atomic(&cert_path, &cert_pem, 0o644)?;
+    // The certificate is public, but everything in the data directory is private alike.
+    write_atomic(&cert_path, &cert_pem, 0o600)?;
     write_atomic(
         &meta_path,
         format!("{}\n{wanted}\n", not_after.unix_timestamp()).as_bytes(),
-        0o644,
+        0o600,
     )?;
     Ok(TlsMaterial {
         fingerprint: fingerprint(cert.der().as_ref()),
@@ -183,6 +187,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         .mode(mode)
         .open(&tmp)
         .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    // A leftover temporary file keeps its old mode; `mode` only applies to a new one.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(|e| Error::io(format!("cannot set the mode of {}", tmp.display()), e))?;
     f.write_all(data)
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;

@@ -11,11 +11,15 @@ use super::AppState;
 #[handler]
 pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
     let store_ok = st.store.read(|r| r.managers().map(|_| ())).is_ok();
+    let rebuilding = st.search.rebuilding();
     let body = json!({
         "status": if store_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "store": if store_ok { "ok" } else { "error" },
         "index": {
+            // "rebuilding" after a restore: the server serves, search answers 503 until done.
+            "state": if rebuilding.is_some() { "rebuilding" } else { "ready" },
+            "rebuild": rebuilding.map(|r| json!({"index": r.index, "done": r.done, "total": r.total})),
             "contacts": st.search.stats().0,
             "messages": st.search.stats().1,
             "applied_seq": st.search.applied(),

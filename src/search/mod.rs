@@ -10,6 +10,7 @@ pub mod schema;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,8 +94,12 @@ impl<F: Copy> Idx<F> {
                     std::fs::remove_dir_all(path)
                         .map_err(|e| Error::io(format!("cannot clear {}", path.display()), e))?;
                 }
-                std::fs::create_dir_all(path)
-                    .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+                std::os::unix::fs::DirBuilderExt::mode(
+                    std::fs::DirBuilder::new().recursive(true),
+                    0o700,
+                )
+                .create(path)
+                .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
                 (Index::create_in_dir(path, schema).map_err(terr)?, None)
             }
         };
@@ -146,6 +151,27 @@ pub struct Search {
     /// Last change-log sequence both indexes contain.
     applied: Mutex<u64>,
     pub wake: Arc<Notify>,
+    rebuild: Rebuild,
+}
+
+/// Indexes still to be rebuilt from the store (after a restore, a crash mid-rebuild or a
+/// schema change). The server serves meanwhile; searches over an index being rebuilt answer
+/// 503 "being rebuilt" rather than partial results, which could pass for "no such client".
+#[derive(Default)]
+struct Rebuild {
+    /// The change-log position each index holds; None while it still has to be rebuilt.
+    seqs: Mutex<(Option<u64>, Option<u64>)>,
+    contacts: AtomicBool,
+    messages: AtomicBool,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+/// Where a background rebuild is: which index, rows done, rows in all.
+pub struct Rebuilding {
+    pub index: &'static str,
+    pub done: u64,
+    pub total: u64,
 }
 
 /// Sections a contact is listed in, for section-scoped searches.
@@ -194,8 +220,17 @@ fn background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 impl Search {
     /// Open both indexes under `<data_dir>/search`, rebuilding what needs it, then catch up
-    /// from the change log.
+    /// from the change log. Blocks until done (`parley reindex`, tools).
     pub fn open(store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<Search> {
+        let s = Search::open_deferred(store)?;
+        s.finish_rebuild(store, progress)?;
+        Ok(s)
+    }
+
+    /// Open both indexes, leaving any rebuild to `run` (or `finish_rebuild`), so a server
+    /// starts at once after a restore instead of after minutes of indexing. An intact index
+    /// only catches up from the change log here, which is quick.
+    pub fn open_deferred(store: &Store) -> Result<Search> {
         let root = store.dir().join("search");
         let (cs, cf) = schema::contacts_schema();
         let (ms, mf) = schema::messages_schema();
@@ -206,18 +241,89 @@ impl Search {
             messages,
             applied: Mutex::new(0),
             wake: Arc::new(Notify::new()),
+            rebuild: Rebuild {
+                seqs: Mutex::new((cseq, mseq)),
+                contacts: AtomicBool::new(cseq.is_none()),
+                messages: AtomicBool::new(mseq.is_none()),
+                ..Default::default()
+            },
         };
-        let cseq = match cseq {
-            Some(v) => v,
-            None => s.rebuild_contacts(store, progress)?,
-        };
-        let mseq = match mseq {
-            Some(v) => v,
-            None => s.rebuild_messages(store, progress)?,
-        };
-        *s.applied.lock().unwrap_or_else(|p| p.into_inner()) = cseq.min(mseq);
-        while s.apply(store)? > 0 {}
+        if s.rebuilding().is_none() {
+            s.finish_rebuild(store, &|_, _, _| {})?;
+        }
         Ok(s)
+    }
+
+    /// Which index is being rebuilt and how far, while one is.
+    pub fn rebuilding(&self) -> Option<Rebuilding> {
+        let r = &self.rebuild;
+        let index = if r.contacts.load(Ordering::Acquire) {
+            "contacts"
+        } else if r.messages.load(Ordering::Acquire) {
+            "messages"
+        } else {
+            return None;
+        };
+        Some(Rebuilding {
+            index,
+            done: r.done.load(Ordering::Relaxed),
+            total: r.total.load(Ordering::Relaxed),
+        })
+    }
+
+    fn check_ready(&self, pending: &AtomicBool) -> Result<()> {
+        if !pending.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let how_far = match self.rebuilding() {
+            Some(r) if r.total > 0 => format!(" ({}: {} of {})", r.index, r.done, r.total),
+            _ => String::new(),
+        };
+        Err(Error::Unavailable(format!(
+            "the search index is being rebuilt{how_far}; search works again when it is done, \
+             and the chat list works meanwhile"
+        )))
+    }
+
+    /// Rebuild the indexes that need it (contacts first: the chat search needs them), then
+    /// catch up from the change log. Only one caller at a time: `open` or the indexer loop.
+    pub fn finish_rebuild(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
+        let track = |what: &str, n: u64, total: u64| {
+            self.rebuild.done.store(n, Ordering::Relaxed);
+            self.rebuild.total.store(total, Ordering::Relaxed);
+            progress(what, n, total);
+        };
+        let seqs = *self.rebuild.seqs.lock().unwrap_or_else(|p| p.into_inner());
+        let cseq = match seqs.0 {
+            Some(v) => v,
+            None => {
+                let v = self.rebuild_contacts(store, &track)?;
+                self.rebuild
+                    .seqs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0 = Some(v);
+                self.rebuild.contacts.store(false, Ordering::Release);
+                v
+            }
+        };
+        let mseq = match seqs.1 {
+            Some(v) => v,
+            None => {
+                self.rebuild.done.store(0, Ordering::Relaxed);
+                let v = self.rebuild_messages(store, &track)?;
+                self.rebuild
+                    .seqs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .1 = Some(v);
+                self.rebuild.messages.store(false, Ordering::Release);
+                v
+            }
+        };
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = cseq.min(mseq);
+        while self.apply(store)? > 0 {}
+        Ok(())
     }
 
     /// Rebuild both indexes from the store (what `parley reindex` does).
@@ -385,6 +491,43 @@ impl Search {
     pub async fn run(self: Arc<Self>, store: Store, mut stop: watch::Receiver<bool>) {
         // While indexing keeps failing (a full disk), say so once, not every second.
         let mut failing = false;
+        while self.rebuilding().is_some() {
+            let started = std::time::Instant::now();
+            tracing::info!(
+                "search: rebuilding the index in the background; the server serves meanwhile"
+            );
+            let (me, st) = (self.clone(), store.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                me.finish_rebuild(&st, &|what, n, total| {
+                    if n == total || n % 100_000 == 0 {
+                        tracing::info!("search: rebuilding the {what} index: {n}/{total}");
+                    }
+                })
+            })
+            .await;
+            match r {
+                Ok(Ok(())) => tracing::info!(
+                    "search: index rebuilt in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ),
+                Ok(Err(e)) => {
+                    self.contacts.rollback();
+                    self.messages.rollback();
+                    if !failing {
+                        tracing::error!("search: rebuilding the index failed (will retry): {e}");
+                        failing = true;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("search: the rebuild task failed: {e}");
+                    return;
+                }
+            }
+        }
         loop {
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -460,6 +603,7 @@ impl Search {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<u64>, usize)> {
+        self.check_ready(&self.rebuild.contacts)?;
         let f = &self.contacts.fields;
         let mut parts: Vec<Box<dyn Query>> = Vec::new();
         let text_q = match text {
@@ -516,6 +660,7 @@ impl Search {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<MessageHit>, usize, Vec<String>)> {
+        self.check_ready(&self.rebuild.messages)?;
         let f = self.messages.fields;
         let Some((q, words)) = query::message_text(&f, text)? else {
             return Ok((vec![], 0, vec![]));
@@ -574,5 +719,45 @@ impl Search {
                 .unwrap_or(0)
         }
         size(&self.contacts.path) + size(&self.messages.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a restore the index is missing: the server opens it at once, and a search over
+    /// it says it is being rebuilt (503) instead of answering "no such client"; once the
+    /// rebuild is done, the same search finds the restored data.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_index_is_rebuilt_later_and_searches_say_so_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        crate::demo::generate(&store, 50, 300, 3, &|_| {})
+            .await
+            .unwrap();
+        let s = tokio::task::block_in_place(|| Search::open_deferred(&store)).unwrap();
+        let r = s.rebuilding().expect("a rebuild is pending");
+        assert_eq!(r.index, "contacts");
+        let e = s
+            .contacts(None, None, None, true, 0, 10)
+            .err()
+            .expect("no partial answer while rebuilding");
+        assert_eq!(e.status(), 503);
+        assert!(e.to_string().contains("being rebuilt"), "{e}");
+        assert!(s.messages("hello", 0, 10).is_err());
+
+        tokio::task::block_in_place(|| s.finish_rebuild(&store, &|_, _, _| {})).unwrap();
+        assert!(s.rebuilding().is_none());
+        let (ids, total) = s.contacts(None, None, None, true, 0, 10).unwrap();
+        assert_eq!(total, 50);
+        assert_eq!(ids.len(), 10);
+        assert_eq!(s.stats().0, 50);
+
+        // An intact index opens without a pending rebuild.
+        drop(s);
+        let s = tokio::task::block_in_place(|| Search::open_deferred(&store)).unwrap();
+        assert!(s.rebuilding().is_none());
+        assert_eq!(s.stats().0, 50);
     }
 }

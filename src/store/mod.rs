@@ -9,6 +9,7 @@ pub mod events;
 pub mod inbox;
 pub mod managers;
 mod migrate;
+pub mod private;
 pub mod saved;
 pub mod search_log;
 pub mod sessions;
@@ -17,6 +18,7 @@ mod writer;
 
 use std::cell::RefCell;
 use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -53,10 +55,26 @@ impl Store {
     /// Open (creating if needed) the store in `dir`, take the directory lock, run migrations
     /// and start the writer thread.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| Error::io(format!("cannot create data dir {}", dir.display()), e))?;
         let lock = lock_dir(dir)?;
         let path = dir.join(DB_FILE);
+        // redb creates its file with the umask's modes; an empty file it is given is
+        // initialised instead, so the store is never readable by others, even briefly.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(format!("cannot create {}", path.display()), e)),
+        }
+        private::tighten(dir);
         let db = open_db(&path)?;
         migrate::run(&db)?;
         let db = Arc::new(writer::Handle::new(db, path));
@@ -144,6 +162,7 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .truncate(false)
         .read(true)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
     match f.try_lock() {
