@@ -272,7 +272,18 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
     {
-        let outbox = Outbox::new(ctx.clone());
+        let states = ctx.inbox.channel_states.clone();
+        let stop_rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            states.run(stop_rx).await;
+            Ok(())
+        }));
+    }
+    {
+        let outbox = Outbox::new(
+            ctx.clone(),
+            crate::channels::outbox::Policy::from_config(&config.delivery),
+        );
         let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             outbox.run(stop_rx).await;

@@ -39,6 +39,7 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
+    pub delivery: DeliveryConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -123,6 +124,25 @@ impl Default for LimitsConfig {
             session_hours: 24 * 14,
             max_connections: 10_000,
             max_connections_per_address: 512,
+        }
+    }
+}
+
+/// How the outbox retries a reply a platform or callback did not take.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts (the first included) before a message is marked failed.
+    pub max_attempts: u32,
+    /// Longest wait between two attempts, seconds (the wait doubles from 50 ms up to this).
+    pub max_backoff_secs: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: 24,
+            max_backoff_secs: 300,
         }
     }
 }
@@ -370,6 +390,18 @@ impl Config {
             return Err(Error::Config(
                 "tls: set both cert and key, or neither (for a self-signed certificate)".into(),
             ));
+        }
+        if !(1..=1000).contains(&self.delivery.max_attempts) {
+            return Err(Error::Config(format!(
+                "delivery.max_attempts: {} must be between 1 and 1000",
+                self.delivery.max_attempts
+            )));
+        }
+        if !(1..=86_400).contains(&self.delivery.max_backoff_secs) {
+            return Err(Error::Config(format!(
+                "delivery.max_backoff_secs: {} must be between 1 and 86400",
+                self.delivery.max_backoff_secs
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, ch) in self.channels.iter().enumerate() {

@@ -9,34 +9,67 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Ctx, Outgoing, SendError};
+use crate::config::DeliveryConfig;
 use crate::domain::inbox::Delivery;
 use crate::error::Result;
 use crate::inbox::reply::DeliveryOutcome;
 use crate::store;
 use crate::store::inbox::{self as db, InboxReads};
 
-/// With the backoff below this spans about an hour before a message is marked failed.
-pub const MAX_ATTEMPTS: u32 = 24;
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
 pub const MAX_CONCURRENT: usize = 32;
+/// How often receipts that no send claimed are looked for (they expire after 10 minutes).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// 50 ms, 100 ms, 200 ms, … doubling to a 5-minute cap: a blip heals at once, an outage is
-/// not hammered.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(50u64 << attempt.min(20)).min(MAX_BACKOFF)
+/// When to try again and when to give up (`[delivery]` in the config).
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Attempts, the first included, before the message is marked failed.
+    pub max_attempts: u32,
+    pub max_backoff: Duration,
+}
+
+impl Policy {
+    pub fn from_config(c: &DeliveryConfig) -> Policy {
+        Policy {
+            max_attempts: c.max_attempts.max(1),
+            max_backoff: Duration::from_secs(c.max_backoff_secs.max(1)),
+        }
+    }
+
+    /// The wait after failed attempt number `attempt + 1`: 50 ms, 100 ms, 200 ms, … doubling
+    /// to the cap, so a blip heals at once and an outage is not hammered.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        Duration::from_millis(50u64 << attempt.min(20)).min(self.max_backoff)
+    }
+
+    /// Time spent waiting between the first and the last attempt (the attempts themselves,
+    /// up to 30 s each, come on top).
+    pub fn give_up_after(&self) -> Duration {
+        (0..self.max_attempts.saturating_sub(1))
+            .map(|a| self.backoff(a))
+            .sum()
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy::from_config(&DeliveryConfig::default())
+    }
 }
 
 #[derive(Clone)]
 pub struct Outbox {
     ctx: Ctx,
+    policy: Policy,
     in_flight: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl Outbox {
-    pub fn new(ctx: Ctx) -> Outbox {
+    pub fn new(ctx: Ctx, policy: Policy) -> Outbox {
         Outbox {
             ctx,
+            policy,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -46,7 +79,14 @@ impl Outbox {
     }
 
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut swept = std::time::Instant::now();
         loop {
+            if swept.elapsed() >= SWEEP_EVERY {
+                swept = std::time::Instant::now();
+                if let Err(e) = self.ctx.inbox.expire_early_receipts().await {
+                    tracing::warn!("outbox: early receipts not expired: {e}");
+                }
+            }
             let wait = match self.dispatch() {
                 Ok(w) => w,
                 Err(e) => {
@@ -124,15 +164,15 @@ impl Outbox {
                 unreachable: true,
             },
             Err(SendError::Retry { reason, after }) => {
-                if d.attempts + 1 >= MAX_ATTEMPTS {
+                if d.attempts + 1 >= self.policy.max_attempts {
                     DeliveryOutcome::Failed {
                         reason: format!("{reason} (gave up after {} attempts)", d.attempts + 1),
                         unreachable: false,
                     }
                 } else {
                     let wait = after
-                        .unwrap_or_else(|| backoff(d.attempts))
-                        .min(MAX_BACKOFF);
+                        .unwrap_or_else(|| self.policy.backoff(d.attempts))
+                        .min(self.policy.max_backoff);
                     tracing::info!(
                         message = d.message_id,
                         attempt = d.attempts + 1,
@@ -189,6 +229,7 @@ impl Outbox {
             chat: &chat,
             contact: contact.as_ref(),
             message: &m,
+            delivery: d,
         };
         let r = super::send(&self.ctx, &out).await;
         if let Err(e) = &r {
@@ -201,5 +242,31 @@ impl Outbox {
                 .error(&channel.id, format!("sending message {}: {msg}", m.id));
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_gives_up_after_about_57_minutes() {
+        let p = Policy::default();
+        assert_eq!(p.max_attempts, 24);
+        assert_eq!(p.backoff(0), Duration::from_millis(50));
+        assert_eq!(p.backoff(12), Duration::from_millis(204_800));
+        assert_eq!(p.backoff(13), Duration::from_secs(300));
+        assert_eq!(p.backoff(40), Duration::from_secs(300));
+        // 50 ms · (2^13 − 1) for the doubling waits, then ten 5-minute waits: what the README
+        // and config.example.toml state.
+        assert_eq!(
+            p.give_up_after(),
+            Duration::from_millis(409_550 + 3_000_000)
+        );
+        let one = Policy::from_config(&DeliveryConfig {
+            max_attempts: 1,
+            max_backoff_secs: 1,
+        });
+        assert_eq!(one.give_up_after(), Duration::ZERO);
     }
 }

@@ -780,21 +780,39 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
     let attachments = &out.message.attachments;
     // The text rides as the first file's caption when it fits; otherwise it goes first.
     let caption_fits = !attachments.is_empty() && text.encode_utf16().count() <= CAPTION_LIMIT;
+    let pieces = if !text.is_empty() && !caption_fits {
+        split_text(text, TEXT_LIMIT)
+    } else {
+        Vec::new()
+    };
+    // Each piece of text and each file is one Telegram message, numbered in sending order;
+    // those an earlier attempt got accepted are not sent again.
+    let total = pieces.len() + attachments.len();
+    let done = out.parts_sent() as usize;
     let mut last: Option<Value> = None;
-    if !text.is_empty() && !caption_fits {
-        for piece in split_text(text, TEXT_LIMIT) {
-            let r = call(
-                ctx,
-                &bot,
-                "sendMessage",
-                json!({"chat_id": chat_id, "text": piece}),
-            )
-            .await
-            .map_err(|e| e.into_send_error(ctx, &bot))?;
-            last = Some(r);
+    for (n, piece) in pieces.into_iter().enumerate() {
+        if n < done {
+            continue;
+        }
+        let r = call(
+            ctx,
+            &bot,
+            "sendMessage",
+            json!({"chat_id": chat_id, "text": piece}),
+        )
+        .await
+        .map_err(|e| e.into_send_error(ctx, &bot))?;
+        last = Some(r);
+        if n + 1 < total {
+            out.record_parts_sent(ctx, (n + 1) as u32).await;
         }
     }
+    let first_file = total - attachments.len();
     for (i, a) in attachments.iter().enumerate() {
+        let n = first_file + i;
+        if n < done {
+            continue;
+        }
         let (method, field) = send_method(&a.mime);
         let bytes = ctx.blob_bytes(a).await?;
         let part = reqwest::multipart::Part::bytes(bytes)
@@ -812,6 +830,13 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             .await
             .map_err(|e| e.into_send_error(ctx, &bot))?;
         last = Some(r);
+        if n + 1 < total {
+            out.record_parts_sent(ctx, (n + 1) as u32).await;
+        }
+    }
+    if last.is_none() && total > 0 && done >= total {
+        // Everything went out before (the result was not recorded): nothing to repeat.
+        return Ok(None);
     }
     let Some(sent) = last else {
         return Err(SendError::Permanent("nothing to send".into()));

@@ -648,14 +648,32 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
     } else {
         kinds.iter().position(|k| captionable(k))
     };
+    let pieces = if !text.is_empty() && caption_at.is_none() {
+        split_text(text, MAX_TEXT)
+    } else {
+        Vec::new()
+    };
+    // Each piece and each file is one WhatsApp message; a retry skips those an earlier
+    // attempt got accepted.
+    let total = pieces.len() + files.len();
+    let done = out.parts_sent() as usize;
     let mut last = None;
-    if !text.is_empty() && caption_at.is_none() {
-        for piece in split_text(text, MAX_TEXT) {
-            let body = envelope(to, "text", json!({"body": piece, "preview_url": false}));
-            last = post_message(ctx, &wa, &body).await?.or(last);
+    for (n, piece) in pieces.iter().enumerate() {
+        if n < done {
+            continue;
+        }
+        let body = envelope(to, "text", json!({"body": piece, "preview_url": false}));
+        last = post_message(ctx, &wa, &body).await?.or(last);
+        if n + 1 < total {
+            out.record_parts_sent(ctx, (n + 1) as u32).await;
         }
     }
+    let first_file = pieces.len();
     for (i, (a, kind)) in files.iter().zip(&kinds).enumerate() {
+        let n = first_file + i;
+        if n < done {
+            continue;
+        }
         let id = upload(ctx, &wa, a).await?;
         let mut media = json!({ "id": id });
         if caption_at == Some(i) {
@@ -671,6 +689,9 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
         last = post_message(ctx, &wa, &envelope(to, kind, media))
             .await?
             .or(last);
+        if n + 1 < total {
+            out.record_parts_sent(ctx, (n + 1) as u32).await;
+        }
     }
     Ok(last)
 }

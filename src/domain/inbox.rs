@@ -247,6 +247,9 @@ pub struct Delivery {
     pub attempts: u32,
     pub due_ms: i64,
     pub last_error: Option<String>,
+    /// Platform messages of this one already accepted (a long text goes out in pieces, files
+    /// one by one): a retry resumes after them instead of sending them again.
+    pub parts_sent: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -231,7 +231,79 @@ pub fn receipt_applies(current: Option<Status>, new: Status) -> bool {
     }
 }
 
+/// Receipts kept for ids no message carries yet; beyond this, new ones are dropped (and
+/// `expire_early_receipts` frees the space as they age).
+pub const MAX_EARLY_RECEIPTS: u64 = 10_000;
+/// A send is recorded within seconds of its answer (the request times out after 30 s): a
+/// receipt older than this names a message Parley did not send, or a part of a multi-part one.
+pub const EARLY_RECEIPT_TTL_MS: i64 = 10 * 60 * 1000;
+
+fn keep_early_receipt(
+    w: &W,
+    channel_id: &str,
+    external_id: &str,
+    status: Status,
+    error: Option<String>,
+) -> Result<()> {
+    use crate::store::channels::{self as ch, EarlyReceipt};
+    let existing = ch::early_receipt(w, channel_id, external_id)?;
+    match &existing {
+        Some(e) if !receipt_applies(Some(e.status), status) => return Ok(()),
+        Some(_) => {}
+        None if ch::early_receipt_count(w)? >= MAX_EARLY_RECEIPTS => {
+            tracing::warn!(
+                channel = channel_id,
+                "a receipt for unknown message {external_id:?} was dropped: {MAX_EARLY_RECEIPTS} are waiting already"
+            );
+            return Ok(());
+        }
+        None => {}
+    }
+    let e = EarlyReceipt {
+        status,
+        error,
+        received_ms: store::now_ms(),
+    };
+    ch::put_early_receipt(w, channel_id, external_id, &e)
+}
+
+/// Apply a receipt kept by `keep_early_receipt` now that message `m` carries its id.
+pub(crate) fn apply_early_receipt(
+    w: &W,
+    channel_id: &str,
+    external_id: &str,
+    m: &mut Message,
+) -> Result<()> {
+    let Some(e) = crate::store::channels::take_early_receipt(w, channel_id, external_id)? else {
+        return Ok(());
+    };
+    if e.received_ms + EARLY_RECEIPT_TTL_MS < store::now_ms()
+        || !receipt_applies(m.status, e.status)
+    {
+        return Ok(());
+    }
+    m.status = Some(e.status);
+    m.error = (e.status == Status::Failed).then(|| {
+        e.error
+            .unwrap_or_else(|| "the platform reported a failure".into())
+    });
+    Ok(())
+}
+
 impl Inbox {
+    /// Drop early receipts no send claimed in time; returns how many.
+    pub async fn expire_early_receipts(&self) -> Result<usize> {
+        self.store
+            .write(|w| {
+                crate::store::channels::expire_early_receipts(
+                    w,
+                    store::now_ms() - EARLY_RECEIPT_TTL_MS,
+                    MAX_EARLY_RECEIPTS as usize,
+                )
+            })
+            .await
+    }
+
     /// The client edited a message: the stored text changes and the message is marked edited.
     /// False when the message was never stored (an edit of something older than Parley).
     pub async fn edit_inbound(
@@ -274,6 +346,9 @@ impl Inbox {
         self.store
             .write(move |w| {
                 let Some((message_id, chat_id)) = w.ext_message(&channel_id, &external_id)? else {
+                    // Platforms may report on a message before the answer to its send request
+                    // reached us: kept, the send's result applies it (`delivery_result`).
+                    keep_early_receipt(w, &channel_id, &external_id, status, error.clone())?;
                     return Ok(false);
                 };
                 let Some(mut m) = w.message(chat_id, message_id)? else {

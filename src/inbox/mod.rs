@@ -66,11 +66,12 @@ pub struct Inbox {
 
 impl Inbox {
     pub fn new(store: Store, channels: Arc<Channels>) -> Inbox {
+        let channel_states = Arc::new(crate::channels::States::load(store.clone()));
         Inbox {
             store,
             channels,
             outbox_wake: Arc::new(Notify::new()),
-            channel_states: Arc::default(),
+            channel_states,
         }
     }
 }

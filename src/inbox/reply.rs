@@ -86,6 +86,7 @@ impl Inbox {
                             attempts: 0,
                             due_ms: now,
                             last_error: None,
+                            parts_sent: 0,
                         },
                     )?;
                 }
@@ -140,6 +141,7 @@ impl Inbox {
                         attempts: 0,
                         due_ms: store::now_ms(),
                         last_error: None,
+                        parts_sent: 0,
                     },
                 )?;
                 emit_message(w, "message.updated", contact.id, &m)?;
@@ -263,12 +265,31 @@ impl Inbox {
             .await
     }
 
+    /// The outbox reports that the first `parts_sent` platform messages of a delivery were
+    /// accepted, so a retry (after a failure or a restart) starts after them.
+    pub async fn delivery_progress(&self, d: &Delivery, parts_sent: u32) -> Result<()> {
+        let d = d.clone();
+        self.store
+            .write(move |w| {
+                if let Some(mut q) = db::queued_row(w, &d)?
+                    && q.parts_sent < parts_sent
+                {
+                    q.parts_sent = parts_sent;
+                    db::enqueue(w, &q)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     /// The outbox reports a delivery result. `Ok(ext)` = sent (with the platform's id);
     /// `Err((reason, retry_at))` = failed, to be tried again at `retry_at` or never.
     pub async fn delivery_result(&self, d: Delivery, result: DeliveryOutcome) -> Result<()> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
+                // Parts recorded by `delivery_progress` during the attempt.
+                let parts_sent = db::queued_row(w, &d)?.map_or(d.parts_sent, |q| q.parts_sent);
                 db::dequeue(w, &d)?;
                 let Some(mut m) = w.message(d.chat_id, d.message_id)? else {
                     return Ok(());
@@ -287,6 +308,12 @@ impl Inbox {
                             // Receipts (delivered, read, failed) name the platform's id.
                             if let Some(chat) = w.chat(m.chat_id)? {
                                 db::remember_ext_message(w, &chat.channel_id, ext, m.id, chat.id)?;
+                                super::ingest::apply_early_receipt(
+                                    w,
+                                    &chat.channel_id,
+                                    ext,
+                                    &mut m,
+                                )?;
                             }
                         }
                     }
@@ -295,6 +322,7 @@ impl Inbox {
                             attempts: d.attempts + 1,
                             due_ms: *at,
                             last_error: Some(reason.clone()),
+                            parts_sent,
                             ..d.clone()
                         };
                         db::enqueue(w, &next)?;

@@ -17,8 +17,7 @@ macro_rules! record {
 record!(
     Contact => "contact", Chat => "chat", Message => "message", Task => "task",
     Dialog => "dialog", Notification => "notification", LogEntry => "log entry",
-    Draft => "draft", Delivery => "delivery", Blob => "blob",
-    Visitor => "visitor",
+    Draft => "draft", Blob => "blob", Visitor => "visitor",
 );
 
 impl Record for ApiToken {
@@ -44,6 +43,37 @@ impl Record for ApiToken {
                 "api token row has unknown format version {v}"
             ))),
         }
+    }
+}
+
+impl Record for Delivery {
+    /// 2 added `parts_sent`.
+    const VERSION: u8 = 2;
+    const NAME: &'static str = "delivery";
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct V1 {
+            message_id: u64,
+            chat_id: u64,
+            attempts: u32,
+            due_ms: i64,
+            last_error: Option<String>,
+        }
+        if version != 1 {
+            return Err(Error::Corrupt(format!(
+                "delivery row has unknown format version {version}"
+            )));
+        }
+        let v: V1 = postcard::from_bytes(bytes)
+            .map_err(|e| Error::Corrupt(format!("delivery row (version 1): {e}")))?;
+        Ok(Delivery {
+            message_id: v.message_id,
+            chat_id: v.chat_id,
+            attempts: v.attempts,
+            due_ms: v.due_ms,
+            last_error: v.last_error,
+            parts_sent: 0,
+        })
     }
 }
 
@@ -502,6 +532,11 @@ pub fn queued<T: Read>(r: &T, d: &Delivery) -> Result<bool> {
     r.exists(OUTBOX, &pair(d.due_ms as u64, d.message_id))
 }
 
+/// The stored row of a delivery still waiting (its progress may be newer than `d`'s).
+pub fn queued_row<T: Read>(r: &T, d: &Delivery) -> Result<Option<Delivery>> {
+    r.get(OUTBOX, &pair(d.due_ms as u64, d.message_id))
+}
+
 /// Deliveries due at or before `now`, oldest first.
 pub fn due<T: Read>(r: &T, now: i64, limit: usize) -> Result<Vec<Delivery>> {
     let mut out = Vec::new();
@@ -600,5 +635,40 @@ pub fn contacts_page<T: Read>(
         after = rows
             .last()
             .and_then(|(key, _)| key.as_slice().try_into().ok());
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_row_of_the_previous_version_is_read() {
+        #[derive(serde::Serialize)]
+        struct V1 {
+            message_id: u64,
+            chat_id: u64,
+            attempts: u32,
+            due_ms: i64,
+            last_error: Option<String>,
+        }
+        let mut old = vec![1u8];
+        old.extend(
+            postcard::to_allocvec(&V1 {
+                message_id: 7,
+                chat_id: 3,
+                attempts: 2,
+                due_ms: 1_700_000_000_000,
+                last_error: Some("HTTP 502".into()),
+            })
+            .unwrap(),
+        );
+        let d: Delivery = codec::decode(&old).unwrap();
+        assert_eq!((d.message_id, d.chat_id, d.attempts), (7, 3, 2));
+        assert_eq!(d.last_error.as_deref(), Some("HTTP 502"));
+        assert_eq!(d.parts_sent, 0);
+        let new = codec::encode(&Delivery { parts_sent: 2, ..d }).unwrap();
+        assert_eq!(new[0], 2);
+        assert_eq!(codec::decode::<Delivery>(&new).unwrap().parts_sent, 2);
     }
 }

@@ -4,6 +4,7 @@
 //! only after the commit is durable.
 
 pub mod backup;
+pub mod channels;
 pub mod codec;
 pub mod events;
 pub mod inbox;

@@ -66,6 +66,11 @@ pub const PLANS: Table = TableDefinition::new("planname_plan");
 /// Key: SHA-256 of a widget visitor's token (the token itself is never stored).
 pub const VISITORS: Table = TableDefinition::new("tokenhash_visitor");
 
+/// channel id → what Settings shows about it (last inbound, last error, pause)
+pub const CHANNEL_STATES: Table = TableDefinition::new("channelid_channelstate");
+/// channel id ++ external message id → a receipt that came before its send was recorded
+pub const EARLY_RECEIPTS: Table = TableDefinition::new("channelextmsg_receipt");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -102,4 +107,6 @@ pub const ALL: &[Table] = &[
     SAVED_FILTERS,
     PLANS,
     VISITORS,
+    CHANNEL_STATES,
+    EARLY_RECEIPTS,
 ];

@@ -550,3 +550,89 @@ async fn polling_uses_a_durable_offset() {
         .await
     );
 }
+
+#[tokio::test]
+async fn a_retried_multi_part_send_resumes_at_the_first_unsent_part() {
+    let fake = FakeTelegram::start().await;
+    let app = TestApp::spawn_with(&config(&fake, "webhook")).await;
+    let b = admin(&app).await;
+    let u = message_update(1, 777, 1, json!({"text": "hi"}));
+    assert_eq!(post_update(&app, Some(SECRET), &u).await, 200);
+    let chat = row_of(&b, "Ivan Petrov").await.unwrap()["default_chat_id"]
+        .as_u64()
+        .unwrap();
+    let texts = |calls: &[crate::support::fake::Recorded], want: &str| {
+        calls
+            .iter()
+            .filter(|c| c.json()["text"].as_str() == Some(want))
+            .count()
+    };
+    let sent = |id: Value| {
+        let b = &b;
+        async move {
+            wait_until(15, || async {
+                history(b, chat)
+                    .await
+                    .iter()
+                    .any(|x| x["id"] == id && x["status"] == "sent")
+            })
+            .await
+        }
+    };
+
+    // A long text in two pieces: Telegram accepts the first, then fails the second once.
+    let (one, two) = ("a".repeat(3000), "b".repeat(3000));
+    let accepted = crate::support::fake::Reply::json(
+        200,
+        json!({"ok": true, "result": {"message_id": 1, "date": 1_700_000_000,
+               "chat": {"id": 777, "type": "private"}}}),
+    );
+    fake.fake.inject(Some("sendMessage"), accepted);
+    fake.fake
+        .inject(Some("sendMessage"), tg::error(502, "Bad Gateway", None));
+    let (st, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": format!("{one}\n{two}")}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert!(sent(m["id"].clone()).await, "delivered after one retry");
+    let calls = fake.calls("sendMessage");
+    assert_eq!(texts(&calls, &one), 1, "part 1 is not repeated");
+    assert_eq!(texts(&calls, &two), 2, "part 2: failed once, then accepted");
+
+    // Text too long for a caption, then a photo: both pieces go once, the photo is retried.
+    let up = b
+        .request("POST", "/api/v1/uploads?name=pic.jpg", None)
+        .header("content-type", "image/jpeg")
+        .body(JPEG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let up: Value = up.json().await.unwrap();
+    fake.fake.inject(
+        Some("sendPhoto"),
+        tg::error(500, "Internal Server Error", None),
+    );
+    let (three, four) = ("c".repeat(3000), "d".repeat(3000));
+    let (st, m) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": format!("{three}\n{four}"),
+                   "attachments": [{"id": up["id"], "name": "pic.jpg"}]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert!(sent(m["id"].clone()).await);
+    let calls = fake.calls("sendMessage");
+    assert_eq!(texts(&calls, &three), 1);
+    assert_eq!(texts(&calls, &four), 1);
+    assert_eq!(
+        fake.calls("sendPhoto").len(),
+        2,
+        "the photo: failed once, then sent"
+    );
+    app.stop().await;
+}

@@ -905,3 +905,62 @@ async fn media_not_fetchable_yet_is_left_for_meta_to_redeliver() {
     assert_eq!(fake.calls("GET", &format!("/{VERSION}/m-amr")).len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn statuses_that_arrive_before_the_send_answer_are_applied() {
+    let (app, fake, b) = spawn("").await;
+    let chat = client_writes(&app, &b, "wamid.IN1", "quick question").await;
+
+    for (wamid, text, reports, want) in [
+        (
+            "wamid.EARLY1",
+            "read at once",
+            vec!["delivered", "read"],
+            "read",
+        ),
+        ("wamid.EARLY2", "bounced at once", vec!["failed"], "failed"),
+    ] {
+        let gate = fake.hold_next_send(wamid);
+        let before = fake.sends().len();
+        let id = reply(&b, chat, text, &[]).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fake.sends().len() == before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(fake.sends().len(), before + 1, "the send is under way");
+        // Meta reports on the message while our request still waits for its answer.
+        let list = reports
+            .iter()
+            .map(|s| {
+                let mut v = status(wamid, s, CLIENT);
+                if *s == "failed" {
+                    v["errors"] = json!([{"code": 131026, "title": "Message undeliverable"}]);
+                }
+                v
+            })
+            .collect();
+        let (st, r) = app.wa_post("wa", &body(statuses(list))).await;
+        assert_eq!(st, 200, "{r}");
+        let m = message_when(&b, chat, id, |_| true).await;
+        assert_eq!(m["status"], "queued", "not yet answered: {m}");
+        gate.add_permits(1);
+        let m = message_when(&b, chat, id, |m| m["status"] == want).await;
+        assert_eq!(m["status"], want, "{m}");
+        assert_eq!(m["external_id"], wamid);
+        if want == "failed" {
+            assert_eq!(m["error"], "131026: Message undeliverable", "{m}");
+        } else {
+            assert!(m["error"].is_null(), "{m}");
+        }
+    }
+    // Applied once: nothing is left waiting for these ids.
+    let left = app
+        .running()
+        .state
+        .inbox
+        .store
+        .read(|r| parley::store::channels::early_receipt_count(r))
+        .unwrap();
+    assert_eq!(left, 0);
+    app.stop().await;
+}

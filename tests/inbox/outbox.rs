@@ -188,3 +188,85 @@ async fn permanent_failures_show_the_reason_and_can_be_retried() {
     assert_eq!(st, 422, "{v}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_that_always_fails_ends_failed_after_the_configured_attempts() {
+    // Three attempts with waits of 50 and 100 ms: the policy of the README, made short.
+    let cb = Fake::start(&[503; 50]).await;
+    let config = format!(
+        "{}[delivery]\nmax_attempts = 3\nmax_backoff_secs = 1\n",
+        api_channel("crm", Some(&cb.url("/hook")))
+    );
+    let app = TestApp::spawn_with(&config).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let chat = app.client_says("c", "Olga", "m1", "hi").await["chat_id"]
+        .as_u64()
+        .unwrap();
+    let (st, _) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "never lands"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let m = status_of(&b, chat, "never lands", "failed").await;
+    assert_eq!(m["status"], "failed", "{m}");
+    let error = m["error"].as_str().unwrap();
+    assert!(
+        error.contains("503") && error.contains("gave up after 3 attempts"),
+        "the message shows the last reason and the give-up: {error}"
+    );
+    assert_eq!(cb.requests().len(), 3, "exactly the configured attempts");
+    // Well past what a fourth attempt would have waited: nothing more goes out, and the
+    // outbox holds nothing for it.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(cb.requests().len(), 3, "no attempt after giving up");
+    let m = status_of(&b, chat, "never lands", "failed").await;
+    assert_eq!(m["status"], "failed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn channel_state_survives_a_restart() {
+    let cb = Fake::start(&[400]).await;
+    let app = TestApp::spawn_with(&api_channel("crm", Some(&cb.url("/hook")))).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let chat = app.client_says("c", "Olga", "m1", "hi").await["chat_id"]
+        .as_u64()
+        .unwrap();
+    b.post(
+        &format!("/api/v1/chats/{chat}/messages"),
+        json!({"text": "refused"}),
+    )
+    .await;
+    status_of(&b, chat, "refused", "failed").await;
+    let status = |v: &serde_json::Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "crm")
+            .unwrap()["status"]
+            .clone()
+    };
+    let (_, v) = b.get("/api/v1/channels").await;
+    let before = status(&v);
+    assert!(before["last_inbound_ms"].as_i64().is_some(), "{before}");
+    assert!(
+        before["last_error"].as_str().unwrap().contains("400"),
+        "{before}"
+    );
+    assert!(before["last_error_ms"].as_i64().is_some(), "{before}");
+
+    let app = app.restart().await;
+    let b = app.login("boss").await;
+    let (_, v) = b.get("/api/v1/channels").await;
+    let after = status(&v);
+    for key in ["last_inbound_ms", "last_error", "last_error_ms"] {
+        assert_eq!(after[key], before[key], "{key} kept across the restart");
+    }
+    assert_eq!(after["state"], "ready", "the state is this run's");
+    app.stop().await;
+}

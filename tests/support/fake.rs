@@ -36,6 +36,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Answer after this long (a long poll with nothing to report).
     pub delay_ms: u64,
+    /// Answer only once a permit is added here (the test decides when the answer arrives).
+    pub hold: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Reply {
@@ -45,6 +47,7 @@ impl Reply {
             content_type: "application/json".into(),
             body: v.to_string().into_bytes(),
             delay_ms: 0,
+            hold: None,
         }
     }
     pub fn bytes(content_type: &str, body: &[u8]) -> Reply {
@@ -53,6 +56,7 @@ impl Reply {
             content_type: content_type.into(),
             body: body.to_vec(),
             delay_ms: 0,
+            hold: None,
         }
     }
 }
@@ -138,6 +142,9 @@ impl Fake {
                     (None, None, Some(h)) => h(&rec),
                     (None, None, None) => Reply::json(200, serde_json::json!({})),
                 };
+                if let Some(gate) = &reply.hold {
+                    let _ = gate.acquire().await;
+                }
                 if reply.delay_ms > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
                 }

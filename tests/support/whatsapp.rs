@@ -73,6 +73,23 @@ impl WaFake {
         self.calls("POST", &format!("/{VERSION}/{PNID}/media"))
     }
 
+    /// Accept the next send as `wamid`, but answer only once a permit is added to the
+    /// returned gate (a webhook can then arrive before the send's answer).
+    pub fn hold_next_send(&self, wamid: &str) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let mut reply = Reply::json(
+            200,
+            json!({
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": "x", "wa_id": "x"}],
+                "messages": [{"id": wamid, "message_status": "accepted"}]
+            }),
+        );
+        reply.hold = Some(gate.clone());
+        self.fake.inject(Some("/messages"), reply);
+        gate
+    }
+
     /// Answer the next send with a Graph error.
     pub fn fail_next_send(&self, status: u16, code: i64, message: &str, details: &str) {
         self.fake.inject(
