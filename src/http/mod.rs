@@ -91,6 +91,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         )
         .at("/chats/:id/typing", get(chats::typing))
         .at("/messages/:id/retry", post(chats::retry))
+        .at("/messages/:id/cancel", post(chats::cancel_delivery))
         .at("/contacts", get(contacts::list))
         .at("/contacts/:id", get(contacts::get).patch(contacts::patch))
         .at("/contacts/:id/tags", post(contacts::add_tag))

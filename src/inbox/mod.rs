@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::config::{ChannelConfig, Config};
-use crate::domain::inbox::{Attachment, Chat, Contact, Message};
+use crate::domain::inbox::{Attachment, Chat, Contact, Message, Status};
 use crate::error::Result;
 use crate::store::inbox::InboxReads;
 use crate::store::prelude::*;
@@ -93,10 +93,24 @@ pub fn message_json<T: Read>(r: &T, m: &Message) -> Result<Value> {
             .map(|a| json!({"id": a.id, "name": a.name, "avatar_url": a.avatar_url()})),
         None => None,
     };
+    // A reply between failed attempts says why and when the next one comes.
+    let delivery = match m.status {
+        Some(Status::Queued) => crate::store::inbox::pending_delivery(r, m.id)?
+            .filter(|d| d.attempts > 0)
+            .map(|d| {
+                json!({
+                    "attempts": d.attempts,
+                    "next_attempt_ms": d.due_ms,
+                    "last_error": d.last_error,
+                })
+            }),
+        _ => None,
+    };
     Ok(json!({
         "id": m.id,
         "chat_id": m.chat_id,
         "kind": m.kind.as_str(),
+        "delivery": delivery,
         "text": m.text,
         "attachments": m.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
         "author": author,

@@ -112,7 +112,50 @@ impl Inbox {
         Ok(v)
     }
 
-    /// Queue a failed message again.
+    /// Cancel a delivery that is waiting for its next attempt: the message is marked failed,
+    /// saying who cancelled it and why it had not gone out, and is never sent unless someone
+    /// presses Retry.
+    pub async fn cancel_delivery(&self, message_id: u64, by: u64) -> Result<serde_json::Value> {
+        let v = self
+            .store
+            .write(move |w| {
+                let mut m = w
+                    .message_by_id(message_id)?
+                    .ok_or_else(|| Error::NotFound(format!("message {message_id}")))?;
+                let pending = match m.status {
+                    Some(Status::Queued) => db::pending_delivery(w, m.id)?,
+                    _ => None,
+                };
+                let Some(d) = pending else {
+                    return Err(Error::Conflict(
+                        "this message is not waiting to be sent (already sent, failed or cancelled)"
+                            .into(),
+                    ));
+                };
+                db::dequeue(w, &d)?;
+                let who = w
+                    .manager(by)?
+                    .map_or_else(|| "a manager".to_string(), |m| m.name);
+                m.status = Some(Status::Failed);
+                m.error = Some(match &d.last_error {
+                    Some(last) => format!(
+                        "cancelled by {who} after {} failed attempt{}; the last: {last}",
+                        d.attempts,
+                        if d.attempts == 1 { "" } else { "s" }
+                    ),
+                    None => format!("cancelled by {who} before it was sent"),
+                });
+                db::put_message(w, &m)?;
+                let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                emit_message(w, "message.updated", contact_id, &m)?;
+                message_json(w, &m)
+            })
+            .await?;
+        Ok(v)
+    }
+
+    /// Queue a failed message again, or try a message that is waiting between attempts now
+    /// ("Retry now") instead of at its scheduled time.
     pub async fn retry(&self, message_id: u64) -> Result<serde_json::Value> {
         let v = self
             .store
@@ -120,6 +163,18 @@ impl Inbox {
                 let mut m = w
                     .message_by_id(message_id)?
                     .ok_or_else(|| Error::NotFound(format!("message {message_id}")))?;
+                if m.status == Some(Status::Queued)
+                    && let Some(d) = db::pending_delivery(w, m.id)?
+                {
+                    let now = store::now_ms();
+                    if d.due_ms > now {
+                        db::dequeue(w, &d)?;
+                        db::enqueue(w, &Delivery { due_ms: now, ..d })?;
+                        let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                        emit_message(w, "message.updated", contact_id, &m)?;
+                    }
+                    return message_json(w, &m);
+                }
                 if m.status != Some(Status::Failed) {
                     return Err(Error::Conflict(
                         "only a failed message can be retried".into(),
@@ -289,11 +344,23 @@ impl Inbox {
         self.store
             .write(move |w| {
                 // Parts recorded by `delivery_progress` during the attempt.
-                let parts_sent = db::queued_row(w, &d)?.map_or(d.parts_sent, |q| q.parts_sent);
+                let row = db::queued_row(w, &d)?;
+                let parts_sent = row.as_ref().map_or(d.parts_sent, |q| q.parts_sent);
                 db::dequeue(w, &d)?;
                 let Some(mut m) = w.message(d.chat_id, d.message_id)? else {
                     return Ok(());
                 };
+                if row.is_none() && !matches!(result, DeliveryOutcome::Sent(_)) {
+                    // A manager cancelled this delivery, or moved it to now ("Retry now"),
+                    // while this attempt was under way: its failure changes nothing.
+                    return Ok(());
+                }
+                if matches!(result, DeliveryOutcome::Sent(_))
+                    && let Some(moved) = db::pending_delivery(w, m.id)?
+                {
+                    // Sent after all: a "Retry now" copy must not send it again.
+                    db::dequeue(w, &moved)?;
+                }
                 match &result {
                     DeliveryOutcome::Sent(ext) => {
                         // Platform receipts may already have moved it further.

@@ -520,11 +520,24 @@ pub fn put_blob(w: &W, sha256: &str, b: &Blob) -> Result<()> {
 
 /// Queue a delivery; `due_ms` orders the outbox.
 pub fn enqueue(w: &W, d: &Delivery) -> Result<()> {
+    w.put_raw(OUTBOX_DUE, &k(d.message_id), &k(d.due_ms as u64))?;
     w.put(OUTBOX, &pair(d.due_ms as u64, d.message_id), d)
 }
 
 pub fn dequeue(w: &W, d: &Delivery) -> Result<bool> {
+    if w.get_raw(OUTBOX_DUE, &k(d.message_id))?.as_deref() == Some(&k(d.due_ms as u64)[..]) {
+        w.del(OUTBOX_DUE, &k(d.message_id))?;
+    }
     w.del(OUTBOX, &pair(d.due_ms as u64, d.message_id))
+}
+
+/// The delivery of this message still waiting in the outbox, if any.
+pub fn pending_delivery<T: Read>(r: &T, message_id: u64) -> Result<Option<Delivery>> {
+    let Some(due) = r.get_raw(OUTBOX_DUE, &k(message_id))? else {
+        return Ok(None);
+    };
+    let due = codec::read_u64(&due, 0)?;
+    r.get(OUTBOX, &pair(due, message_id))
 }
 
 /// Whether this delivery is still waiting in the outbox (not yet recorded or rescheduled).

@@ -51,6 +51,8 @@ pub const CONTACT_LOG: Table = TableDefinition::new("contactlog_entry");
 pub const DRAFTS: Table = TableDefinition::new("managerchat_draft");
 /// due time ++ message id → delivery
 pub const OUTBOX: Table = TableDefinition::new("duemsg_delivery");
+/// message id → due time of its delivery in OUTBOX (finds a message's pending delivery)
+pub const OUTBOX_DUE: Table = TableDefinition::new("msg_outboxdue");
 /// sha256 hex → blob metadata
 pub const BLOBS: Table = TableDefinition::new("sha256_blob");
 /// token id → token hash
@@ -101,6 +103,7 @@ pub const ALL: &[Table] = &[
     CONTACT_LOG,
     DRAFTS,
     OUTBOX,
+    OUTBOX_DUE,
     BLOBS,
     TOKEN_IDS,
     SEARCH_LOG,

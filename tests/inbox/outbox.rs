@@ -270,3 +270,110 @@ async fn channel_state_survives_a_restart() {
     assert_eq!(after["state"], "ready", "the state is this run's");
     app.stop().await;
 }
+
+/// A reply between attempts says why and when the next one comes; "Retry now" tries at once,
+/// "Cancel" stops it for good, naming who cancelled it (issue 13, item 1).
+#[tokio::test]
+async fn a_retrying_reply_shows_why_and_can_be_retried_now_or_cancelled() {
+    use crate::support::fake::Reply;
+    let busy =
+        || Reply::json(503, json!({"error": "maintenance"})).with_header("retry-after", "30");
+    let cb = Fake::with_handler(std::sync::Arc::new(move |_| busy())).await;
+    let app = TestApp::spawn_with(&format!(
+        "[delivery]\nmax_backoff_secs = 60\n\n{}",
+        api_channel("crm", Some(&cb.url("/hook")))
+    ))
+    .await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let chat = app.client_says("c", "Olga", "m1", "hi").await["chat_id"]
+        .as_u64()
+        .unwrap();
+    let (st, _) = b
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            json!({"text": "will it go"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    cb.wait_for(10, |r| !r.is_empty()).await;
+    let find = |h: &serde_json::Value| {
+        h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"] == "will it go")
+            .cloned()
+            .unwrap()
+    };
+    let mut m = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, h) = b.get(&format!("/api/v1/chats/{chat}/messages")).await;
+        m = find(&h);
+        if !m["delivery"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(m["status"], "queued", "{m}");
+    let d = &m["delivery"];
+    assert_eq!(d["attempts"], 1, "{m}");
+    assert!(
+        d["last_error"].as_str().unwrap().contains("503"),
+        "the reason is shown: {m}"
+    );
+    let wait = d["next_attempt_ms"].as_i64().unwrap() - parley::store::now_ms();
+    assert!(
+        (20_000..=31_000).contains(&wait),
+        "the platform's Retry-After schedules the next attempt: {wait} ms"
+    );
+
+    // Retry now: the second attempt comes at once, not in 30 s.
+    let id = m["id"].as_u64().unwrap();
+    let (st, _) = b
+        .post(&format!("/api/v1/messages/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(st, 200);
+    let reqs = cb.wait_for(5, |r| r.len() >= 2).await;
+    assert_eq!(reqs.len(), 2, "Retry now tried again at once");
+    for _ in 0..100 {
+        let (_, h) = b.get(&format!("/api/v1/chats/{chat}/messages")).await;
+        m = find(&h);
+        if m["delivery"]["attempts"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(m["delivery"]["attempts"], 2, "{m}");
+
+    // Cancel: failed with who and why, never tried again, Retry still possible.
+    let (st, c) = b
+        .post(&format!("/api/v1/messages/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["status"], "failed");
+    let err = c["error"].as_str().unwrap();
+    assert!(
+        err.contains("cancelled by boss name")
+            && err.contains("2 failed attempts")
+            && err.contains("503"),
+        "{err}"
+    );
+    let (st, _) = b
+        .post(&format!("/api/v1/messages/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 409, "nothing left to cancel");
+    let (st, _) = b
+        .post(&format!("/api/v1/messages/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(st, 200, "a cancelled reply can be retried by hand");
+    let reqs = cb.wait_for(5, |r| r.len() >= 3).await;
+    assert_eq!(reqs.len(), 3);
+    let (st, _) = b
+        .post(&format!("/api/v1/messages/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(cb.requests().len(), 3, "a cancelled reply is not sent");
+    app.stop().await;
+}

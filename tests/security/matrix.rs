@@ -138,6 +138,7 @@ pub const MATRIX: &[Row] = &[
     row("GET /api/v1/chats/{id}/typing", "/api/v1/chats/<chat>/typing", Session, OK),
     // 409 when the delivery is not in the failed state (any more): allowed, just not needed.
     row("POST /api/v1/messages/{id}/retry", "/api/v1/messages/<message>/retry", Session, &[200, 409]),
+    row("POST /api/v1/messages/{id}/cancel", "/api/v1/messages/<message>/cancel", Session, &[200, 409]),
     row("GET /api/v1/contacts", "/api/v1/contacts", Session, OK),
     row("GET /api/v1/contacts/{id}", "/api/v1/contacts/<contact>", Session, OK),
     row("PATCH /api/v1/contacts/{id}", "/api/v1/contacts/<contact>", Session, OK).json(r#"{"marked":false}"#),

@@ -38,9 +38,16 @@ pub struct Reply {
     pub delay_ms: u64,
     /// Answer only once a permit is added here (the test decides when the answer arrives).
     pub hold: Option<Arc<tokio::sync::Semaphore>>,
+    /// Extra response headers (e.g. Retry-After).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     pub fn json(status: u16, v: serde_json::Value) -> Reply {
         Reply {
             status,
@@ -48,6 +55,7 @@ impl Reply {
             body: v.to_string().into_bytes(),
             delay_ms: 0,
             hold: None,
+            headers: Vec::new(),
         }
     }
     pub fn bytes(content_type: &str, body: &[u8]) -> Reply {
@@ -57,6 +65,7 @@ impl Reply {
             body: body.to_vec(),
             delay_ms: 0,
             hold: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -148,10 +157,13 @@ impl Fake {
                 if reply.delay_ms > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
                 }
-                Response::builder()
+                let mut rb = Response::builder()
                     .status(poem::http::StatusCode::from_u16(reply.status).unwrap())
-                    .content_type(reply.content_type)
-                    .body(reply.body)
+                    .content_type(reply.content_type);
+                for (k, v) in &reply.headers {
+                    rb = rb.header(k.as_str(), v.as_str());
+                }
+                rb.body(reply.body)
             }
         });
         tokio::spawn(Server::new_with_acceptor(acc).run(ep.map_to_response()));

@@ -303,6 +303,16 @@ pub async fn retry(
     Ok(Json(st.inbox.retry(id).await?))
 }
 
+/// Cancel a reply that is waiting for its next delivery attempt.
+#[handler]
+pub async fn cancel_delivery(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path(mid): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    Ok(Json(st.inbox.cancel_delivery(mid, id.manager.id).await?))
+}
+
 #[handler]
 pub async fn read(
     Data(st): Data<&Arc<AppState>>,

@@ -264,7 +264,7 @@ async function loadOlder() {
 
 function ctx() {
   const c = cv.detail ? cv.detail.contact : {};
-  return { contactName: c.name, contactId: c.id, onRetry: retry };
+  return { contactName: c.name, contactId: c.id, onRetry: retry, onCancel: cancelDelivery };
 }
 
 const day = (m) => new Date(m.created_ms).toDateString();
@@ -309,14 +309,21 @@ export function addMessage(m) {
 function replaceMessage(m) {
   const i = cv.messages.findIndex((x) => x.id === m.id);
   if (i < 0) return;
+  const was = cv.messages[i].status;
   cv.messages[i] = { ...cv.messages[i], ...m };
   const node = renderMessage(cv.messages[i], ctx());
   cv.nodes.get(m.id)?.replaceWith(node);
   cv.nodes.set(m.id, node);
+  // A reply that has finally failed must not fail out of sight.
+  if (m.status === 'failed' && was !== 'failed') node.scrollIntoView({ block: 'nearest' });
 }
 
 function retry(m) {
   run('POST', `/api/v1/messages/${m.id}/retry`, undefined, replaceMessage);
+}
+
+function cancelDelivery(m) {
+  run('POST', `/api/v1/messages/${m.id}/cancel`, undefined, replaceMessage);
 }
 
 function onScroll() {

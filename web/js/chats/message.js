@@ -21,17 +21,45 @@ function attachment(a) {
   return h('a', { class: 'att att-file', href: a.url, download: name }, icon('file'), h('span', { class: 'att-name', text: name }), h('span', { class: 'att-size', text: fileSize(a.size) }));
 }
 
+/** "in 25 s", "in 4 min", "now": how long until the next delivery attempt. */
+function until(ms) {
+  const s = Math.round((ms - Date.now()) / 1000);
+  if (s <= 0) return 'now';
+  if (s < 90) return `in ${s} s`;
+  if (s < 5400) return `in ${Math.round(s / 60)} min`;
+  return `in ${Math.round(s / 3600)} h`;
+}
+
+/** A reply between failed attempts: why it has not gone out, when it is tried next, and the
+ *  two things a manager can do about it. */
+function retrying(m, ctx) {
+  const d = m.delivery;
+  const when = h('span', { class: 'retry-when', text: `next attempt ${until(d.next_attempt_ms)}`, title: fullTime(d.next_attempt_ms) });
+  // The countdown ticks while the node is on the page.
+  const tick = setInterval(() => {
+    if (!when.isConnected) return clearInterval(tick);
+    when.textContent = `next attempt ${until(d.next_attempt_ms)}`;
+  }, 1000);
+  return h('div', { class: 'msg-retrying', role: 'status' },
+    h('div', { class: 'msg-failed-head' },
+      h('span', { class: 'status status-retrying', title: `Attempt ${d.attempts} failed` }, icon('clock'),
+        h('span', { class: 'status-text', text: `Retrying (attempt ${d.attempts} failed)` })),
+      h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: 'Retry now', onclick: () => ctx.onRetry(m) }),
+      h('button', { class: 'btn btn-sm btn-ghost cancel-btn', text: 'Cancel', onclick: () => ctx.onCancel(m) })),
+    h('div', { class: 'msg-error' }, h('span', { text: `${d.last_error || 'no answer'} — ` }), when));
+}
+
 function status(m, onRetry) {
   const s = STATUS[m.status];
   if (!s) return null;
   const el = h('span', { class: `status status-${m.status}`, title: s[0] }, icon(s[1]), h('span', { class: 'status-text', text: s[0] }));
   if (m.status !== 'failed') return el;
-  return h('div', { class: 'msg-failed' },
+  return h('div', { class: 'msg-failed', role: 'alert' },
     h('div', { class: 'msg-failed-head' }, el, h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: 'Retry', onclick: () => onRetry(m) })),
     m.error ? h('div', { class: 'msg-error', text: m.error }) : null);
 }
 
-/** @param {{contactName, contactId, onRetry}} ctx */
+/** @param {{contactName, contactId, onRetry, onCancel}} ctx */
 export function renderMessage(m, ctx) {
   const time = h('time', { title: fullTime(m.created_ms), text: clock(m.created_ms) });
   const atts = m.attachments?.length ? h('div', { class: 'atts' }, m.attachments.map(attachment)) : null;
@@ -56,9 +84,11 @@ export function renderMessage(m, ctx) {
   const who = (m.author?.id === state.me?.id ? state.me : m.author) || {};
   const name = bot ? 'Bot' : who.name || 'Manager';
   const failed = m.status === 'failed';
+  const waiting = m.status === 'queued' && m.delivery;
   const el = base(bot ? 'bot' : 'manager',
     h('div', { class: 'bubble' }, h('div', { class: 'msg-author', text: name }), text, atts,
-      h('div', { class: 'msg-meta' }, time, failed ? null : status(m, ctx.onRetry)), failed ? status(m, ctx.onRetry) : null),
+      h('div', { class: 'msg-meta' }, time, failed || waiting ? null : status(m, ctx.onRetry)),
+      failed ? status(m, ctx.onRetry) : null, waiting ? retrying(m, ctx) : null),
     bot ? h('span', { class: 'avatar avatar-sm avatar-bot', 'aria-hidden': 'true' }, icon('bot')) : avatar(name, who.id ?? name, 'avatar-sm', who.avatar_url));
   el.classList.add('msg-out');
   el.classList.toggle('is-failed', failed);
