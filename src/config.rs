@@ -36,6 +36,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    pub retention: RetentionConfig,
     pub channels: Vec<ChannelConfig>,
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
@@ -119,6 +120,26 @@ impl Default for LimitsConfig {
             session_hours: 24 * 14,
             max_connections: 10_000,
             max_connections_per_address: 512,
+        }
+    }
+}
+
+/// How long never-used things are kept before the background sweep removes them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Seconds a website-widget visitor who never wrote is kept (their token then stops working).
+    pub idle_visitor_secs: u64,
+    /// Seconds an upload never attached to a message is kept (the file is then deleted unless
+    /// a message or another upload holds the same content).
+    pub unattached_upload_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            idle_visitor_secs: 24 * 3600,
+            unattached_upload_secs: 24 * 3600,
         }
     }
 }
@@ -353,6 +374,23 @@ impl Config {
             return Err(Error::Config(format!(
                 "server.public_url: {url:?} must start with https://"
             )));
+        }
+        for (key, v) in [
+            (
+                "retention.idle_visitor_secs",
+                self.retention.idle_visitor_secs,
+            ),
+            (
+                "retention.unattached_upload_secs",
+                self.retention.unattached_upload_secs,
+            ),
+        ] {
+            // 0 would sweep a visitor or an upload between its creation and its first use.
+            if v == 0 {
+                return Err(Error::Config(format!(
+                    "{key}: must be at least 1 (seconds)"
+                )));
+            }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(Error::Config(

@@ -66,6 +66,14 @@ pub const PLANS: Table = TableDefinition::new("planname_plan");
 /// Key: SHA-256 of a widget visitor's token (the token itself is never stored).
 pub const VISITORS: Table = TableDefinition::new("tokenhash_visitor");
 
+/// sha256 hex ++ owner ("v<visitor id>" / "m<manager id>") → upload: who may attach a file
+/// they uploaded (visitors only their own), and what the sweep may delete when unattached.
+pub const UPLOADS: Table = TableDefinition::new("sha256owner_upload");
+/// sha256 hex → (): the blob is in a message or came from a channel; the sweep never deletes it.
+pub const KEPT_BLOBS: Table = TableDefinition::new("sha256_kept");
+/// contact id ++ other contact id → merge suggestion (stored on both sides).
+pub const MERGE_SUGGESTIONS: Table = TableDefinition::new("contactother_mergesuggestion");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -102,4 +110,7 @@ pub const ALL: &[Table] = &[
     SAVED_FILTERS,
     PLANS,
     VISITORS,
+    UPLOADS,
+    KEPT_BLOBS,
+    MERGE_SUGGESTIONS,
 ];
