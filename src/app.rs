@@ -291,6 +291,19 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
 
+    tasks.push(tokio::spawn({
+        let sweep = crate::channels::widget::sweep(
+            state.inbox.clone(),
+            state.blobs.clone(),
+            config.retention.clone(),
+            stop_rx.clone(),
+        );
+        async move {
+            sweep.await;
+            Ok(())
+        }
+    }));
+
     {
         let accounts = accounts.clone();
         let store = store.clone();

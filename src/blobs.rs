@@ -3,12 +3,15 @@
 //! a half-written blob under its final name.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::RwLock;
 
-use crate::domain::inbox::{Attachment, Blob};
+use crate::domain::inbox::{Attachment, Blob, Upload};
 use crate::error::{Error, Result};
-use crate::store::{self, Store, inbox as db};
+use crate::store::inbox::{self as db, InboxReads};
+use crate::store::{self, Store};
 
 /// Types a browser may show inline; everything else is served as a download.
 pub fn inline_type(mime: &str) -> bool {
@@ -109,10 +112,32 @@ async fn private_dir(p: &Path) -> std::io::Result<()> {
         .await
 }
 
+/// Who uploaded a file through the API. An upload belongs to its uploader: a visitor may
+/// attach only files they uploaded themselves, so the digest of someone else's file is no key
+/// to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uploader {
+    Visitor(u64),
+    Manager(u64),
+}
+
+impl Uploader {
+    fn key(self) -> String {
+        match self {
+            Uploader::Visitor(id) => format!("v{id}"),
+            Uploader::Manager(id) => format!("m{id}"),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Blobs {
     dir: PathBuf,
     pub max_bytes: u64,
+    /// Held (shared) from "is the file there?" to the row that records it, and (exclusive) by
+    /// the sweep from its decision to the file's removal: a file that an upload found on disk
+    /// and kept is never removed under it.
+    files: Arc<RwLock<()>>,
 }
 
 impl Blobs {
@@ -120,6 +145,7 @@ impl Blobs {
         Blobs {
             dir: data_dir.join("blobs"),
             max_bytes,
+            files: Arc::default(),
         }
     }
 
@@ -132,9 +158,42 @@ impl Blobs {
     }
 
     /// Store `chunks` (a body stream) after checking type and size; records metadata in redb.
+    /// For files a channel received: they are kept (never swept as unattached).
     pub async fn put_stream<S, E>(
         &self,
         store: &Store,
+        mime: &str,
+        name: &str,
+        chunks: S,
+    ) -> Result<Attachment>
+    where
+        S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.put(store, None, mime, name, chunks).await
+    }
+
+    /// An upload through the API, recorded as `who`'s: only they may attach it (see `attach`),
+    /// and it is swept if it is never attached.
+    pub async fn put_upload<S, E>(
+        &self,
+        store: &Store,
+        who: Uploader,
+        mime: &str,
+        name: &str,
+        chunks: S,
+    ) -> Result<Attachment>
+    where
+        S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.put(store, Some(who), mime, name, chunks).await
+    }
+
+    async fn put<S, E>(
+        &self,
+        store: &Store,
+        who: Option<Uploader>,
         mime: &str,
         name: &str,
         mut chunks: S,
@@ -207,6 +266,7 @@ impl Blobs {
             let final_path = self
                 .path(&sha)
                 .ok_or_else(|| Error::Internal("bad digest".into()))?;
+            let guard = self.files.clone().read_owned().await;
             // Content-addressed: a complete copy already there is the same file. Keeping it
             // (and dropping the new one) never puts a stored attachment at risk.
             if tokio::fs::metadata(&final_path)
@@ -214,7 +274,7 @@ impl Blobs {
                 .is_ok_and(|m| m.len() == size)
             {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                return Ok((sha, size));
+                return Ok((sha, size, false, guard));
             }
             if let Some(parent) = final_path.parent() {
                 private_dir(parent)
@@ -224,12 +284,12 @@ impl Blobs {
             tokio::fs::rename(&tmp, &final_path)
                 .await
                 .map_err(|e| Error::io("cannot store a blob file", e))?;
-            Ok((sha, size))
+            Ok((sha, size, true, guard))
         }
         .await;
         // Whatever failed (a full disk included), the temporary file goes: nothing partial
         // stays behind, and the space is free for the retry.
-        let (sha, size) = match result {
+        let (sha, size, new_file, _guard) = match result {
             Ok(v) => v,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
@@ -242,13 +302,147 @@ impl Blobs {
             created_ms: store::now_ms(),
         };
         let s = sha.clone();
-        store.write(move |w| db::put_blob(w, &s, &meta)).await?;
+        let owner = who.map(Uploader::key);
+        store
+            .write(move |w| {
+                db::put_blob(w, &s, &meta)?;
+                let Some(owner) = &owner else {
+                    return db::keep_blob(w, &s);
+                };
+                // A file already on disk only because of other pending uploads goes with
+                // them; one that was there before (in a message, or stored before uploads
+                // had owners) is never the sweep's to delete.
+                let fresh = new_file
+                    || (!db::blob_kept(w, &s)? && db::uploads_of(w, &s)?.iter().any(|u| u.fresh));
+                let u = match db::upload(w, &s, owner)? {
+                    Some(mut u) => {
+                        u.created_ms = meta.created_ms;
+                        u.fresh |= fresh;
+                        u
+                    }
+                    None => Upload {
+                        created_ms: meta.created_ms,
+                        fresh,
+                        attached: false,
+                    },
+                };
+                db::put_upload(w, &s, owner, &u)
+            })
+            .await?;
         Ok(Attachment {
             sha256: sha,
             name: clean_name(name),
             mime: mime.to_string(),
             size,
         })
+    }
+
+    /// A file `who` uploaded earlier, to attach to a message: the same "no uploaded file" for
+    /// a digest that does not exist and for someone else's, so neither is learned here.
+    /// Visitors attach only their own uploads; managers also any file already in a message or
+    /// received from a channel (they see every chat) or stored before uploads had owners,
+    /// but not another person's pending upload. Marks the file attached and kept, before the
+    /// message is stored, so the sweep never takes it in between.
+    pub async fn attach(
+        &self,
+        store: &Store,
+        who: Uploader,
+        sha256: &str,
+        name: Option<&str>,
+    ) -> Result<Attachment> {
+        let refused = || Error::invalid("attachments", format!("no uploaded file {sha256:?}"));
+        if self.path(sha256).is_none() {
+            return Err(refused());
+        }
+        let (sha, owner) = (sha256.to_string(), who.key());
+        let meta = store
+            .write(move |w| {
+                let Some(meta) = w.blob(&sha)? else {
+                    return Ok(None);
+                };
+                match db::upload(w, &sha, &owner)? {
+                    Some(mut u) => {
+                        if !u.attached {
+                            u.attached = true;
+                            db::put_upload(w, &sha, &owner, &u)?;
+                        }
+                    }
+                    None => {
+                        let visible = matches!(who, Uploader::Manager(_))
+                            && (db::blob_kept(w, &sha)? || !db::blob_claimed(w, &sha)?);
+                        if !visible {
+                            return Ok(None);
+                        }
+                    }
+                }
+                db::keep_blob(w, &sha)?;
+                Ok(Some(meta))
+            })
+            .await?
+            .ok_or_else(refused)?;
+        Ok(Attachment {
+            sha256: sha256.to_string(),
+            name: clean_name(name.unwrap_or("file")),
+            mime: meta.mime,
+            size: meta.size,
+        })
+    }
+
+    /// Drop upload claims older than `cutoff_ms`; a file nobody attached, claims or kept,
+    /// and that the expired uploads put on disk, is deleted with its row. Returns the number
+    /// of files deleted.
+    pub async fn sweep(&self, store: &Store, cutoff_ms: i64) -> Result<usize> {
+        let mut deleted = 0;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = store.read(|r| db::uploads_page(r, after.as_deref(), 500))?;
+            let Some((last, ..)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            let expired: Vec<(String, String)> = page
+                .into_iter()
+                .filter(|(_, _, _, u)| u.created_ms < cutoff_ms)
+                .map(|(_, sha, owner, _)| (sha, owner))
+                .collect();
+            if expired.is_empty() {
+                continue;
+            }
+            let _guard = self.files.write().await;
+            let gone = store
+                .write(move |w| {
+                    let mut gone = Vec::new();
+                    for (sha, owner) in &expired {
+                        // Looked at again: an upload may have renewed it since the read.
+                        let Some(u) = db::upload(w, sha, owner)? else {
+                            continue;
+                        };
+                        if u.created_ms >= cutoff_ms {
+                            continue;
+                        }
+                        db::delete_upload(w, sha, owner)?;
+                        if u.fresh
+                            && !db::blob_kept(w, sha)?
+                            && !db::blob_claimed(w, sha)?
+                            && db::delete_blob(w, sha)?
+                        {
+                            gone.push(sha.clone());
+                        }
+                    }
+                    Ok(gone)
+                })
+                .await?;
+            for sha in gone {
+                if let Some(p) = self.path(&sha) {
+                    match tokio::fs::remove_file(&p).await {
+                        Ok(()) => deleted += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => tracing::warn!("cannot delete unattached file {sha}: {e}"),
+                    }
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     pub async fn put_bytes(

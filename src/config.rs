@@ -36,6 +36,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    pub retention: RetentionConfig,
     pub channels: Vec<ChannelConfig>,
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
@@ -143,6 +144,26 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             max_attempts: 24,
             max_backoff_secs: 300,
+        }
+    }
+}
+
+/// How long never-used things are kept before the background sweep removes them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Seconds a website-widget visitor who never wrote is kept (their token then stops working).
+    pub idle_visitor_secs: u64,
+    /// Seconds an upload never attached to a message is kept (the file is then deleted unless
+    /// a message or another upload holds the same content).
+    pub unattached_upload_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            idle_visitor_secs: 24 * 3600,
+            unattached_upload_secs: 24 * 3600,
         }
     }
 }
@@ -383,6 +404,23 @@ impl Config {
             if parse_cidr(p).is_none() {
                 return Err(Error::Config(format!(
                     "server.trusted_proxies[{i}]: {p:?} must be an IP address or a CIDR range such as \"10.0.0.0/8\" or \"2001:db8::/32\""
+                )));
+            }
+        }
+        for (key, v) in [
+            (
+                "retention.idle_visitor_secs",
+                self.retention.idle_visitor_secs,
+            ),
+            (
+                "retention.unattached_upload_secs",
+                self.retention.unattached_upload_secs,
+            ),
+        ] {
+            // 0 would sweep a visitor or an upload between its creation and its first use.
+            if v == 0 {
+                return Err(Error::Config(format!(
+                    "{key}: must be at least 1 (seconds)"
                 )));
             }
         }

@@ -342,3 +342,44 @@ impl Live {
         self.lock().push(s.chat_id, &frame);
     }
 }
+
+/// Sweep, until the server stops, widget visitors who never wrote and uploads never attached,
+/// each once older than its `retention` age. Runs a few times per age (at most hourly), so
+/// nothing outlives its age by more than about a quarter of it.
+pub async fn sweep(
+    inbox: crate::inbox::Inbox,
+    blobs: crate::blobs::Blobs,
+    retention: crate::config::RetentionConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let visitor_age = Duration::from_secs(retention.idle_visitor_secs);
+    let upload_age = Duration::from_secs(retention.unattached_upload_secs);
+    let every = (visitor_age.min(upload_age) / 4)
+        .clamp(Duration::from_millis(200), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = crate::store::now_ms();
+        match inbox
+            .sweep_visitors(now.saturating_sub(ms(visitor_age)))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("swept {n} widget visitors who never wrote"),
+            Err(e) => tracing::warn!("widget visitor sweep failed: {e}"),
+        }
+        match blobs
+            .sweep(&inbox.store, now.saturating_sub(ms(upload_age)))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("deleted {n} uploaded files never attached"),
+            Err(e) => tracing::warn!("unattached upload sweep failed: {e}"),
+        }
+    }
+}

@@ -259,6 +259,28 @@ pub struct Blob {
     pub created_ms: i64,
 }
 
+/// Someone's claim on an uploaded file: only they may attach it to a message.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Upload {
+    pub created_ms: i64,
+    /// The upload put the file on disk (it was not stored before), so sweeping an unattached
+    /// upload may delete it.
+    pub fresh: bool,
+    /// Attached to a message at least once.
+    pub attached: bool,
+}
+
+/// Two clients who may be one person (same phone or e-mail, one side unverified). Managers
+/// decide; nothing is merged on its own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MergeSuggestion {
+    /// "same phone" or "same e-mail".
+    pub reason: String,
+    pub created_ms: i64,
+    /// A manager said no: kept so the same pair is not suggested again.
+    pub dismissed: bool,
+}
+
 /// A website-widget visitor: one browser's session on one widget channel. Stored under the
 /// SHA-256 of the visitor's token; the chat is found by (channel, `client_id()`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -98,6 +98,10 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/contacts/:id/tags/:tag", delete(contacts::remove_tag))
         .at("/contacts/:id/log", get(contacts::log))
         .at(
+            "/contacts/:id/merge_suggestions/:other",
+            delete(contacts::dismiss_merge),
+        )
+        .at(
             "/contacts/:id/tasks",
             get(contacts::tasks).post(contacts::add_task),
         )

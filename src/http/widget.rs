@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{client_ip, state};
+use crate::blobs::Uploader;
 use crate::channels::widget::{Budget, origin_allowed};
 use crate::config::ChannelKindConfig;
 use crate::domain::inbox::Visitor;
@@ -262,11 +263,12 @@ pub async fn send(
     check_send(&b)?;
     let mut files = Vec::new();
     for a in &b.attachments {
-        files.push(super::api::files::uploaded(
-            &st.store,
-            &a.id,
-            a.name.as_deref(),
-        )?);
+        let who = Uploader::Visitor(v.id);
+        files.push(
+            st.blobs
+                .attach(&st.store, who, &a.id, a.name.as_deref())
+                .await?,
+        );
     }
     let r = st
         .inbox
@@ -308,10 +310,11 @@ pub async fn upload(
     body: Body,
 ) -> poem::Result<Response> {
     spend(st, req, Budget::Upload)?;
-    visitor(st, req, None)?;
+    let (v, _) = visitor(st, req, None)?;
     let mut blobs = st.blobs.clone();
     blobs.max_bytes = blobs.max_bytes.min(MAX_VISITOR_UPLOAD);
-    let a = super::api::files::receive(req, &blobs, &st.store, q.name, body).await?;
+    let who = Uploader::Visitor(v.id);
+    let a = super::api::files::receive(req, &blobs, &st.store, who, q.name, body).await?;
     let body = json!({"id": a.sha256, "name": a.name, "mime": a.mime, "size": a.size});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

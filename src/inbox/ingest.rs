@@ -50,14 +50,18 @@ pub(crate) fn find_or_create_chat(
     {
         return Ok((chat, contact.clone(), Some(contact)));
     }
+    // A website visitor types any phone or e-mail: details nobody verified never put them
+    // into someone else's row (a merge suggestion is recorded instead, `learn_identifiers`).
+    let anonymous = super::visitors::anonymous_source(inb);
     let mut linked = None;
-    if let Some(p) = &phone {
-        linked = w.contacts_by_phone(p)?.first().copied();
+    if !anonymous && let Some(p) = &phone {
+        linked = super::visitors::first_linkable(w, &w.contacts_by_phone(p)?)?;
     }
-    if linked.is_none()
+    if !anonymous
+        && linked.is_none()
         && let Some(e) = &email
     {
-        linked = w.contacts_by_email(e)?.first().copied();
+        linked = super::visitors::first_linkable(w, &w.contacts_by_email(e)?)?;
     }
     let (mut contact, old) = match linked.map(|id| w.contact(id)).transpose()?.flatten() {
         Some(c) => (c.clone(), Some(c)),
@@ -93,18 +97,22 @@ pub(crate) fn find_or_create_chat(
     Ok((chat, contact, old))
 }
 
-/// Add a phone or e-mail the channel told us about to the contact.
-fn learn_identifiers(contact: &mut Contact, inb: &Inbound) {
-    if let Some(p) = inb.phone.as_deref().and_then(normalise::phone)
-        && !contact.phones.contains(&p)
+/// Add a phone or e-mail the channel told us about to the contact, and suggest a merge with
+/// an unverified client who gave the same.
+fn learn_identifiers(w: &W, contact: &mut Contact, inb: &Inbound) -> Result<()> {
+    let phone = inb.phone.as_deref().and_then(normalise::phone);
+    let email = inb.email.as_deref().and_then(normalise::email);
+    if let Some(p) = &phone
+        && !contact.phones.contains(p)
     {
-        contact.phones.push(p);
+        contact.phones.push(p.clone());
     }
-    if let Some(e) = inb.email.as_deref().and_then(normalise::email)
-        && !contact.emails.contains(&e)
+    if let Some(e) = &email
+        && !contact.emails.contains(e)
     {
-        contact.emails.push(e);
+        contact.emails.push(e.clone());
     }
+    super::visitors::suggest_merges(w, contact.id, phone.as_deref(), email.as_deref())
 }
 
 impl Inbox {
@@ -125,7 +133,7 @@ impl Inbox {
                 }
                 let now = store::now_ms();
                 let (mut chat, mut contact, old) = find_or_create_chat(w, &inb, now)?;
-                learn_identifiers(&mut contact, &inb);
+                learn_identifiers(w, &mut contact, &inb)?;
                 // A client who writes again is back in the list, and reachable (a Viber
                 // user's first message subscribes them).
                 contact.archived = false;
@@ -389,7 +397,7 @@ impl Inbox {
                 }
                 let now = store::now_ms();
                 let (mut chat, mut contact, old) = find_or_create_chat(w, &inb, now)?;
-                learn_identifiers(&mut contact, &inb);
+                learn_identifiers(w, &mut contact, &inb)?;
                 if let Some(reachable) = ev.reachable() {
                     chat.unreachable = !reachable;
                 }

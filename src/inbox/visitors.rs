@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::ingest::Inbound;
 use super::{Inbox, contact_json, emit_row, message_json};
 use crate::accounts::{random_token, sha256};
-use crate::domain::inbox::{Attachment, Kind, Message, Status, Visitor};
+use crate::domain::inbox::{Attachment, Kind, MergeSuggestion, Message, Status, Visitor};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
@@ -130,7 +130,180 @@ pub fn visitor_inbound(
     }
 }
 
+/// Whether the details of `inb` come from someone nobody identified (a website visitor types
+/// any phone or e-mail). Messenger platforms vouch for theirs (a WhatsApp number, a Telegram
+/// user's own shared contact), and the API channel is a signed integration.
+pub(crate) fn anonymous_source(inb: &Inbound) -> bool {
+    inb.channel_kind == "widget"
+}
+
+/// Whether every chat of the contact is a website-widget chat: its phone and e-mail are only
+/// what visitors typed. A contact without chats was entered by a manager and is trusted.
+fn unverified_contact<T: Read>(r: &T, contact_id: u64) -> Result<bool> {
+    let chats = r.contact_chats(contact_id)?;
+    Ok(!chats.is_empty() && chats.iter().all(|c| c.channel_kind == "widget"))
+}
+
+/// The first of `candidates` a verified phone or e-mail may link to: not a visitor's
+/// contact, whose details nobody checked (otherwise a visitor could claim a number before its
+/// owner first writes and receive their row).
+pub(crate) fn first_linkable<T: Read>(r: &T, candidates: &[u64]) -> Result<Option<u64>> {
+    for &id in candidates {
+        if !unverified_contact(r, id)? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Record a merge suggestion between `contact_id` and every other client with the same
+/// phone or e-mail when either side's details are unverified. A dismissed pair stays
+/// dismissed.
+pub(crate) fn suggest_merges(
+    w: &W,
+    contact_id: u64,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Result<()> {
+    let mut others = Vec::new();
+    if let Some(p) = phone {
+        others.extend(
+            w.contacts_by_phone(p)?
+                .into_iter()
+                .map(|id| (id, "same phone")),
+        );
+    }
+    if let Some(e) = email {
+        others.extend(
+            w.contacts_by_email(e)?
+                .into_iter()
+                .map(|id| (id, "same e-mail")),
+        );
+    }
+    let mut this_unverified = None;
+    for (other, reason) in others {
+        if other == contact_id || db::merge_suggestion(w, contact_id, other)?.is_some() {
+            continue;
+        }
+        let this = match this_unverified {
+            Some(v) => v,
+            None => *this_unverified.insert(unverified_contact(w, contact_id)?),
+        };
+        if !this && !unverified_contact(w, other)? {
+            continue;
+        }
+        let s = MergeSuggestion {
+            reason: reason.to_string(),
+            created_ms: store::now_ms(),
+            dismissed: false,
+        };
+        db::put_merge_suggestion(w, contact_id, other, &s)?;
+    }
+    Ok(())
+}
+
+/// A contact's open merge suggestions, for the client card.
+pub fn merge_suggestions_json<T: Read>(r: &T, contact_id: u64) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for (other, s) in db::merge_suggestions(r, contact_id)? {
+        if s.dismissed {
+            continue;
+        }
+        let Some(c) = r.contact(other)? else {
+            continue;
+        };
+        out.push(json!({
+            "contact_id": other, "name": c.name, "reason": s.reason, "created_ms": s.created_ms,
+        }));
+    }
+    Ok(out)
+}
+
 impl Inbox {
+    /// A manager says the two clients are different people: the suggestion goes from both
+    /// cards and is not made again.
+    pub async fn dismiss_merge_suggestion(
+        &self,
+        manager: u64,
+        contact_id: u64,
+        other: u64,
+    ) -> Result<()> {
+        self.store
+            .write(move |w| {
+                w.contact_or_404(contact_id)?;
+                let mut s = db::merge_suggestion(w, contact_id, other)?.ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "merge suggestion for client {contact_id} and client {other}"
+                    ))
+                })?;
+                if s.dismissed {
+                    return Ok(());
+                }
+                s.dismissed = true;
+                db::put_merge_suggestion(w, contact_id, other, &s)?;
+                let text = format!("merge suggestion with client {other} dismissed");
+                db::add_log(
+                    w,
+                    contact_id,
+                    "merge_dismissed",
+                    &text,
+                    Some(manager),
+                    store::now_ms(),
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Forget visitors created before `cutoff_ms` who never wrote (no chat): their tokens stop
+    /// working. Returns how many went.
+    pub async fn sweep_visitors(&self, cutoff_ms: i64) -> Result<usize> {
+        let mut swept = 0;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self
+                .store
+                .read(|r| db::visitors_page(r, after.as_deref(), 500))?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            let idle: Vec<Vec<u8>> = self.store.read(|r| {
+                let mut out = Vec::new();
+                for (hash, v) in &page {
+                    if v.created_ms < cutoff_ms
+                        && r.chat_for_client(&v.channel_id, &v.client_id())?.is_none()
+                    {
+                        out.push(hash.clone());
+                    }
+                }
+                Ok(out)
+            })?;
+            if idle.is_empty() {
+                continue;
+            }
+            swept += self
+                .store
+                .write(move |w| {
+                    let mut n = 0;
+                    for hash in &idle {
+                        // Looked at again: the visitor may have written since the read.
+                        let Some(v) = db::visitor_by_hash(w, hash)? else {
+                            continue;
+                        };
+                        if w.chat_for_client(&v.channel_id, &v.client_id())?.is_none()
+                            && db::delete_visitor(w, hash)?
+                        {
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })
+                .await?;
+        }
+        Ok(swept)
+    }
+
     /// A new visitor on a widget channel. The token is returned once; only its SHA-256 is kept.
     pub async fn create_visitor(&self, channel_id: &str) -> Result<(String, Visitor)> {
         let token = random_token(32);
@@ -334,6 +507,7 @@ fn profile_to_contact(
     if said.is_empty() {
         return Ok(());
     }
+    suggest_merges(w, c.id, p.phone.as_deref(), p.email.as_deref())?;
     let now = store::now_ms();
     let text = format!("The visitor left their details: {}", said.join(", "));
     db::add_log(w, c.id, "contact_details", &text, None, now)?;

@@ -17,7 +17,8 @@ macro_rules! record {
 record!(
     Contact => "contact", Chat => "chat", Message => "message", Task => "task",
     Dialog => "dialog", Notification => "notification", LogEntry => "log entry",
-    Draft => "draft", Blob => "blob", Visitor => "visitor",
+    Draft => "draft", Blob => "blob", Visitor => "visitor", Upload => "upload",
+    MergeSuggestion => "merge suggestion",
 );
 
 impl Record for ApiToken {
@@ -435,6 +436,9 @@ pub fn append_message(
     }
     w.put(MESSAGES, &pair(chat.id, m.id), &m)?;
     w.put_raw(MESSAGE_CHATS, &k(m.id), &k(chat.id))?;
+    for a in &m.attachments {
+        keep_blob(w, &a.sha256)?;
+    }
     if !m.text.is_empty() && m.kind != Kind::System {
         super::search_log::message(w, chat.id, m.id)?;
     }
@@ -516,6 +520,102 @@ pub fn put_draft(w: &W, manager_id: u64, chat_id: u64, d: Option<&Draft>) -> Res
 
 pub fn put_blob(w: &W, sha256: &str, b: &Blob) -> Result<()> {
     w.put(BLOBS, &Key::new().str(sha256).build(), b)
+}
+
+/// The blob is in a message (or came from a channel): never swept.
+pub fn keep_blob(w: &W, sha256: &str) -> Result<()> {
+    w.put_raw(KEPT_BLOBS, &Key::new().str(sha256).build(), &[])
+}
+
+pub fn blob_kept<T: Read>(r: &T, sha256: &str) -> Result<bool> {
+    r.exists(KEPT_BLOBS, &Key::new().str(sha256).build())
+}
+
+pub fn delete_blob(w: &W, sha256: &str) -> Result<bool> {
+    w.del(BLOBS, &Key::new().str(sha256).build())
+}
+
+fn upload_key(sha256: &str, owner: &str) -> Vec<u8> {
+    Key::new().str(sha256).str(owner).build()
+}
+
+pub fn upload<T: Read>(r: &T, sha256: &str, owner: &str) -> Result<Option<Upload>> {
+    r.get(UPLOADS, &upload_key(sha256, owner))
+}
+
+pub fn put_upload(w: &W, sha256: &str, owner: &str, u: &Upload) -> Result<()> {
+    w.put(UPLOADS, &upload_key(sha256, owner), u)
+}
+
+pub fn delete_upload(w: &W, sha256: &str, owner: &str) -> Result<bool> {
+    w.del(UPLOADS, &upload_key(sha256, owner))
+}
+
+/// Every claim on the blob (at most 100).
+pub fn uploads_of<T: Read>(r: &T, sha256: &str) -> Result<Vec<Upload>> {
+    r.values(UPLOADS, &Key::new().str(sha256).build(), false, 100)
+}
+
+/// Whether anyone holds a claim on the blob.
+pub fn blob_claimed<T: Read>(r: &T, sha256: &str) -> Result<bool> {
+    Ok(!r
+        .scan(UPLOADS, &Key::new().str(sha256).build(), None, false, 1)?
+        .is_empty())
+}
+
+/// Up to `limit` claims after `after` (a previous page's last key): (key, sha256, owner, upload).
+#[allow(clippy::type_complexity)]
+pub fn uploads_page<T: Read>(
+    r: &T,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, String, String, Upload)>> {
+    let mut out = Vec::new();
+    for (key, v) in r.scan(UPLOADS, &[], after, false, limit)? {
+        let mut parts = key.split(|b| *b == 0);
+        let sha = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+        let owner = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+        out.push((key.clone(), sha, owner, codec::decode(&v)?));
+    }
+    Ok(out)
+}
+
+/// Up to `limit` visitors after `after` (a previous page's last token hash).
+pub fn visitors_page<T: Read>(
+    r: &T,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Visitor)>> {
+    r.scan(VISITORS, &[], after, false, limit)?
+        .into_iter()
+        .map(|(k, v)| Ok((k, codec::decode(&v)?)))
+        .collect()
+}
+
+pub fn delete_visitor(w: &W, hash: &[u8]) -> Result<bool> {
+    w.del(VISITORS, hash)
+}
+
+pub fn merge_suggestion<T: Read>(
+    r: &T,
+    contact: u64,
+    other: u64,
+) -> Result<Option<MergeSuggestion>> {
+    r.get(MERGE_SUGGESTIONS, &pair(contact, other))
+}
+
+/// Record the suggestion on both clients.
+pub fn put_merge_suggestion(w: &W, a: u64, b: u64, s: &MergeSuggestion) -> Result<()> {
+    w.put(MERGE_SUGGESTIONS, &pair(a, b), s)?;
+    w.put(MERGE_SUGGESTIONS, &pair(b, a), s)
+}
+
+/// The contact's suggestions: (other contact id, suggestion), dismissed ones included.
+pub fn merge_suggestions<T: Read>(r: &T, contact: u64) -> Result<Vec<(u64, MergeSuggestion)>> {
+    r.scan(MERGE_SUGGESTIONS, &k(contact), None, false, 100)?
+        .into_iter()
+        .map(|(key, v)| Ok((codec::read_u64(&key, 8)?, codec::decode(&v)?)))
+        .collect()
 }
 
 /// Queue a delivery; `due_ms` orders the outbox.

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::ws::{Ws, connect_to};
-use crate::support::{Browser, TestApp, client};
+use crate::support::{Browser, TestApp, api_channel, client};
 
 const SITE: &str = "https://shop.example";
 
@@ -668,5 +668,342 @@ async fn contact_details_go_onto_the_contact() {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["message"].as_str().unwrap().starts_with("email"), "{e}");
+    app.stop().await;
+}
+
+/// The id of the client named `name` in the manager's chat list, and that row's chat count.
+async fn client_row(b: &Browser, name: &str) -> Option<(u64, u64)> {
+    let (_, list) = b.get("/api/v1/chats").await;
+    let row = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)?
+        .clone();
+    let chat = row["default_chat_id"].as_u64().unwrap();
+    let (_, c) = b.get(&format!("/api/v1/chats/{chat}")).await;
+    let contact = c["contact"]["id"].as_u64().unwrap();
+    let (_, card) = b.get(&format!("/api/v1/contacts/{contact}")).await;
+    Some((contact, card["chats"].as_array().unwrap().len() as u64))
+}
+
+/// A manager's reply with `attachments` in chat `chat`.
+async fn manager_attaches(b: &Browser, chat: u64, sha: &Value) -> (StatusCode, Value) {
+    b.post(
+        &format!("/api/v1/chats/{chat}/messages"),
+        json!({"text": "here", "attachments": [{"id": sha, "name": "x.pdf"}]}),
+    )
+    .await
+}
+
+fn blob_path(app: &TestApp, sha: &str) -> std::path::PathBuf {
+    app.dir.join("blobs").join(&sha[..2]).join(&sha[2..])
+}
+
+#[tokio::test]
+async fn a_visitor_attaches_only_their_own_uploads() {
+    let app = TestApp::spawn_with(&config()).await;
+    let anna = manager(&app).await;
+    let a = Visitor::new(&app, "site").await;
+    let b = Visitor::new(&app, "site").await;
+    let secret = b"%PDF-1.4\n%A's contract, not for B\n".to_vec();
+    let (st, up) = upload(&app, &a, "application/pdf", "contract.pdf", secret).await;
+    assert_eq!(st, StatusCode::CREATED, "{up}");
+    let sha = up["id"].as_str().unwrap().to_string();
+
+    // B knows the digest: attaching it is refused, and says the same as for a digest nobody
+    // uploaded (so B learns nothing about which files exist).
+    let try_attach = |id: String| {
+        let b = &b;
+        let app = &app;
+        async move {
+            b.post(
+                app,
+                "messages",
+                json!({"id": "steal", "text": "mine now", "attachments": [{"id": id}]}),
+            )
+            .await
+        }
+    };
+    let (st, stolen) = try_attach(sha.clone()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{stolen}");
+    let nobody = "0".repeat(64);
+    let (st2, missing) = try_attach(nobody.clone()).await;
+    assert_eq!(st2, st);
+    assert_eq!(
+        stolen["message"].as_str().unwrap().replace(&sha, "X"),
+        missing["message"].as_str().unwrap().replace(&nobody, "X"),
+    );
+    // Nothing was stored: B has no chat, managers see no second visitor, the file is not B's.
+    assert!(b.history(&app).await.is_empty());
+    let (st, _) = b.get(&app, &format!("files/{sha}")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    b.says(&app, "b1", "just text").await;
+    assert!(
+        b.history(&app)
+            .await
+            .iter()
+            .all(|m| m["attachments"] == json!([]))
+    );
+    let (st, _) = b.get(&app, &format!("files/{sha}")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // A manager cannot take a visitor's pending upload either…
+    let b_chat = widget_chat(&anna, "Website visitor 2").await;
+    let (st, v) = manager_attaches(&anna, b_chat, &up["id"]).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        b.history(&app)
+            .await
+            .iter()
+            .all(|m| m["attachments"] == json!([]))
+    );
+
+    // …while its owner attaches it, and then it is a file in a chat every manager sees.
+    let (st, sent) = a
+        .post(
+            &app,
+            "messages",
+            json!({"id": "a1", "text": "contract", "attachments": [{"id": sha}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{sent}");
+    let a_chat = widget_chat(&anna, "Website visitor 1").await;
+    let (st, v) = manager_attaches(&anna, a_chat, &up["id"]).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // A manager's own upload is theirs to attach.
+    let r = anna
+        .request("POST", "/api/v1/uploads?name=m.pdf", None)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4\n%manager's price list\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mine: Value = r.json().await.unwrap();
+    let (st, v) = manager_attaches(&anna, a_chat, &mine["id"]).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_visitor_claiming_a_clients_phone_gets_a_merge_suggestion_not_their_row() {
+    let app = TestApp::spawn_with(&format!("{}{}", config(), api_channel("crm", None))).await;
+    let anna = manager(&app).await;
+    let (st, v) = app
+        .inbound(
+            "crm",
+            json!({"external_id": "c1", "name": "Ivan Real", "phone": "+7 912 000-11-22", "email": "ivan@example.com"}),
+            json!({"external_id": "m1", "text": "order 42 to 5 Elm Street"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (ivan, chats) = client_row(&anna, "Ivan Real").await.unwrap();
+    assert_eq!(chats, 1);
+
+    // The phone before the first message…
+    let mallory = Visitor::new(&app, "site").await;
+    let (st, p) = mallory
+        .post(
+            &app,
+            "profile",
+            json!({"name": "Mallory", "phone": "79120001122"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+    mallory.says(&app, "m1", "what is my order status?").await;
+    let (mal, mal_chats) = client_row(&anna, "Mallory")
+        .await
+        .expect("the visitor is a client of their own");
+    assert_ne!(mal, ivan);
+    assert_eq!(mal_chats, 1);
+    assert_eq!(client_row(&anna, "Ivan Real").await, Some((ivan, 1)));
+    // …the e-mail after it.
+    let eve = Visitor::new(&app, "site").await;
+    eve.says(&app, "e1", "hi").await;
+    let (st, _) = eve
+        .post(
+            &app,
+            "profile",
+            json!({"name": "Eve", "email": "IVAN@example.com"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (eve_id, _) = client_row(&anna, "Eve").await.unwrap();
+    assert_eq!(client_row(&anna, "Ivan Real").await, Some((ivan, 1)));
+
+    // Managers see the suggestions on both cards.
+    let (_, card) = anna.get(&format!("/api/v1/contacts/{ivan}")).await;
+    let mut s: Vec<(u64, String)> = card["merge_suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["contact_id"].as_u64().unwrap(),
+                s["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    s.sort();
+    assert_eq!(
+        s,
+        vec![(mal, "same phone".into()), (eve_id, "same e-mail".into())]
+    );
+    let (_, card) = anna.get(&format!("/api/v1/contacts/{mal}")).await;
+    assert_eq!(card["merge_suggestions"][0]["contact_id"], ivan);
+    // The visitors see their own chat only, nothing of Ivan's.
+    for v in [&mallory, &eve] {
+        let h = v.history(&app).await;
+        assert!(
+            h.iter().all(|m| !m.to_string().contains("Elm Street")),
+            "{h:?}"
+        );
+    }
+    let (_, p) = mallory.post(&app, "profile", json!({})).await;
+    assert!(!p.to_string().contains("Ivan"), "{p}");
+
+    // Dismissed from one card, gone from both, and not suggested again.
+    let path = format!("/api/v1/contacts/{ivan}/merge_suggestions/{mal}");
+    let (st, _) = anna.send("DELETE", &path, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, card) = anna.get(&format!("/api/v1/contacts/{mal}")).await;
+    assert_eq!(card["merge_suggestions"], json!([]));
+    mallory
+        .post(&app, "profile", json!({"phone": "+79120001122"}))
+        .await;
+    let (_, card) = anna.get(&format!("/api/v1/contacts/{ivan}")).await;
+    assert_eq!(
+        card["merge_suggestions"].as_array().unwrap().len(),
+        1,
+        "{card}"
+    );
+    let (st, _) = anna
+        .send(
+            "DELETE",
+            &format!("/api/v1/contacts/{ivan}/merge_suggestions/999"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // A number a visitor typed first does not pull its real owner into the visitor's row
+    // when the owner writes through a channel that vouches for it.
+    let early = Visitor::new(&app, "site").await;
+    early
+        .post(
+            &app,
+            "profile",
+            json!({"name": "Early Bird", "phone": "+44 7700 900123"}),
+        )
+        .await;
+    early.says(&app, "x1", "hello").await;
+    let (st, _) = app
+        .inbound(
+            "crm",
+            json!({"external_id": "c2", "name": "Real Owner", "phone": "+44 7700 900123"}),
+            json!({"external_id": "m2", "text": "it's me"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (early_id, n) = client_row(&anna, "Early Bird").await.unwrap();
+    assert_eq!(n, 1);
+    let (owner, n) = client_row(&anna, "Real Owner")
+        .await
+        .expect("the owner is a client of their own");
+    assert_eq!(n, 1);
+    let (_, card) = anna.get(&format!("/api/v1/contacts/{owner}")).await;
+    assert_eq!(card["merge_suggestions"][0]["contact_id"], early_id);
+    // Verified channels still link by phone as before.
+    let (st, _) = app
+        .inbound(
+            "crm",
+            json!({"external_id": "c3", "name": "Ivan again", "phone": "+7 912 000 11 22"}),
+            json!({"external_id": "m3", "text": "second account"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(client_row(&anna, "Ivan Real").await, Some((ivan, 2)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idle_visitors_and_unattached_uploads_are_swept() {
+    let cfg = format!(
+        "[retention]\nidle_visitor_secs = 3\nunattached_upload_secs = 3\n\n{}",
+        config()
+    );
+    let app = TestApp::spawn_with(&cfg).await;
+    let anna = manager(&app).await;
+    let idle = Visitor::new(&app, "site").await;
+    let writer = Visitor::new(&app, "site").await;
+    let kept = b"%PDF-1.4\n%attached\n".to_vec();
+    let (_, k) = upload(&app, &writer, "application/pdf", "k.pdf", kept.clone()).await;
+    let (_, left) = upload(
+        &app,
+        &writer,
+        "application/pdf",
+        "l.pdf",
+        b"%PDF-1.4\n%left\n".to_vec(),
+    )
+    .await;
+    let (st, v) = writer
+        .post(
+            &app,
+            "messages",
+            json!({"id": "w1", "text": "file", "attachments": [{"id": k["id"]}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // The same content uploaded again and left: the file stays, a message holds it.
+    let (_, again) = upload(&app, &writer, "application/pdf", "k2.pdf", kept.clone()).await;
+    assert_eq!(again["id"], k["id"]);
+    let r = anna
+        .request("POST", "/api/v1/uploads?name=m.pdf", None)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4\n%manager's draft\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let mine: Value = r.json().await.unwrap();
+    let [k, left, mine] = [&k, &left, &mine].map(|v| v["id"].as_str().unwrap().to_string());
+    assert!(blob_path(&app, &left).exists() && blob_path(&app, &mine).exists());
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (st, _) = idle.get(&app, "messages").await;
+        if st == StatusCode::UNAUTHORIZED
+            && !blob_path(&app, &left).exists()
+            && !blob_path(&app, &mine).exists()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not swept within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The visitor who wrote stays, with their file.
+    assert_eq!(writer.history(&app).await.len(), 1);
+    assert_eq!(std::fs::read(blob_path(&app, &k)).unwrap(), kept);
+    let (st, _) = writer.get(&app, &format!("files/{k}")).await;
+    assert_eq!(st, StatusCode::OK);
+    // A swept upload is gone for its owner too.
+    let (st, _) = writer
+        .post(
+            &app,
+            "messages",
+            json!({"id": "w2", "text": "late", "attachments": [{"id": left}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let (st, _) = manager_attaches(
+        &anna,
+        widget_chat(&anna, "Website visitor 2").await,
+        &json!(mine),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }

@@ -145,6 +145,8 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/contacts/{id}/tags", "/api/v1/contacts/<contact>/tags", Session, OK).json(r#"{"tag":"<tag>"}"#),
     row("DELETE /api/v1/contacts/{id}/tags/{tag}", "/api/v1/contacts/<contact>/tags/<tag>", Session, OK),
     row("GET /api/v1/contacts/{id}/log", "/api/v1/contacts/<contact>/log", Session, OK),
+    // 404: the fixture's client has no merge suggestion; the check is who gets past auth.
+    row("DELETE /api/v1/contacts/{id}/merge_suggestions/{other}", "/api/v1/contacts/<contact>/merge_suggestions/999999", Session, &[204, 404]),
     row("GET /api/v1/contacts/{id}/tasks", "/api/v1/contacts/<contact>/tasks", Session, OK),
     row("POST /api/v1/contacts/{id}/tasks", "/api/v1/contacts/<contact>/tasks", Session, CREATED)
         .json(r#"{"title":"matrix task"}"#),

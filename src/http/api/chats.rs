@@ -279,7 +279,12 @@ pub async fn send(
     }
     let mut atts = Vec::new();
     for a in &b.attachments {
-        atts.push(super::files::uploaded(&st.store, &a.id, a.name.as_deref())?);
+        let who = crate::blobs::Uploader::Manager(id.manager.id);
+        atts.push(
+            st.blobs
+                .attach(&st.store, who, &a.id, a.name.as_deref())
+                .await?,
+        );
     }
     let v = st
         .inbox

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::inbox::clients::{ContactPatch, TaskPatch, dialog_json, task_json};
+use crate::inbox::visitors::merge_suggestions_json;
 use crate::inbox::{chat_json, contact_json};
 use crate::store::inbox::InboxReads;
 
@@ -28,7 +29,8 @@ pub fn get(
         let chats: Vec<_> = r.contact_chats(id)?.iter().map(|ch| chat_json(ch, &st.inbox.channels)).collect();
         let task_list: Vec<_> = r.tasks(id)?.iter().map(task_json).collect();
         let dialog_list: Vec<_> = r.dialogs(id)?.iter().map(dialog_json).collect();
-        Ok(json!({"contact": contact_json(&c), "chats": chats, "tasks": task_list, "dialogs": dialog_list}))
+        let merge = merge_suggestions_json(r, id)?;
+        Ok(json!({"contact": contact_json(&c), "chats": chats, "tasks": task_list, "dialogs": dialog_list, "merge_suggestions": merge}))
     })?;
     Ok(Json(v))
 }
@@ -144,6 +146,20 @@ pub async fn remove_tag(
     Path((cid, tag)): Path<(u64, String)>,
 ) -> poem::Result<Json<Value>> {
     Ok(Json(st.inbox.remove_tag(id.manager.id, cid, tag).await?))
+}
+
+/// # `DELETE /api/v1/contacts/{id}/merge_suggestions/{other}`
+/// The two clients are different people: the suggestion leaves both cards for good.
+#[handler]
+pub async fn dismiss_merge(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+    Path((cid, other)): Path<(u64, u64)>,
+) -> poem::Result<StatusCode> {
+    st.inbox
+        .dismiss_merge_suggestion(id.manager.id, cid, other)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

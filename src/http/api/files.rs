@@ -7,7 +7,7 @@ use poem::web::{Data, Json, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 
-use crate::blobs::{Blobs, inline_type};
+use crate::blobs::{Blobs, Uploader, inline_type};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
@@ -25,19 +25,21 @@ pub struct UploadQuery {
 pub async fn upload(
     req: &Request,
     Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
+    Auth(id): Auth,
     Query(q): Query<UploadQuery>,
     body: Body,
 ) -> poem::Result<Response> {
-    let att = receive(req, &st.blobs, &st.store, q.name, body).await?;
+    let who = Uploader::Manager(id.manager.id);
+    let att = receive(req, &st.blobs, &st.store, who, q.name, body).await?;
     Ok((StatusCode::CREATED, Json(attachment_json(&att))).into_response())
 }
 
-/// Store a raw upload body (type from Content-Type, size capped by `blobs`).
+/// Store a raw upload body as `who`'s (type from Content-Type, size capped by `blobs`).
 pub async fn receive(
     req: &Request,
     blobs: &Blobs,
     store: &Store,
+    who: Uploader,
     name: Option<String>,
     body: Body,
 ) -> poem::Result<Attachment> {
@@ -57,21 +59,8 @@ pub async fn receive(
     let name = name.unwrap_or_else(|| "file".into());
     let stream = body.into_bytes_stream();
     Ok(blobs
-        .put_stream(store, &mime, &name, Box::pin(stream))
+        .put_upload(store, who, &mime, &name, Box::pin(stream))
         .await?)
-}
-
-/// A file uploaded earlier, by the id the upload answered, to attach to a message.
-pub fn uploaded(store: &Store, id: &str, name: Option<&str>) -> crate::error::Result<Attachment> {
-    let meta = store
-        .read(|r| r.blob(id))?
-        .ok_or_else(|| Error::invalid("attachments", format!("no uploaded file {id:?}")))?;
-    Ok(Attachment {
-        sha256: id.to_string(),
-        name: crate::blobs::clean_name(name.unwrap_or("file")),
-        mime: meta.mime,
-        size: meta.size,
-    })
 }
 
 #[handler]
