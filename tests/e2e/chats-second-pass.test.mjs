@@ -219,6 +219,14 @@ test('item 4: the client card follows mark-read and live changes to tags, tasks,
   // A new client message: the card's badge counts it.
   await inject('casey', 'Casey Card', 'One more', { phone: '+49 151 2345 6789' });
   await eventually(async () => assert.equal(await badge('api crm').textContent(), '1'));
+  // Typing in the card while live events rebuild it: the text and the focus stay.
+  const tagInput = card.locator('input[aria-label="New tag"]');
+  await tagInput.fill('vip');
+  await inject('casey', 'Casey Card', 'Still there?', { phone: '+49 151 2345 6789' });
+  await eventually(async () => assert.equal(await badge('api crm').textContent(), '2'));
+  assert.equal(await tagInput.inputValue(), 'vip');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'New tag');
+  await tagInput.fill('');
 
   // Changes made elsewhere (another session, the API) reach the card live.
   const id = ids.casey.contact;

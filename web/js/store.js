@@ -81,12 +81,7 @@ export function setDraftMark(chatId, present) {
 }
 
 /** Replace the open client's data; every pane follows the `client` event. */
-export function setClient(d) {
-  state.client = d;
-  emit('client', d);
-}
+export const setClient = (d) => emit('client', (state.client = d));
 
 /** Change the open client if it is `id`: fn(data) gives the new data. */
-export function patchClient(id, fn) {
-  if (state.client?.contact.id === id) setClient(fn(state.client));
-}
+export const patchClient = (id, fn) => state.client?.contact.id === id && setClient(fn(state.client));

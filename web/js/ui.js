@@ -107,8 +107,10 @@ document.addEventListener('keydown', (e) => {
  */
 export function notify(item, ms) {
   const host = document.getElementById('toasts');
-  const r = document.querySelector('.history')?.getBoundingClientRect() || {};
-  Object.assign(host.style, r.height ? { top: `${r.top + 8}px`, right: `${innerWidth - r.right + 12}px`, bottom: 'auto', maxHeight: `${r.height - 16}px` } : { top: '', right: '', bottom: '', maxHeight: '' });
+  const r = document.querySelector('.history')?.getBoundingClientRect();
+  const s = host.style;
+  s.top = s.right = s.bottom = s.maxHeight = '';
+  if (r?.height) Object.assign(s, { top: `${r.top + 8}px`, right: `${innerWidth - r.right + 12}px`, bottom: 'auto', maxHeight: `${r.height - 16}px` });
   let t;
   const close = () => item.remove();
   const arm = () => { clearTimeout(t); t = setTimeout(close, ms); };

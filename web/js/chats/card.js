@@ -47,8 +47,21 @@ function show(d) {
 
 function render() {
   if (!detail()) return;
-  fill(root, build(false));
-  if (cs.large) fill(cs.large.body, build(true));
+  refill(root, build(false));
+  if (cs.large) refill(cs.large.body, build(true));
+}
+
+/** Live events rebuild the card: keep focus, and what is being typed, on the same control. */
+function refill(host, node) {
+  const a = document.activeElement;
+  const key = host.contains(a) && a.getAttribute('aria-label');
+  const v = a.value;
+  fill(host, node);
+  const b = key && host.querySelector(`[aria-label="${CSS.escape(key)}"]`);
+  if (b) {
+    if (v != null) b.value = v;
+    b.focus();
+  }
 }
 
 export function largeCardOpen() {
@@ -124,6 +137,7 @@ function tagsSection(c) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const tag = input.value.trim();
+    input.value = ''; // the rebuilt card keeps a focused field's text
     if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(`Tag “${tag}” added`, 'ok');
   });
   return section('Tags', c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((t) => h('li', { class: 'tag' }, h('span', { text: t }),

@@ -50,7 +50,7 @@ export function mountList(root) {
 
   el.planBtn = iconButton('flag', 'Sales plan filter', { onclick: () => togglePlan() });
   el.sortBtn = iconButton('sort', '', { cls: 'sort-btn', onclick: toggleSort });
-  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) });
+  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) && el.filtersHost.querySelector('select').focus() });
   // Where tooltips do not show (touch, narrow list) the tools say what they are.
   for (const [b, id, t] of [[el.planBtn, 'plan-row', 'Plan'], [el.filterBtn, 'filters-host', 'Filters']]) {
     b.setAttribute('aria-expanded', 'false');
