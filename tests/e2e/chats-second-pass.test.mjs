@@ -170,7 +170,8 @@ test('item 3: the filter panel lies over the conversation with room for conditio
   await shot(page, 'second-pass-filters-1440');
 
   // Apply: the chip's "Clear filter" stays on one line. Esc closes the panel, focus goes back.
-  await panel.locator('.cond-card').first().locator('button[aria-label^="Remove"]').click();
+  while (await panel.locator('.cond-card').count()) await panel.locator('.cond-card').first().locator('button[aria-label^="Remove"]').click();
+  await panel.locator('#flt-add').selectOption('channel');
   await panel.locator('#cond-0-v').selectOption('shop');
   await panel.locator('button', { hasText: 'Filter' }).first().click();
   const clear = page.locator('.list-chip button', { hasText: 'Clear filter' });
@@ -192,7 +193,8 @@ test('item 3: the filter panel lies over the conversation with room for conditio
   await phone.locator('#flt-add').selectOption('tag');
   const sheet = await box(phone.locator('#filters-host'));
   const first = await box(phone.locator('.pane-list a.row').first());
-  assert.ok(first.y + first.height <= sheet.y + 1, 'a list row is visible above the sheet');
+  await shot(phone, 'second-pass-filters-390');
+  assert.ok(first.y + first.height <= sheet.y + 1, `a list row is visible above the sheet (${JSON.stringify([first, sheet])})`);
   assert.ok(sheet.x >= 0 && sheet.x + sheet.width <= PHONE.width + 0.5, 'the sheet fits the screen');
   await shot(phone, 'second-pass-filters-390');
   await phone.locator('#filters-host button[aria-label="Close the filters"]').click();
@@ -213,7 +215,7 @@ test('item 4: the client card follows mark-read and live changes to tags, tasks,
   await page.locator('.composer textarea').focus();
   await page.keyboard.press('Shift+Enter');
   await eventually(async () => assert.equal(await badge('api crm').count(), 0, 'the card badge clears'));
-  assert.equal(await row(page, 'Casey Card').locator('.badge').textContent(), '1');
+  assert.match(await row(page, 'Casey Card').locator('.badge').textContent(), /^1\b/);
   assert.doesNotMatch(await page.$eval('#channel-select', (s) => s.selectedOptions[0].textContent), /unread/);
 
   // A new client message: the card's badge counts it.
@@ -286,9 +288,12 @@ test('item 6: toasts cover no control, stack at most three, go by themselves and
   const bs = await (await bobApi.post('/api/v1/session', { data: { login: MANAGER.login, password: PASSWORD } })).json();
   const note = await bobApi.fetch(`/api/v1/chats/${ids['anna-1'].chat}/notes`, { method: 'POST', data: { text: 'look at this order', mentions: [me] }, headers: { 'X-CSRF-Token': bs.csrf_token } });
   assert.ok(note.ok(), await note.text());
+  const mention = async (text) => {
+    const r = await bobApi.fetch(`/api/v1/chats/${ids['anna-1'].chat}/notes`, { method: 'POST', data: { text, mentions: [me] }, headers: { 'X-CSRF-Token': bs.csrf_token } });
+    assert.ok(r.ok(), await r.text());
+  };
   const toast = page.locator('.toast');
   await toast.waitFor();
-  const mentionAt = Date.now();
   assert.equal(await page.evaluate(() => document.activeElement.tagName), 'TEXTAREA', 'the toast did not take focus');
   for (let i = 0; i < 4; i += 1) {
     await page.keyboard.press('Shift+Enter'); // "Marked as read"
@@ -302,7 +307,13 @@ test('item 6: toasts cover no control, stack at most three, go by themselves and
   }
   await shot(page, 'second-pass-toasts-1440');
   assert.equal(await page.evaluate(() => document.activeElement.tagName), 'TEXTAREA');
-  // Status messages go after a few seconds; the mention after longer, but it goes too.
+  // Status messages go after a few seconds; a mention after longer, but it goes too.
+  await eventually(async () => assert.equal(await page.locator('#toasts > *').count(), 0), { timeout: 25000 });
+  await mention('second look, please');
+  await toast.waitFor();
+  const mentionAt = Date.now();
+  await page.keyboard.press('Shift+Enter');
+  await page.locator('#toasts .flash').waitFor();
   await eventually(async () => assert.equal(await page.locator('#toasts .flash').count(), 0), { timeout: 9000 });
   assert.equal(await toast.count(), 1, 'the mention is still there');
   await toast.waitFor({ state: 'detached', timeout: 25000 });
@@ -331,14 +342,13 @@ test('item 9: placeholder, channel switch, preview author, Esc on the docked car
   await openClient(page, ids.casey.contact);
   await inject('casey-shop', 'Casey Card', 'More from the shop', { phone: '+49 151 2345 6789' }, 'shop');
   await page.locator('#channel-select').selectOption(String(ids['casey-shop'].chat));
-  await eventually(async () => assert.match(await page.$eval('#channel-select', (s) => s.options[0].textContent), /^CRM bridge \(api crm\)/));
-  const labels = await page.$$eval('#channel-select option', (o) => o.map((x) => x.textContent));
-  assert.equal(new Set(labels.map((l) => l.replace(/ ·.*/, ''))).size, 2, `two channels named alike are told apart: ${labels}`);
+  const labels = await page.$$eval('#channel-select option', (o) => o.map((x) => x.textContent.replace(/ ·.*/, '')).sort());
+  assert.deepEqual(labels, ['CRM bridge (api crm)', 'CRM bridge (api shop)'], 'two channels named alike are told apart');
   // The closed switch shows its whole label.
   await page.locator('#channel-select').selectOption(String(ids.casey.chat));
   await inject('casey', 'Casey Card', 'Unread again', { phone: '+49 151 2345 6789' });
   await inject('casey-shop', 'Casey Card', 'Unread shop', { phone: '+49 151 2345 6789' }, 'shop');
-  await eventually(async () => assert.match(await page.$eval('#channel-select', (s) => s.options[1].textContent), /unread/));
+  await eventually(async () => assert.match(await page.$eval('#channel-select', (s) => Array.from(s.options, (o) => o.textContent).join()), /unread/));
   for (const i of [0, 1]) {
     await page.$eval('#channel-select', (s, k) => { s.selectedIndex = k; }, i);
     const label = await page.$eval('#channel-select', (s) => s.selectedOptions[0].textContent);
@@ -405,11 +415,9 @@ test('item 9 at phone width: the nav fits, system times do not wrap, the Audienc
 
   await page.locator('.app-nav a[data-route="audience"]').click();
   await page.locator('#view-audience tbody tr').first().waitFor();
-  const name = page.locator('#view-audience tbody td a', { hasText: 'Anna Chen' }).first();
-  const nb = await box(name);
-  const nlh = await name.evaluate((a) => parseFloat(getComputedStyle(a).lineHeight) || 20);
-  assert.ok(nb.height < nlh * 1.5, `a name is not broken letter by letter (${nb.height}px high)`);
-  const email = page.locator('#view-audience tbody td', { hasText: 'anna.work@example.com' });
-  assert.ok((await box(email)).height < nlh * 2.5, 'an e-mail is not broken letter by letter');
+  // Lines a cell's text takes: letter by letter would be many more than its words.
+  const lines = (loc) => loc.evaluate((el) => { const r = document.createRange(); r.selectNodeContents(el); return new Set(Array.from(r.getClientRects(), (x) => Math.round(x.top))).size; });
+  assert.ok(await lines(page.locator('#view-audience tbody td a', { hasText: 'Anna Chen' }).first()) <= 2, 'a name is not broken letter by letter');
+  assert.ok(await lines(page.locator('#view-audience tbody td', { hasText: 'anna.work@example.com' })) <= 2, 'an e-mail is not broken letter by letter');
   await shot(page, 'second-pass-audience-390');
 });
