@@ -14,7 +14,12 @@ async fn found(b: &Browser, q: &str) -> Vec<(String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r["matched"].clone()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["matched"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -26,13 +31,20 @@ async fn search_rows_show_the_matched_phone_or_email() {
     let data = [
         ("a1", json!({"phones": ["+7 912 111-22-33"]})),
         ("a2", json!({"emails": ["anna.work@example.com"]})),
-        ("a3", json!({"phones": ["+44 20 7946 0000"], "emails": ["chen@shop.example"]})),
+        (
+            "a3",
+            json!({"phones": ["+44 20 7946 0000"], "emails": ["chen@shop.example"]}),
+        ),
     ];
     for (ext, patch) in &data {
         let v = app.client_says(ext, "Anna Chen", ext, "hello").await;
         let cid = v["contact_id"].as_u64().unwrap();
         let (st, c) = b
-            .send("PATCH", &format!("/api/v1/contacts/{cid}"), Some(patch.clone()))
+            .send(
+                "PATCH",
+                &format!("/api/v1/contacts/{cid}"),
+                Some(patch.clone()),
+            )
             .await;
         assert_eq!(st, 200, "{c}");
     }
@@ -45,7 +57,10 @@ async fn search_rows_show_the_matched_phone_or_email() {
         .into_iter()
         .map(|(n, m)| {
             assert_eq!(n, "Anna Chen");
-            m["text"].as_str().expect("a name match still shows a phone or e-mail").to_string()
+            m["text"]
+                .as_str()
+                .expect("a name match still shows a phone or e-mail")
+                .to_string()
         })
         .collect();
     shown.sort();

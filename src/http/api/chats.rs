@@ -89,7 +89,8 @@ fn search_list(
         for id in &ids {
             if let Some(c) = r.contact(*id)? {
                 let row = crate::inbox::lists::row(r, &c, Some(manager), &st.inbox.channels)?;
-                let mut row = serde_json::to_value(row).map_err(|e| Error::Internal(e.to_string()))?;
+                let mut row =
+                    serde_json::to_value(row).map_err(|e| Error::Internal(e.to_string()))?;
                 if let (Some(t), Some(obj)) = (text, row.as_object_mut()) {
                     obj.insert("matched".into(), json!(shown_contact(&c, t)));
                 }
