@@ -65,6 +65,13 @@ kind = "api"
 name = "CRM bridge"
 token = "$TOKEN"
 
+# A second channel with the first one's name: the UI must tell them apart (kind and id).
+[[channels]]
+id = "shop"
+kind = "api"
+name = "CRM bridge"
+token = "$TOKEN"
+
 [[channels]]
 id = "site"
 kind = "widget"

@@ -4,3 +4,4 @@ mod lists;
 mod notes;
 mod outbox;
 mod realtime;
+mod rows;

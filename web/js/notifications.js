@@ -4,7 +4,7 @@ import { api } from './api.js';
 import { h, btn, fill, avatar, shortTime, fullTime, announce } from './dom.js';
 import { icon } from './icons.js';
 import { on } from './store.js';
-import { togglePopover, closePopover, iconButton, attempt } from './ui.js';
+import { togglePopover, closePopover, iconButton, attempt, notify } from './ui.js';
 
 const bell = document.getElementById('bell');
 const count = document.getElementById('bell-count');
@@ -101,15 +101,10 @@ function goToChat(n) {
 function toast(n) {
   const from = n.from?.name || 'A manager';
   announce(`${from} mentioned you: ${n.text}`);
-  let timer = null;
-  const close = () => { clearTimeout(timer); el.remove(); };
-  const arm = () => { clearTimeout(timer); timer = setTimeout(close, 15000); };
-  const el = h('div', { class: 'toast', role: 'status', onmouseenter: () => clearTimeout(timer), onfocusin: () => clearTimeout(timer), onmouseleave: arm },
-    h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: `${from} mentioned you` }), iconButton('x', 'Dismiss', { cls: 'icon-btn-sm', onclick: close })),
+  const el = h('div', { class: 'toast', role: 'status' },
+    h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: `${from} mentioned you` }), iconButton('x', 'Dismiss', { cls: 'icon-btn-sm', onclick: () => close() })),
     h('p', { class: 'toast-text', text: n.text }),
     h('div', { class: 'toast-actions' }, btn('Full version', () => { close(); openPanel(); }), btn('Chat link', () => { close(); goToChat(n); }, 'primary')));
-  const host = document.getElementById('toasts');
-  host.append(el);
-  while (host.children.length > 4) host.firstChild.remove();
-  arm();
+  // A mention stays longer than a status message, but it too goes by itself.
+  const close = notify(el, 20000);
 }

@@ -30,6 +30,7 @@ export const state = {
   chatContact: new Map(), // chat id → contact id
   contactId: null, // the open client and chat
   chatId: null,
+  client: null, // the open client (GET /contacts/{id}): the one copy the panes render from
   templates: null,
   assistants: null,
 };
@@ -63,6 +64,12 @@ export async function loadAssistants() {
   return state.assistants;
 }
 
+/** A chat's channel name, with kind and id when another of `chats` has that name. */
+export function channelLabel(ch, chats) {
+  const n = (c) => c.channel_name || c.channel_id;
+  return chats.some((x) => x !== ch && n(x) === n(ch)) ? `${n(ch)} (${ch.channel_kind} ${ch.channel_id})` : n(ch);
+}
+
 export const loadChannels = () => items('/api/v1/channels');
 
 export const hasDraft = (chatIds) => chatIds.some((id) => state.draftChats.has(id));
@@ -72,3 +79,9 @@ export function setDraftMark(chatId, present) {
   else state.draftChats.delete(chatId);
   emit('draft:mark', { chatId, contactId: state.chatContact.get(chatId), present });
 }
+
+/** Replace the open client's data; every pane follows the `client` event. */
+export const setClient = (d) => emit('client', (state.client = d));
+
+/** Change the open client if it is `id`: fn(data) gives the new data. */
+export const patchClient = (id, fn) => state.client?.contact.id === id && setClient(fn(state.client));

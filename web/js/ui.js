@@ -100,16 +100,31 @@ document.addEventListener('keydown', (e) => {
 
 // ---------- messages ----------
 
-/** A short status message at the top of the screen (role=status). */
-export function flash(text, kind = 'info') {
-  let host = document.getElementById('flash-host');
-  if (!host) {
-    host = h('div', { id: 'flash-host', class: 'flash-host', role: 'status' });
-    document.body.append(host);
-  }
-  const item = h('div', { class: `flash flash-${kind}`, text });
+/**
+ * Add `item` to the one message stack (at most three): over the top of the history when a chat
+ * is open, so it covers no control. It goes after `ms`, held while pointed at or focused, and
+ * never takes focus. Returns a function that removes it.
+ */
+export function notify(item, ms) {
+  const host = document.getElementById('toasts');
+  const r = document.querySelector('.history')?.getBoundingClientRect();
+  const s = host.style;
+  s.top = s.right = s.bottom = s.maxHeight = '';
+  if (r?.height) Object.assign(s, { top: `${r.top + 8}px`, right: `${innerWidth - r.right + 12}px`, bottom: 'auto', maxHeight: `${r.height - 16}px` });
+  let t;
+  const close = () => item.remove();
+  const arm = () => { clearTimeout(t); t = setTimeout(close, ms); };
+  const hold = () => clearTimeout(t);
+  for (const [e, f] of [['mouseleave', arm], ['focusout', arm], ['mouseenter', hold], ['focusin', hold]]) item.addEventListener(e, f);
   host.append(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 7000 : 3500);
+  if (host.children[3]) host.firstChild.remove();
+  arm();
+  return close;
+}
+
+/** A short status message. */
+export function flash(text, kind = 'info') {
+  notify(h('div', { class: `flash flash-${kind}`, text }), kind === 'error' ? 8000 : 4000);
 }
 
 /** Show or hide `panel` (aria-expanded on `button`; focus goes in); returns whether open. */

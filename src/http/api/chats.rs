@@ -53,7 +53,7 @@ pub fn list(
 
 #[derive(serde::Serialize)]
 struct SearchPage {
-    items: Vec<crate::inbox::lists::Row>,
+    items: Vec<Value>,
     next_cursor: Option<String>,
     total: usize,
     counts: crate::store::inbox::Counts,
@@ -88,12 +88,13 @@ fn search_list(
         let mut items = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(c) = r.contact(*id)? {
-                items.push(crate::inbox::lists::row(
-                    r,
-                    &c,
-                    Some(manager),
-                    &st.inbox.channels,
-                )?);
+                let row = crate::inbox::lists::row(r, &c, Some(manager), &st.inbox.channels)?;
+                let mut row =
+                    serde_json::to_value(row).map_err(|e| Error::Internal(e.to_string()))?;
+                if let (Some(t), Some(obj)) = (text, row.as_object_mut()) {
+                    obj.insert("matched".into(), json!(shown_contact(&c, t)));
+                }
+                items.push(row);
             }
         }
         Ok(SearchPage {
@@ -104,6 +105,43 @@ fn search_list(
         })
     })?;
     Ok(Json(v).into_response())
+}
+
+/// What a search row shows under the name, so that clients with one name can be told apart: the
+/// phone (as the UI writes it, `+digits`) or e-mail the search text matched, else the first there
+/// is; `marks` are the matched [start, end) ranges in characters.
+fn shown_contact(c: &crate::domain::inbox::Contact, text: &str) -> Value {
+    let shown = |p: &str| match p.bytes().all(|b| b.is_ascii_digit()) {
+        true => format!("+{p}"),
+        false => p.to_string(),
+    };
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 3 {
+        for p in &c.phones {
+            if let Some(i) = shown(p).find(&digits) {
+                return json!({"text": shown(p), "marks": [[i, i + digits.len()]]});
+            }
+        }
+    }
+    let lower = text.to_lowercase();
+    for e in &c.emails {
+        let marks: Vec<[usize; 2]> = lower
+            .split_whitespace()
+            .filter_map(|w| {
+                let i = e.find(w)?;
+                let at = e[..i].chars().count();
+                Some([at, at + w.chars().count()])
+            })
+            .collect();
+        if !marks.is_empty() {
+            return json!({"text": e, "marks": marks});
+        }
+    }
+    match (c.phones.first(), c.emails.first()) {
+        (Some(p), _) => json!({"text": shown(p), "marks": []}),
+        (None, Some(e)) => json!({"text": e, "marks": []}),
+        (None, None) => Value::Null,
+    }
 }
 
 #[handler]

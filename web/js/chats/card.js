@@ -3,38 +3,41 @@
 import { api } from '../api.js';
 import { h, btn, field, fill, avatar, phone, fullTime, errText } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
-import { state, on, managerName } from '../store.js';
+import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 
-const cs = { detail: null, log: [], logMore: false, large: null };
+const cs = { id: null, log: [], logMore: false, large: null };
 let root = null;
 let hooks = {};
 const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: 'The client card appears here.' }));
+// The card renders the page's one copy of the open client (store.js); live events change that copy.
+const detail = () => state.client;
 
 export function mountCard(el, opts) {
   root = el;
   hooks = opts;
   root.append(placeholder());
-  const mine = (id) => cs.detail && id === cs.detail.contact.id;
+  const merge = (id, key, item) => patchClient(id, (d) => ({ ...d, [key]: d[key].filter((x) => x.id !== item.id).concat([item]) }));
+  on('client', show);
   on('ws:task.updated', ({ task }) => {
-    if (!task || !mine(task.contact_id)) return;
-    setDetail({ ...cs.detail, tasks: cs.detail.tasks.filter((t) => t.id !== task.id).concat([task]) });
-    loadLog();
+    if (task) merge(task.contact_id, 'tasks', task);
+    if (task?.contact_id === cs.id) loadLog();
   });
   on('ws:contact.updated', ({ contact }) => {
-    if (!contact || !mine(contact.id)) return;
-    setDetail({ ...cs.detail, contact: { ...cs.detail.contact, ...contact } });
-    loadLog();
+    if (contact) patchClient(contact.id, (d) => ({ ...d, contact: { ...d.contact, ...contact } }));
+    if (contact?.id === cs.id) loadLog();
   });
-  on('ws:dialog.updated', ({ dialog }) => {
-    if (dialog && mine(dialog.contact_id)) setDetail({ ...cs.detail, dialogs: cs.detail.dialogs.filter((d) => d.id !== dialog.id).concat([dialog]) });
-  });
+  on('ws:dialog.updated', ({ dialog }) => dialog && merge(dialog.contact_id, 'dialogs', dialog));
 }
 
-export function showCard(detail) {
-  const changed = !cs.detail || cs.detail.contact.id !== detail.contact.id;
-  cs.detail = detail;
-  if (changed) {
+function show(d) {
+  if (!d) {
+    cs.id = null;
+    fill(root, placeholder());
+    return cs.large?.close();
+  }
+  if (cs.id !== d.contact.id) {
+    cs.id = d.contact.id;
     cs.log = [];
     cs.logMore = false;
     loadLog();
@@ -42,22 +45,23 @@ export function showCard(detail) {
   render();
 }
 
-export function hideCard() {
-  cs.detail = null;
-  fill(root, placeholder());
-  cs.large?.close();
-}
-
-function setDetail(detail) {
-  cs.detail = detail;
-  render();
-  hooks.onDetail(detail);
-}
-
 function render() {
-  if (!cs.detail) return;
-  fill(root, build(false));
-  if (cs.large) fill(cs.large.body, build(true));
+  if (!detail()) return;
+  refill(root, build(false));
+  if (cs.large) refill(cs.large.body, build(true));
+}
+
+/** Live events rebuild the card: keep focus, and what is being typed, on the same control. */
+function refill(host, node) {
+  const a = document.activeElement;
+  const key = host.contains(a) && a.getAttribute('aria-label');
+  const v = a.value;
+  fill(host, node);
+  const b = key && host.querySelector(`[aria-label="${CSS.escape(key)}"]`);
+  if (b) {
+    if (v != null) b.value = v;
+    b.focus();
+  }
 }
 
 export function largeCardOpen() {
@@ -66,18 +70,18 @@ export function largeCardOpen() {
 
 export function toggleLargeCard() {
   if (cs.large) return cs.large.close();
-  if (!cs.detail) return;
-  cs.large = modal({ title: `Client card — ${cs.detail.contact.name || 'client'}`, cls: 'modal-wide large-card', body: [build(true)], onClose: () => { cs.large = null; } });
+  if (!detail()) return;
+  cs.large = modal({ title: `Client card — ${detail().contact.name || 'client'}`, cls: 'modal-wide large-card', body: [build(true)], onClose: () => { cs.large = null; } });
 }
 
 async function loadLog(before) {
-  const id = cs.detail?.contact.id;
+  const id = cs.id;
   if (id == null) return;
   const p = new URLSearchParams({ limit: '20' });
   if (before) p.set('before', before);
   try {
     const items = (await api('GET', `/api/v1/contacts/${id}/log?${p}`)).items || [];
-    if (cs.detail?.contact.id !== id) return;
+    if (cs.id !== id) return;
     cs.log = before ? cs.log.concat(items) : items;
     cs.logMore = items.length >= 20;
     render();
@@ -92,7 +96,7 @@ const section = (title, ...children) => h('section', { class: 'card-sec' }, h('h
 const none = (text) => h('p', { class: 'muted', text });
 
 function build(large) {
-  const { contact: c, chats, tasks } = cs.detail;
+  const { contact: c, chats, tasks } = detail();
   const kv = (k, v) => [h('dt', { text: k }), h('dd', null, v)];
   return h('div', { class: ['card', large && 'card-large'] },
     h('div', { class: 'card-head' },
@@ -108,7 +112,7 @@ function build(large) {
       Object.entries(c.custom_fields || {}).map(([k, v]) => kv(k, typeof v === 'string' ? v : JSON.stringify(v))))),
     section('Channels', h('ul', { class: 'card-chats' }, chats.map((ch) => {
       const open = ch.id === state.chatId;
-      const name = ch.channel_name || ch.channel_id;
+      const name = channelLabel(ch, chats);
       return h('li', null, messengerIcon(ch.channel_kind, name), h('span', { class: 'grow', text: name }),
         ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
         h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? 'Open' : 'Go to chat', 'aria-label': `Go to the chat on ${name}` }));
@@ -121,7 +125,7 @@ function build(large) {
 }
 
 /** Call the API and put the changed contact (or run `then`) into the card. */
-const change = (method, path, body, then = (c) => setDetail({ ...cs.detail, contact: c })) => attempt(async () => {
+const change = (method, path, body, then = (c) => patchClient(c.id, (d) => ({ ...d, contact: c }))) => attempt(async () => {
   const res = await api(method, path, body);
   then(res);
   return res;
@@ -133,6 +137,7 @@ function tagsSection(c) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const tag = input.value.trim();
+    input.value = ''; // the rebuilt card keeps a focused field's text
     if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(`Tag “${tag}” added`, 'ok');
   });
   return section('Tags', c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((t) => h('li', { class: 'tag' }, h('span', { text: t }),
@@ -145,7 +150,7 @@ function tasksSection(tasks) {
   return section('Tasks', open.length ? h('ul', { class: 'tasks' }, open.map((t) => {
     const box = h('input', { type: 'checkbox', id: `task-${t.id}` });
     box.addEventListener('change', async () => {
-      const task = await change('PATCH', `/api/v1/tasks/${t.id}`, { done: true }, (x) => setDetail({ ...cs.detail, tasks: cs.detail.tasks.map((y) => (y.id === x.id ? x : y)) }));
+      const task = await change('PATCH', `/api/v1/tasks/${t.id}`, { done: true }, (x) => patchClient(detail().contact.id, (d) => ({ ...d, tasks: d.tasks.map((y) => (y.id === x.id ? x : y)) })));
       if (task) flash('Task done', 'ok');
       else box.checked = false;
     });
@@ -156,7 +161,7 @@ function tasksSection(tasks) {
 }
 
 function actionsSection(c, chats, large) {
-  const pick = h('select', { 'aria-label': 'Channel to open' }, chats.map((ch) => h('option', { value: ch.id, text: ch.channel_name || ch.channel_id })));
+  const pick = h('select', { 'aria-label': 'Channel to open' }, chats.map((ch) => h('option', { value: ch.id, text: channelLabel(ch, chats) })));
   const action = (tag, iconName, text, attrs) => h(tag, { class: 'btn btn-sm btn-ghost', ...attrs }, icon(iconName), h('span', { text }));
   return section('Actions', h('div', { class: 'card-actions' },
     large ? null : action('button', 'card', 'Large card', { onclick: toggleLargeCard }),
@@ -170,7 +175,7 @@ function actionsSection(c, chats, large) {
 // ---------- actions ----------
 
 async function flag(key, value) {
-  const c = cs.detail.contact;
+  const c = detail().contact;
   const what = key === 'archived' ? (value ? 'Archive' : 'Unarchive') : (value ? 'Blacklist' : 'Remove from the blacklist');
   const warn = key === 'blacklisted' && value ? ' Their messages are still stored, but nothing is sent to them.' : '';
   if (!await confirmDialog(`${what} ${c.name || 'this client'}?${warn}`, { ok: what, danger: value })) return;
@@ -181,7 +186,7 @@ async function flag(key, value) {
 }
 
 function addTask() {
-  const c = cs.detail.contact;
+  const c = detail().contact;
   const title = h('input', { type: 'text', id: 'task-title', required: true, maxlength: '200' });
   const due = h('input', { type: 'datetime-local', id: 'task-due' });
   const who = h('select', { id: 'task-assignee' }, h('option', { value: '', text: 'Nobody' }),
@@ -200,7 +205,7 @@ function addTask() {
     ok.disabled = true;
     try {
       const task = await api('POST', `/api/v1/contacts/${c.id}/tasks`, body);
-      if (cs.detail?.contact.id === c.id) setDetail({ ...cs.detail, tasks: cs.detail.tasks.filter((t) => t.id !== task.id).concat([task]) });
+      patchClient(c.id, (d) => ({ ...d, tasks: d.tasks.filter((t) => t.id !== task.id).concat([task]) }));
       m.close();
       flash('Task added', 'ok');
     } catch (e2) {

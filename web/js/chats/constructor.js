@@ -122,7 +122,7 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
         a && b.type === 'image' ? h('img', { src: a.url, alt: a.name, class: 'block-preview' }) : null,
         a && b.type === 'video' ? h('video', { src: a.url, controls: true, preload: 'metadata', class: 'block-preview' }) : null,
         a ? h('span', { text: `${a.name} · ${fileSize(a.size)}` }) : null,
-        h('label', { for: id, class: 'file-pick', text: `${a ? 'Replace the' : 'Choose a'} ${label.toLowerCase()}:` }), input, note));
+        h('label', { for: id, class: 'file-pick', text: `${a ? 'Replace the' : /^[AEIOU]/.test(label) ? 'Choose an' : 'Choose a'} ${label.toLowerCase()}:` }), input, note));
     }
     return h('li', { class: 'block' },
       h('div', { class: 'block-head' }, icon(ic), h('strong', { text: label }),

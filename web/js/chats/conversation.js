@@ -4,7 +4,7 @@
 import { api } from '../api.js';
 import { h, btn, lbl, append, clear, fill, avatar, dayLabel, errText, fullTime } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
-import { state, on, loadAssistants, managerName } from '../store.js';
+import { state, on, loadAssistants, managerName, channelLabel } from '../store.js';
 import { togglePopover, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { renderMessage } from './message.js';
 
@@ -110,7 +110,7 @@ function renderHeader() {
   const flags = [ch.channel_name || ch.channel_id, c.blacklisted && 'Blacklisted', c.archived && 'Archived', ch.unreachable && 'Unreachable'];
   fill(el.sub, cv.chat ? messengerIcon(ch.channel_kind, ch.channel_name) : null, h('span', { text: flags.filter(Boolean).join(' · ') }));
   fill(el.channel, d.chats.map((x) => h('option', {
-    value: x.id, selected: x.id === ch.id, text: `${x.channel_name || x.channel_id}${x.unread ? ` (${x.unread} unread)` : ''}`,
+    value: x.id, selected: x.id === ch.id, text: `${channelLabel(x, d.chats)}${x.unread ? ` · ${x.unread} unread` : ''}`,
   })));
   el.channel.disabled = d.chats.length < 2;
   el.channel.title = d.chats.length < 2 ? 'The client has one chat' : 'Switch to another chat of this client';
@@ -341,7 +341,3 @@ function scrollBottom() {
 
 /** A message-type filter changes the history query, so there is nothing to fetch early. */
 export const hasKindFilter = () => !!cv.kinds;
-
-export function currentDetail() {
-  return cv.detail;
-}

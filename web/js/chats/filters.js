@@ -178,7 +178,7 @@ function valueInput(c, id) {
   if (kind === 'bool') return h('select', { id }, options([['yes', 'Yes'], ['no', 'No']], c.value));
   if (kind === 'manager') return choose(Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login]));
   if (kind === 'messenger') return choose(MESSENGERS.slice(1));
-  if (kind === 'channel' && channels.length) return choose(channels.map((ch) => [ch.id, ch.name || ch.id]));
+  if (kind === 'channel' && channels.length) return choose(channels.map((ch) => [ch.id, `${ch.name || ch.id} (${ch.kind} ${ch.id})`]));
   return h('input', { type: kind === 'date' ? 'date' : 'text', id, value: c.value });
 }
 

@@ -3,17 +3,18 @@
 // at a time (data-pane = list | chat | card).
 
 import { api, prefetch } from '../api.js';
-import { h, errText } from '../dom.js';
-import { state, on, setDraftMark } from '../store.js';
+import { h, errText, inTextField } from '../dom.js';
+import { state, on, setDraftMark, setClient, patchClient } from '../store.js';
 import { flash, modalOpen, attempt } from '../ui.js';
 import * as list from './list.js';
-import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, currentDetail, hasKindFilter } from './conversation.js';
+import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, hasKindFilter } from './conversation.js';
 import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
-import { mountCard, showCard, hideCard, toggleLargeCard, largeCardOpen } from './card.js';
+import { mountCard, toggleLargeCard, largeCardOpen } from './card.js';
 
 let root = null;
 let openSeq = 0;
 const narrow = () => matchMedia('(max-width: 480px)').matches;
+const docked = () => !matchMedia('(max-width: 1100px)').matches; // the card is a third column
 
 export function mount(el) {
   const listPane = h('section', { class: 'pane pane-list', 'aria-label': 'Chat list' });
@@ -29,16 +30,17 @@ export function mount(el) {
   });
   mountComposer(composerHost, {
     onSent: addMessage,
-    onRead: (chat) => withDetail((d) => chat && updateDetail({ ...d, chats: d.chats.map((c) => (c.id === chat.id ? { ...c, ...chat } : c)) })),
+    onRead: mergeChat,
   });
-  mountCard(cardPane, {
-    onDetail: (d) => {
-      updateDetail(d);
-      setComposerContact(d.contact);
-      list.updateRow(d.contact.id, { name: d.contact.name, marked: d.contact.marked, open_task: d.tasks.some((t) => !t.done) });
-    },
-    onClose: () => { root.dataset.pane = 'chat'; },
+  mountCard(cardPane, { onClose: () => { root.dataset.pane = 'chat'; } });
+  // The open client's one copy (store.js) changed: the conversation, composer and list row follow.
+  on('client', (d) => {
+    if (!d) return;
+    updateDetail(d);
+    setComposerContact(d.contact);
+    list.updateRow(d.contact.id, { name: d.contact.name, marked: d.contact.marked, open_task: d.tasks.some((t) => !t.done) });
   });
+  on('ws:chat.flags', ({ chat }) => mergeChat(chat));
 
   const open = (fn) => () => state.chatId != null && fn();
   on('hotkey:markRead', open(markRead));
@@ -47,9 +49,11 @@ export function mount(el) {
   on('hotkey:prev', () => step(-1));
   on('hotkey:next', () => step(1));
   on('hotkey:mark', toggleMark);
-  on('hotkey:escape', ({ event }) => {
-    if (modalOpen() || largeCardOpen() || !(root.classList.contains('card-open') || root.dataset.pane === 'card')) return;
-    event.preventDefault();
+  on('hotkey:escape', ({ event: e }) => {
+    // A docked card closes too, unless Esc was meant for a text field elsewhere.
+    const shut = docked() && !root.classList.contains('card-shut') && !(inTextField(e.target) && !e.target.closest('.pane-card'));
+    if (modalOpen() || largeCardOpen() || !(shut || root.classList.contains('card-open') || root.dataset.pane === 'card')) return;
+    e.preventDefault();
     toggleCard(false);
   });
   // Drafts are per manager: frames about mine (another tab, or a send clearing it).
@@ -57,17 +61,19 @@ export function mount(el) {
   on('ws:resync', reopen);
   on('ws:reconnected', reopen);
   // Keep the open client's chats (channel switch, unread) fresh.
-  on('ws:chat.updated', ({ contact_id: cid, row }) => withDetail((d) => {
-    if (!row || d.contact.id !== cid) return;
+  on('ws:chat.updated', ({ contact_id: cid, row }) => {
+    const d = state.client;
+    if (!row || d?.contact.id !== cid) return;
     const known = new Set(d.chats.map((c) => c.id));
     if ((row.chats || []).some((c) => !known.has(c.id))) return reopen();
-    updateDetail({ ...d, chats: d.chats.map((c) => ({ ...c, unread: (row.chats.find((x) => x.id === c.id) || c).unread })) });
-  }));
+    setClient({ ...d, chats: d.chats.map((c) => ({ ...c, unread: (row.chats.find((x) => x.id === c.id) || c).unread })) });
+  });
 }
 
-function withDetail(fn) {
-  const d = currentDetail();
-  if (d) fn(d);
+/** A changed chat (mark-read, flags) into the open client's data. */
+function mergeChat(chat) {
+  const d = state.client;
+  if (chat && d) setClient({ ...d, chats: d.chats.map((c) => (c.id === chat.id ? { ...c, ...chat } : c)) });
 }
 
 export function show(args) {
@@ -78,7 +84,7 @@ export function show(args) {
 }
 
 export function hide() {
-  toggleCard(false);
+  if (!docked()) toggleCard(false);
 }
 
 function toggleCard(force) {
@@ -88,8 +94,9 @@ function toggleCard(force) {
     if (toCard) root.querySelector('.pane-card .back-btn')?.focus();
     return;
   }
-  root.classList.toggle('card-open', force);
-  if (root.classList.contains('card-open')) root.querySelector('.pane-card').focus();
+  const wide = docked();
+  root.classList.toggle(wide ? 'card-shut' : 'card-open', wide && force != null ? !force : force);
+  if (root.classList.contains('card-open') || (wide && !root.classList.contains('card-shut'))) root.querySelector('.pane-card').focus();
 }
 
 function close() {
@@ -98,7 +105,7 @@ function close() {
   list.select(null);
   showPlaceholder();
   setComposerChat(null, null);
-  hideCard();
+  setClient(null);
   root.dataset.pane = 'list';
 }
 
@@ -148,7 +155,7 @@ async function open(contactId, chatId, quiet = false, focusId = null) {
   if (seq !== openSeq) return;
   if (chatChanged) setComposerChat(state.chatId, detail.contact);
   else setComposerContact(detail.contact);
-  showCard(detail);
+  setClient(detail);
   // Keep the keyboard where it was (e.g. in the list); else start typing in the composer.
   const a = document.activeElement;
   if (!quiet && chatChanged && !narrow() && (!a || a === document.body || a.closest('.pane-chat'))) focusComposer();
@@ -160,13 +167,10 @@ function step(delta) {
 }
 
 async function toggleMark() {
-  const d = currentDetail();
+  const d = state.client;
   if (!d) return;
   const contact = await attempt(() => api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked }));
   if (!contact) return;
-  list.updateRow(contact.id, { marked: contact.marked });
-  const nd = { ...d, contact: { ...d.contact, ...contact } };
-  updateDetail(nd);
-  showCard(nd);
+  patchClient(contact.id, (x) => ({ ...x, contact: { ...x.contact, ...contact } }));
   flash(contact.marked ? 'Client marked' : 'Mark removed', 'ok');
 }

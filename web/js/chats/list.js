@@ -3,7 +3,7 @@
 
 import { h, btn, lbl, avatar, shortTime, fullTime, debounce, errText, announce, fill, append } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
-import { state, on, hasDraft } from '../store.js';
+import { state, on, hasDraft, channelLabel } from '../store.js';
 import { api } from '../api.js';
 import { setNote, iconButton, toggle } from '../ui.js';
 import { VList } from './vlist.js';
@@ -50,10 +50,12 @@ export function mountList(root) {
 
   el.planBtn = iconButton('flag', 'Sales plan filter', { onclick: () => togglePlan() });
   el.sortBtn = iconButton('sort', '', { cls: 'sort-btn', onclick: toggleSort });
-  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) });
-  for (const [b, id] of [[el.planBtn, 'plan-row'], [el.filterBtn, 'filters-host']]) {
+  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) && el.filtersHost.querySelector('select').focus() });
+  // Where tooltips do not show (touch, narrow list) the tools say what they are.
+  for (const [b, id, t] of [[el.planBtn, 'plan-row', 'Plan'], [el.filterBtn, 'filters-host', 'Filters']]) {
     b.setAttribute('aria-expanded', 'false');
     b.setAttribute('aria-controls', id);
+    b.append(h('span', { text: t }));
   }
   updateSortBtn();
 
@@ -64,7 +66,10 @@ export function mountList(root) {
     h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: 'Apply' }),
     btn('Clear', () => { el.plan.value = ''; applyPlan(''); }));
 
-  el.filtersHost = h('div', { id: 'filters-host', class: 'filters-host', hidden: true });
+  // Segmentation needs room: the panel lies over the conversation and the list stays in view.
+  const shut = () => { toggle(el.filterBtn, el.filtersHost); el.filterBtn.focus(); };
+  el.filtersHost = h('div', { id: 'filters-host', class: 'filters-host', hidden: true, onkeydown: (e) => { if (e.key === 'Escape') { e.stopPropagation(); shut(); } } },
+    h('div', { class: 'pop-head' }, h('h2', { text: 'Filters' }), iconButton('x', 'Close the filters', { onclick: shut })));
   mountFilters(el.filtersHost, { apply: applyFilters });
   el.note = h('p', { class: 'list-note', role: 'status', hidden: true });
   el.chip = h('div', { class: 'list-chip', hidden: true });
@@ -205,6 +210,7 @@ function updateSortBtn() {
   const newest = st.sort === 'newest';
   el.sortBtn.setAttribute('aria-label', `Sorted ${newest ? 'newest' : 'oldest'} first (switch to ${newest ? 'oldest' : 'newest'} first)`);
   el.sortBtn.title = newest ? 'Newest first' : 'Oldest first';
+  fill(el.sortBtn, icon('sort'), h('span', { text: newest ? 'Newest' : 'Oldest' }));
   el.sortBtn.classList.toggle('is-flipped', !newest);
 }
 
@@ -253,7 +259,7 @@ function mountHits() {
   return pane;
 }
 
-const MODES = [['Search name, phone, e-mail', 'Search clients by name, phone or e-mail'], ['Search messages', 'Search the message history']];
+const MODES = [['Search clients', 'Search clients by name, phone or e-mail'], ['Search messages', 'Search the message history']];
 
 // Clients ⇄ Messages: what the search box searches.
 function setMode(on) {
@@ -261,6 +267,7 @@ function setMode(on) {
   el.root.dataset.search = on ? 'messages' : '';
   el.mode.setAttribute('aria-pressed', on);
   el.search.placeholder = MODES[+on][0];
+  el.search.title = MODES[+on][1];
   el.search.setAttribute('aria-label', MODES[+on][1]);
   el.run.cancel();
   ms.q = null;
@@ -339,7 +346,8 @@ function previewText(r) {
     const t = (a.mime || '').split('/')[0];
     text = t === 'image' ? 'Photo' : t === 'audio' ? 'Voice message' : t === 'video' ? 'Video' : `File: ${a.name}`;
   }
-  if (m.kind === 'manager') return `${m.author_name && m.author_name !== state.me?.name ? m.author_name : 'You'}: ${text}`;
+  // Named as the history names the sender.
+  if (m.kind === 'manager') return `${m.author_name || 'Manager'}: ${text}`;
   return m.kind === 'bot' ? `Bot: ${text}` : m.kind === 'note' ? `Note: ${text}` : text;
 }
 
@@ -353,7 +361,7 @@ function renderRow(r) {
   mark(r.blacklisted, 'ban', 'Blacklisted');
   const chats = r.chats || [];
   const ch = chats.find((x) => x.channel_id === r.channel_id);
-  const chName = (ch && ch.channel_name) || r.channel_id || '';
+  const chName = ch ? channelLabel(ch, chats) : r.channel_id || '';
   return h('a', {
     class: ['row', selected && 'is-selected', r.unread > 0 && 'is-unread', r.archived && 'is-archived'],
     href: `#/chats/${r.contact_id}`,
@@ -366,6 +374,7 @@ function renderRow(r) {
   h('span', { class: 'row-main' },
     h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: r.name || 'Unnamed client' }), marks,
       h('time', { class: 'row-time', text: shortTime(r.last_activity_ms) })),
+    r.matched && h('span', { class: 'row-match' }, marked(r.matched.text, r.matched.marks)),
     h('span', { class: 'row-bottom' }, h('span', { class: 'row-preview', text: previewText(r) }),
       r.unread > 0 ? h('span', { class: 'badge' }, String(r.unread > 999 ? '999+' : r.unread), h('span', { class: 'sr-only', text: ' unread' })) : null)));
 }
