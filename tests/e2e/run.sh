@@ -41,6 +41,8 @@ trap stop_server EXIT
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 TOKEN="e2e-crm-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+SLOW_TOKEN="e2e-slow-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+SLOW_SECRET="e2e-slow-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PASSWORD="e2e-pass-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 
 # A fresh server (data directory, port, the two managers) for one test file, so that files
@@ -52,6 +54,9 @@ start_server() {
   SITE_PORT="$(free_port)"
   while [ "$SITE_PORT" = "$PORT" ]; do SITE_PORT="$(free_port)"; done
   SITE="http://127.0.0.1:$SITE_PORT"
+  # The delivery test answers the "crm-slow" channel's callbacks here.
+  CALLBACK_PORT="$(free_port)"
+  while [ "$CALLBACK_PORT" = "$PORT" ] || [ "$CALLBACK_PORT" = "$SITE_PORT" ]; do CALLBACK_PORT="$(free_port)"; done
   DATA="$TMP/data"
   CONFIG="$TMP/parley.toml"
   mkdir -p "$DATA"
@@ -64,6 +69,15 @@ id = "crm"
 kind = "api"
 name = "CRM bridge"
 token = "$TOKEN"
+
+# Replies go to a callback the delivery test controls (it answers 503, then 400).
+[[channels]]
+id = "crm-slow"
+kind = "api"
+name = "Slow CRM"
+token = "$SLOW_TOKEN"
+callback_url = "http://127.0.0.1:$CALLBACK_PORT/hook"
+secret = "$SLOW_SECRET"
 
 # A second channel with the first one's name: the UI must tell them apart (kind and id).
 [[channels]]
@@ -113,6 +127,7 @@ for file in "${FILES[@]}"; do
   echo "e2e: $(basename "$file")"
   file_status=0
   PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" PARLEY_SITE="$SITE" \
+    PARLEY_SLOW_TOKEN="$SLOW_TOKEN" PARLEY_CALLBACK_PORT="$CALLBACK_PORT" \
     PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
     PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
     PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \
