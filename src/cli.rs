@@ -236,7 +236,14 @@ fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
     } else {
         println!("  TLS: none generated in the data directory (configured files are not included)");
     }
-    println!("  It holds password, session and token hashes and the TLS key: keep it private.");
+    println!(
+        "  It holds password, session and token hashes{}: keep it private.",
+        if r.tls_files > 0 {
+            " and the TLS key"
+        } else {
+            ""
+        }
+    );
     if !r.missing_blobs.is_empty() {
         eprintln!(
             "warning: {} attachment(s) the store refers to were already missing from {}/blobs and are not in the backup: {}",

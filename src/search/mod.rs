@@ -741,8 +741,7 @@ mod tests {
         assert_eq!(r.index, "contacts");
         let e = s
             .contacts(None, None, None, true, 0, 10)
-            .err()
-            .expect("no partial answer while rebuilding");
+            .expect_err("no partial answer while rebuilding");
         assert_eq!(e.status(), 503);
         assert!(e.to_string().contains("being rebuilt"), "{e}");
         assert!(s.messages("hello", 0, 10).is_err());
