@@ -19,16 +19,18 @@ pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
         "index": {
             // "rebuilding" after a restore: the server serves, search answers 503 until done.
             "state": if rebuilding.is_some() { "rebuilding" } else { "ready" },
-            "rebuild": rebuilding.map(|r| json!({"index": r.index, "done": r.done, "total": r.total})),
+            "rebuild": rebuilding.as_ref().map(|r| json!({"index": r.index, "done": r.done, "total": r.total})),
             "contacts": st.search.stats().0,
             "messages": st.search.stats().1,
             "applied_seq": st.search.applied(),
-            // Changes committed to the store but not yet searchable.
+            // Changes committed to the store but not yet searchable; while an index is
+            // rebuilt, none of its rows are, so it counts at least what is left of that.
             "behind": st
                 .store
                 .read(crate::store::search_log::last)
                 .map(|last| last.saturating_sub(st.search.applied()))
-                .unwrap_or(0),
+                .unwrap_or(0)
+                .max(rebuilding.as_ref().map_or(0, |r| r.total.saturating_sub(r.done).max(1))),
         },
         "uptime_s": st.started.elapsed().as_secs(),
     });

@@ -110,6 +110,15 @@ impl<F: Copy> Idx<F> {
             .try_into()
             .map_err(terr)?;
         let writer = background(|| index.writer_with_num_threads(1, 40_000_000)).map_err(terr)?;
+        // A process killed mid-commit can leave files meta.json does not list (e.g. a
+        // `<segment>.<opstamp>.del`); replaying the same changes would then try to create the
+        // same file and fail. Remove them before any write.
+        if let Err(e) = writer.garbage_collect_files().wait() {
+            tracing::warn!(
+                "search index {}: removing stale files failed: {e}",
+                path.display()
+            );
+        }
         Ok((
             Idx {
                 reader,
@@ -173,6 +182,11 @@ pub struct Rebuilding {
     pub done: u64,
     pub total: u64,
 }
+
+/// At most this many contacts and messages are re-indexed before the server starts serving;
+/// more are re-indexed in the background while it serves.
+const SYNC_REBUILD_CONTACTS: u64 = 1_000;
+const SYNC_REBUILD_MESSAGES: u64 = 10_000;
 
 /// Sections a contact is listed in, for section-scoped searches.
 fn sections(c: &Contact) -> Vec<&'static str> {
@@ -248,7 +262,16 @@ impl Search {
                 ..Default::default()
             },
         };
-        if s.rebuilding().is_none() {
+        // A small store is indexed in well under a second: do it now, so a fresh or
+        // crashed server answers every search from its first request. Only a large one
+        // (a restored shop) is left to the background.
+        let small = store.read(|r| {
+            Ok(
+                r.len(crate::store::tables::CONTACTS)? <= SYNC_REBUILD_CONTACTS
+                    && r.len(crate::store::tables::MESSAGES)? <= SYNC_REBUILD_MESSAGES,
+            )
+        })?;
+        if s.rebuilding().is_none() || small {
             s.finish_rebuild(store, &|_, _, _| {})?;
         }
         Ok(s)
