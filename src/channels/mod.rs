@@ -339,7 +339,7 @@ impl States {
     /// The states saved by an earlier run. A store that cannot be read starts them empty:
     /// this is what Settings shows, not something to refuse to start over.
     pub fn load(st: store::Store) -> States {
-        let saved = match st.read(|r| store::channels::saved_states(r)) {
+        let saved = match st.read(store::channels::saved_states) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!("channel states could not be loaded: {e}");
@@ -542,7 +542,7 @@ mod tests {
     use super::*;
 
     fn saved(st: &store::Store, id: &str) -> Option<store::channels::SavedState> {
-        st.read(|r| store::channels::saved_states(r))
+        st.read(store::channels::saved_states)
             .unwrap()
             .into_iter()
             .find(|(k, _)| k == id)

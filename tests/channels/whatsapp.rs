@@ -959,7 +959,7 @@ async fn statuses_that_arrive_before_the_send_answer_are_applied() {
         .state
         .inbox
         .store
-        .read(|r| parley::store::channels::early_receipt_count(r))
+        .read(parley::store::channels::early_receipt_count)
         .unwrap();
     assert_eq!(left, 0);
     app.stop().await;
