@@ -1,4 +1,5 @@
 mod auth;
 mod cli;
+mod first_admin;
 mod http;
 mod tls;
