@@ -380,8 +380,8 @@ pub async fn serve(config: Config) -> Result<()> {
         if a.existing_managers == 0 {
             println!("  First admin created. Sign in with:");
         } else {
-            // Managers added with `parley user add` before the first start, or every admin
-            // disabled: without this nobody could manage managers or channels.
+            // Only managers were added with `parley user add` before the first start:
+            // without this nobody could manage managers or channels.
             println!("  No enabled admin found, so one was created. Sign in with:");
         }
         println!("    login:    {}", a.login);

@@ -363,7 +363,7 @@ impl Accounts {
     /// On an empty store, create `admin` with a random password and return that password.
     /// At start, make sure somebody can manage managers and channels: with no enabled admin
     /// (a fresh data directory, or only managers added with `parley user add … --role
-    /// manager`, or every admin disabled), create one — login `admin`, or `admin2`, `admin3`…
+    /// manager` before the first start), create one — login `admin`, or `admin2`, `admin3`…
     /// when taken — and return its login and one-time password for the start banner.
     pub async fn ensure_first_admin(&self) -> Result<Option<FirstAdmin>> {
         let managers = self.store.read(|r| r.managers())?;
