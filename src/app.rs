@@ -69,8 +69,8 @@ pub struct Running {
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
     pub fingerprint: String,
-    /// Set when this start created the first admin: the one-time password.
-    pub first_admin_password: Option<String>,
+    /// Set when this start created an admin (none was enabled): its login and one-time password.
+    pub first_admin: Option<crate::accounts::FirstAdmin>,
     pub state: Arc<AppState>,
     /// Open and refused connection counts, shared by both listeners.
     pub connections: Arc<http::guard::ConnLimits>,
@@ -104,7 +104,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let config = Arc::new(config);
     let store = Store::open(&config.server.data_dir)?;
     let accounts = Arc::new(Accounts::new(store.clone(), &config.limits));
-    let first_admin_password = accounts.ensure_first_admin().await?;
+    let first_admin = accounts.ensure_first_admin().await?;
     let material = tls::load(&config)?;
 
     let (stop, stop_rx) = watch::channel(false);
@@ -339,7 +339,7 @@ pub async fn start(config: Config) -> Result<Running> {
         https_addr: https_local,
         http_addr,
         fingerprint: material.fingerprint,
-        first_admin_password,
+        first_admin,
         state,
         connections,
         tls_reload: reload_tx,
@@ -395,11 +395,17 @@ pub async fn serve(config: Config) -> Result<()> {
         "  TLS certificate SHA-256 fingerprint: {}",
         running.fingerprint
     );
-    if let Some(pw) = &running.first_admin_password {
+    if let Some(a) = &running.first_admin {
         println!();
-        println!("  First admin created. Sign in with:");
-        println!("    login:    admin");
-        println!("    password: {pw}");
+        if a.existing_managers == 0 {
+            println!("  First admin created. Sign in with:");
+        } else {
+            // Only managers were added with `parley user add` before the first start:
+            // without this nobody could manage managers or channels.
+            println!("  No enabled admin found, so one was created. Sign in with:");
+        }
+        println!("    login:    {}", a.login);
+        println!("    password: {}", a.password);
         println!("  This password is shown once. Change it under Settings after signing in.");
         println!();
     }

@@ -83,6 +83,14 @@ pub struct Accounts {
     revoked: broadcast::Sender<Revoked>,
 }
 
+/// The admin `ensure_first_admin` created: shown once in the start banner.
+pub struct FirstAdmin {
+    pub login: String,
+    pub password: String,
+    /// Managers that existed without an enabled admin (0 on a fresh data directory).
+    pub existing_managers: usize,
+}
+
 pub struct NewManager {
     pub login: String,
     pub name: String,
@@ -454,19 +462,38 @@ impl Accounts {
     }
 
     /// On an empty store, create `admin` with a random password and return that password.
-    pub async fn ensure_first_admin(&self) -> Result<Option<String>> {
-        if self.store.read(|r| Ok(!r.managers()?.is_empty()))? {
+    /// At start, make sure somebody can manage managers and channels: with no enabled admin
+    /// (a fresh data directory, or only managers added with `parley user add … --role
+    /// manager` before the first start), create one — login `admin`, or `admin2`, `admin3`…
+    /// when taken — and return its login and one-time password for the start banner.
+    pub async fn ensure_first_admin(&self) -> Result<Option<FirstAdmin>> {
+        let managers = self.store.read(|r| r.managers())?;
+        if managers
+            .iter()
+            .any(|m| m.role == Role::Admin && !m.disabled)
+        {
             return Ok(None);
+        }
+        let taken = |l: &str| managers.iter().any(|m| m.login == l);
+        let mut login = "admin".to_string();
+        let mut n = 1;
+        while taken(&login) {
+            n += 1;
+            login = format!("admin{n}");
         }
         let password = random_token(12);
         self.create_manager(NewManager {
-            login: "admin".into(),
+            login: login.clone(),
             name: "Administrator".into(),
             role: Role::Admin,
             password: password.clone(),
         })
         .await?;
-        Ok(Some(password))
+        Ok(Some(FirstAdmin {
+            login,
+            password,
+            existing_managers: managers.len(),
+        }))
     }
 
     pub async fn sweep(&self) -> Result<usize> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{Inbox, chat_json, contact_json, emit_row, message_json};
-use crate::domain::inbox::{Contact, Dialog, Kind, Message, Notification, Task};
+use crate::domain::inbox::{Chat, Contact, Dialog, Kind, Message, Notification, Task};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
@@ -31,9 +31,14 @@ pub fn notification_json<T: Read>(r: &T, n: &Notification) -> Result<Value> {
     let from = r
         .manager(n.from)?
         .map(|m| json!({"id": m.id, "name": m.name, "avatar_url": m.avatar_url()}));
+    // The panel names the client the mention is about, so a list of mentions can be told
+    // apart without opening each chat.
+    let contact = r
+        .contact(n.contact_id)?
+        .map(|c| json!({"id": c.id, "name": c.name}));
     Ok(json!({
         "id": n.id, "chat_id": n.chat_id, "contact_id": n.contact_id, "message_id": n.message_id,
-        "from": from, "text": n.text, "read": n.read, "created_ms": n.created_ms,
+        "from": from, "contact": contact, "text": n.text, "read": n.read, "created_ms": n.created_ms,
     }))
 }
 
@@ -49,33 +54,47 @@ pub(crate) fn record_event(
     let now = store::now_ms();
     db::add_log(w, contact.id, event, text, manager, now)?;
     if let Some(mut chat) = w.contact_chats(contact.id)?.into_iter().next() {
-        let m = db::append_message(
-            w,
-            &mut chat,
-            contact,
-            Message {
-                id: 0,
-                chat_id: 0,
-                kind: Kind::System,
-                text: text.to_string(),
-                attachments: vec![],
-                author: manager,
-                created_ms: now,
-                status: None,
-                error: None,
-                edited: false,
-                mentions: vec![],
-                event: Some(event.to_string()),
-                external_id: None,
-            },
-        )?;
-        db::put_chat(w, &chat)?;
-        w.emit(
-            "message.created",
-            None,
-            json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
-        )?;
+        system_message(w, &mut chat, contact, event, text, manager, now)?;
     }
+    Ok(())
+}
+
+/// A `system` message in `chat` (stored with the chat) and its live event.
+fn system_message(
+    w: &W,
+    chat: &mut Chat,
+    contact: &mut Contact,
+    event: &str,
+    text: &str,
+    manager: Option<u64>,
+    now: i64,
+) -> Result<()> {
+    let m = db::append_message(
+        w,
+        chat,
+        contact,
+        Message {
+            id: 0,
+            chat_id: 0,
+            kind: Kind::System,
+            text: text.to_string(),
+            attachments: vec![],
+            author: manager,
+            created_ms: now,
+            status: None,
+            error: None,
+            edited: false,
+            mentions: vec![],
+            event: Some(event.to_string()),
+            external_id: None,
+        },
+    )?;
+    db::put_chat(w, chat)?;
+    w.emit(
+        "message.created",
+        None,
+        json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
+    )?;
     Ok(())
 }
 
@@ -256,11 +275,12 @@ impl Inbox {
                     return Err(Error::invalid("tag", "a client has at most 100 tags"));
                 }
                 c.tags.push(tag.clone());
+                let who = manager_name(w, manager)?;
                 db::add_log(
                     w,
                     c.id,
                     "tag_added",
-                    &format!("tag {tag:?} added"),
+                    &format!("{who} added the tag {tag:?}"),
                     Some(manager),
                     store::now_ms(),
                 )?;
@@ -275,11 +295,12 @@ impl Inbox {
             let before = c.tags.len();
             c.tags.retain(|t| *t != tag);
             if c.tags.len() != before {
+                let who = manager_name(w, manager)?;
                 db::add_log(
                     w,
                     c.id,
                     "tag_removed",
-                    &format!("tag {tag:?} removed"),
+                    &format!("{who} removed the tag {tag:?}"),
                     Some(manager),
                     store::now_ms(),
                 )?;
@@ -340,7 +361,7 @@ impl Inbox {
                         w,
                         &mut c,
                         "assigned",
-                        &format!("task assigned to {to}"),
+                        &format!("{who} assigned the task to {to}"),
                         Some(manager),
                     )?;
                 }
@@ -497,16 +518,32 @@ impl Inbox {
             .await
     }
 
+    /// Change a chat's switches (H2–H4) or reset its assistant, as `manager`. Each change
+    /// leaves a system message in the chat and an entry in the client log naming the manager.
+    /// `assistants` are the configured `[[assistants]]` (id, name): the AI switch can only be
+    /// on with one of them chosen; turned on with none chosen, it takes the first.
     pub async fn update_chat(
         &self,
+        manager: u64,
         chat_id: u64,
         p: ChatPatch,
         reset_assistant: bool,
+        assistants: Vec<(String, String)>,
     ) -> Result<Value> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
-                let mut chat = w.chat_or_404(chat_id)?;
+                let before = w.chat_or_404(chat_id)?;
+                let mut chat = before.clone();
+                let known = |id: &str| assistants.iter().find(|(a, _)| a == id);
+                if let Some(Some(a)) = &p.assistant
+                    && known(a).is_none()
+                {
+                    return Err(Error::invalid(
+                        "assistant",
+                        format!("no assistant {a:?} in the config"),
+                    ));
+                }
                 if let Some(v) = p.disabled {
                     chat.disabled = v;
                 }
@@ -524,6 +561,87 @@ impl Inbox {
                     // resetting drops the choice and switches it off so the next run starts fresh.
                     chat.assistant_on = false;
                     chat.assistant = None;
+                }
+                if chat.assistant_on
+                    && (!before.assistant_on || chat.assistant != before.assistant)
+                {
+                    let Some((first, _)) = assistants.first() else {
+                        return Err(Error::invalid(
+                            "assistant_on",
+                            "no AI assistant is configured (add one under [[assistants]] in the config file)",
+                        ));
+                    };
+                    match &chat.assistant {
+                        None => chat.assistant = Some(first.clone()),
+                        Some(a) if known(a).is_none() => {
+                            return Err(Error::invalid(
+                                "assistant",
+                                format!("the chat's assistant {a:?} is no longer in the config; choose another"),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let name = |id: &Option<String>| {
+                    id.as_deref()
+                        .map(|a| known(a).map_or(a, |(_, n)| n.as_str()).to_string())
+                };
+                let mut events: Vec<(&str, String)> = Vec::new();
+                if chat.disabled != before.disabled {
+                    events.push(if chat.disabled {
+                        ("chat_disabled", "disabled the chat".into())
+                    } else {
+                        ("chat_enabled", "enabled the chat".into())
+                    });
+                }
+                if chat.bot_disabled != before.bot_disabled {
+                    events.push(if chat.bot_disabled {
+                        ("bot_disabled", "disabled bot messages".into())
+                    } else {
+                        ("bot_enabled", "enabled bot messages".into())
+                    });
+                }
+                if reset_assistant {
+                    events.push(("assistant_reset", "reset the AI assistant".into()));
+                } else if chat.assistant_on != before.assistant_on {
+                    events.push(match (chat.assistant_on, name(&chat.assistant)) {
+                        (true, Some(n)) => ("assistant_on", format!("turned the AI assistant on ({n})")),
+                        (true, None) => ("assistant_on", "turned the AI assistant on".into()),
+                        (false, _) => ("assistant_off", "turned the AI assistant off".into()),
+                    });
+                } else if chat.assistant != before.assistant {
+                    events.push(match name(&chat.assistant) {
+                        Some(n) => ("assistant_chosen", format!("chose the AI assistant {n}")),
+                        None => ("assistant_cleared", "cleared the AI assistant choice".into()),
+                    });
+                }
+                if !events.is_empty() {
+                    let old_contact = w.contact_or_404(chat.contact_id)?;
+                    let mut contact = old_contact.clone();
+                    let who = manager_name(w, manager)?;
+                    let channel = channels.name(&chat.channel_id);
+                    let now = store::now_ms();
+                    for (event, what) in events {
+                        // The log lists every chat of the client, so it names the channel.
+                        db::add_log(
+                            w,
+                            contact.id,
+                            event,
+                            &format!("{who} {what} in the {channel} chat"),
+                            Some(manager),
+                            now,
+                        )?;
+                        system_message(
+                            w,
+                            &mut chat,
+                            &mut contact,
+                            event,
+                            &format!("{who} {what}"),
+                            Some(manager),
+                            now,
+                        )?;
+                    }
+                    db::put_contact(w, Some(&old_contact), &contact)?;
                 }
                 db::put_chat(w, &chat)?;
                 let cj = chat_json(&chat, &channels);

@@ -439,13 +439,16 @@ test('conversation header: Dialogs, message types, Disable chat, Disable bot mes
   await page.locator('.kinds-form button[type=submit]').click();
   await eventually(async () => assert.ok(await page.locator('.history .msg-client').count() > 0));
 
-  for (const [id, field] of [['#sw-disabled', 'disabled'], ['#sw-bot', 'bot_disabled'], ['#sw-ai', 'assistant_on']]) {
+  for (const [id, field] of [['#sw-disabled', 'disabled'], ['#sw-bot', 'bot_disabled']]) {
     await page.locator(id).check();
+    if (field === 'disabled') await page.locator('dialog.modal[open] button', { hasText: 'Disable chat' }).click();
     await eventually(async () => assert.equal((await call('GET', `/api/v1/chats/${anna.chat}`)).chat[field], true, field));
   }
+  // No [[assistants]] in this config: the AI switch cannot be turned on (chats-actions.test.mjs).
+  assert.equal(await page.locator('#sw-ai').isDisabled(), true);
   await shot(page, '16-header-controls');
   await page.locator('button[aria-label="Choose the AI assistant or reset it"]').click();
-  assert.match(await page.locator('.ai-panel').textContent(), /No assistants configured/);
+  assert.match(await page.locator('.ai-panel').textContent(), /No AI assistant is configured/);
   await page.locator('.ai-panel button', { hasText: 'Reset' }).click();
   await page.locator('dialog.modal[open] button', { hasText: 'Reset' }).click();
   await eventually(async () => assert.equal(await page.locator('#sw-ai').isChecked(), false));

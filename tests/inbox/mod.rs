@@ -1,3 +1,4 @@
+mod actions;
 mod api_channel;
 mod card;
 mod lists;

@@ -77,7 +77,7 @@ function render() {
   fill(st.panel, h('div', { class: 'pop-head' }, h('h2', { text: 'Notifications' }),
     btn('Mark all read', () => post('/api/v1/notifications/read_all', () => { st.items.forEach((n) => { n.read = true; }); setUnread(0); }), 'ghost', { disabled: !st.unread })),
   st.items.length ? h('ul', { class: 'notif-list' }, st.items.slice(0, 100).map(item))
-    : h('p', { class: 'empty', text: st.loaded ? 'No notifications yet. When a colleague mentions you in a comment, it appears here.' : 'Loading…' }));
+    : h('p', { class: 'empty', text: st.loaded ? 'No notifications yet. Mentions of you in comments appear here.' : 'Loading…' }));
 }
 
 function item(n) {
@@ -85,6 +85,7 @@ function item(n) {
   return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id, '', n.from?.avatar_url),
     h('div', { class: 'notif-main' },
       h('div', { class: 'notif-title' }, h('strong', { text: from }), ' mentioned you', h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
+      h('div', { class: 'muted', text: `about ${n.contact?.name || 'a client'}` }),
       h('p', { class: 'notif-text', text: n.text }),
       h('div', { class: 'notif-actions' }, n.read ? null : btn('Mark read', () => markRead(n)), btn('Go to chat', () => { closePopover(); goToChat(n); }, 'primary'))));
 }

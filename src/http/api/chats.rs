@@ -185,37 +185,51 @@ pub mod double_option {
     }
 }
 
+/// The configured assistants as (id, name): what a chat's AI switch may use.
+fn assistants(st: &AppState) -> Vec<(String, String)> {
+    st.config
+        .assistants
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect()
+}
+
 #[handler]
 pub async fn patch(
     Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
-    Path(id): Path<u64>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
     Json(b): Json<PatchBody>,
 ) -> poem::Result<Json<Value>> {
-    if let Some(Some(a)) = &b.assistant
-        && !st.config.assistants.iter().any(|x| &x.id == a)
-    {
-        return Err(
-            Error::invalid("assistant", format!("no assistant {a:?} in the config")).into(),
-        );
-    }
     let p = ChatPatch {
         disabled: b.disabled,
         bot_disabled: b.bot_disabled,
         assistant_on: b.assistant_on,
         assistant: b.assistant,
     };
-    Ok(Json(st.inbox.update_chat(id, p, false).await?))
+    Ok(Json(
+        st.inbox
+            .update_chat(id.manager.id, chat, p, false, assistants(st))
+            .await?,
+    ))
 }
 
 #[handler]
 pub async fn reset_assistant(
     Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
-    Path(id): Path<u64>,
+    Auth(id): Auth,
+    Path(chat): Path<u64>,
 ) -> poem::Result<Json<Value>> {
     Ok(Json(
-        st.inbox.update_chat(id, ChatPatch::default(), true).await?,
+        st.inbox
+            .update_chat(
+                id.manager.id,
+                chat,
+                ChatPatch::default(),
+                true,
+                assistants(st),
+            )
+            .await?,
     ))
 }
 

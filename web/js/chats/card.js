@@ -27,7 +27,12 @@ export function mountCard(el, opts) {
     if (contact) patchClient(contact.id, (d) => ({ ...d, contact: { ...d.contact, ...contact } }));
     if (contact?.id === cs.id) loadLog();
   });
-  on('ws:dialog.updated', ({ dialog }) => dialog && merge(dialog.contact_id, 'dialogs', dialog));
+  // Actions write a system message with each log entry.
+  on('ws:message.created', (d) => d.message?.kind === 'system' && d.contact_id === cs.id && loadLog());
+  on('ws:dialog.updated', ({ dialog }) => {
+    if (dialog) merge(dialog.contact_id, 'dialogs', dialog);
+    if (dialog?.contact_id === cs.id) loadLog();
+  });
 }
 
 function show(d) {
@@ -119,8 +124,7 @@ function build(large) {
     }))),
     tagsSection(c), tasksSection(tasks), actionsSection(c, chats, large),
     section('Client log', cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
-      h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event }),
-      e.manager_id ? h('span', { class: 'muted', text: ` — ${managerName(e.manager_id)}` }) : null))) : none('Nothing happened with this client yet.'),
+      h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none('Nothing happened with this client yet.'),
     cs.logMore ? btn('Show older', () => loadLog(cs.log[cs.log.length - 1].id)) : null));
 }
 
@@ -179,10 +183,7 @@ async function flag(key, value) {
   const what = key === 'archived' ? (value ? 'Archive' : 'Unarchive') : (value ? 'Blacklist' : 'Remove from the blacklist');
   const warn = key === 'blacklisted' && value ? ' Their messages are still stored, but nothing is sent to them.' : '';
   if (!await confirmDialog(`${what} ${c.name || 'this client'}?${warn}`, { ok: what, danger: value })) return;
-  if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) {
-    loadLog();
-    flash(`${what}: done`, 'ok');
-  }
+  if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) flash(`${what}: done`, 'ok');
 }
 
 function addTask() {

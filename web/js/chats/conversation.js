@@ -24,7 +24,7 @@ export function mountConversation(root, opts) {
   el.channel = h('select', { class: 'channel-select', id: 'channel-select', onchange: () => hooks.onSwitchChat(Number(el.channel.value)) });
   el.dialogs = h('button', { class: 'btn btn-sm btn-ghost', 'aria-haspopup': 'dialog', onclick: openDialogs }, icon('chat'), h('span', { text: 'Dialogs' }));
   el.kindsBtn = iconButton('filter', 'Filter message types', { onclick: openKinds });
-  el.disabled = switchInput('sw-disabled', 'Disable chat', 'Stops funnel and bot messages in this chat; funnel sending does not resume when re-enabled', 'disabled');
+  el.disabled = switchInput('sw-disabled', 'Disable chat', 'Stops bot and funnel messages in this chat', 'disabled', confirmDisable);
   el.botOff = switchInput('sw-bot', 'Disable bot messages', 'Switches off automated messages for this chat', 'bot_disabled');
   el.ai = switchInput('sw-ai', 'AI assistant', 'The AI assistant answers in this chat', 'assistant_on');
   el.aiMenu = iconButton('down', 'Choose the AI assistant or reset it', { cls: 'icon-btn-sm', onclick: openAi });
@@ -63,11 +63,18 @@ export function mountConversation(root, opts) {
   return el.composerHost;
 }
 
-function switchInput(id, label, title, field) {
-  const input = h('input', { type: 'checkbox', role: 'switch', id, class: 'switch-input', onchange: () => patch({ [field]: input.checked }) });
+function switchInput(id, label, title, field, ask) {
+  const input = h('input', { type: 'checkbox', role: 'switch', id, class: 'switch-input', onchange: async () => {
+    if (!ask || await ask(input.checked)) patch({ [field]: input.checked });
+    else renderHeader();
+  } });
   const text = h('span', { text: label });
-  return { input, label: text, wrap: h('label', { class: 'switch', for: id, title }, input, h('span', { class: 'switch-track', 'aria-hidden': 'true' }), text) };
+  return { input, label: text, title, wrap: h('label', { class: 'switch', for: id, title }, input, h('span', { class: 'switch-track', 'aria-hidden': 'true' }), text) };
 }
+
+// Disabling ends running funnels for good, so it is confirmed.
+const confirmDisable = (on) => !on || confirmDialog('Disable this chat? Bot and funnel messages stop; running funnels never resume.', { ok: 'Disable chat', danger: true });
+const NO_AI = 'No AI assistant is configured ([[assistants]] in the config)';
 
 // ---------- open / header ----------
 
@@ -124,6 +131,10 @@ function renderHeader() {
   const chosen = ch.assistant && (cv.assistants.find((a) => a.id === ch.assistant) || { name: ch.assistant }).name;
   el.ai.label.textContent = chosen ? `AI assistant: ${chosen}` : 'AI assistant';
   for (const x of [el.disabled, el.botOff, el.ai]) x.input.disabled = !cv.chat;
+  // One left on can still be turned off.
+  const noAi = !cv.assistants.length && !ch.assistant_on;
+  el.ai.input.disabled ||= noAi;
+  el.ai.wrap.title = noAi ? NO_AI : el.ai.title;
 }
 
 function activeDialogs() {
@@ -138,10 +149,10 @@ function mergeDialog(dialog) {
 
 const run = (method, path, body, done = () => {}) => attempt(async () => done(await api(method, path, body)));
 
-function patch(body) {
+function patch(body, reset) {
   if (!cv.chat) return;
   const id = cv.chat.id;
-  run('PATCH', `/api/v1/chats/${id}`, body, (chat) => { if (cv.chat && cv.chat.id === id) cv.chat = { ...cv.chat, ...chat }; })
+  run(reset ? 'POST' : 'PATCH', `/api/v1/chats/${id}${reset ? '/assistant/reset' : ''}`, body, (chat) => { if (cv.chat && cv.chat.id === id) cv.chat = { ...cv.chat, ...chat }; })
     .then(renderHeader);
 }
 
@@ -150,17 +161,15 @@ function openAi() {
     panel.classList.add('ai-panel');
     const list = cv.assistants;
     const sel = h('select', { id: 'ai-select', disabled: !list.length, onchange: () => patch({ assistant: sel.value || null }) },
-      h('option', { value: '', text: list.length ? 'No assistant chosen' : 'No assistants configured' }),
+      h('option', { value: '', text: 'No assistant chosen' }),
       list.map((a) => h('option', { value: a.id, text: a.name || a.id, selected: cv.chat && cv.chat.assistant === a.id })));
     append(panel, [
       h('div', { class: 'field' }, lbl('ai-select', 'Assistant for this chat'), sel),
-      list.length ? null : h('p', { class: 'muted', text: 'An admin adds assistants to the config file ([[assistants]]).' }),
+      list.length ? null : h('p', { class: 'muted', text: NO_AI }),
       btn('Reset', async () => {
         close();
-        if (!cv.chat || !await confirmDialog('Reset the AI assistant for this chat? Its settings and conversation history are dropped; the next exchange starts fresh.', { ok: 'Reset' })) return;
-        await run('POST', `/api/v1/chats/${cv.chat.id}/assistant/reset`, undefined, (chat) => { cv.chat = { ...cv.chat, ...chat }; flash('Assistant reset', 'ok'); });
-        renderHeader();
-      }, 'ghost', { title: 'Drop the assistant’s settings and conversation history for this chat' })]);
+        if (await confirmDialog('Reset the AI assistant for this chat? Its settings and history are dropped.', { ok: 'Reset' })) patch(undefined, 1);
+      }, 'ghost')]);
   }, { label: 'AI assistant' });
 }
 
