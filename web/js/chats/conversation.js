@@ -299,7 +299,9 @@ export function addMessage(m) {
   if (!cv.chat || m.chat_id !== cv.chat.id || (cv.kinds && !cv.kinds.has(m.kind))) return;
   const mine = m.author?.id === state.me.id;
   if (cv.gap) return void (mine && reloadHistory());
-  if (cv.nodes.has(m.id)) return replaceMessage(m);
+  // Known already: this copy (the send's answer, a replayed frame) is as old as creation,
+  // and updates since (a failed attempt, a receipt) must not be undone by it.
+  if (cv.nodes.has(m.id)) return;
   const wasBottom = cv.atBottom;
   const last = cv.messages[cv.messages.length - 1];
   cv.messages.push(m);
