@@ -470,7 +470,7 @@ async fn main() {
                 tick.tick().await;
                 n += 1;
                 let from = [127, 0, 2, 10 + k as u8];
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     if tls_from(&only, from, addr).await.is_none() {
                         bump(&counters, 10);
                     }
