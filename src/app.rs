@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use poem::Server;
-use poem::listener::{
-    Acceptor, AcceptorExt, Listener, RustlsCertificate, RustlsConfig, TcpAcceptor, TcpListener,
-};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -32,7 +30,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Accepted sockets get TCP_NODELAY (small API answers and WebSocket frames should not wait
 /// for Nagle), and an accept error (EMFILE when out of descriptors) pauses briefly instead of
 /// spinning, since poem's server loop retries at once.
-struct NoDelay(TcpAcceptor, bool);
+struct NoDelay(TcpAcceptor);
 
 impl Acceptor for NoDelay {
     type Io = tokio::net::TcpStream;
@@ -44,13 +42,6 @@ impl Acceptor for NoDelay {
     async fn accept(
         &mut self,
     ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
-        if !self.1 {
-            // poem's TLS acceptor races its certificate stream against the first accept and
-            // drops a connection accepted before the certificate is loaded: let the
-            // certificate win that race.
-            self.1 = true;
-            tokio::task::yield_now().await;
-        }
         match self.0.accept().await {
             Ok((io, local, remote, scheme)) => {
                 let _ = io.set_nodelay(true);
@@ -79,12 +70,9 @@ pub struct Running {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-fn rustls_config(m: &TlsMaterial) -> RustlsConfig {
-    RustlsConfig::new().fallback(
-        RustlsCertificate::new()
-            .cert(m.cert_pem.clone())
-            .key(m.key_pem.clone()),
-    )
+fn rustls_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>> {
+    http::handshake::server_config(&m.cert_pem, &m.key_pem)
+        .map_err(|e| Error::Tls(format!("{}: {e}", m.source)))
 }
 
 async fn bind<L: Listener>(l: L, addr: SocketAddr, what: &str) -> Result<L::Acceptor> {
@@ -144,25 +132,19 @@ pub async fn start(config: Config) -> Result<Running> {
         started: Instant::now(),
         widget: crate::channels::widget::Widget::default(),
         stop: stop_rx.clone(),
+        bodies: http::body::BodyBudget::new(&config.limits),
     });
 
-    // TLS configs flow through a channel so SIGHUP can swap the certificate for new
+    // TLS settings flow through a watch so SIGHUP can swap the certificate for new
     // connections without a restart.
-    let (cfg_tx, cfg_rx) = mpsc::unbounded_channel::<RustlsConfig>();
-    let _ = cfg_tx.send(rustls_config(&material));
-    let cfg_stream =
-        futures_util::stream::unfold(
-            cfg_rx,
-            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
-        );
+    let (cfg_tx, cfg_rx) = watch::channel(rustls_config(&material)?);
     let connections = connection_limits(&config);
     let https_addr = config.listen_addr()?;
     let acceptor = http::guard::Deadlines::new(
-        NoDelay(
-            bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?,
-            false,
-        )
-        .rustls(Box::pin(cfg_stream)),
+        http::handshake::TlsAcceptor::new(
+            NoDelay(bind(TcpListener::bind(https_addr), https_addr, "HTTPS").await?),
+            cfg_rx,
+        ),
         connections.clone(),
     );
     let https_local = acceptor
@@ -218,10 +200,10 @@ pub async fn start(config: Config) -> Result<Running> {
                 tokio::select! {
                     r = reload_rx.recv() => {
                         if r.is_none() { break; }
-                        match tls::load(&config) {
-                            Ok(m) => {
+                        match tls::load(&config).and_then(|m| Ok((rustls_config(&m)?, m))) {
+                            Ok((c, m)) => {
                                 tracing::info!(fingerprint = %m.fingerprint, source = %m.source, "TLS certificate reloaded");
-                                let _ = cfg_tx.send(rustls_config(&m));
+                                let _ = cfg_tx.send(c);
                             }
                             Err(e) => tracing::error!("TLS reload failed, keeping the current certificate: {e}"),
                         }

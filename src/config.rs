@@ -113,6 +113,11 @@ pub struct LimitsConfig {
     /// Connections open at once from one client address (IPv6: one /64); 0 for no cap.
     /// Not applied with `server.trust_proxy`, where every connection comes from the proxy.
     pub max_connections_per_address: usize,
+    /// Bytes of request bodies held in memory at once across the server; a body that does
+    /// not fit gets 503 + Retry-After before it is read.
+    pub body_buffer_bytes: usize,
+    /// Longest time, seconds, to receive one request body that is read into memory.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -125,6 +130,8 @@ impl Default for LimitsConfig {
             session_hours: 24 * 14,
             max_connections: 10_000,
             max_connections_per_address: 512,
+            body_buffer_bytes: 64 << 20,
+            body_timeout_secs: 120,
         }
     }
 }

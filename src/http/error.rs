@@ -65,7 +65,8 @@ fn code_for(status: StatusCode) -> &'static str {
 
 /// Turn any error into the JSON shape; ours already know how.
 pub async fn to_json(err: poem::Error) -> Response {
-    if err.is::<Error>() {
+    // Ours already say what is wrong; a body refusal's 503 is not an internal error.
+    if err.is::<Error>() || err.is::<super::body::Refused>() {
         return err.into_response();
     }
     let status = err.status();

@@ -3,10 +3,14 @@
 //! forever. This wraps each accepted connection, above TLS, and closes it when:
 //! - a request head (TLS handshake included, for the first one) is not complete within
 //!   `HEAD_TIMEOUT` of its first byte;
-//! - a request body arrives slower than `BODY_GRACE` plus one second per `BODY_RATE` bytes.
+//! - a request body arrives slower than `BODY_GRACE` plus one second per `BODY_RATE` bytes,
+//!   or takes longer than `BODY_MAX` in all (bodies read into memory have a stricter,
+//!   absolute deadline in `body.rs`);
+//! - the connection starts with the HTTP/2 preface: HTTP/2 multiplexes streams these
+//!   deadlines cannot follow, so it is not served (and not offered by ALPN, `handshake.rs`).
 //!
 //! The time between requests on a keep-alive connection stays governed by the idle timeout;
-//! WebSockets and HTTP/2 connections are passed through once recognised.
+//! WebSockets are passed through once upgraded.
 //!
 //! It also caps how many connections are open at once, in total and per client address, so a
 //! flood of connections cannot use up file descriptors or memory: an excess connection is
@@ -34,6 +38,8 @@ pub const MAX_HEAD: usize = 64 * 1024;
 const BODY_GRACE: Duration = Duration::from_secs(30);
 /// Bytes per extra second a body may take: 8 KiB/s is slower than any real upload link.
 const BODY_RATE: u64 = 8 * 1024;
+/// No request body (streamed uploads included) may take longer than this, whatever its rate.
+pub const BODY_MAX: Duration = Duration::from_secs(600);
 
 /// How many connections may be open: shared by every listener of one server.
 pub struct ConnLimits {
@@ -191,7 +197,7 @@ enum Phase {
     Head { seen: u8, started: bool, len: usize },
     /// Reading a request body (or waiting for our answer): `received` bytes so far.
     Body { since: Instant, received: u64 },
-    /// WebSocket after a 101, or HTTP/2: framing we do not follow.
+    /// WebSocket after a 101: framing we do not follow.
     Through,
 }
 
@@ -236,8 +242,10 @@ impl<T> Guarded<T> {
             first.extend_from_slice(&data[..data.len().min(16 - first.len().min(16))]);
             if first.len() >= 3 {
                 if first.starts_with(b"PRI") {
-                    self.phase = Phase::Through;
-                    self.armed = false;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "HTTP/2 is not served",
+                    ));
                 }
                 self.first = None;
             }
@@ -283,7 +291,8 @@ impl<T> Guarded<T> {
             }
             Phase::Body { since, received } => {
                 *received += data.len() as u64;
-                let allowed = BODY_GRACE + Duration::from_secs(*received / BODY_RATE);
+                let allowed =
+                    (BODY_GRACE + Duration::from_secs(*received / BODY_RATE)).min(BODY_MAX);
                 let at = *since + allowed;
                 self.deadline.as_mut().reset(at);
                 self.armed = true;

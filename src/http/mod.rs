@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod guard;
+pub mod handshake;
 mod health;
 pub mod public;
 pub mod ui;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub widget: crate::channels::widget::Widget,
     /// Flips to true when the server is stopping (live connections close).
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// Request bodies buffered in memory at once (see `body`).
+    pub bodies: Arc<body::BodyBudget>,
 }
 
 /// Scripts and styles only from this origin, nothing inline, no framing.
@@ -56,9 +60,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     use api::{chats, contacts, files, tokens};
     use poem::{delete, patch};
     let max_body = state.config.limits.max_body_bytes;
-    // Base64 attachments make webhook bodies larger than API bodies.
-    let max_webhook =
-        max_body.max(state.config.limits.max_upload_bytes.saturating_mul(4) / 3 + 4096);
+    let budget = state.bodies.clone();
     let limited = Route::new()
         .at(
             "/session",
@@ -142,17 +144,21 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/openapi.json", get(api::docs::spec))
         .at("/docs", get(api::docs::page))
         .at("/*rest", api_not_found)
-        .around(move |ep, req| limit_body(ep, req, max_body));
+        .around({
+            let budget = budget.clone();
+            move |ep, req| limit_body(ep, req, max_body, budget.clone())
+        });
     // Uploads stream to disk with their own cap instead of being buffered.
     let api = Route::new()
         .at("/uploads", post(files::upload).put(files::upload))
         .nest("/", limited);
+    // Webhook handlers check the channel and its credential from the head, then read the body
+    // themselves (`body::read`): an unauthenticated caller never gets a body buffered.
     let hooks = Route::new()
         .at("/api/:id", post(webhooks::api))
         .at("/telegram/:id", post(webhooks::telegram))
         .at("/viber/:id", post(webhooks::viber))
-        .at("/whatsapp/:id", webhooks::whatsapp())
-        .around(move |ep, req| limit_body(ep, req, max_webhook));
+        .at("/whatsapp/:id", webhooks::whatsapp());
     // The visitor API, called from other sites' pages (CORS and Origin checks in `guard`).
     let visitor_api = Route::new()
         .at("/:id/config", get(widget::config))
@@ -163,7 +169,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/:id/typing", post(widget::typing))
         .at("/:id/seen", post(widget::seen))
         .at("/:id/ws", get(widget::ws))
-        .around(|ep, req| limit_body(ep, req, 64 * 1024));
+        .around(move |ep, req| limit_body(ep, req, 64 * 1024, budget.clone()));
     let visitors = Route::new()
         .at("/:id/uploads", post(widget::upload))
         .nest("/", visitor_api)
@@ -206,35 +212,24 @@ fn api_not_found(req: &Request) -> poem::Result<()> {
     Err(Error::NotFound(format!("{} {}", req.method(), req.uri().path())).into())
 }
 
-/// Bodies are read in full only up to `max`: a declared length over it is refused before
-/// reading, and a body without a length is cut off at `max`. Bodiless requests pass (poem's
-/// SizeLimit answers 411 to a GET without Content-Length).
+/// Bodies are read in full, bounded by `body::read` (size `max`, a deadline, the shared
+/// budget), before the endpoint runs. Bodiless requests pass (poem's SizeLimit answers 411
+/// to a GET without Content-Length).
 async fn limit_body<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
     max: usize,
+    budget: Arc<body::BodyBudget>,
 ) -> poem::Result<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return ep.call(req).await.map(IntoResponse::into_response);
     }
-    let declared = req
-        .header(header::CONTENT_LENGTH)
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(Error::TooLarge(format!("request body is larger than {max} bytes")).into());
-    }
-    let body = req
-        .take_body()
-        .into_bytes_limit(max)
-        .await
-        .map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => {
-                Error::TooLarge(format!("request body is larger than {max} bytes"))
-            }
-            other => Error::BadRequest(format!("cannot read the request body: {other}")),
-        })?;
-    req.set_body(body);
-    ep.call(req).await.map(IntoResponse::into_response)
+    let raw = req.take_body();
+    let (bytes, held) = body::read(&budget, &req, raw, max).await?.take();
+    req.set_body(bytes);
+    let resp = ep.call(req).await.map(IntoResponse::into_response);
+    drop(held);
+    resp
 }
 
 /// The plain-HTTP listener: every request is sent to the same path over HTTPS.

@@ -1,10 +1,17 @@
 //! Inbound webhooks from platforms and integrations. A webhook answers 2xx only after the
 //! message is committed; unauthentic requests get 401 and change nothing.
+//!
+//! Anyone can call these routes, so each one decides from the request head what it can
+//! before reading a byte of the body: the channel must exist (404), and where the platform
+//! sends its credential in a header (API bearer token, Telegram's secret token) that is
+//! checked too (401). WhatsApp and Viber sign the body itself; for them the signature header
+//! must at least be present and well-formed. Only then is the body read, bounded by
+//! `body::read` (size, deadline, the server-wide budget).
 
 use std::sync::Arc;
 
 use poem::web::{Data, Json, Path};
-use poem::{Request, handler};
+use poem::{Body, Request, handler};
 use serde_json::{Value, json};
 
 use crate::accounts::same_secret;
@@ -31,6 +38,30 @@ fn require_json(req: &Request) -> Result<(), Error> {
     Ok(())
 }
 
+/// Read the body of an authenticated (or at least well-formed) webhook request.
+async fn read_body(
+    st: &AppState,
+    req: &Request,
+    body: Body,
+) -> poem::Result<super::body::Buffered> {
+    let max = super::body::max_webhook(&st.config.limits);
+    Ok(super::body::read(&st.bodies, req, body, max).await?)
+}
+
+/// Whether `sig` (after an optional `prefix`) is 64 hex digits: the form of an HMAC-SHA256
+/// signature, checked before the body it signs is read.
+fn hex_signature(sig: Option<&str>, prefix: &str) -> Result<(), Error> {
+    let ok = sig
+        .map(str::trim)
+        .and_then(|s| s.strip_prefix(prefix))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Unauthenticated)
+    }
+}
+
 /// The configured channel `id` of the given kind; any other id is 404 (whoever asks).
 fn channel<'a>(st: &'a AppState, id: &str, kind: &str) -> Result<&'a ChannelConfig, Error> {
     st.inbox
@@ -45,7 +76,7 @@ pub async fn api(
     req: &Request,
     Data(st): Data<&Arc<AppState>>,
     Path(id): Path<String>,
-    body: Vec<u8>,
+    body: Body,
 ) -> poem::Result<Json<Value>> {
     let channel = channel(st, &id, "api")?;
     let ChannelKindConfig::Api { token, .. } = &channel.kind else {
@@ -59,6 +90,7 @@ pub async fn api(
         return Err(Error::Unauthenticated.into());
     }
     require_json(req)?;
+    let body = read_body(st, req, body).await?;
     let b = crate::channels::api::parse_inbound(&body)?;
     // Redelivery of a stored message must not re-download or re-store its files.
     let known = st.store.read(|r| {
@@ -119,18 +151,17 @@ pub async fn telegram(
     req: &Request,
     Data(st): Data<&Arc<AppState>>,
     Path(id): Path<String>,
-    body: Vec<u8>,
+    body: Body,
 ) -> poem::Result<Json<Value>> {
     use crate::channels::telegram::{Bot, apply_update, authentic, parse_update};
-    let config = channel(st, &id, "telegram")?;
-    // A polling bot fetches its own updates: it has no webhook, so nothing may post to one.
-    if matches!(&config.kind, ChannelKindConfig::Telegram { mode, .. } if mode == "polling") {
-        return Err(Error::NotFound(format!("telegram channel {id:?}")).into());
-    }
-    let bot = Bot::of(config).ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
+    // A bot in polling mode fetches its own updates: it has no webhook to call.
+    let bot = Bot::of(channel(st, &id, "telegram")?)
+        .filter(|b| !b.polling)
+        .ok_or_else(|| Error::NotFound(format!("telegram channel {id:?}")))?;
     if !authentic(&bot, req.header("x-telegram-bot-api-secret-token")) {
         return Err(Error::Unauthenticated.into());
     }
+    let body = read_body(st, req, body).await?;
     let update = match parse_update(bot.id, &body) {
         Ok(u) => u,
         Err(e) => {
@@ -157,10 +188,12 @@ pub async fn viber(
     req: &Request,
     Data(st): Data<&Arc<AppState>>,
     Path(id): Path<String>,
-    body: Vec<u8>,
+    body: Body,
 ) -> poem::Result<poem::http::StatusCode> {
     let channel = channel(st, &id, "viber")?;
     let signature = req.header("x-viber-content-signature");
+    hex_signature(signature, "")?;
+    let body = read_body(st, req, body).await?;
     crate::channels::viber::callback(&st.channels, channel, signature, &body).await?;
     Ok(poem::http::StatusCode::OK)
 }
@@ -203,11 +236,13 @@ pub async fn whatsapp_events(
     req: &Request,
     Data(st): Data<&Arc<AppState>>,
     Path(id): Path<String>,
-    body: Vec<u8>,
+    body: Body,
 ) -> poem::Result<Json<Value>> {
     use crate::channels::whatsapp::{Wa, parse_body, receive_events, signature_ok};
     let wa = Wa::of(channel(st, &id, "whatsapp")?)
         .ok_or_else(|| Error::NotFound(format!("whatsapp channel {id:?}")))?;
+    hex_signature(req.header("x-hub-signature-256"), "sha256=")?;
+    let body = read_body(st, req, body).await?;
     if !signature_ok(wa.app_secret, req.header("x-hub-signature-256"), &body) {
         return Err(Error::Unauthenticated.into());
     }
