@@ -195,16 +195,19 @@ async fn edits_are_searchable_within_a_second_and_the_index_is_rebuilt_when_lost
     let tmp = app.stop().await;
     std::fs::remove_dir_all(dir.join("search")).unwrap();
     let mut app = TestApp::start_in(&dir, &api_channel("crm", None)).await;
+    // The server serves at once and rebuilds the index in the background.
+    app.wait_search().await;
     let b = app.login("boss").await;
     assert_eq!(
         names(&b, "zinaida").await,
         ["Zinaida Renamed"],
-        "rebuilt at start"
+        "rebuilt after start"
     );
     // A corrupt index is rebuilt too.
     app.running.take().unwrap().stop().await.unwrap();
     std::fs::write(dir.join("search/contacts/meta.json"), "{ not json").unwrap();
     let app = TestApp::start_in(&dir, &api_channel("crm", None)).await;
+    app.wait_search().await;
     let b = app.login("boss").await;
     assert_eq!(names(&b, "zinaida").await, ["Zinaida Renamed"]);
     // `parley reindex` needs the server stopped, then rebuilds by hand.
