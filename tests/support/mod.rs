@@ -204,7 +204,7 @@ impl TestApp {
                 .json()
                 .await
                 .unwrap();
-            if v["index"]["behind"] == 0 {
+            if v["index"]["behind"] == 0 && v["index"]["state"] != "rebuilding" {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
