@@ -80,7 +80,13 @@ impl Served {
         Some((field("login:")?, field("password:")?))
     }
 
-    fn stop(mut self) {
+    /// SIGTERM and wait for the exit (what dropping does).
+    fn stop(self) {}
+}
+
+// A failed assertion must not leave the server running.
+impl Drop for Served {
+    fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
