@@ -50,7 +50,11 @@ export function mountConversation(root, opts) {
 
   const mine = (d) => cv.chat && d.message && d.chat_id === cv.chat.id;
   on('ws:message.created', (d) => mine(d) && addMessage(d.message));
-  on('ws:message.updated', (d) => mine(d) && replaceMessage(d.message));
+  on('ws:message.updated', (d) => {
+    if (!mine(d)) return;
+    liveUpdates.set(d.message.id, (liveUpdates.get(d.message.id) || 0) + 1);
+    replaceMessage(d.message);
+  });
   on('ws:chat.flags', ({ chat }) => {
     if (!chat || !cv.detail) return;
     cv.detail.chats = cv.detail.chats.map((c) => (c.id === chat.id ? { ...c, ...chat } : c));
@@ -329,13 +333,17 @@ function replaceMessage(m) {
   if (m.status === 'failed' && was !== 'failed') node.scrollIntoView({ block: 'nearest' });
 }
 
-function retry(m) {
-  run('POST', `/api/v1/messages/${m.id}/retry`, undefined, replaceMessage);
+// Live updates per message: an action's answer is applied only if no live update came in the
+// meantime, since the live one is newer (e.g. the attempt that "Retry now" started failing).
+const liveUpdates = new Map();
+
+function act(m, path) {
+  const seen = liveUpdates.get(m.id) || 0;
+  run('POST', `/api/v1/messages/${m.id}/${path}`, undefined, (x) => (liveUpdates.get(m.id) || 0) === seen && replaceMessage(x));
 }
 
-function cancelDelivery(m) {
-  run('POST', `/api/v1/messages/${m.id}/cancel`, undefined, replaceMessage);
-}
+const retry = (m) => act(m, 'retry');
+const cancelDelivery = (m) => act(m, 'cancel');
 
 function onScroll() {
   const x = el.history;
