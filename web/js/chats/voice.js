@@ -1,5 +1,6 @@
 // Parley — hold-to-record voice messages (S6): hold the button (pointer, Space/Enter) to
 // record, release to finish. Problems reach onError as a sentence to act on.
+import { t } from '../i18n.js';
 
 const MIME = 'audio/webm;codecs=opus';
 
@@ -24,8 +25,8 @@ export function attachVoice(button, cb) {
     } catch (err) {
       held = false;
       return cb.onError(err.name === 'NotAllowedError' || err.name === 'SecurityError'
-        ? 'Microphone access was refused. Allow the microphone for this site in the browser settings, then try again.'
-        : err.name === 'NotFoundError' ? 'No microphone was found.' : `Cannot use the microphone: ${err.message || err.name}`);
+        ? t('Microphone access was refused. Allow the microphone for this site in the browser settings, then try again.')
+        : err.name === t('NotFoundError') ? t('No microphone was found.') : t('Cannot use the microphone: {error}', { error: err.message || err.name }));
     }
     if (!held) return release(); // let go while the browser asked
     const chunks = [];
@@ -33,7 +34,7 @@ export function attachVoice(button, cb) {
       rec = new MediaRecorder(stream, { mimeType: MediaRecorder.isTypeSupported(MIME) ? MIME : 'audio/webm' });
     } catch (err) {
       release();
-      return cb.onError(`Cannot record audio: ${err.message}`);
+      return cb.onError(t('Cannot record audio: {error}', { error: err.message }));
     }
     rec.ondataavailable = (e) => e.data.size && chunks.push(e.data);
     rec.onstop = () => {
