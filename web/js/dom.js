@@ -56,7 +56,7 @@ export function field(label, control, hint) {
 /** A table with column heads; `body` is its <tbody> or the rows for one. */
 export function table(heads, body) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-    h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col', text: t })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
+    h('thead', null, h('tr', null, heads.map((x) => h('th', { scope: 'col', text: x && t(x) })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
 }
 
 // ---------- text ----------

@@ -9,11 +9,11 @@ import { t, plural } from './i18n.js';
 const KEYS = [
   [['Shift', 'Enter'], t('Mark the open chat as read')],
   [[modName, 'Enter'], t('Send the message')],
-  [[modName, 'Shift', t('S')], t('Open the large client card')],
+  [[modName, 'Shift', 'S'], t('Open the large client card')],
   [['Esc'], t('Close the client card or dialog')],
   [[modName, 'Shift', '↑'], t('Previous chat')],
   [[modName, 'Shift', '↓'], t('Next chat')],
-  [[modName, 'Shift', t('A')], t('Mark the client in the list')],
+  [[modName, 'Shift', 'A'], t('Mark the client in the list')],
   [['?'], t('Show this list')],
 ];
 const CHORDS = { KeyS: 'largeCard', KeyA: 'mark', ArrowUp: 'prev', ArrowDown: 'next' };
@@ -54,7 +54,7 @@ export function showHelp() {
   modal({
     title: t('Keyboard shortcuts'),
     cls: 'modal-small',
-    body: [table([t('Keys'), t('Action')], KEYS.map(([keys, action]) => h('tr', null,
+    body: [table(['Keys', 'Action'], KEYS.map(([keys, action]) => h('tr', null,
       h('td', { class: 'keys' }, keys.flatMap((k, i) => [i ? ' + ' : null, h('kbd', { text: k })])), h('td', { text: action }))))],
   });
 }

@@ -111,12 +111,12 @@ function build(large) {
       h('div', { class: 'card-title' }, h(large ? 'p' : 'h2', { class: 'card-name', text: c.name || t('Unnamed client') }),
         h('p', { class: 'muted', text: t('Client since {date}', { date: date(c.created_ms) }) })),
       large ? null : iconButton('external', t('Open the large card (Ctrl+Shift+S)'), { onclick: toggleLargeCard })),
-    section('Client data', h('dl', { class: 'kv' },
-      kv('Phones', c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
-      kv('E-mails', c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
-      kv('Sales plan', c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
+    section(t('Client data'), h('dl', { class: 'kv' },
+      kv(t('Phones'), c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
+      kv(t('E-mails'), c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
+      kv(t('Sales plan'), c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
       Object.entries(c.custom_fields || {}).map(([k, v]) => kv(k, typeof v === 'string' ? v : JSON.stringify(v))))),
-    section('Channels', h('ul', { class: 'card-chats' }, chats.map((ch) => {
+    section(t('Channels'), h('ul', { class: 'card-chats' }, chats.map((ch) => {
       const open = ch.id === state.chatId;
       const name = channelLabel(ch, chats);
       return h('li', null, messengerIcon(ch.channel_kind, name), h('span', { class: 'grow', text: name }),
@@ -124,7 +124,7 @@ function build(large) {
         h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? t('Open') : t('Go to chat'), 'aria-label': t('Go to the chat on {name}', { name }) }));
     }))),
     tagsSection(c), tasksSection(tasks), actionsSection(c, chats, large),
-    section('Client log', cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
+    section(t('Client log'), cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
       h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none(t('Nothing happened with this client yet.')),
     cs.logMore ? btn(t('Show older'), () => loadLog(cs.log[cs.log.length - 1].id)) : null));
 }
@@ -145,14 +145,14 @@ function tagsSection(c) {
     input.value = ''; // the rebuilt card keeps a focused field's text
     if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(t('Tag “{tag}” added', { tag }), 'ok');
   });
-  return section('Tags', c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((tag) => h('li', { class: 'tag' }, h('span', { text: tag }),
+  return section(t('Tags'), c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((tag) => h('li', { class: 'tag' }, h('span', { text: tag }),
     h('button', { class: 'tag-x', 'aria-label': t('Remove tag {tag}', { tag }), title: t('Remove'), onclick: () => change('DELETE', `/api/v1/contacts/${c.id}/tags/${encodeURIComponent(tag)}`) }, icon('x')))))
     : none(t('No tags')), form);
 }
 
 function tasksSection(tasks) {
   const open = tasks.filter((t) => !t.done);
-  return section('Tasks', open.length ? h('ul', { class: 'tasks' }, open.map((tk) => {
+  return section(t('Tasks'), open.length ? h('ul', { class: 'tasks' }, open.map((tk) => {
     const box = h('input', { type: 'checkbox', id: `task-${tk.id}` });
     box.addEventListener('change', async () => {
       const task = await change('PATCH', `/api/v1/tasks/${tk.id}`, { done: true }, (x) => patchClient(detail().contact.id, (d) => ({ ...d, tasks: d.tasks.map((y) => (y.id === x.id ? x : y)) })));
@@ -168,7 +168,7 @@ function tasksSection(tasks) {
 function actionsSection(c, chats, large) {
   const pick = h('select', { 'aria-label': t('Channel to open') }, chats.map((ch) => h('option', { value: ch.id, text: channelLabel(ch, chats) })));
   const action = (tag, iconName, text, attrs) => h(tag, { class: 'btn btn-sm btn-ghost', ...attrs }, icon(iconName), h('span', { text }));
-  return section('Actions', h('div', { class: 'card-actions' },
+  return section(t('Actions'), h('div', { class: 'card-actions' },
     large ? null : action('button', 'card', t('Large card'), { onclick: toggleLargeCard }),
     action('a', 'external', t('Open in Audience'), { href: `#/audience/${c.id}` }),
     action('a', 'external', t('Open in Orders and sales'), { href: `#/orders/${c.id}` }),

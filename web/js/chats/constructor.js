@@ -123,14 +123,14 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
         a && b.type === 'image' ? h('img', { src: a.url, alt: a.name, class: 'block-preview' }) : null,
         a && b.type === 'video' ? h('video', { src: a.url, controls: true, preload: 'metadata', class: 'block-preview' }) : null,
         a ? h('span', { text: `${a.name} · ${fileSize(a.size)}` }) : null,
-        h('label', { for: id, class: 'file-pick', text: `${a ? t('Replace the') : /^[AEIOU]/.test(label) ? t('Choose an') : t('Choose a')} ${label.toLowerCase()}:` }), input, note));
+        h('label', { for: id, class: 'file-pick', text: t(a ? 'Replace the {what}:' : b.type === 'image' ? 'Choose an {what}:' : 'Choose a {what}:', { what: label.toLowerCase() }) }), input, note));
     }
     return h('li', { class: 'block' },
       h('div', { class: 'block-head' }, icon(ic), h('strong', { text: label }),
         h('span', { class: 'block-tools' },
-          iconButton('up', `Move ${label} block up`, { cls: 'icon-btn-sm move-up', onclick: () => move(i, -1) }),
-          iconButton('down', `Move ${label} block down`, { cls: 'icon-btn-sm move-down', onclick: () => move(i, 1) }),
-          iconButton('x', `Remove ${label} block`, { cls: 'icon-btn-sm', onclick: () => { blocks.splice(i, 1); render(); } }))),
+          iconButton('up', t('Move {what} block up', { what: label }), { cls: 'icon-btn-sm move-up', onclick: () => move(i, -1) }),
+          iconButton('down', t('Move {what} block down', { what: label }), { cls: 'icon-btn-sm move-down', onclick: () => move(i, 1) }),
+          iconButton('x', t('Remove {what} block', { what: label }), { cls: 'icon-btn-sm', onclick: () => { blocks.splice(i, 1); render(); } }))),
       body);
   }
 

@@ -18,7 +18,7 @@ export function attachVoice(button, cb) {
     if (rec || held) return;
     held = true;
     if (!navigator.mediaDevices?.getUserMedia || typeof MediaRecorder !== 'function') {
-      return cb.onError('Voice messages need a secure (HTTPS) page and a browser that can record audio.');
+      return cb.onError(t('Voice messages need a secure (HTTPS) page and a browser that can record audio.'));
     }
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
@@ -26,7 +26,7 @@ export function attachVoice(button, cb) {
       held = false;
       return cb.onError(err.name === 'NotAllowedError' || err.name === 'SecurityError'
         ? t('Microphone access was refused. Allow the microphone for this site in the browser settings, then try again.')
-        : err.name === t('NotFoundError') ? t('No microphone was found.') : t('Cannot use the microphone: {error}', { error: err.message || err.name }));
+        : err.name === 'NotFoundError' ? t('No microphone was found.') : t('Cannot use the microphone: {error}', { error: err.message || err.name }));
     }
     if (!held) return release(); // let go while the browser asked
     const chunks = [];
