@@ -12,9 +12,9 @@ export function mount(root) {
   root.append(
     h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: t('Variables') })),
     h('section', { class: 'panel' },
-      h('p', { class: 'muted' }, t('Chat templates are set by the admin in the config file as '), h('code', { text: '[[templates]]' }),
-        ' with a name and a text. Placeholders: ', h('code', { text: '{client.name}' }), ', ', h('code', { text: '{client.phone}' }), ', ',
-        h('code', { text: '{client.email}' }), ', ', h('code', { text: '{manager.name}' }), '.'),
+      h('p', { class: 'muted' }, t('Chat templates are set by the admin in the config file as [[templates]] with a name and a text. Placeholders: {list}.')
+        .split(/(\[\[templates\]\]|\{list\})/).map((s) => (s === '[[templates]]' ? h('code', { text: s })
+          : s === '{list}' ? ['{client.name}', '{client.phone}', '{client.email}', '{manager.name}'].flatMap((c, i) => [i ? ', ' : null, h('code', { text: c })]) : s))),
       table(['Name', 'Text'], el.body),
       el.note));
 }
