@@ -4,7 +4,7 @@
 import { h, table, isMac, modName, inTextField } from './dom.js';
 import { emit } from './store.js';
 import { modal, modalOpen } from './ui.js';
-import { t, plural } from './i18n.js';
+import { t } from './i18n.js';
 
 const KEYS = [
   [['Shift', 'Enter'], t('Mark the open chat as read')],

@@ -35,7 +35,8 @@ export async function init() {
 export const current = () => lang;
 
 // Top-level await: every module importing this one evaluates after the catalogue is in (no English flash).
-await init();
+export const ready = init();
+await ready;
 
 /** Save a language choice (the caller reloads the page). */
 export function setLang(l) {
@@ -112,6 +113,7 @@ export function dayLabel(ms) {
 
 export function fileSize(n) {
   if (!Number.isFinite(n)) return '';
-  const [v, u] = n < 1024 ? [n, 'byte'] : n < 1048576 ? [Math.round(n / 1024), 'kilobyte'] : [n / 1048576, 'megabyte'];
+  if (n < 1024) return t('{n} B', { n });
+  const [v, u] = n < 1048576 ? [Math.round(n / 1024), 'kilobyte'] : [n / 1048576, 'megabyte'];
   return num(v, { style: 'unit', unit: u, unitDisplay: 'short', maximumFractionDigits: u === 'megabyte' ? 1 : 0 });
 }

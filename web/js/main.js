@@ -5,7 +5,7 @@
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { state as shared, loadManagers, on } from './store.js';
 import { fill, avatar } from './dom.js';
-import { init as initLang, t, plural, translatePage } from './i18n.js';
+import { ready as langReady, t, plural, translatePage } from './i18n.js';
 import * as ws from './ws.js';
 import { icon } from './icons.js';
 import * as notifications from './notifications.js';
@@ -180,7 +180,7 @@ el.signout.addEventListener('click', async () => {
 // ---------- boot ----------
 
 (async () => {
-  await initLang();
+  await langReady; // the catalogue is in before anything renders
   translatePage();
   try {
     showApp(await api('GET', SESSION));

@@ -5,7 +5,7 @@ import { h, btn, fill, avatar, shortTime, fullTime, announce } from './dom.js';
 import { icon } from './icons.js';
 import { on } from './store.js';
 import { togglePopover, closePopover, iconButton, attempt, notify } from './ui.js';
-import { t, plural } from './i18n.js';
+import { t } from './i18n.js';
 
 const bell = document.getElementById('bell');
 const count = document.getElementById('bell-count');
@@ -102,7 +102,7 @@ function goToChat(n) {
 
 function toast(n) {
   const from = n.from?.name || 'A manager';
-  announce(`${from} mentioned you: ${n.text}`);
+  announce(`${t('{name} mentioned you', { name: from })}: ${n.text}`);
   const el = h('div', { class: 'toast', role: 'status' },
     h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: t('{name} mentioned you', { name: from }) }), iconButton('x', t('Dismiss'), { cls: 'icon-btn-sm', onclick: () => close() })),
     h('p', { class: 'toast-text', text: n.text }),

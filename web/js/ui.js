@@ -3,7 +3,7 @@
 
 import { h, errText } from './dom.js';
 import { icon } from './icons.js';
-import { t, plural } from './i18n.js';
+import { t } from './i18n.js';
 
 let seq = 0;
 
@@ -45,7 +45,7 @@ export function modalOpen() {
   return document.querySelector('dialog.modal[open]') !== null;
 }
 
-export function confirmDialog(text, { ok = 'OK', danger = false } = {}) {
+export function confirmDialog(text, { ok = t('OK'), danger = false } = {}) {
   return new Promise((resolve) => {
     let answer = false;
     const yes = h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, text: ok });

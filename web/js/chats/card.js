@@ -5,7 +5,7 @@ import { h, btn, field, fill, avatar, phone, fullTime, date, errText } from '../
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const cs = { id: null, log: [], logMore: false, large: null };
 let root = null;
@@ -182,8 +182,8 @@ function actionsSection(c, chats, large) {
 async function flag(key, value) {
   const c = detail().contact;
   const what = key === 'archived' ? (value ? t('Archive') : t('Unarchive')) : (value ? t('Blacklist') : t('Remove from the blacklist'));
-  const warn = key === 'blacklisted' && value ? ' Their messages are still stored, but nothing is sent to them.' : '';
-  if (!await confirmDialog(`${what} ${c.name || 'this client'}?${warn}`, { ok: what, danger: value })) return;
+  const warn = key === 'blacklisted' && value ? ` ${t('Their messages are still stored, but nothing is sent to them.')}` : '';
+  if (!await confirmDialog(`${what}: ${c.name || t('this client')}?${warn}`, { ok: what, danger: value })) return;
   if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) flash(t('{what}: done', { what }), 'ok');
 }
 

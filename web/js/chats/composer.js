@@ -9,7 +9,7 @@ import { togglePopover, modal, flash, setNote, iconButton, attempt } from '../ui
 import { mountTyping, setTypingChat, selfTyped, selfStopped } from './typing.js';
 import { attachVoice } from './voice.js';
 import { openConstructor } from './constructor.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const EMOJI = Array.from('😀😂😊😍😉😎🤔😅😢😮🙏👍👎👌👋🙌👏💪🔥🎉✅❌⭐📦🚚💳📞📅⏰🛒🎁💬📎🙂😇💡');
 
@@ -43,7 +43,7 @@ export function mountComposer(root, opts) {
     onError: (msg) => setNote(el.error, msg),
     onState: (on, ms) => {
       el.rec.hidden = !on;
-      el.rec.textContent = `Recording ${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')} — release to send`;
+      el.rec.textContent = t('Recording {time} — release to send', { time: `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}` });
     },
   });
   root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, lbl('composer-text', t('Message'), true), el.text,

@@ -6,7 +6,7 @@ import { h, lbl, fill, errText, fileSize, modName } from '../dom.js';
 import { icon } from '../icons.js';
 import { loadTemplates, setDraftMark } from '../store.js';
 import { modal, iconButton } from '../ui.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const TYPES = {
   text: [t('Text'), 'text'],

@@ -7,7 +7,7 @@ import { icon, messengerIcon } from '../icons.js';
 import { state, on, loadAssistants, managerName, channelLabel } from '../store.js';
 import { togglePopover, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { renderMessage } from './message.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const KINDS = [['client', t('Client messages')], ['manager', t('Manager messages')], ['bot', t('Bot messages')], ['system', t('System messages')], ['note', t('Notes')]];
 

@@ -10,7 +10,7 @@ import * as list from './list.js';
 import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, hasKindFilter } from './conversation.js';
 import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
 import { mountCard, toggleLargeCard, largeCardOpen } from './card.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 let root = null;
 let openSeq = 0;

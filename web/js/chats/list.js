@@ -208,7 +208,7 @@ function toggleSort() {
 
 function updateSortBtn() {
   const newest = st.sort === 'newest';
-  el.sortBtn.setAttribute('aria-label', `Sorted ${newest ? 'newest' : 'oldest'} first (switch to ${newest ? 'oldest' : 'newest'} first)`);
+  el.sortBtn.setAttribute('aria-label', t(newest ? 'Sorted newest first (switch to oldest first)' : 'Sorted oldest first (switch to newest first)'));
   el.sortBtn.title = newest ? t('Newest first') : t('Oldest first');
   fill(el.sortBtn, icon('sort'), h('span', { text: newest ? t('Newest') : t('Oldest') }));
   el.sortBtn.classList.toggle('is-flipped', !newest);

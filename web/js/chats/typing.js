@@ -4,7 +4,7 @@
 import { api } from '../api.js';
 import { on } from '../store.js';
 import { send } from '../ws.js';
-import { t, t as tr, plural } from '../i18n.js';
+import { t, t as tr } from '../i18n.js';
 
 const SEND_EVERY = 2000;
 const EXPIRE = 5000;

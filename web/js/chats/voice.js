@@ -42,7 +42,7 @@ export function attachVoice(button, cb) {
       const blob = new Blob(chunks, { type: 'audio/webm' });
       release();
       cb.onState(false, 0);
-      if (ms < 600 || !blob.size) cb.onError('Hold the button to record, release to send.');
+      if (ms < 600 || !blob.size) cb.onError(t('Hold the button to record, release to send.'));
       else cb.onRecorded(blob, ms);
     };
     started = Date.now();

@@ -5,7 +5,7 @@ import { api } from '../api.js';
 import { h, clear, fill, table, errText } from '../dom.js';
 import { flash } from '../ui.js';
 import { knownPlans, contactsOnPlan } from './plans.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const el = {};
 let current = null;

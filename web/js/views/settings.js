@@ -161,7 +161,8 @@ function resetPassword(m) {
 /** "just now", "5 min ago", "3 h ago", "2 days ago". */
 function ago(ms) {
   const m = Math.floor((Date.now() - ms) / 60000);
-  return m < 1 ? 'just now' : m < 60 ? `${m} min ago` : m < 1440 ? `${Math.floor(m / 60)} h ago` : `${Math.floor(m / 1440)} day${m < 2880 ? '' : 's'} ago`;
+  return m < 1 ? t('just now') : m < 60 ? t('{n} min ago', { n: m }) : m < 1440 ? t('{n} h ago', { n: Math.floor(m / 60) })
+    : plural(Math.floor(m / 1440), { one: '{n} day ago', other: '{n} days ago' });
 }
 
 /** A relative time with the full one on hover, or `none`. */

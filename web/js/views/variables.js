@@ -2,7 +2,7 @@
 
 import { h, clear, table, errText } from '../dom.js';
 import { loadTemplates } from '../store.js';
-import { t, plural } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const el = {};
 
