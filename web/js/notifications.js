@@ -85,7 +85,7 @@ function item(n) {
   const from = n.from?.name || 'A manager';
   return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id, '', n.from?.avatar_url),
     h('div', { class: 'notif-main' },
-      h('div', { class: 'notif-title' }, h('strong', { text: from }), ' mentioned you', h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
+      h('div', { class: 'notif-title' }, h('strong', { text: from }), ` ${t('mentioned you')}`, h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
       h('div', { class: 'muted', text: `about ${n.contact?.name || 'a client'}` }),
       h('p', { class: 'notif-text', text: n.text }),
       h('div', { class: 'notif-actions' }, n.read ? null : btn(t('Mark read'), () => markRead(n)), btn(t('Go to chat'), () => { closePopover(); goToChat(n); }, 'primary'))));

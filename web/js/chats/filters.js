@@ -55,7 +55,7 @@ export function mountFilters(host, { apply }) {
     h('div', { class: 'flt-title' }, el.name, btn(t('Rename'), rename), btn(t('Save'), save), el.savedBtn),
     el.saved,
     h('div', { class: 'flt-tools' }, lbl('flt-add', t('Add a condition'), true), el.addSel,
-      h('label', { class: 'check' }, el.match, ' Match all'), el.expandBtn),
+      h('label', { class: 'check' }, el.match, ` ${t('Match all')}`), el.expandBtn),
     el.cards);
   host.append(h('div', { class: 'filters', role: 'region', 'aria-label': t('Filters') },
     h('div', { class: 'flt-basic' }, lbl('flt-messenger', t('Messenger')), el.messenger, lbl('flt-phone', t('Has phone')), el.phone, lbl('flt-email', t('Has e-mail')), el.email),

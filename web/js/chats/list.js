@@ -127,7 +127,7 @@ export async function reload(keepScroll = false) {
     setCounts(page.counts);
     if (!keepScroll) el.scroller.scrollTop = 0;
     const n = page.total ?? st.items.length;
-    if (st.q) setNote(el.note, plural(n, { one: '{n} client matching “{q}”', other: '{n} clients matching “{q}”' }).replace('{q}', st.q), 'info');
+    if (st.q) setNote(el.note, plural(n, { one: '{n} client matching “{q}”', other: '{n} clients matching “{q}”' }).replace('{q}', () => st.q), 'info');
     else if (st.filter && page.total != null) setNote(el.note, plural(n, { one: '{n} client matches the filter', other: '{n} clients match the filter' }), 'info');
   } catch (err) {
     if (gen !== st.gen) return;
@@ -294,7 +294,7 @@ async function findMessages(q, more) {
       if (gen !== ms.gen) return;
       ms.items.push(...res.items);
       ms.next = res.next_cursor;
-      note = plural(res.total, { one: '{n} message matching “{q}”', other: '{n} messages matching “{q}”' }).replace('{q}', q);
+      note = plural(res.total, { one: '{n} message matching “{q}”', other: '{n} messages matching “{q}”' }).replace('{q}', () => q);
     } catch (err) {
       if (gen !== ms.gen) return;
       note = errText(err);

@@ -361,6 +361,8 @@ export default {
   "{author} added {names}": "{author} добавляет: {names}",
   "edited": "изменено",
   "{n} B": "{n} Б",
+  "Match all": "Все условия сразу",
+  "mentioned you": "упоминает вас",
   "Search by name, phone, e-mail": "Поиск по имени, телефону, почте",
   "Load more": "Загрузить ещё",
   "Chat": "Чат",
