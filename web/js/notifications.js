@@ -82,11 +82,11 @@ function render() {
 }
 
 function item(n) {
-  const from = n.from?.name || 'A manager';
+  const from = n.from?.name || t('A manager');
   return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id, '', n.from?.avatar_url),
     h('div', { class: 'notif-main' },
       h('div', { class: 'notif-title' }, h('strong', { text: from }), ` ${t('mentioned you')}`, h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
-      h('div', { class: 'muted', text: `about ${n.contact?.name || 'a client'}` }),
+      h('div', { class: 'muted', text: t('about {name}', { name: n.contact?.name || t('a client') }) }),
       h('p', { class: 'notif-text', text: n.text }),
       h('div', { class: 'notif-actions' }, n.read ? null : btn(t('Mark read'), () => markRead(n)), btn(t('Go to chat'), () => { closePopover(); goToChat(n); }, 'primary'))));
 }
@@ -101,7 +101,7 @@ function goToChat(n) {
 }
 
 function toast(n) {
-  const from = n.from?.name || 'A manager';
+  const from = n.from?.name || t('A manager');
   announce(`${t('{name} mentioned you', { name: from })}: ${n.text}`);
   const el = h('div', { class: 'toast', role: 'status' },
     h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: t('{name} mentioned you', { name: from }) }), iconButton('x', t('Dismiss'), { cls: 'icon-btn-sm', onclick: () => close() })),

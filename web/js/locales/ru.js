@@ -363,6 +363,7 @@ export default {
   "{n} B": "{n} Б",
   "Match all": "Все условия сразу",
   "mentioned you": "упоминает вас",
+  "about {name}": "по клиенту {name}",
   "Search by name, phone, e-mail": "Поиск по имени, телефону, почте",
   "Load more": "Загрузить ещё",
   "Chat": "Чат",
