@@ -77,6 +77,6 @@ async function request(method, path, body, type) {
     return data;
   }
   if (res.status === 401 && onUnauthorized && !(m === 'POST' && path === '/api/v1/session')) onUnauthorized();
-  throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || `Request failed (HTTP ${res.status})`,
+  throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || t('Request failed (HTTP {status})', { status: String(res.status) }),
     res.status === 429 ? retryAfter(res.headers.get('Retry-After')) : null);
 }

@@ -118,7 +118,7 @@ function renderHeader() {
   const flags = [ch.channel_name || ch.channel_id, c.blacklisted && t('Blacklisted'), c.archived && t('Archived'), ch.unreachable && t('Unreachable')];
   fill(el.sub, cv.chat ? messengerIcon(ch.channel_kind, ch.channel_name) : null, h('span', { text: flags.filter(Boolean).join(' · ') }));
   fill(el.channel, d.chats.map((x) => h('option', {
-    value: x.id, selected: x.id === ch.id, text: `${channelLabel(x, d.chats)}${x.unread ? ` · ${x.unread} unread` : ''}`,
+    value: x.id, selected: x.id === ch.id, text: `${channelLabel(x, d.chats)}${x.unread ? ` · ${t('{n} unread', { n: x.unread })}` : ''}`,
   })));
   el.channel.disabled = d.chats.length < 2;
   el.channel.title = d.chats.length < 2 ? t('The client has one chat') : t('Switch to another chat of this client');
@@ -130,7 +130,7 @@ function renderHeader() {
   el.botOff.input.checked = !!ch.bot_disabled;
   el.ai.input.checked = !!ch.assistant_on;
   const chosen = ch.assistant && (cv.assistants.find((a) => a.id === ch.assistant) || { name: ch.assistant }).name;
-  el.ai.label.textContent = chosen ? `AI assistant: ${chosen}` : 'AI assistant';
+  el.ai.label.textContent = chosen ? `${t('AI assistant')}: ${chosen}` : t('AI assistant');
   for (const x of [el.disabled, el.botOff, el.ai]) x.input.disabled = !cv.chat;
   // One left on can still be turned off.
   const noAi = !cv.assistants.length && !ch.assistant_on;

@@ -370,7 +370,7 @@ function renderRow(r) {
     'aria-current': selected ? 'true' : null,
   },
   h('span', { class: 'row-avatar' }, avatar(r.name, r.contact_id),
-    r.channel_kind ? messengerIcon(r.channel_kind, chats.length > 1 ? `${chName} and ${chats.length - 1} more` : chName) : null),
+    r.channel_kind ? messengerIcon(r.channel_kind, chats.length > 1 ? t('{name} and {n} more', { name: chName, n: chats.length - 1 }) : chName) : null),
   h('span', { class: 'row-main' },
     h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: r.name || t('Unnamed client') }), marks,
       h('time', { class: 'row-time', text: shortTime(r.last_activity_ms) })),
