@@ -1,6 +1,8 @@
 // Parley — fetch wrapper for the JSON API: X-CSRF-Token on every non-GET, errors as ApiError
 // (status 0 = network); a 401 (but on sign-in) runs the setUnauthorizedHandler handler.
 
+import { t } from './i18n.js';
+
 let csrf = null;
 let onUnauthorized = null;
 
@@ -61,7 +63,7 @@ async function request(method, path, body, type) {
   try {
     res = await fetch(path, { method: m, headers, body, credentials: 'same-origin', cache: 'no-store' });
   } catch {
-    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection.');
+    throw new ApiError(0, 'network_error', t('Cannot reach the server. Check your connection.'));
   }
   const text = await res.text().catch(() => '');
   let data = null;
@@ -71,10 +73,10 @@ async function request(method, path, body, type) {
     data = undefined;
   }
   if (res.ok) {
-    if (data === undefined) throw new ApiError(res.status, 'bad_response', 'The server sent an unexpected response.');
+    if (data === undefined) throw new ApiError(res.status, 'bad_response', t('The server sent an unexpected response.'));
     return data;
   }
   if (res.status === 401 && onUnauthorized && !(m === 'POST' && path === '/api/v1/session')) onUnauthorized();
-  throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || `Request failed (HTTP ${res.status})`,
+  throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || t('Request failed (HTTP {status})', { status: String(res.status) }),
     res.status === 429 ? retryAfter(res.headers.get('Retry-After')) : null);
 }

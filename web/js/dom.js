@@ -56,7 +56,7 @@ export function field(label, control, hint) {
 /** A table with column heads; `body` is its <tbody> or the rows for one. */
 export function table(heads, body) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-    h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col', text: t })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
+    h('thead', null, h('tr', null, heads.map((x) => h('th', { scope: 'col', text: x && t(x) })))), body.tagName === 'TBODY' ? body : h('tbody', null, body)));
 }
 
 // ---------- text ----------
@@ -82,41 +82,8 @@ export function avatar(name, key, extra = '', url = null) {
     url && h('img', { src: url, alt: '', onerror: (e) => e.target.remove() }));
 }
 
-const pad = (n) => String(n).padStart(2, '0');
-
-export function clock(ms) {
-  const d = new Date(ms);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** List time: HH:MM today, weekday this week, else DD.MM.YY. */
-export function shortTime(ms) {
-  if (!ms) return '';
-  const d = new Date(ms);
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return clock(ms);
-  const days = (now - d) / 86400000;
-  if (days >= 0 && days < 6) return d.toLocaleDateString(undefined, { weekday: 'short' });
-  return `${pad(d.getDate())}.${pad(d.getMonth() + 1)}.${String(d.getFullYear()).slice(2)}`;
-}
-
-export function fullTime(ms) {
-  return ms ? new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '';
-}
-
-export function dayLabel(ms) {
-  const d = new Date(ms).toDateString();
-  const now = new Date();
-  if (d === now.toDateString()) return 'Today';
-  now.setDate(now.getDate() - 1);
-  if (d === now.toDateString()) return 'Yesterday';
-  return new Date(ms).toLocaleDateString(undefined, { dateStyle: 'full' });
-}
-
-export function fileSize(n) {
-  if (!Number.isFinite(n)) return '';
-  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
-}
+export { time as clock, shortTime, dateTime as fullTime, dayLabel, fileSize, num, date } from './i18n.js';
+import { t } from './i18n.js';
 
 /** Phones are stored as digits; show them in international form. */
 export function phone(p) {
@@ -141,7 +108,7 @@ export function inTextField(t = document.activeElement) {
 }
 
 export function errText(err) {
-  return (err && err.message) || String(err || 'Something went wrong.');
+  return (err && err.message) || String(err || t('Something went wrong.'));
 }
 
 /** Tell screen readers (the polite live region). */

@@ -4,16 +4,17 @@
 import { h, table, isMac, modName, inTextField } from './dom.js';
 import { emit } from './store.js';
 import { modal, modalOpen } from './ui.js';
+import { t } from './i18n.js';
 
 const KEYS = [
-  [['Shift', 'Enter'], 'Mark the open chat as read'],
-  [[modName, 'Enter'], 'Send the message'],
-  [[modName, 'Shift', 'S'], 'Open the large client card'],
-  [['Esc'], 'Close the client card or dialog'],
-  [[modName, 'Shift', '↑'], 'Previous chat'],
-  [[modName, 'Shift', '↓'], 'Next chat'],
-  [[modName, 'Shift', 'A'], 'Mark the client in the list'],
-  [['?'], 'Show this list'],
+  [['Shift', 'Enter'], t('Mark the open chat as read')],
+  [[modName, 'Enter'], t('Send the message')],
+  [[modName, 'Shift', 'S'], t('Open the large client card')],
+  [['Esc'], t('Close the client card or dialog')],
+  [[modName, 'Shift', '↑'], t('Previous chat')],
+  [[modName, 'Shift', '↓'], t('Next chat')],
+  [[modName, 'Shift', 'A'], t('Mark the client in the list')],
+  [['?'], t('Show this list')],
 ];
 const CHORDS = { KeyS: 'largeCard', KeyA: 'mark', ArrowUp: 'prev', ArrowDown: 'next' };
 
@@ -51,7 +52,7 @@ function onKey(e) {
 export function showHelp() {
   if (modalOpen()) return;
   modal({
-    title: 'Keyboard shortcuts',
+    title: t('Keyboard shortcuts'),
     cls: 'modal-small',
     body: [table(['Keys', 'Action'], KEYS.map(([keys, action]) => h('tr', null,
       h('td', { class: 'keys' }, keys.flatMap((k, i) => [i ? ' + ' : null, h('kbd', { text: k })])), h('td', { text: action }))))],

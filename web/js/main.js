@@ -5,6 +5,7 @@
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { state as shared, loadManagers, on } from './store.js';
 import { fill, avatar } from './dom.js';
+import { ready as langReady, t, plural, translatePage } from './i18n.js';
 import * as ws from './ws.js';
 import { icon } from './icons.js';
 import * as notifications from './notifications.js';
@@ -36,7 +37,7 @@ function showSignin(message = '') {
   $('loading').hidden = true;
   el.app.hidden = true;
   $('signin').hidden = false;
-  document.title = 'Sign in — Parley';
+  document.title = `${t('Sign in')} — Parley`;
   setError(message);
   (el.login.value ? el.password : el.login).focus();
 }
@@ -87,8 +88,8 @@ async function renderRoute(focus = false) {
   }
   const seq = ++st.seq;
   const [title, load] = ROUTES[name];
-  el.title.textContent = title;
-  document.title = `${title} — Parley`;
+  el.title.textContent = t(title);
+  document.title = `${t(title)} — Parley`;
   for (const a of el.links) {
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -117,7 +118,7 @@ window.addEventListener('hashchange', () => el.app.hidden || renderRoute(true));
 function showMe(m) {
   const name = m.name || m.login;
   el.name.textContent = name;
-  el.me.title = el.name.title = `${name} (${m.role})`;
+  el.me.title = el.name.title = `${name} (${t(m.role)})`;
   fill(el.me, avatar(name, m.id, 'avatar-sm', m.avatar_url));
 }
 on('me', showMe);
@@ -126,7 +127,7 @@ $('help-btn').append(icon('keyboard'));
 $('help-btn').addEventListener('click', () => hotkeys.showHelp());
 on('ws:status', (s) => {
   el.conn.dataset.status = s;
-  el.conn.title = `Live updates: ${s === 'online' ? 'connected' : s === 'connecting' ? 'connecting…' : 'offline, reconnecting'}`;
+  el.conn.title = t(s === 'online' ? 'Live updates: connected' : s === 'connecting' ? 'Live updates: connecting…' : 'Live updates: offline, reconnecting');
   el.conn.setAttribute('aria-label', el.conn.title);
 });
 
@@ -138,7 +139,7 @@ el.form.addEventListener('submit', async (e) => {
   const login = el.login.value.trim();
   const password = el.password.value;
   if (!login || !password) {
-    setError('Enter your login and password.', true);
+    setError(t('Enter your login and password.'), true);
     return (login ? el.password : el.login).focus();
   }
   st.pending = el.submit.disabled = true;
@@ -148,17 +149,17 @@ el.form.addEventListener('submit', async (e) => {
     session = await api('POST', SESSION, { login, password });
   } catch (err) {
     if (err.status === 401) {
-      setError('Wrong login or password', true);
+      setError(t('Wrong login or password'), true);
       el.password.value = '';
       el.password.focus();
     } else if (err.status === 429 && err.retryAfter > 0) {
       // Keep the button disabled until Retry-After has passed.
       const secs = err.retryAfter;
-      setError(`Too many attempts, try again in ${secs} ${secs === 1 ? 'second' : 'seconds'}`);
+      setError(plural(secs, { one: 'Too many attempts, try again in {n} second', other: 'Too many attempts, try again in {n} seconds' }));
       st.lockedUntil = Date.now() + secs * 1000;
       setTimeout(() => { el.submit.disabled = false; }, secs * 1000);
     } else {
-      setError(err.status === 429 ? 'Too many attempts, try again later' : err.message || 'Sign-in failed. Please try again.');
+      setError(err.status === 429 ? t('Too many attempts, try again later') : err.message || t('Sign-in failed. Please try again.'));
     }
   }
   st.pending = false;
@@ -179,6 +180,8 @@ el.signout.addEventListener('click', async () => {
 // ---------- boot ----------
 
 (async () => {
+  await langReady; // the catalogue is in before anything renders
+  translatePage();
   try {
     showApp(await api('GET', SESSION));
   } catch (err) {
@@ -187,7 +190,7 @@ el.signout.addEventListener('click', async () => {
       ended = sessionStorage.getItem(ENDED) === '1';
       sessionStorage.removeItem(ENDED);
     } catch { /* private mode */ }
-    showSignin(err.status === 401 ? (ended ? 'Your session has ended. Please sign in again.' : '')
-      : err.status === 0 ? err.message : 'Could not check your session. Please sign in.');
+    showSignin(err.status === 401 ? (ended ? t('Your session has ended. Please sign in again.') : '')
+      : err.status === 0 ? err.message : t('Could not check your session. Please sign in.'));
   }
 })();

@@ -5,6 +5,7 @@ import { h, btn, fill, avatar, shortTime, fullTime, announce } from './dom.js';
 import { icon } from './icons.js';
 import { on } from './store.js';
 import { togglePopover, closePopover, iconButton, attempt, notify } from './ui.js';
+import { t } from './i18n.js';
 
 const bell = document.getElementById('bell');
 const count = document.getElementById('bell-count');
@@ -48,7 +49,7 @@ function setUnread(n) {
   st.unread = Math.max(0, n | 0);
   count.textContent = st.unread > 99 ? '99+' : st.unread;
   count.hidden = !st.unread;
-  bell.setAttribute('aria-label', st.unread ? `Notifications, ${st.unread} unread` : 'Notifications');
+  bell.setAttribute('aria-label', st.unread ? t('Notifications, {n} unread', { n: st.unread }) : t('Notifications'));
 }
 
 /** Open the panel (the bell toggles it; "Full version" only opens). */
@@ -61,7 +62,7 @@ export function openPanel(toggle = false) {
     st.panel = panel;
     panel.classList.add('notif-panel');
     render();
-  }, { align: 'right', label: 'Notifications' });
+  }, { align: 'right', label: t('Notifications') });
 }
 
 function post(path, done) {
@@ -74,20 +75,20 @@ function post(path, done) {
 
 function render() {
   if (!st.panel?.isConnected) return;
-  fill(st.panel, h('div', { class: 'pop-head' }, h('h2', { text: 'Notifications' }),
-    btn('Mark all read', () => post('/api/v1/notifications/read_all', () => { st.items.forEach((n) => { n.read = true; }); setUnread(0); }), 'ghost', { disabled: !st.unread })),
+  fill(st.panel, h('div', { class: 'pop-head' }, h('h2', { text: t('Notifications') }),
+    btn(t('Mark all read'), () => post('/api/v1/notifications/read_all', () => { st.items.forEach((n) => { n.read = true; }); setUnread(0); }), 'ghost', { disabled: !st.unread })),
   st.items.length ? h('ul', { class: 'notif-list' }, st.items.slice(0, 100).map(item))
-    : h('p', { class: 'empty', text: st.loaded ? 'No notifications yet. Mentions of you in comments appear here.' : 'Loading…' }));
+    : h('p', { class: 'empty', text: st.loaded ? t('No notifications yet. Mentions of you in comments appear here.') : t('Loading…') }));
 }
 
 function item(n) {
-  const from = n.from?.name || 'A manager';
+  const from = n.from?.name || t('A manager');
   return h('li', { class: ['notif', n.read ? 'is-read' : 'is-unread'] }, avatar(from, n.from?.id, '', n.from?.avatar_url),
     h('div', { class: 'notif-main' },
-      h('div', { class: 'notif-title' }, h('strong', { text: from }), ' mentioned you', h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
-      h('div', { class: 'muted', text: `about ${n.contact?.name || 'a client'}` }),
+      h('div', { class: 'notif-title' }, h('strong', { text: from }), ` ${t('mentioned you')}`, h('time', { title: fullTime(n.created_ms), text: shortTime(n.created_ms) })),
+      h('div', { class: 'muted', text: t('about {name}', { name: n.contact?.name || t('a client') }) }),
       h('p', { class: 'notif-text', text: n.text }),
-      h('div', { class: 'notif-actions' }, n.read ? null : btn('Mark read', () => markRead(n)), btn('Go to chat', () => { closePopover(); goToChat(n); }, 'primary'))));
+      h('div', { class: 'notif-actions' }, n.read ? null : btn(t('Mark read'), () => markRead(n)), btn(t('Go to chat'), () => { closePopover(); goToChat(n); }, 'primary'))));
 }
 
 function markRead(n) {
@@ -100,12 +101,12 @@ function goToChat(n) {
 }
 
 function toast(n) {
-  const from = n.from?.name || 'A manager';
-  announce(`${from} mentioned you: ${n.text}`);
+  const from = n.from?.name || t('A manager');
+  announce(`${t('{name} mentioned you', { name: from })}: ${n.text}`);
   const el = h('div', { class: 'toast', role: 'status' },
-    h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: `${from} mentioned you` }), iconButton('x', 'Dismiss', { cls: 'icon-btn-sm', onclick: () => close() })),
+    h('div', { class: 'toast-head' }, icon('at'), h('strong', { text: t('{name} mentioned you', { name: from }) }), iconButton('x', t('Dismiss'), { cls: 'icon-btn-sm', onclick: () => close() })),
     h('p', { class: 'toast-text', text: n.text }),
-    h('div', { class: 'toast-actions' }, btn('Full version', () => { close(); openPanel(); }), btn('Chat link', () => { close(); goToChat(n); }, 'primary')));
+    h('div', { class: 'toast-actions' }, btn(t('Full version'), () => { close(); openPanel(); }), btn(t('Chat link'), () => { close(); goToChat(n); }, 'primary')));
   // A mention stays longer than a status message, but it too goes by itself.
   const close = notify(el, 20000);
 }

@@ -3,6 +3,7 @@
 
 import { h, errText } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 let seq = 0;
 
@@ -13,7 +14,7 @@ let seq = 0;
 export function modal({ title, body = [], actions = [], cls = '', onClose } = {}) {
   const opener = document.activeElement;
   const titleId = `dlg-${++seq}`;
-  const x = h('button', { class: 'icon-btn', 'aria-label': 'Close' }, icon('x'));
+  const x = h('button', { class: 'icon-btn', 'aria-label': t('Close') }, icon('x'));
   const bodyEl = h('div', { class: 'modal-body' }, body);
   const dialog = h('dialog', { class: `modal ${cls}`, 'aria-labelledby': titleId },
     h('div', { class: 'modal-head' }, h('h2', { id: titleId, class: 'modal-title', text: title }), x),
@@ -44,12 +45,12 @@ export function modalOpen() {
   return document.querySelector('dialog.modal[open]') !== null;
 }
 
-export function confirmDialog(text, { ok = 'OK', danger = false } = {}) {
+export function confirmDialog(text, { ok = t('OK'), danger = false } = {}) {
   return new Promise((resolve) => {
     let answer = false;
     const yes = h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, text: ok });
-    const no = h('button', { class: 'btn btn-ghost', text: 'Cancel' });
-    const m = modal({ title: 'Please confirm', body: [h('p', { text })], actions: [no, yes], cls: 'modal-small', onClose: () => resolve(answer) });
+    const no = h('button', { class: 'btn btn-ghost', text: t('Cancel') });
+    const m = modal({ title: t('Please confirm'), body: [h('p', { text })], actions: [no, yes], cls: 'modal-small', onClose: () => resolve(answer) });
     yes.addEventListener('click', () => { answer = true; m.close(); });
     no.addEventListener('click', () => m.close());
     yes.focus();

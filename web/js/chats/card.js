@@ -1,15 +1,16 @@
 // Parley — the client card (right pane, C1–C2) and the large card (modal, Ctrl+Shift+S).
 
 import { api } from '../api.js';
-import { h, btn, field, fill, avatar, phone, fullTime, errText } from '../dom.js';
+import { h, btn, field, fill, avatar, phone, fullTime, date, errText } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
+import { t } from '../i18n.js';
 
 const cs = { id: null, log: [], logMore: false, large: null };
 let root = null;
 let hooks = {};
-const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: 'The client card appears here.' }));
+const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: t('The client card appears here.') }));
 // The card renders the page's one copy of the open client (store.js); live events change that copy.
 const detail = () => state.client;
 
@@ -76,7 +77,7 @@ export function largeCardOpen() {
 export function toggleLargeCard() {
   if (cs.large) return cs.large.close();
   if (!detail()) return;
-  cs.large = modal({ title: `Client card — ${detail().contact.name || 'client'}`, cls: 'modal-wide large-card', body: [build(true)], onClose: () => { cs.large = null; } });
+  cs.large = modal({ title: `${t('Client card')} — ${detail().contact.name || t('client')}`, cls: 'modal-wide large-card', body: [build(true)], onClose: () => { cs.large = null; } });
 }
 
 async function loadLog(before) {
@@ -105,27 +106,27 @@ function build(large) {
   const kv = (k, v) => [h('dt', { text: k }), h('dd', null, v)];
   return h('div', { class: ['card', large && 'card-large'] },
     h('div', { class: 'card-head' },
-      large ? null : iconButton('back', 'Back to the conversation', { cls: 'back-btn', onclick: () => hooks.onClose() }),
+      large ? null : iconButton('back', t('Back to the conversation'), { cls: 'back-btn', onclick: () => hooks.onClose() }),
       avatar(c.name, c.id, 'avatar-lg'),
-      h('div', { class: 'card-title' }, h(large ? 'p' : 'h2', { class: 'card-name', text: c.name || 'Unnamed client' }),
-        h('p', { class: 'muted', text: `Client since ${new Date(c.created_ms).toLocaleDateString()}` })),
-      large ? null : iconButton('external', 'Open the large card (Ctrl+Shift+S)', { onclick: toggleLargeCard })),
-    section('Client data', h('dl', { class: 'kv' },
-      kv('Phones', c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
-      kv('E-mails', c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
-      kv('Sales plan', c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
+      h('div', { class: 'card-title' }, h(large ? 'p' : 'h2', { class: 'card-name', text: c.name || t('Unnamed client') }),
+        h('p', { class: 'muted', text: t('Client since {date}', { date: date(c.created_ms) }) })),
+      large ? null : iconButton('external', t('Open the large card (Ctrl+Shift+S)'), { onclick: toggleLargeCard })),
+    section(t('Client data'), h('dl', { class: 'kv' },
+      kv(t('Phones'), c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
+      kv(t('E-mails'), c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
+      kv(t('Sales plan'), c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
       Object.entries(c.custom_fields || {}).map(([k, v]) => kv(k, typeof v === 'string' ? v : JSON.stringify(v))))),
-    section('Channels', h('ul', { class: 'card-chats' }, chats.map((ch) => {
+    section(t('Channels'), h('ul', { class: 'card-chats' }, chats.map((ch) => {
       const open = ch.id === state.chatId;
       const name = channelLabel(ch, chats);
       return h('li', null, messengerIcon(ch.channel_kind, name), h('span', { class: 'grow', text: name }),
         ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
-        h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? 'Open' : 'Go to chat', 'aria-label': `Go to the chat on ${name}` }));
+        h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? t('Open') : t('Go to chat'), 'aria-label': t('Go to the chat on {name}', { name }) }));
     }))),
     tagsSection(c), tasksSection(tasks), actionsSection(c, chats, large),
-    section('Client log', cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
-      h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none('Nothing happened with this client yet.'),
-    cs.logMore ? btn('Show older', () => loadLog(cs.log[cs.log.length - 1].id)) : null));
+    section(t('Client log'), cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
+      h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none(t('Nothing happened with this client yet.')),
+    cs.logMore ? btn(t('Show older'), () => loadLog(cs.log[cs.log.length - 1].id)) : null));
 }
 
 /** Call the API and put the changed contact (or run `then`) into the card. */
@@ -136,71 +137,71 @@ const change = (method, path, body, then = (c) => patchClient(c.id, (d) => ({ ..
 });
 
 function tagsSection(c) {
-  const input = h('input', { type: 'text', placeholder: 'New tag', maxlength: '64', 'aria-label': 'New tag' });
-  const form = h('form', { class: 'inline-form' }, input, h('button', { type: 'submit', class: 'btn btn-sm btn-ghost' }, icon('plus'), h('span', { text: 'Add' })));
+  const input = h('input', { type: 'text', placeholder: t('New tag'), maxlength: '64', 'aria-label': t('New tag') });
+  const form = h('form', { class: 'inline-form' }, input, h('button', { type: 'submit', class: 'btn btn-sm btn-ghost' }, icon('plus'), h('span', { text: t('Add') })));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const tag = input.value.trim();
     input.value = ''; // the rebuilt card keeps a focused field's text
-    if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(`Tag “${tag}” added`, 'ok');
+    if (tag && await change('POST', `/api/v1/contacts/${c.id}/tags`, { tag })) flash(t('Tag “{tag}” added', { tag }), 'ok');
   });
-  return section('Tags', c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((t) => h('li', { class: 'tag' }, h('span', { text: t }),
-    h('button', { class: 'tag-x', 'aria-label': `Remove tag ${t}`, title: 'Remove', onclick: () => change('DELETE', `/api/v1/contacts/${c.id}/tags/${encodeURIComponent(t)}`) }, icon('x')))))
-    : none('No tags'), form);
+  return section(t('Tags'), c.tags.length ? h('ul', { class: 'tags' }, c.tags.map((tag) => h('li', { class: 'tag' }, h('span', { text: tag }),
+    h('button', { class: 'tag-x', 'aria-label': t('Remove tag {tag}', { tag }), title: t('Remove'), onclick: () => change('DELETE', `/api/v1/contacts/${c.id}/tags/${encodeURIComponent(tag)}`) }, icon('x')))))
+    : none(t('No tags')), form);
 }
 
 function tasksSection(tasks) {
   const open = tasks.filter((t) => !t.done);
-  return section('Tasks', open.length ? h('ul', { class: 'tasks' }, open.map((t) => {
-    const box = h('input', { type: 'checkbox', id: `task-${t.id}` });
+  return section(t('Tasks'), open.length ? h('ul', { class: 'tasks' }, open.map((tk) => {
+    const box = h('input', { type: 'checkbox', id: `task-${tk.id}` });
     box.addEventListener('change', async () => {
-      const task = await change('PATCH', `/api/v1/tasks/${t.id}`, { done: true }, (x) => patchClient(detail().contact.id, (d) => ({ ...d, tasks: d.tasks.map((y) => (y.id === x.id ? x : y)) })));
-      if (task) flash('Task done', 'ok');
+      const task = await change('PATCH', `/api/v1/tasks/${tk.id}`, { done: true }, (x) => patchClient(detail().contact.id, (d) => ({ ...d, tasks: d.tasks.map((y) => (y.id === x.id ? x : y)) })));
+      if (task) flash(t('Task done'), 'ok');
       else box.checked = false;
     });
-    const info = `${t.due_ms ? ` · due ${fullTime(t.due_ms)}` : ''}${t.assignee ? ` · ${managerName(t.assignee)}` : ''}`;
-    return h('li', { class: ['task', t.due_ms && t.due_ms < Date.now() && 'is-overdue'] }, box,
-      h('label', { for: box.id }, h('span', { text: t.title }), h('span', { class: 'muted', text: info })));
-  })) : none('No open tasks'), h('button', { class: 'btn btn-sm btn-ghost', onclick: addTask }, icon('plus'), h('span', { text: 'Add task' })));
+    const info = `${tk.due_ms ? ` · ${t('due {date}', { date: fullTime(tk.due_ms) })}` : ''}${tk.assignee ? ` · ${managerName(tk.assignee)}` : ''}`;
+    return h('li', { class: ['task', tk.due_ms && tk.due_ms < Date.now() && 'is-overdue'] }, box,
+      h('label', { for: box.id }, h('span', { text: tk.title }), h('span', { class: 'muted', text: info })));
+  })) : none(t('No open tasks')), h('button', { class: 'btn btn-sm btn-ghost', onclick: addTask }, icon('plus'), h('span', { text: t('Add task') })));
 }
 
 function actionsSection(c, chats, large) {
-  const pick = h('select', { 'aria-label': 'Channel to open' }, chats.map((ch) => h('option', { value: ch.id, text: channelLabel(ch, chats) })));
+  const pick = h('select', { 'aria-label': t('Channel to open') }, chats.map((ch) => h('option', { value: ch.id, text: channelLabel(ch, chats) })));
   const action = (tag, iconName, text, attrs) => h(tag, { class: 'btn btn-sm btn-ghost', ...attrs }, icon(iconName), h('span', { text }));
-  return section('Actions', h('div', { class: 'card-actions' },
-    large ? null : action('button', 'card', 'Large card', { onclick: toggleLargeCard }),
-    action('a', 'external', 'Open in Audience', { href: `#/audience/${c.id}` }),
-    action('a', 'external', 'Open in Orders and sales', { href: `#/orders/${c.id}` }),
-    action('button', 'archive', c.archived ? 'Unarchive' : 'Archive', { onclick: () => flag('archived', !c.archived) }),
-    action('button', 'ban', c.blacklisted ? 'Remove from blacklist' : 'Blacklist', { onclick: () => flag('blacklisted', !c.blacklisted), class: `btn btn-sm ${c.blacklisted ? 'btn-ghost' : 'btn-danger-ghost'}` }),
-    chats.length ? h('div', { class: 'inline-form' }, pick, btn('Go to chat', () => { location.hash = `#/chats/${c.id}/${pick.value}`; })) : null));
+  return section(t('Actions'), h('div', { class: 'card-actions' },
+    large ? null : action('button', 'card', t('Large card'), { onclick: toggleLargeCard }),
+    action('a', 'external', t('Open in Audience'), { href: `#/audience/${c.id}` }),
+    action('a', 'external', t('Open in Orders and sales'), { href: `#/orders/${c.id}` }),
+    action('button', 'archive', c.archived ? t('Unarchive') : t('Archive'), { onclick: () => flag('archived', !c.archived) }),
+    action('button', 'ban', c.blacklisted ? t('Remove from blacklist') : t('Blacklist'), { onclick: () => flag('blacklisted', !c.blacklisted), class: `btn btn-sm ${c.blacklisted ? 'btn-ghost' : 'btn-danger-ghost'}` }),
+    chats.length ? h('div', { class: 'inline-form' }, pick, btn(t('Go to chat'), () => { location.hash = `#/chats/${c.id}/${pick.value}`; })) : null));
 }
 
 // ---------- actions ----------
 
 async function flag(key, value) {
   const c = detail().contact;
-  const what = key === 'archived' ? (value ? 'Archive' : 'Unarchive') : (value ? 'Blacklist' : 'Remove from the blacklist');
-  const warn = key === 'blacklisted' && value ? ' Their messages are still stored, but nothing is sent to them.' : '';
-  if (!await confirmDialog(`${what} ${c.name || 'this client'}?${warn}`, { ok: what, danger: value })) return;
-  if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) flash(`${what}: done`, 'ok');
+  const what = key === 'archived' ? (value ? t('Archive') : t('Unarchive')) : (value ? t('Blacklist') : t('Remove from the blacklist'));
+  const warn = key === 'blacklisted' && value ? ` ${t('Their messages are still stored, but nothing is sent to them.')}` : '';
+  if (!await confirmDialog(`${what}: ${c.name || t('this client')}?${warn}`, { ok: what, danger: value })) return;
+  if (await change('PATCH', `/api/v1/contacts/${c.id}`, { [key]: value })) flash(t('{what}: done', { what }), 'ok');
 }
 
 function addTask() {
   const c = detail().contact;
   const title = h('input', { type: 'text', id: 'task-title', required: true, maxlength: '200' });
   const due = h('input', { type: 'datetime-local', id: 'task-due' });
-  const who = h('select', { id: 'task-assignee' }, h('option', { value: '', text: 'Nobody' }),
+  const who = h('select', { id: 'task-assignee' }, h('option', { value: '', text: t('Nobody') }),
     Array.from(state.managers.values()).filter((m) => !m.disabled).map((m) => h('option', { value: m.id, text: m.name || m.login, selected: m.id === state.me?.id })));
   const err = h('p', { class: 'form-error', role: 'alert' });
-  const ok = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Add task' });
-  const form = h('form', { class: 'stack' }, field('Title', title), field('Due', due), field('Assignee', who), err, h('div', { class: 'modal-actions' }, ok));
-  const m = modal({ title: `New task for ${c.name || 'the client'}`, body: [form], cls: 'modal-small' });
+  const ok = h('button', { type: 'submit', class: 'btn btn-primary', text: t('Add task') });
+  const form = h('form', { class: 'stack' }, field(t('Title'), title), field(t('Due'), due), field(t('Assignee'), who), err, h('div', { class: 'modal-actions' }, ok));
+  const m = modal({ title: c.name ? t('New task for {name}', { name: c.name }) : t('New task for the client'), body: [form], cls: 'modal-small' });
   title.focus();
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const body = { title: title.value.trim() };
-    if (!body.title) { err.textContent = 'Write a title.'; return; }
+    if (!body.title) { err.textContent = t('Write a title.'); return; }
     if (due.value) body.due_ms = new Date(due.value).getTime();
     if (who.value) body.assignee = Number(who.value);
     ok.disabled = true;
@@ -208,7 +209,7 @@ function addTask() {
       const task = await api('POST', `/api/v1/contacts/${c.id}/tasks`, body);
       patchClient(c.id, (d) => ({ ...d, tasks: d.tasks.filter((t) => t.id !== task.id).concat([task]) }));
       m.close();
-      flash('Task added', 'ok');
+      flash(t('Task added'), 'ok');
     } catch (e2) {
       err.textContent = errText(e2);
       ok.disabled = false;

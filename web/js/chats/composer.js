@@ -9,6 +9,7 @@ import { togglePopover, modal, flash, setNote, iconButton, attempt } from '../ui
 import { mountTyping, setTypingChat, selfTyped, selfStopped } from './typing.js';
 import { attachVoice } from './voice.js';
 import { openConstructor } from './constructor.js';
+import { t } from '../i18n.js';
 
 const EMOJI = Array.from('😀😂😊😍😉😎🤔😅😢😮🙏👍👎👌👋🙌👏💪🔥🎉✅❌⭐📦🚚💳📞📅⏰🛒🎁💬📎🙂😇💡');
 
@@ -25,31 +26,31 @@ export function mountComposer(root, opts) {
   mountTyping(el.typing);
   el.error = h('p', { class: 'composer-error', role: 'alert', hidden: true });
   el.rec = h('div', { class: 'recording', role: 'status', hidden: true });
-  el.text = h('textarea', { id: 'composer-text', rows: '2', maxlength: '4000', placeholder: `Write a message… (${modName}+Enter to send)`, 'aria-describedby': 'typing-line' });
+  el.text = h('textarea', { id: 'composer-text', rows: '2', maxlength: '4000', placeholder: t('Write a message… ({mod}+Enter to send)', { mod: modName }), 'aria-describedby': 'typing-line' });
   el.text.addEventListener('input', () => {
     texts.set(chatId, el.text.value);
     if (el.text.value.trim()) selfTyped();
     setNote(el.error, '');
     autosize();
   });
-  el.vars = iconButton('braces', 'Variables', { onclick: openVariables });
-  el.builder = iconButton('blocks', 'Message constructor', { onclick: openBuilder });
-  el.emoji = iconButton('smile', 'Emoji', { onclick: openEmoji });
-  el.voice = h('button', { class: 'icon-btn voice-btn', 'aria-label': 'Voice message: hold to record, release to send', title: 'Hold to record a voice message', 'aria-pressed': 'false' }, icon('mic'));
-  el.send = h('button', { class: 'btn btn-primary send-btn', title: `Send (${modName}+Enter)`, onclick: send }, icon('send'), h('span', { text: 'Send' }));
+  el.vars = iconButton('braces', t('Variables'), { onclick: openVariables });
+  el.builder = iconButton('blocks', t('Message constructor'), { onclick: openBuilder });
+  el.emoji = iconButton('smile', t('Emoji'), { onclick: openEmoji });
+  el.voice = h('button', { class: 'icon-btn voice-btn', 'aria-label': t('Voice message: hold to record, release to send'), title: t('Hold to record a voice message'), 'aria-pressed': 'false' }, icon('mic'));
+  el.send = h('button', { class: 'btn btn-primary send-btn', title: t('Send ({mod}+Enter)', { mod: modName }), onclick: send }, icon('send'), h('span', { text: t('Send') }));
   attachVoice(el.voice, {
     onRecorded: sendVoice,
     onError: (msg) => setNote(el.error, msg),
     onState: (on, ms) => {
       el.rec.hidden = !on;
-      el.rec.textContent = `Recording ${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')} — release to send`;
+      el.rec.textContent = t('Recording {time} — release to send', { time: `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}` });
     },
   });
-  root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, lbl('composer-text', 'Message', true), el.text,
+  root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, lbl('composer-text', t('Message'), true), el.text,
     h('div', { class: 'composer-bar' },
       h('div', { class: 'composer-tools' }, h('div', { class: 'pop-wrap' }, el.vars), el.builder, h('div', { class: 'pop-wrap' }, el.emoji),
-        iconButton('at', 'Comment or mention a manager', { onclick: openMention }),
-        iconButton('checks', 'Mark as read (Shift+Enter)', { onclick: markRead })),
+        iconButton('at', t('Comment or mention a manager'), { onclick: openMention }),
+        iconButton('checks', t('Mark as read (Shift+Enter)'), { onclick: markRead })),
       h('div', { class: 'composer-send' }, el.voice, el.send))));
 }
 
@@ -89,7 +90,7 @@ export async function send() {
   if (chatId == null || sending) return;
   const text = el.text.value.trim();
   if (!text) {
-    setNote(el.error, 'Write a message first.');
+    setNote(el.error, t('Write a message first.'));
     el.text.focus();
     return;
   }
@@ -106,7 +107,7 @@ export async function send() {
     hooks.onSent(m);
   } catch (err) {
     // The text stays in the field so nothing is lost.
-    if (chatId === id) setNote(el.error, `Not sent: ${errText(err)}`);
+    if (chatId === id) setNote(el.error, t('Not sent: {error}', { error: errText(err) }));
   } finally {
     sending = el.send.disabled = false;
   }
@@ -116,7 +117,7 @@ export function markRead() {
   if (chatId != null) {
     attempt(async () => {
       hooks.onRead((await api('POST', `/api/v1/chats/${chatId}/read`)).chat);
-      flash('Marked as read', 'ok');
+      flash(t('Marked as read'), 'ok');
     });
   }
 }
@@ -125,12 +126,12 @@ async function sendVoice(blob, ms) {
   const id = chatId;
   if (id == null) return;
   el.rec.hidden = false;
-  el.rec.textContent = 'Sending the voice message…';
+  el.rec.textContent = t('Sending the voice message…');
   try {
     const att = await upload(blob, `voice-${new Date().toISOString().replace(/[:.]/g, '-')}.webm`, 'audio/webm');
     hooks.onSent(await api('POST', `/api/v1/chats/${id}/messages`, { attachments: [{ id: att.id, name: att.name }] }));
   } catch (err) {
-    setNote(el.error, `Voice message not sent (${Math.round(ms / 1000)} s): ${errText(err)}`);
+    setNote(el.error, t('Voice message not sent ({s} s): {error}', { s: Math.round(ms / 1000), error: errText(err) }));
   }
   el.rec.hidden = true;
 }
@@ -159,8 +160,8 @@ function openVariables() {
       failed = errText(err);
     }
     if (!panel.isConnected) return;
-    panel.append(h('div', { class: 'pop-head' }, h('h2', { text: 'Variables' })));
-    if (!list.length) return panel.append(h('p', { class: 'empty', text: failed || 'No chat templates yet. An admin adds them ([[templates]] in the config file); see Variables.' }));
+    panel.append(h('div', { class: 'pop-head' }, h('h2', { text: t('Variables') })));
+    if (!list.length) return panel.append(h('p', { class: 'empty', text: failed || t('No chat templates yet. An admin adds them ([[templates]] in the config file); see Variables.') }));
     const preview = h('p', { class: 'var-preview', id: 'var-preview' });
     const ul = h('ul', { class: 'var-list' }, list.map((t) => {
       const value = fillTemplate(t.text);
@@ -172,15 +173,15 @@ function openVariables() {
     }));
     panel.append(ul, preview);
     ul.querySelector('button').focus();
-  }, { label: 'Variables' });
+  }, { label: t('Variables') });
 }
 
 function openEmoji() {
   togglePopover(el.emoji, (panel, close) => {
     panel.classList.add('emoji-panel');
-    panel.append(h('div', { class: 'emoji-grid', role: 'group', 'aria-label': 'Emoji' },
+    panel.append(h('div', { class: 'emoji-grid', role: 'group', 'aria-label': t('Emoji') },
       EMOJI.map((e) => h('button', { class: 'emoji', text: e, onclick: () => { close(); insert(e); } }))));
-  }, { label: 'Emoji' });
+  }, { label: t('Emoji') });
 }
 
 function openBuilder() {
@@ -192,15 +193,15 @@ function openMention() {
   const id = chatId;
   if (id == null) return;
   const others = Array.from(state.managers.values()).filter((m) => !m.disabled && m.id !== state.me?.id);
-  const comment = h('textarea', { id: 'mention-text', rows: '4', maxlength: '4000', placeholder: 'What should they know? (optional when you add someone)' });
+  const comment = h('textarea', { id: 'mention-text', rows: '4', maxlength: '4000', placeholder: t('What should they know? (optional when you add someone)') });
   const err = h('p', { class: 'form-error', role: 'alert' });
-  const add = h('button', { class: 'btn btn-primary', text: 'Add', onclick: submit });
+  const add = h('button', { class: 'btn btn-primary', text: t('Add'), onclick: submit });
   const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); submit(); } },
-    h('fieldset', { class: 'mention-list' }, h('legend', { text: 'Add managers to the chat' }),
+    h('fieldset', { class: 'mention-list' }, h('legend', { text: t('Add managers to the chat') }),
       others.length ? others.map((m) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: m.id, name: 'mention' }), ` ${m.name || m.login}`))
-        : h('p', { class: 'muted', text: 'No other managers.' })),
-    field('Comment (visible only to managers)', comment), err);
-  const m = modal({ title: 'Comment or mention', body: [form], actions: [add], cls: 'modal-mid' });
+        : h('p', { class: 'muted', text: t('No other managers.') })),
+    field(t('Comment (visible only to managers)'), comment), err);
+  const m = modal({ title: t('Comment or mention'), body: [form], actions: [add], cls: 'modal-mid' });
   comment.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); }
   });
@@ -208,16 +209,16 @@ function openMention() {
   async function submit() {
     const mentions = Array.from(form.querySelectorAll('input[name=mention]:checked'), (i) => Number(i.value));
     // The server needs some text; a bare mention reads as an invitation.
-    const text = comment.value.trim() || (mentions.length ? 'Please join this chat.' : '');
+    const text = comment.value.trim() || (mentions.length ? t('Please join this chat.') : '');
     if (!text) {
-      err.textContent = 'Write a comment or choose at least one manager.';
+      err.textContent = t('Write a comment or choose at least one manager.');
       return comment.focus();
     }
     add.disabled = true;
     try {
       hooks.onSent(await api('POST', `/api/v1/chats/${id}/notes`, { text, mentions }));
       m.close();
-      flash(mentions.length ? `Added ${mentions.map(managerName).join(', ')}` : 'Comment added', 'ok');
+      flash(mentions.length ? t('Added {names}', { names: mentions.map(managerName).join(', ') }) : t('Comment added'), 'ok');
     } catch (e2) {
       err.textContent = errText(e2);
       add.disabled = false;

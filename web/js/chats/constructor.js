@@ -6,14 +6,15 @@ import { h, lbl, fill, errText, fileSize, modName } from '../dom.js';
 import { icon } from '../icons.js';
 import { loadTemplates, setDraftMark } from '../store.js';
 import { modal, iconButton } from '../ui.js';
+import { t } from '../i18n.js';
 
 const TYPES = {
-  text: ['Text', 'text'],
-  image: ['Image', 'image', 'image/jpeg,image/png,image/gif,image/webp'],
-  link: ['Link', 'link'],
-  video: ['Video', 'video', 'video/mp4,video/webm,video/quicktime'],
-  template: ['Template', 'braces'],
-  file: ['File', 'file', ''],
+  text: [t('Text'), 'text'],
+  image: [t('Image'), 'image', 'image/jpeg,image/png,image/gif,image/webp'],
+  link: [t('Link'), 'link'],
+  video: [t('Video'), 'video', 'video/mp4,video/webm,video/quicktime'],
+  template: [t('Template'), 'braces'],
+  file: [t('File'), 'file', ''],
 };
 
 /** The text and attachments a list of blocks makes. */
@@ -47,17 +48,17 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
   if (!blocks.length) blocks = [{ type: 'text', text: '' }];
   const templates = await loadTemplates().catch(() => []);
 
-  const list = h('ol', { class: 'blocks', 'aria-label': 'Blocks' });
+  const list = h('ol', { class: 'blocks', 'aria-label': t('Blocks') });
   const status = h('p', { class: 'form-error', role: 'alert' });
-  const save = h('button', { class: 'btn btn-primary', title: `Save message (${modName}+Enter)`, onclick: send }, icon('send'), h('span', { text: 'Save message' }));
-  const cancel = h('button', { class: 'btn btn-ghost', text: 'Close', title: 'Close and keep the draft' });
+  const save = h('button', { class: 'btn btn-primary', title: t('Save message ({mod}+Enter)', { mod: modName }), onclick: send }, icon('send'), h('span', { text: t('Save message') }));
+  const cancel = h('button', { class: 'btn btn-ghost', text: t('Close'), title: t('Close and keep the draft') });
   const adders = Object.entries(TYPES).map(([type, [label, ic]]) => h('button', {
     class: 'btn btn-sm btn-ghost', onclick: () => { blocks.push({ type }); render(); focusBlock(blocks.length - 1); },
   }, icon(ic), h('span', { text: label })));
   const m = modal({
-    title: `Message constructor${contact && contact.name ? ` for ${contact.name}` : ''}`,
+    title: contact && contact.name ? t('Message constructor for {name}', { name: contact.name }) : t('Message constructor'),
     cls: 'modal-wide constructor',
-    body: [h('div', { class: 'add-blocks', role: 'group', 'aria-label': 'Add a block' }, h('span', { class: 'muted', text: 'Add:' }), adders), list, status],
+    body: [h('div', { class: 'add-blocks', role: 'group', 'aria-label': t('Add a block') }, h('span', { class: 'muted', text: t('Add:') }), adders), list, status],
     actions: [cancel, save],
     onClose: () => sent || keepDraft(),
   });
@@ -92,15 +93,15 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
     const [label, ic, accept] = TYPES[b.type];
     const id = `blk-${i}`;
     const body = h('div', { class: 'block-body' });
-    if (b.type === 'text') body.append(bind(h('textarea', { id, rows: '3', value: b.text || '', 'aria-label': 'Text', placeholder: 'Text of the message' }), b, 'text'));
+    if (b.type === 'text') body.append(bind(h('textarea', { id, rows: '3', value: b.text || '', 'aria-label': t('Text'), placeholder: t('Text of the message') }), b, 'text'));
     else if (b.type === 'link') {
-      body.append(lbl(id, 'Link address', true), bind(h('input', { type: 'url', id, value: b.url || '', placeholder: 'https://…' }), b, 'url'),
-        lbl(`${id}-t`, 'Link title', true), bind(h('input', { type: 'text', id: `${id}-t`, value: b.title || '', placeholder: 'Title (optional)' }), b, 'title'));
+      body.append(lbl(id, t('Link address'), true), bind(h('input', { type: 'url', id, value: b.url || '', placeholder: 'https://…' }), b, 'url'),
+        lbl(`${id}-t`, t('Link title'), true), bind(h('input', { type: 'text', id: `${id}-t`, value: b.title || '', placeholder: t('Title (optional)') }), b, 'title'));
     } else if (b.type === 'template') {
-      const ta = bind(h('textarea', { id, rows: '3', value: b.text || '', 'aria-label': 'Template text' }), b, 'text');
+      const ta = bind(h('textarea', { id, rows: '3', value: b.text || '', 'aria-label': t('Template text') }), b, 'text');
       const sel = h('select', { id: `${id}-s`, disabled: !templates.length, onchange: () => { const t = templates[sel.value]; if (t) ta.value = b.text = fillTemplate(t.text); } },
-        h('option', { value: '', text: templates.length ? 'Choose a template…' : 'No templates configured' }), templates.map((t, k) => h('option', { value: k, text: t.name })));
-      body.append(lbl(sel.id, 'Template', true), sel, ta);
+        h('option', { value: '', text: templates.length ? t('Choose a template…') : t('No templates configured') }), templates.map((tp, k) => h('option', { value: k, text: tp.name })));
+      body.append(lbl(sel.id, t('Template'), true), sel, ta);
     } else {
       const a = b.att;
       const input = h('input', { type: 'file', id, accept: accept || null });
@@ -108,13 +109,13 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
       input.addEventListener('change', async () => {
         const f = input.files[0];
         if (!f) return;
-        note.textContent = 'Uploading…';
+        note.textContent = t('Uploading…');
         save.disabled = ++busy > 0;
         try {
           b.att = await upload(f, f.name);
           render();
         } catch (err) {
-          note.textContent = `Upload failed: ${errText(err)}`;
+          note.textContent = t('Upload failed: {error}', { error: errText(err) });
         }
         save.disabled = --busy > 0;
       });
@@ -122,21 +123,21 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
         a && b.type === 'image' ? h('img', { src: a.url, alt: a.name, class: 'block-preview' }) : null,
         a && b.type === 'video' ? h('video', { src: a.url, controls: true, preload: 'metadata', class: 'block-preview' }) : null,
         a ? h('span', { text: `${a.name} · ${fileSize(a.size)}` }) : null,
-        h('label', { for: id, class: 'file-pick', text: `${a ? 'Replace the' : /^[AEIOU]/.test(label) ? 'Choose an' : 'Choose a'} ${label.toLowerCase()}:` }), input, note));
+        h('label', { for: id, class: 'file-pick', text: t(a ? 'Replace the {what}:' : b.type === 'image' ? 'Choose an {what}:' : 'Choose a {what}:', { what: label.toLowerCase() }) }), input, note));
     }
     return h('li', { class: 'block' },
       h('div', { class: 'block-head' }, icon(ic), h('strong', { text: label }),
         h('span', { class: 'block-tools' },
-          iconButton('up', `Move ${label} block up`, { cls: 'icon-btn-sm move-up', onclick: () => move(i, -1) }),
-          iconButton('down', `Move ${label} block down`, { cls: 'icon-btn-sm move-down', onclick: () => move(i, 1) }),
-          iconButton('x', `Remove ${label} block`, { cls: 'icon-btn-sm', onclick: () => { blocks.splice(i, 1); render(); } }))),
+          iconButton('up', t('Move {what} block up', { what: label }), { cls: 'icon-btn-sm move-up', onclick: () => move(i, -1) }),
+          iconButton('down', t('Move {what} block down', { what: label }), { cls: 'icon-btn-sm move-down', onclick: () => move(i, 1) }),
+          iconButton('x', t('Remove {what} block', { what: label }), { cls: 'icon-btn-sm', onclick: () => { blocks.splice(i, 1); render(); } }))),
       body);
   }
 
   async function send() {
     if (busy) return;
     const { text, attachments } = compose(blocks);
-    status.textContent = !text && !attachments.length ? 'Add some text or a file first.' : attachments.length > 10 ? 'At most 10 files per message.' : '';
+    status.textContent = !text && !attachments.length ? t('Add some text or a file first.') : attachments.length > 10 ? t('At most 10 files per message.') : '';
     if (status.textContent) return;
     save.disabled = true;
     try {
@@ -147,7 +148,7 @@ export async function openConstructor({ chatId, contact, fillTemplate, onSent, o
       m.close('sent');
       onSent(msg);
     } catch (err) {
-      status.textContent = `Not sent: ${errText(err)}`;
+      status.textContent = t('Not sent: {error}', { error: errText(err) });
       save.disabled = false;
     }
   }

@@ -7,8 +7,9 @@ import { icon, messengerIcon } from '../icons.js';
 import { state, on, loadAssistants, managerName, channelLabel } from '../store.js';
 import { togglePopover, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { renderMessage } from './message.js';
+import { t } from '../i18n.js';
 
-const KINDS = [['client', 'Client messages'], ['manager', 'Manager messages'], ['bot', 'Bot messages'], ['system', 'System messages'], ['note', 'Notes']];
+const KINDS = [['client', t('Client messages')], ['manager', t('Manager messages')], ['bot', t('Bot messages')], ['system', t('System messages')], ['note', t('Notes')]];
 
 const cv = { detail: null, chat: null, messages: [], nodes: new Map(), hasMore: false, loadingOlder: false, kinds: null, gen: 0, atBottom: true, assistants: [] };
 const el = {};
@@ -16,22 +17,22 @@ let hooks = {};
 
 export function mountConversation(root, opts) {
   hooks = opts;
-  el.empty = h('div', { class: 'chat-empty' }, icon('chat', 'icon-xl'), h('p', { text: 'Select a client on the left to open the conversation.' }),
-    h('p', { class: 'muted' }, 'Press ', h('kbd', { text: '?' }), ' for keyboard shortcuts.'));
+  el.empty = h('div', { class: 'chat-empty' }, icon('chat', 'icon-xl'), h('p', { text: t('Select a client on the left to open the conversation.') }),
+    h('p', { class: 'muted' }, t('Press {key} for keyboard shortcuts.').split('{key}').flatMap((s, i) => [i ? h('kbd', { text: '?' }) : null, s])));
   el.avatar = h('span', { class: 'head-avatar' });
   el.name = h('h2', { class: 'chat-name', id: 'chat-name' });
   el.sub = h('div', { class: 'chat-sub' });
   el.channel = h('select', { class: 'channel-select', id: 'channel-select', onchange: () => hooks.onSwitchChat(Number(el.channel.value)) });
-  el.dialogs = h('button', { class: 'btn btn-sm btn-ghost', 'aria-haspopup': 'dialog', onclick: openDialogs }, icon('chat'), h('span', { text: 'Dialogs' }));
-  el.kindsBtn = iconButton('filter', 'Filter message types', { onclick: openKinds });
-  el.disabled = switchInput('sw-disabled', 'Disable chat', 'Stops bot and funnel messages in this chat', 'disabled', confirmDisable);
-  el.botOff = switchInput('sw-bot', 'Disable bot messages', 'Switches off automated messages for this chat', 'bot_disabled');
-  el.ai = switchInput('sw-ai', 'AI assistant', 'The AI assistant answers in this chat', 'assistant_on');
-  el.aiMenu = iconButton('down', 'Choose the AI assistant or reset it', { cls: 'icon-btn-sm', onclick: openAi });
+  el.dialogs = h('button', { class: 'btn btn-sm btn-ghost', 'aria-haspopup': 'dialog', onclick: openDialogs }, icon('chat'), h('span', { text: t('Dialogs') }));
+  el.kindsBtn = iconButton('filter', t('Filter message types'), { onclick: openKinds });
+  el.disabled = switchInput('sw-disabled', t('Disable chat'), t('Stops bot and funnel messages in this chat'), 'disabled', confirmDisable);
+  el.botOff = switchInput('sw-bot', t('Disable bot messages'), t('Switches off automated messages for this chat'), 'bot_disabled');
+  el.ai = switchInput('sw-ai', t('AI assistant'), t('The AI assistant answers in this chat'), 'assistant_on');
+  el.aiMenu = iconButton('down', t('Choose the AI assistant or reset it'), { cls: 'icon-btn-sm', onclick: openAi });
   el.msgs = h('div', { class: 'msgs' });
   el.top = h('div', { class: 'history-top', role: 'status' });
-  el.history = h('div', { class: 'history', tabindex: '0', role: 'region', 'aria-label': 'Message history' }, el.top, el.msgs);
-  el.pill = h('button', { class: 'new-pill', hidden: true, onclick: () => (cv.gap ? reloadHistory() : scrollBottom()) }, icon('down'), h('span', { text: 'New messages' }));
+  el.history = h('div', { class: 'history', tabindex: '0', role: 'region', 'aria-label': t('Message history') }, el.top, el.msgs);
+  el.pill = h('button', { class: 'new-pill', hidden: true, onclick: () => (cv.gap ? reloadHistory() : scrollBottom()) }, icon('down'), h('span', { text: t('New messages') }));
   el.history.addEventListener('scroll', onScroll, { passive: true });
   // Late-loading images and players change the height; stay pinned to the bottom.
   for (const ev of ['load', 'loadedmetadata']) el.history.addEventListener(ev, () => cv.atBottom && scrollBottom(), true);
@@ -39,11 +40,11 @@ export function mountConversation(root, opts) {
   el.view = h('div', { class: 'chat-view', hidden: true },
     h('header', { class: 'chat-head' },
       h('div', { class: 'chat-head-row' },
-        iconButton('back', 'Back to the chat list', { cls: 'back-btn', onclick: () => hooks.onBack() }), el.avatar,
+        iconButton('back', t('Back to the chat list'), { cls: 'back-btn', onclick: () => hooks.onBack() }), el.avatar,
         h('div', { class: 'chat-title' }, el.name, el.sub),
-        h('div', { class: 'chat-head-tools' }, lbl('channel-select', 'Channel', true), el.channel,
+        h('div', { class: 'chat-head-tools' }, lbl('channel-select', t('Channel'), true), el.channel,
           h('div', { class: 'pop-wrap' }, el.dialogs), h('div', { class: 'pop-wrap' }, el.kindsBtn),
-          iconButton('card', 'Client card', { cls: 'card-btn', onclick: () => hooks.onCardToggle() }))),
+          iconButton('card', t('Client card'), { cls: 'card-btn', onclick: () => hooks.onCardToggle() }))),
       h('div', { class: 'chat-controls' }, el.disabled.wrap, el.botOff.wrap, h('div', { class: 'ai-group pop-wrap' }, el.ai.wrap, el.aiMenu))),
     h('div', { class: 'history-wrap' }, el.history, el.pill), el.composerHost);
   root.append(el.empty, el.view);
@@ -77,8 +78,8 @@ function switchInput(id, label, title, field, ask) {
 }
 
 // Disabling ends running funnels for good, so it is confirmed.
-const confirmDisable = (on) => !on || confirmDialog('Disable this chat? Bot and funnel messages stop; running funnels never resume.', { ok: 'Disable chat', danger: true });
-const NO_AI = 'No AI assistant is configured ([[assistants]] in the config)';
+const confirmDisable = (on) => !on || confirmDialog(t('Disable this chat? Bot and funnel messages stop; running funnels never resume.'), { ok: t('Disable chat'), danger: true });
+const NO_AI = t('No AI assistant is configured ([[assistants]] in the config)');
 
 // ---------- open / header ----------
 
@@ -117,23 +118,23 @@ function renderHeader() {
   const c = d.contact;
   const ch = cv.chat || {};
   fill(el.avatar, avatar(c.name, c.id));
-  el.name.textContent = c.name || 'Unnamed client';
-  const flags = [ch.channel_name || ch.channel_id, c.blacklisted && 'Blacklisted', c.archived && 'Archived', ch.unreachable && 'Unreachable'];
+  el.name.textContent = c.name || t('Unnamed client');
+  const flags = [ch.channel_name || ch.channel_id, c.blacklisted && t('Blacklisted'), c.archived && t('Archived'), ch.unreachable && t('Unreachable')];
   fill(el.sub, cv.chat ? messengerIcon(ch.channel_kind, ch.channel_name) : null, h('span', { text: flags.filter(Boolean).join(' · ') }));
   fill(el.channel, d.chats.map((x) => h('option', {
-    value: x.id, selected: x.id === ch.id, text: `${channelLabel(x, d.chats)}${x.unread ? ` · ${x.unread} unread` : ''}`,
+    value: x.id, selected: x.id === ch.id, text: `${channelLabel(x, d.chats)}${x.unread ? ` · ${t('{n} unread', { n: x.unread })}` : ''}`,
   })));
   el.channel.disabled = d.chats.length < 2;
-  el.channel.title = d.chats.length < 2 ? 'The client has one chat' : 'Switch to another chat of this client';
+  el.channel.title = d.chats.length < 2 ? t('The client has one chat') : t('Switch to another chat of this client');
   const active = activeDialogs().length > 0;
   el.dialogs.classList.toggle('is-active', active);
-  el.dialogs.lastChild.textContent = active ? 'Dialog open' : 'Dialogs';
+  el.dialogs.lastChild.textContent = active ? t('Dialog open') : t('Dialogs');
   el.kindsBtn.classList.toggle('is-active', !!cv.kinds);
   el.disabled.input.checked = !!ch.disabled;
   el.botOff.input.checked = !!ch.bot_disabled;
   el.ai.input.checked = !!ch.assistant_on;
   const chosen = ch.assistant && (cv.assistants.find((a) => a.id === ch.assistant) || { name: ch.assistant }).name;
-  el.ai.label.textContent = chosen ? `AI assistant: ${chosen}` : 'AI assistant';
+  el.ai.label.textContent = chosen ? `${t('AI assistant')}: ${chosen}` : t('AI assistant');
   for (const x of [el.disabled, el.botOff, el.ai]) x.input.disabled = !cv.chat;
   // One left on can still be turned off.
   const noAi = !cv.assistants.length && !ch.assistant_on;
@@ -165,45 +166,45 @@ function openAi() {
     panel.classList.add('ai-panel');
     const list = cv.assistants;
     const sel = h('select', { id: 'ai-select', disabled: !list.length, onchange: () => patch({ assistant: sel.value || null }) },
-      h('option', { value: '', text: 'No assistant chosen' }),
+      h('option', { value: '', text: t('No assistant chosen') }),
       list.map((a) => h('option', { value: a.id, text: a.name || a.id, selected: cv.chat && cv.chat.assistant === a.id })));
     append(panel, [
-      h('div', { class: 'field' }, lbl('ai-select', 'Assistant for this chat'), sel),
+      h('div', { class: 'field' }, lbl('ai-select', t('Assistant for this chat')), sel),
       list.length ? null : h('p', { class: 'muted', text: NO_AI }),
-      btn('Reset', async () => {
+      btn(t('Reset'), async () => {
         close();
-        if (await confirmDialog('Reset the AI assistant for this chat? Its settings and history are dropped.', { ok: 'Reset' })) patch(undefined, 1);
+        if (await confirmDialog(t('Reset the AI assistant for this chat? Its settings and history are dropped.'), { ok: t('Reset') })) patch(undefined, 1);
       }, 'ghost')]);
-  }, { label: 'AI assistant' });
+  }, { label: t('AI assistant') });
 }
 
 function openDialogs() {
   togglePopover(el.dialogs, (panel) => {
     const render = () => {
       const active = activeDialogs();
-      fill(panel, h('div', { class: 'pop-head' }, h('h2', { text: 'Dialogs' })),
-        active.length ? null : h('p', { class: 'empty', text: 'No active dialog with this client.' }),
+      fill(panel, h('div', { class: 'pop-head' }, h('h2', { text: t('Dialogs') })),
+        active.length ? null : h('p', { class: 'empty', text: t('No active dialog with this client.') }),
         active.map((d) => h('div', { class: 'dialog-item' },
-          h('span', { text: `Open by ${managerName(d.manager_id)} since ${fullTime(d.opened_ms)}` }),
-          btn('Close dialog', () => run('POST', `/api/v1/dialogs/${d.id}/close`, undefined, (x) => { mergeDialog(x); render(); })))),
-        btn(active.length ? 'Show active dialog' : 'Open a new dialog', () => run('POST', `/api/v1/contacts/${cv.detail.contact.id}/dialogs`, undefined, (x) => {
+          h('span', { text: t('Open by {name} since {date}', { name: managerName(d.manager_id), date: fullTime(d.opened_ms) }) }),
+          btn(t('Close dialog'), () => run('POST', `/api/v1/dialogs/${d.id}/close`, undefined, (x) => { mergeDialog(x); render(); })))),
+        btn(active.length ? t('Show active dialog') : t('Open a new dialog'), () => run('POST', `/api/v1/contacts/${cv.detail.contact.id}/dialogs`, undefined, (x) => {
           mergeDialog(x);
-          flash(active.length ? 'This is the active dialog' : 'Dialog opened', 'ok');
+          flash(active.length ? t('This is the active dialog') : t('Dialog opened'), 'ok');
           render();
         }), 'primary'));
     };
     render();
-  }, { align: 'right', label: 'Dialogs' });
+  }, { align: 'right', label: t('Dialogs') });
 }
 
 function openKinds() {
   togglePopover(el.kindsBtn, (panel, close) => {
     const form = h('form', { class: 'kinds-form' },
-      h('fieldset', null, h('legend', { text: 'Show' }), KINDS.map(([k, label]) => h('label', { class: 'check' },
+      h('fieldset', null, h('legend', { text: t('Show') }), KINDS.map(([k, label]) => h('label', { class: 'check' },
         h('input', { type: 'checkbox', value: k, checked: !cv.kinds || cv.kinds.has(k) }), ` ${label}`))),
       h('div', { class: 'pop-actions' },
-        btn('All', () => form.querySelectorAll('input').forEach((b) => { b.checked = true; })),
-        h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: 'Apply' })));
+        btn(t('All'), () => form.querySelectorAll('input').forEach((b) => { b.checked = true; })),
+        h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: t('Apply') })));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const on = Array.from(form.querySelectorAll('input:checked'), (i) => i.value);
@@ -213,7 +214,7 @@ function openKinds() {
       reloadHistory();
     });
     panel.append(form);
-  }, { align: 'right', label: 'Message types' });
+  }, { align: 'right', label: t('Message types') });
 }
 
 // ---------- history ----------
@@ -234,14 +235,14 @@ async function reloadHistory(focus) {
   renderAll();
   el.pill.hidden = true;
   if (!cv.chat) return;
-  el.top.textContent = 'Loading…';
+  el.top.textContent = t('Loading…');
   try {
     const [res, last] = await Promise.all([api('GET', query(focus && focus + 1)), focus && api('GET', query(0, 1))]);
     if (gen !== cv.gen) return;
     cv.messages = res.items || [];
     cv.hasMore = !!res.has_more;
     cv.gap = !!focus && last.items[0]?.id > focus;
-    el.pill.lastChild.textContent = cv.gap ? 'Latest messages' : 'New messages';
+    el.pill.lastChild.textContent = cv.gap ? t('Latest messages') : t('New messages');
     renderAll();
     scrollBottom();
     const node = cv.nodes.get(focus);
@@ -258,7 +259,7 @@ async function loadOlder() {
   if (cv.loadingOlder || !cv.hasMore || !cv.messages.length) return;
   const gen = cv.gen;
   cv.loadingOlder = true;
-  el.top.textContent = 'Loading earlier messages…';
+  el.top.textContent = t('Loading earlier messages…');
   try {
     const res = await api('GET', query(cv.messages[0].id));
     if (gen !== cv.gen) return;
@@ -295,7 +296,7 @@ function renderAll() {
   cv.nodes.clear();
   const c = ctx();
   cv.messages.forEach((m, i) => place(m, cv.messages[i - 1], c));
-  el.top.textContent = cv.hasMore ? '' : cv.messages.length ? 'Beginning of the conversation' : 'No messages yet';
+  el.top.textContent = cv.hasMore ? '' : cv.messages.length ? t('Beginning of the conversation') : t('No messages yet');
 }
 
 /** Add a message (live frame or own send); ignores duplicates. */
@@ -315,7 +316,7 @@ export function addMessage(m) {
     renderAll();
   } else {
     place(m, last, ctx());
-    if (!last) el.top.textContent = 'Beginning of the conversation';
+    if (!last) el.top.textContent = t('Beginning of the conversation');
   }
   if (wasBottom || mine) scrollBottom();
   else el.pill.hidden = false;

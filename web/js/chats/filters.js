@@ -7,27 +7,28 @@ import { h, btn, lbl, fill, errText } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, loadChannels } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt, toggle } from '../ui.js';
+import { t, plural } from '../i18n.js';
 
-const MESSENGERS = [['', 'Any messenger'], ['telegram', 'Telegram'], ['whatsapp', 'WhatsApp'], ['viber', 'Viber'], ['widget', 'Website chat'], ['api', 'API']];
-const YESNO = [['', 'Any'], ['yes', 'Yes'], ['no', 'No']];
-const IS = [['is', 'is'], ['is_not', 'is not']];
-const TEXT = [['equals', 'is'], ['contains', 'contains'], ['empty', 'is empty'], ['not_empty', 'is set']];
-const DATE = [['after', 'after'], ['before', 'before'], ['between', 'between']];
-const FLAG = [['is', 'is']];
+const MESSENGERS = [['', t('Any messenger')], ['telegram', 'Telegram'], ['whatsapp', 'WhatsApp'], ['viber', 'Viber'], ['widget', t('Website chat')], ['api', 'API']];
+const YESNO = [['', t('Any')], ['yes', t('Yes')], ['no', t('No')]];
+const IS = [['is', t('is')], ['is_not', t('is not')]];
+const TEXT = [['equals', t('is')], ['contains', t('contains')], ['empty', t('is empty')], ['not_empty', t('is set')]];
+const DATE = [['after', t('after')], ['before', t('before')], ['between', t('between')]];
+const FLAG = [['is', t('is')]];
 const NO_VALUE = new Set(['empty', 'not_empty']);
 const DAY = 86400000;
 
 // Condition fields as the server's filter takes them: label, operators, value input.
 const FIELDS = {
-  tag: ['Tag', IS, 'text'], channel: ['Channel', IS, 'channel'], messenger: ['Messenger', IS, 'messenger'],
-  sales_plan: ['Sales plan', TEXT, 'text'], custom_field: ['Custom field', TEXT, 'text'],
-  created: ['Created', DATE, 'date'], last_activity: ['Last activity', DATE, 'date'],
-  archived: ['Archived', FLAG, 'bool'], blacklisted: ['Blacklisted', FLAG, 'bool'], open_task: ['Has open task', FLAG, 'bool'],
-  unread: ['Has unread messages', FLAG, 'bool'], has_phone: ['Has phone', FLAG, 'bool'], has_email: ['Has e-mail', FLAG, 'bool'],
-  assigned_manager: ['Assigned manager', FLAG, 'manager'],
+  tag: [t('Tag'), IS, 'text'], channel: [t('Channel'), IS, 'channel'], messenger: [t('Messenger'), IS, 'messenger'],
+  sales_plan: [t('Sales plan'), TEXT, 'text'], custom_field: [t('Custom field'), TEXT, 'text'],
+  created: [t('Created'), DATE, 'date'], last_activity: [t('Last activity'), DATE, 'date'],
+  archived: [t('Archived'), FLAG, 'bool'], blacklisted: [t('Blacklisted'), FLAG, 'bool'], open_task: [t('Has open task'), FLAG, 'bool'],
+  unread: [t('Has unread messages'), FLAG, 'bool'], has_phone: [t('Has phone'), FLAG, 'bool'], has_email: [t('Has e-mail'), FLAG, 'bool'],
+  assigned_manager: [t('Assigned manager'), FLAG, 'manager'],
 };
 
-const blank = () => ({ id: undefined, name: 'Untitled filter', match: 'all', messenger: '', has_phone: '', has_email: '', sales_plan: '', conditions: [] });
+const blank = () => ({ id: undefined, name: t('Untitled filter'), match: 'all', messenger: '', has_phone: '', has_email: '', sales_plan: '', conditions: [] });
 let cur = blank();
 const el = {};
 let applyFn = () => {};
@@ -41,24 +42,24 @@ export function mountFilters(host, { apply }) {
   el.messenger = sel('flt-messenger', 'messenger');
   el.phone = sel('flt-phone', 'has_phone');
   el.email = sel('flt-email', 'has_email');
-  el.moreBtn = h('button', { class: 'btn btn-sm btn-ghost', 'aria-expanded': 'false', 'aria-controls': 'flt-more', onclick: () => toggle(el.moreBtn, el.more) }, 'More', icon('down'));
+  el.moreBtn = h('button', { class: 'btn btn-sm btn-ghost', 'aria-expanded': 'false', 'aria-controls': 'flt-more', onclick: () => toggle(el.moreBtn, el.more) }, t('More'), icon('down'));
   el.name = h('strong', { class: 'flt-name' });
-  el.addSel = h('select', { id: 'flt-add', onchange: addCondition }, h('option', { value: '', text: 'Add a condition…' }),
+  el.addSel = h('select', { id: 'flt-add', onchange: addCondition }, h('option', { value: '', text: t('Add a condition…') }),
     Object.entries(FIELDS).map(([k, f]) => h('option', { value: k, text: f[0] })));
   el.match = h('input', { type: 'checkbox', id: 'flt-match', onchange: () => { cur.match = el.match.checked ? 'all' : 'any'; } });
   el.expandBtn = btn('', toggleAll);
   el.cards = h('ul', { class: 'cond-cards' });
   el.saved = h('div', { id: 'flt-saved', class: 'flt-saved', hidden: true });
-  el.savedBtn = btn('Saved filters', () => toggle(el.savedBtn, el.saved) && renderSaved(), 'ghost', { 'aria-expanded': 'false', 'aria-controls': 'flt-saved' });
+  el.savedBtn = btn(t('Saved filters'), () => toggle(el.savedBtn, el.saved) && renderSaved(), 'ghost', { 'aria-expanded': 'false', 'aria-controls': 'flt-saved' });
   el.more = h('div', { id: 'flt-more', class: 'flt-more', hidden: true },
-    h('div', { class: 'flt-title' }, el.name, btn('Rename', rename), btn('Save', save), el.savedBtn),
+    h('div', { class: 'flt-title' }, el.name, btn(t('Rename'), rename), btn(t('Save'), save), el.savedBtn),
     el.saved,
-    h('div', { class: 'flt-tools' }, lbl('flt-add', 'Add a condition', true), el.addSel,
-      h('label', { class: 'check' }, el.match, ' Match all'), el.expandBtn),
+    h('div', { class: 'flt-tools' }, lbl('flt-add', t('Add a condition'), true), el.addSel,
+      h('label', { class: 'check' }, el.match, ` ${t('Match all')}`), el.expandBtn),
     el.cards);
-  host.append(h('div', { class: 'filters', role: 'region', 'aria-label': 'Filters' },
-    h('div', { class: 'flt-basic' }, lbl('flt-messenger', 'Messenger'), el.messenger, lbl('flt-phone', 'Has phone'), el.phone, lbl('flt-email', 'Has e-mail'), el.email),
-    h('div', { class: 'flt-actions' }, btn('Filter', applyCurrent, 'primary'), btn('Reset', () => { load(blank()); applyFn(null); }), el.moreBtn),
+  host.append(h('div', { class: 'filters', role: 'region', 'aria-label': t('Filters') },
+    h('div', { class: 'flt-basic' }, lbl('flt-messenger', t('Messenger')), el.messenger, lbl('flt-phone', t('Has phone')), el.phone, lbl('flt-email', t('Has e-mail')), el.email),
+    h('div', { class: 'flt-actions' }, btn(t('Filter'), applyCurrent, 'primary'), btn(t('Reset'), () => { load(blank()); applyFn(null); }), el.moreBtn),
     el.more));
   load(cur);
   loadChannels().then((list) => { channels = list; }, () => {});
@@ -139,43 +140,43 @@ function fromSpec(s = {}, name, id) {
 function applyCurrent() {
   const f = cur;
   const empty = !f.messenger && !f.has_phone && !f.has_email && !f.sales_plan && !f.conditions.length;
-  applyFn(empty ? null : toSpec(f), f.name !== 'Untitled filter' ? f.name : '');
+  applyFn(empty ? null : toSpec(f), f.name !== t('Untitled filter') ? f.name : '');
 }
 
 /** One line for the chip above the list. */
 export function describeFilter(spec, name = '') {
   const parts = (spec.messengers || []).map((m) => (MESSENGERS.find(([v]) => v === m) || [0, m])[1]);
-  if (spec.has_phone !== undefined) parts.push(spec.has_phone ? 'has phone' : 'no phone');
-  if (spec.has_email !== undefined) parts.push(spec.has_email ? 'has e-mail' : 'no e-mail');
-  if (spec.sales_plan) parts.push(`plan: ${spec.sales_plan}`);
+  if (spec.has_phone !== undefined) parts.push(spec.has_phone ? t('has phone') : t('no phone'));
+  if (spec.has_email !== undefined) parts.push(spec.has_email ? t('has e-mail') : t('no e-mail'));
+  if (spec.sales_plan) parts.push(t('plan: {plan}', { plan: spec.sales_plan }));
   const n = (spec.conditions || []).length;
-  if (n) parts.push(`${n} condition${n > 1 ? 's' : ''} (${spec.match === 'any' ? 'any' : 'all'})`);
-  return `Filter — ${name ? `${name}: ` : ''}${parts.join(' · ') || 'none'}`;
+  if (n) parts.push(`${plural(n, { one: '{n} condition', other: '{n} conditions' })} (${spec.match === 'any' ? t('any') : t('all')})`);
+  return `${t('Filter')} — ${name ? `${name}: ` : ''}${parts.join(' · ') || t('none')}`;
 }
 
 // ---------- condition cards ----------
 
 function renderCards() {
   fill(el.cards, cur.conditions.map(card));
-  el.expandBtn.textContent = cur.conditions.some((c) => c.open) ? 'Collapse all' : 'Expand all';
+  el.expandBtn.textContent = cur.conditions.some((c) => c.open) ? t('Collapse all') : t('Expand all');
   el.expandBtn.disabled = !cur.conditions.length;
 }
 
 function summary(c) {
   const [label, ops, kind] = FIELDS[c.field];
   let v = c.value;
-  if (kind === 'bool') v = c.value === 'no' ? 'no' : 'yes';
+  if (kind === 'bool') v = c.value === 'no' ? t('no') : t('yes');
   if (kind === 'manager') v = state.managers.get(Number(c.value))?.name;
   if (kind === 'messenger') v = (MESSENGERS.find(([k]) => k === c.value) || [])[1];
-  if (c.op === 'between') v = `${c.value || '…'} and ${c.value2 || '…'}`;
+  if (c.op === 'between') v = t('{a} and {b}', { a: c.value || '…', b: c.value2 || '…' });
   const op = (ops.find(([o]) => o === c.op) || [0, c.op])[1];
   return `${label} ${c.field === 'custom_field' ? `“${c.key || '…'}” ` : ''}${op}${NO_VALUE.has(c.op) ? '' : ` ${v || '…'}`}`;
 }
 
 function valueInput(c, id) {
   const kind = FIELDS[c.field][2];
-  const choose = (pairs) => h('select', { id }, options([['', 'Choose…'], ...pairs], c.value));
-  if (kind === 'bool') return h('select', { id }, options([['yes', 'Yes'], ['no', 'No']], c.value));
+  const choose = (pairs) => h('select', { id }, options([['', t('Choose…')], ...pairs], c.value));
+  if (kind === 'bool') return h('select', { id }, options([['yes', t('Yes')], ['no', t('No')]], c.value));
   if (kind === 'manager') return choose(Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login]));
   if (kind === 'messenger') return choose(MESSENGERS.slice(1));
   if (kind === 'channel' && channels.length) return choose(channels.map((ch) => [ch.id, `${ch.name || ch.id} (${ch.kind} ${ch.id})`]));
@@ -198,12 +199,12 @@ function card(c, i) {
         class: 'cond-toggle', 'aria-expanded': String(!!c.open), 'aria-controls': `${id}-b`,
         onclick: () => { c.open = !c.open; renderCards(); el.cards.children[i].querySelector('.cond-toggle').focus(); },
       }, icon(c.open ? 'down' : 'up'), label),
-      iconButton('x', `Remove condition: ${summary(c)}`, { cls: 'icon-btn-sm', onclick: () => { cur.conditions.splice(i, 1); renderCards(); el.addSel.focus(); } })),
+      iconButton('x', t('Remove condition: {c}', { c: summary(c) }), { cls: 'icon-btn-sm', onclick: () => { cur.conditions.splice(i, 1); renderCards(); el.addSel.focus(); } })),
     h('div', { id: `${id}-b`, class: 'cond-body', hidden: !c.open },
-      c.field === 'custom_field' ? input(h('input', { type: 'text', id: `${id}-k`, placeholder: 'Field name', value: c.key }), 'key', 'Custom field name') : null,
-      lbl(op.id, 'Condition', true), op,
-      NO_VALUE.has(c.op) ? null : input(valueInput(c, `${id}-v`), 'value', c.op === 'between' ? 'From' : 'Value'),
-      c.op === 'between' ? input(h('input', { type: 'date', id: `${id}-v2`, value: c.value2 }), 'value2', 'To') : null));
+      c.field === 'custom_field' ? input(h('input', { type: 'text', id: `${id}-k`, placeholder: t('Field name'), value: c.key }), 'key', t('Custom field name')) : null,
+      lbl(op.id, t('Condition'), true), op,
+      NO_VALUE.has(c.op) ? null : input(valueInput(c, `${id}-v`), 'value', c.op === 'between' ? t('From') : t('Value')),
+      c.op === 'between' ? input(h('input', { type: 'date', id: `${id}-v2`, value: c.value2 }), 'value2', t('To')) : null));
 }
 
 function toggleAll() {
@@ -216,9 +217,9 @@ function toggleAll() {
 
 function rename() {
   const input = h('input', { type: 'text', id: 'flt-rename', value: cur.name, maxlength: '80', required: true });
-  const form = h('form', { class: 'stack' }, h('div', { class: 'field' }, lbl('flt-rename', 'Filter name'), input),
-    h('div', { class: 'modal-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Rename' })));
-  const m = modal({ title: 'Rename filter', body: [form], cls: 'modal-small' });
+  const form = h('form', { class: 'stack' }, h('div', { class: 'field' }, lbl('flt-rename', t('Filter name')), input),
+    h('div', { class: 'modal-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: t('Rename') })));
+  const m = modal({ title: t('Rename filter'), body: [form], cls: 'modal-small' });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     cur.name = input.value.trim() || cur.name;
@@ -260,14 +261,14 @@ async function renderSaved() {
   }
   fill(el.saved, list.length ? h('ul', { class: 'saved-list' }, list.map((f) => h('li', null,
     h('span', { class: 'saved-name', text: f.name, title: describeFilter(f.filter || {}) }),
-    btn('Apply', () => { load(fromSpec(f.filter, f.name, f.id)); applyCurrent(); }, 'primary', { 'aria-label': `Apply ${f.name}` }),
-    btn('Duplicate', async () => { await attempt(() => api('POST', `${FILTERS}/${f.id}/duplicate`)); renderSaved(); }, 'ghost', { 'aria-label': `Duplicate ${f.name}` }),
-    btn('Delete', async () => {
-      if (!await confirmDialog(`Delete the filter “${f.name}”?`, { ok: 'Delete', danger: true })) return;
+    btn(t('Apply'), () => { load(fromSpec(f.filter, f.name, f.id)); applyCurrent(); }, 'primary', { 'aria-label': t('Apply {name}', { name: f.name }) }),
+    btn(t('Duplicate'), async () => { await attempt(() => api('POST', `${FILTERS}/${f.id}/duplicate`)); renderSaved(); }, 'ghost', { 'aria-label': t('Duplicate {name}', { name: f.name }) }),
+    btn(t('Delete'), async () => {
+      if (!await confirmDialog(t('Delete the filter “{name}”?', { name: f.name }), { ok: t('Delete'), danger: true })) return;
       await attempt(() => api('DELETE', `${FILTERS}/${f.id}`));
       if (cur.id === f.id) cur.id = undefined;
       renderSaved();
     }, 'ghost', { 'aria-label': `Delete ${f.name}` }))))
-    : h('p', { class: 'empty', text: 'No saved filters yet. Set up conditions, then Save.' }));
+    : h('p', { class: 'empty', text: t('No saved filters yet. Set up conditions, then Save.') }));
 }
 

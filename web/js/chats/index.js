@@ -10,6 +10,7 @@ import * as list from './list.js';
 import { mountConversation, openChat, showPlaceholder, addMessage, updateDetail, hasKindFilter } from './conversation.js';
 import { mountComposer, setComposerChat, setComposerContact, send, markRead, focusComposer } from './composer.js';
 import { mountCard, toggleLargeCard, largeCardOpen } from './card.js';
+import { t } from '../i18n.js';
 
 let root = null;
 let openSeq = 0;
@@ -17,9 +18,9 @@ const narrow = () => matchMedia('(max-width: 480px)').matches;
 const docked = () => !matchMedia('(max-width: 1100px)').matches; // the card is a third column
 
 export function mount(el) {
-  const listPane = h('section', { class: 'pane pane-list', 'aria-label': 'Chat list' });
-  const chatPane = h('section', { class: 'pane pane-chat', 'aria-label': 'Conversation' });
-  const cardPane = h('aside', { class: 'pane pane-card', 'aria-label': 'Client card', tabindex: '-1' });
+  const listPane = h('section', { class: 'pane pane-list', 'aria-label': t('Chat list') });
+  const chatPane = h('section', { class: 'pane pane-chat', 'aria-label': t('Conversation') });
+  const cardPane = h('aside', { class: 'pane pane-card', 'aria-label': t('Client card'), tabindex: '-1' });
   root = h('div', { class: 'chats', 'data-pane': 'list' }, listPane, chatPane, cardPane);
   el.append(root);
   list.mountList(listPane);
@@ -132,7 +133,7 @@ async function open(contactId, chatId, quiet = false, focusId = null) {
     detail = await api('GET', `/api/v1/contacts/${contactId}`);
   } catch (err) {
     if (seq !== openSeq) return;
-    if (!quiet) flash(err.status === 404 ? 'That client does not exist.' : errText(err), 'error');
+    if (!quiet) flash(err.status === 404 ? t('That client does not exist.') : errText(err), 'error');
     if (err.status === 404) location.hash = '#/chats';
     return;
   }
@@ -150,7 +151,7 @@ async function open(contactId, chatId, quiet = false, focusId = null) {
   if (chat) await openChat(detail, chat.id, chat.id === chatId && focusId);
   else {
     showPlaceholder();
-    flash('This client has no chats yet.', 'info');
+    flash(t('This client has no chats yet.'), 'info');
   }
   if (seq !== openSeq) return;
   if (chatChanged) setComposerChat(state.chatId, detail.contact);
@@ -172,5 +173,5 @@ async function toggleMark() {
   const contact = await attempt(() => api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked }));
   if (!contact) return;
   patchClient(contact.id, (x) => ({ ...x, contact: { ...x.contact, ...contact } }));
-  flash(contact.marked ? 'Client marked' : 'Mark removed', 'ok');
+  flash(contact.marked ? t('Client marked') : t('Mark removed'), 'ok');
 }

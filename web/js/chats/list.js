@@ -8,9 +8,10 @@ import { api } from '../api.js';
 import { setNote, iconButton, toggle } from '../ui.js';
 import { VList } from './vlist.js';
 import { mountFilters, describeFilter } from './filters.js';
+import { t, plural, num } from '../i18n.js';
 
-const SECTIONS = [['important', 'Important'], ['all', 'All'], ['unread', 'Unread'], ['dialogs', 'Dialogs']];
-const EMPTY = { important: 'No clients with open tasks.', unread: 'No unread chats. Well done!', dialogs: 'No open dialogs.', all: 'No chats yet.' };
+const SECTIONS = [['important', t('Important')], ['all', t('All')], ['unread', t('Unread')], ['dialogs', t('Dialogs')]];
+const EMPTY = { important: t('No clients with open tasks.'), unread: t('No unread chats. Well done!'), dialogs: t('No open dialogs.'), all: t('No chats yet.') };
 
 const st = {
   section: 'all', sort: 'newest', q: '', filter: null, filterLabel: '',
@@ -23,7 +24,7 @@ let vlist = null;
 const ms = { on: false, q: '', items: [], next: null, gen: 0 }; // message search (the Messages toggle)
 
 export function mountList(root) {
-  el.sections = h('div', { class: 'sections', role: 'group', 'aria-label': 'Sections' }, SECTIONS.map(([id, label]) => {
+  el.sections = h('div', { class: 'sections', role: 'group', 'aria-label': t('Sections') }, SECTIONS.map(([id, label]) => {
     el.counts[id] = h('span', { class: 'count', text: '0' });
     return h('button', { class: 'section-btn', 'data-section': id, 'aria-pressed': String(id === st.section), onclick: () => setSection(id) },
       h('span', { text: label }), el.counts[id]);
@@ -45,31 +46,31 @@ export function mountList(root) {
     }
     if (e.key === 'ArrowDown') { e.preventDefault(); ms.on ? el.hitList.querySelector('a')?.focus() : focusRow(0); }
   });
-  el.mode = h('button', { class: 'icon-btn mode-chip', 'aria-label': 'Search messages', title: 'Search the message history', onclick: () => setMode(!ms.on) },
-    icon('chat'), h('span', { text: 'Messages' }));
+  el.mode = h('button', { class: 'icon-btn mode-chip', 'aria-label': t('Search messages'), title: t('Search the message history'), onclick: () => setMode(!ms.on) },
+    icon('chat'), h('span', { text: t('Messages') }));
 
-  el.planBtn = iconButton('flag', 'Sales plan filter', { onclick: () => togglePlan() });
+  el.planBtn = iconButton('flag', t('Sales plan filter'), { onclick: () => togglePlan() });
   el.sortBtn = iconButton('sort', '', { cls: 'sort-btn', onclick: toggleSort });
-  el.filterBtn = iconButton('filter', 'Filters', { onclick: () => toggle(el.filterBtn, el.filtersHost) && el.filtersHost.querySelector('select').focus() });
+  el.filterBtn = iconButton('filter', t('Filters'), { onclick: () => toggle(el.filterBtn, el.filtersHost) && el.filtersHost.querySelector('select').focus() });
   // Where tooltips do not show (touch, narrow list) the tools say what they are.
-  for (const [b, id, t] of [[el.planBtn, 'plan-row', 'Plan'], [el.filterBtn, 'filters-host', 'Filters']]) {
+  for (const [b, id, text] of [[el.planBtn, 'plan-row', t('Plan')], [el.filterBtn, 'filters-host', t('Filters')]]) {
     b.setAttribute('aria-expanded', 'false');
     b.setAttribute('aria-controls', id);
-    b.append(h('span', { text: t }));
+    b.append(h('span', { text }));
   }
   updateSortBtn();
 
-  el.plan = h('input', { type: 'text', id: 'plan-input', list: 'plan-options', placeholder: 'Sales plan name', autocomplete: 'off' });
+  el.plan = h('input', { type: 'text', id: 'plan-input', list: 'plan-options', placeholder: t('Sales plan name'), autocomplete: 'off' });
   el.planOptions = h('datalist', { id: 'plan-options' });
   el.planRow = h('form', { id: 'plan-row', class: 'plan-row', hidden: true, onsubmit: (e) => { e.preventDefault(); applyPlan(el.plan.value.trim()); } },
-    lbl('plan-input', 'Sales plan', true), el.plan, el.planOptions,
-    h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: 'Apply' }),
-    btn('Clear', () => { el.plan.value = ''; applyPlan(''); }));
+    lbl('plan-input', t('Sales plan'), true), el.plan, el.planOptions,
+    h('button', { type: 'submit', class: 'btn btn-sm btn-primary', text: t('Apply') }),
+    btn(t('Clear'), () => { el.plan.value = ''; applyPlan(''); }));
 
   // Segmentation needs room: the panel lies over the conversation and the list stays in view.
   const shut = () => { toggle(el.filterBtn, el.filtersHost); el.filterBtn.focus(); };
   el.filtersHost = h('div', { id: 'filters-host', class: 'filters-host', hidden: true, onkeydown: (e) => { if (e.key === 'Escape') { e.stopPropagation(); shut(); } } },
-    h('div', { class: 'pop-head' }, h('h2', { text: 'Filters' }), iconButton('x', 'Close the filters', { onclick: shut })));
+    h('div', { class: 'pop-head' }, h('h2', { text: t('Filters') }), iconButton('x', t('Close the filters'), { onclick: shut })));
   mountFilters(el.filtersHost, { apply: applyFilters });
   el.note = h('p', { class: 'list-note', role: 'status', hidden: true });
   el.chip = h('div', { class: 'list-chip', hidden: true });
@@ -83,7 +84,7 @@ export function mountList(root) {
   el.root = root;
   setMode(false);
 
-  vlist = new VList(el.scroller, { rowHeight: 72, key: (r) => r.contact_id, render: renderRow, onNearEnd: loadMore, label: 'Clients' });
+  vlist = new VList(el.scroller, { rowHeight: 72, key: (r) => r.contact_id, render: renderRow, onNearEnd: loadMore, label: t('Clients') });
   el.scroller.addEventListener('keydown', onListKey);
 
   on('ws:counts', setCounts);
@@ -103,7 +104,6 @@ export function mountList(root) {
 // ---------- loading ----------
 
 const reloadSoon = debounce(() => reload(true), 400);
-const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
 
 /** One page of the list as it is set up now (search text and filter included). */
 function fetchRows(cursor) {
@@ -127,8 +127,8 @@ export async function reload(keepScroll = false) {
     setCounts(page.counts);
     if (!keepScroll) el.scroller.scrollTop = 0;
     const n = page.total ?? st.items.length;
-    if (st.q) setNote(el.note, `${plural(n, 'client')} matching “${st.q}”`, 'info');
-    else if (st.filter && page.total != null) setNote(el.note, `${n === 1 ? '1 client matches' : `${n} clients match`} the filter`, 'info');
+    if (st.q) setNote(el.note, plural(n, { one: '{n} client matching “{q}”', other: '{n} clients matching “{q}”' }).replace('{q}', () => st.q), 'info');
+    else if (st.filter && page.total != null) setNote(el.note, plural(n, { one: '{n} client matches the filter', other: '{n} clients match the filter' }), 'info');
   } catch (err) {
     if (gen !== st.gen) return;
     st.items = [];
@@ -175,7 +175,7 @@ function learn(r) {
 
 function showEmpty() {
   el.empty.hidden = st.items.length > 0 || !!el.note.textContent;
-  el.empty.textContent = st.q ? 'No clients match your search.' : st.filter ? 'No clients match this filter.' : EMPTY[st.section];
+  el.empty.textContent = st.q ? t('No clients match your search.') : st.filter ? t('No clients match this filter.') : EMPTY[st.section];
 }
 
 function setCounts(c) {
@@ -183,8 +183,8 @@ function setCounts(c) {
   Object.assign(state.counts, c);
   for (const [id, label] of SECTIONS) {
     const n = state.counts[id] ?? 0;
-    el.counts[id].textContent = n > 9999 ? `${Math.floor(n / 1000)}k` : String(n);
-    el.counts[id].parentElement.setAttribute('aria-label', `${label}, ${n}`);
+    el.counts[id].textContent = num(n);
+    el.counts[id].parentElement.setAttribute('aria-label', `${label}, ${num(n)}`);
   }
 }
 
@@ -208,9 +208,9 @@ function toggleSort() {
 
 function updateSortBtn() {
   const newest = st.sort === 'newest';
-  el.sortBtn.setAttribute('aria-label', `Sorted ${newest ? 'newest' : 'oldest'} first (switch to ${newest ? 'oldest' : 'newest'} first)`);
-  el.sortBtn.title = newest ? 'Newest first' : 'Oldest first';
-  fill(el.sortBtn, icon('sort'), h('span', { text: newest ? 'Newest' : 'Oldest' }));
+  el.sortBtn.setAttribute('aria-label', t(newest ? 'Sorted newest first (switch to oldest first)' : 'Sorted oldest first (switch to newest first)'));
+  el.sortBtn.title = newest ? t('Newest first') : t('Oldest first');
+  fill(el.sortBtn, icon('sort'), h('span', { text: newest ? t('Newest') : t('Oldest') }));
   el.sortBtn.classList.toggle('is-flipped', !newest);
 }
 
@@ -235,18 +235,18 @@ export function applyFilters(filter, label = '') {
   st.filterLabel = label;
   el.planBtn.classList.toggle('is-active', !!(filter && filter.sales_plan));
   el.filterBtn.classList.toggle('is-active', !!filter);
-  if (filter) fill(el.chip, h('span', { text: describeFilter(filter, label) }), btn('Clear filter', () => { el.plan.value = ''; applyFilters(null); }));
+  if (filter) fill(el.chip, h('span', { text: describeFilter(filter, label) }), btn(t('Clear filter'), () => { el.plan.value = ''; applyFilters(null); }));
   el.chip.hidden = !filter;
   reload();
 }
 
 // ---------- message search ----------
 
-const KIND = { manager: 'Manager', bot: 'Bot', note: 'Note', system: 'System' };
+const KIND = { manager: t('Manager'), bot: t('Bot'), note: t('Note'), system: t('System') };
 
 function mountHits() {
   el.hitNote = h('p', { class: 'hit-note', role: 'status', hidden: true });
-  el.hitList = h('ul', { class: 'hit-list', 'aria-label': 'Messages found' });
+  el.hitList = h('ul', { class: 'hit-list', 'aria-label': t('Messages found') });
   el.hitEmpty = h('p', { class: 'empty list-empty' });
   const pane = h('div', { class: 'hits' }, el.hitNote, el.hitList, el.hitEmpty);
   pane.addEventListener('keydown', (e) => {
@@ -259,7 +259,7 @@ function mountHits() {
   return pane;
 }
 
-const MODES = [['Search clients', 'Search clients by name, phone or e-mail'], ['Search messages', 'Search the message history']];
+const MODES = [[t('Search clients'), t('Search clients by name, phone or e-mail')], [t('Search messages'), t('Search the message history')]];
 
 // Clients ⇄ Messages: what the search box searches.
 function setMode(on) {
@@ -294,7 +294,7 @@ async function findMessages(q, more) {
       if (gen !== ms.gen) return;
       ms.items.push(...res.items);
       ms.next = res.next_cursor;
-      note = `${plural(res.total, 'message')} matching “${q}”`;
+      note = plural(res.total, { one: '{n} message matching “{q}”', other: '{n} messages matching “{q}”' }).replace('{q}', () => q);
     } catch (err) {
       if (gen !== ms.gen) return;
       note = errText(err);
@@ -304,12 +304,12 @@ async function findMessages(q, more) {
   setNote(el.hitNote, note, kind);
   if (!from) fill(el.hitList);
   el.hitList.querySelector('.hit-more')?.remove();
-  append(el.hitList, [ms.items.slice(from).map(hitRow), ms.next && h('li', { class: 'hit-more' }, btn('More results', () => {
+  append(el.hitList, [ms.items.slice(from).map(hitRow), ms.next && h('li', { class: 'hit-more' }, btn(t('More results'), () => {
     const n = ms.items.length;
     findMessages(q, true).then(() => el.hitList.children[n]?.firstChild.focus());
   }))]);
   el.hitEmpty.hidden = ms.items.length > 0 || kind === 'error';
-  el.hitEmpty.textContent = q ? 'No messages match your search.' : 'Type to search the message history.';
+  el.hitEmpty.textContent = q ? t('No messages match your search.') : t('Type to search the message history.');
 }
 
 /** The snippet with its [start, end) ranges (in code points) wrapped in <mark>. */
@@ -326,7 +326,7 @@ function marked(text, ranges) {
 }
 
 function hitRow(r) {
-  const who = r.contact_name || 'Unnamed client';
+  const who = r.contact_name || t('Unnamed client');
   return h('li', null, h('a', { class: 'row hit', href: `#/chats/${r.contact_id}/${r.chat_id}/${r.message_id}` },
     h('span', { class: 'row-avatar' }, avatar(who, r.contact_id)),
     h('span', { class: 'row-main' },
@@ -343,22 +343,22 @@ function previewText(r) {
   let text = m.text || '';
   const a = !text && m.attachments && m.attachments[0];
   if (a) {
-    const t = (a.mime || '').split('/')[0];
-    text = t === 'image' ? 'Photo' : t === 'audio' ? 'Voice message' : t === 'video' ? 'Video' : `File: ${a.name}`;
+    const k = (a.mime || '').split('/')[0];
+    text = k === 'image' ? t('Photo') : k === 'audio' ? t('Voice message') : k === 'video' ? t('Video') : t('File: {name}', { name: a.name });
   }
   // Named as the history names the sender.
-  if (m.kind === 'manager') return `${m.author_name || 'Manager'}: ${text}`;
-  return m.kind === 'bot' ? `Bot: ${text}` : m.kind === 'note' ? `Note: ${text}` : text;
+  if (m.kind === 'manager') return `${m.author_name || t('Manager')}: ${text}`;
+  return m.kind === 'bot' ? `${t('Bot')}: ${text}` : m.kind === 'note' ? `${t('Note')}: ${text}` : text;
 }
 
 function renderRow(r) {
   const selected = r.contact_id === st.selected;
   const marks = h('span', { class: 'row-marks' });
   const mark = (on, name, label, ic = name) => on && marks.append(h('span', { class: `mark mark-${name}`, title: label }, icon(ic), h('span', { class: 'sr-only', text: label })));
-  mark(r.marked, 'flag', 'Marked');
-  mark(r.open_task, 'task', 'Open task');
-  mark(st.restDrafts.has(r.contact_id) || hasDraft((r.chats || []).map((c) => c.id)), 'draft', 'Draft', 'pencil');
-  mark(r.blacklisted, 'ban', 'Blacklisted');
+  mark(r.marked, 'flag', t('Marked'));
+  mark(r.open_task, 'task', t('Open task'));
+  mark(st.restDrafts.has(r.contact_id) || hasDraft((r.chats || []).map((c) => c.id)), 'draft', t('Draft'), 'pencil');
+  mark(r.blacklisted, 'ban', t('Blacklisted'));
   const chats = r.chats || [];
   const ch = chats.find((x) => x.channel_id === r.channel_id);
   const chName = ch ? channelLabel(ch, chats) : r.channel_id || '';
@@ -370,13 +370,13 @@ function renderRow(r) {
     'aria-current': selected ? 'true' : null,
   },
   h('span', { class: 'row-avatar' }, avatar(r.name, r.contact_id),
-    r.channel_kind ? messengerIcon(r.channel_kind, chats.length > 1 ? `${chName} and ${chats.length - 1} more` : chName) : null),
+    r.channel_kind ? messengerIcon(r.channel_kind, chats.length > 1 ? t('{name} and {n} more', { name: chName, n: chats.length - 1 }) : chName) : null),
   h('span', { class: 'row-main' },
-    h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: r.name || 'Unnamed client' }), marks,
+    h('span', { class: 'row-top' }, h('span', { class: 'row-name', text: r.name || t('Unnamed client') }), marks,
       h('time', { class: 'row-time', text: shortTime(r.last_activity_ms) })),
     r.matched && h('span', { class: 'row-match' }, marked(r.matched.text, r.matched.marks)),
     h('span', { class: 'row-bottom' }, h('span', { class: 'row-preview', text: previewText(r) }),
-      r.unread > 0 ? h('span', { class: 'badge' }, String(r.unread > 999 ? '999+' : r.unread), h('span', { class: 'sr-only', text: ' unread' })) : null)));
+      r.unread > 0 ? h('span', { class: 'badge' }, r.unread > 999 ? `${num(999)}+` : num(r.unread), h('span', { class: 'sr-only', text: ` ${t('unread')}` })) : null)));
 }
 
 function patchRow(contactId, fields) {
@@ -426,7 +426,7 @@ function onMessage({ contact_id: cid, message }) {
 }
 
 function announceRow(r) {
-  announce(`New message from ${r.name || 'a client'}${r.last_message?.text ? `: ${r.last_message.text}` : ''}`);
+  announce(`${t('New message from {name}', { name: r.name || t('a client') })}${r.last_message?.text ? `: ${r.last_message.text}` : ''}`);
 }
 
 // ---------- selection & keyboard ----------

@@ -4,8 +4,9 @@
 import { h, avatar, clock, fullTime, fileSize } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, managerName } from '../store.js';
+import { t } from '../i18n.js';
 
-const STATUS = { queued: ['Queued', 'clock'], sent: ['Sent', 'check'], delivered: ['Delivered', 'checks'], read: ['Read', 'checks'], failed: ['Failed', 'alert'] };
+const STATUS = { queued: [t('Queued'), 'clock'], sent: [t('Sent'), 'check'], delivered: [t('Delivered'), 'checks'], read: [t('Read'), 'checks'], failed: [t('Failed'), 'alert'] };
 
 /** Text with http(s) links as real <a> nodes (the text stays text). */
 function richText(text) {
@@ -24,29 +25,29 @@ function attachment(a) {
 /** "in 25 s", "in 4 min", "now": how long until the next delivery attempt. */
 function until(ms) {
   const s = Math.round((ms - Date.now()) / 1000);
-  if (s <= 0) return 'now';
-  if (s < 90) return `in ${s} s`;
-  if (s < 5400) return `in ${Math.round(s / 60)} min`;
-  return `in ${Math.round(s / 3600)} h`;
+  if (s <= 0) return t('now');
+  if (s < 90) return t('in {n} s', { n: s });
+  if (s < 5400) return t('in {n} min', { n: Math.round(s / 60) });
+  return t('in {n} h', { n: Math.round(s / 3600) });
 }
 
 /** A reply between failed attempts: why it has not gone out, when it is tried next, and the
  *  two things a manager can do about it. */
 function retrying(m, ctx) {
   const d = m.delivery;
-  const when = h('span', { class: 'retry-when', text: `next attempt ${until(d.next_attempt_ms)}`, title: fullTime(d.next_attempt_ms) });
+  const when = h('span', { class: 'retry-when', text: t('next attempt {when}', { when: until(d.next_attempt_ms) }), title: fullTime(d.next_attempt_ms) });
   // The countdown ticks while the node is on the page.
   const tick = setInterval(() => {
     if (!when.isConnected) return clearInterval(tick);
-    when.textContent = `next attempt ${until(d.next_attempt_ms)}`;
+    when.textContent = t('next attempt {when}', { when: until(d.next_attempt_ms) });
   }, 1000);
   return h('div', { class: 'msg-retrying', role: 'status' },
     h('div', { class: 'msg-failed-head' },
-      h('span', { class: 'status status-retrying', title: `Attempt ${d.attempts} failed` }, icon('clock'),
-        h('span', { class: 'status-text', text: `Retrying (attempt ${d.attempts} failed)` })),
-      h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: 'Retry now', onclick: () => ctx.onRetry(m) }),
-      h('button', { class: 'btn btn-sm btn-ghost cancel-btn', text: 'Cancel', onclick: () => ctx.onCancel(m) })),
-    h('div', { class: 'msg-error' }, h('span', { text: `${d.last_error || 'no answer'} — ` }), when));
+      h('span', { class: 'status status-retrying', title: t('Attempt {n} failed', { n: d.attempts }) }, icon('clock'),
+        h('span', { class: 'status-text', text: t('Retrying (attempt {n} failed)', { n: d.attempts }) })),
+      h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: t('Retry now'), onclick: () => ctx.onRetry(m) }),
+      h('button', { class: 'btn btn-sm btn-ghost cancel-btn', text: t('Cancel'), onclick: () => ctx.onCancel(m) })),
+    h('div', { class: 'msg-error' }, h('span', { text: `${d.last_error || t('no answer')} — ` }), when));
 }
 
 function status(m, onRetry) {
@@ -55,7 +56,7 @@ function status(m, onRetry) {
   const el = h('span', { class: `status status-${m.status}`, title: s[0] }, icon(s[1]), h('span', { class: 'status-text', text: s[0] }));
   if (m.status !== 'failed') return el;
   return h('div', { class: 'msg-failed', role: 'alert' },
-    h('div', { class: 'msg-failed-head' }, el, h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: 'Retry', onclick: () => onRetry(m) })),
+    h('div', { class: 'msg-failed-head' }, el, h('button', { class: 'btn btn-sm btn-ghost retry-btn', text: t('Retry'), onclick: () => onRetry(m) })),
     m.error ? h('div', { class: 'msg-error', text: m.error }) : null);
 }
 
@@ -64,25 +65,25 @@ export function renderMessage(m, ctx) {
   const time = h('time', { title: fullTime(m.created_ms), text: clock(m.created_ms) });
   const atts = m.attachments?.length ? h('div', { class: 'atts' }, m.attachments.map(attachment)) : null;
   const base = (kind, ...children) => h('div', { class: `msg msg-${kind}`, 'data-id': m.id, 'data-kind': m.kind }, children);
-  if (m.kind === 'system') return base('system', h('div', { class: 'system-pill' }, icon('info'), h('span', { text: m.text || m.event || 'Event' }), time));
+  if (m.kind === 'system') return base('system', h('div', { class: 'system-pill' }, icon('info'), h('span', { text: m.text || m.event || t('Event') }), time));
   if (m.kind === 'note') {
     const names = (m.mentions || []).map(managerName);
-    const author = m.author?.name || 'A manager';
+    const author = m.author?.name || t('A manager');
     return base('note', h('div', { class: 'bubble' },
-      h('div', { class: 'note-label' }, icon('at'), h('span', { text: 'Note · visible only to managers' })),
-      h('div', { class: 'msg-text' }, richText(`${author}${names.length ? ` added ${names.join(', ')}` : ''}: ${m.text || ''}`)),
+      h('div', { class: 'note-label' }, icon('at'), h('span', { text: t('Note · visible only to managers') })),
+      h('div', { class: 'msg-text' }, richText(`${names.length ? t('{author} added {names}', { author, names: names.join(', ') }) : author}: ${m.text || ''}`)),
       atts, h('div', { class: 'msg-meta' }, time)));
   }
   const text = m.text ? h('div', { class: 'msg-text' }, richText(m.text)) : null;
   if (m.kind === 'client') {
     return base('client', avatar(ctx.contactName, ctx.contactId, 'avatar-sm'),
-      h('div', { class: 'bubble' }, h('div', { class: 'msg-author sr-only', text: ctx.contactName || 'Client' }), text, atts,
-        h('div', { class: 'msg-meta' }, time, m.edited ? h('span', { class: 'edited', text: 'edited' }) : null)));
+      h('div', { class: 'bubble' }, h('div', { class: 'msg-author sr-only', text: ctx.contactName || t('Client') }), text, atts,
+        h('div', { class: 'msg-meta' }, time, m.edited ? h('span', { class: 'edited', text: t('edited') }) : null)));
   }
   // manager or bot: on the right; my own messages show my name and avatar as they are now
   const bot = m.kind === 'bot';
   const who = (m.author?.id === state.me?.id ? state.me : m.author) || {};
-  const name = bot ? 'Bot' : who.name || 'Manager';
+  const name = bot ? t('Bot') : who.name || t('Manager');
   const failed = m.status === 'failed';
   const waiting = m.status === 'queued' && m.delivery;
   const el = base(bot ? 'bot' : 'manager',

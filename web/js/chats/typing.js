@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { on } from '../store.js';
 import { send } from '../ws.js';
+import { t, t as tr } from '../i18n.js';
 
 const SEND_EVERY = 2000;
 const EXPIRE = 5000;
@@ -35,7 +36,7 @@ export async function setTypingChat(id) {
   try {
     const res = await api('GET', `/api/v1/chats/${id}/typing`);
     if (chatId !== id) return;
-    for (const t of res.items || []) others.set(t.manager_id, { name: t.name || 'A manager', until: Date.now() + EXPIRE });
+    for (const t of res.items || []) others.set(t.manager_id, { name: t.name || tr('A manager'), until: Date.now() + EXPIRE });
     render();
   } catch { /* the line stays empty */ }
 }
@@ -58,10 +59,10 @@ export function selfStopped() {
 }
 
 export function typingText(self, names) {
-  if (self && names.length) return `You, ${names.join(', ')} are typing…`;
-  if (self) return 'You are typing…';
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length > 1) return `${names.join(', ')} are typing…`;
+  if (self && names.length) return t('You, {names} are typing…', { names: names.join(', ') });
+  if (self) return t('You are typing…');
+  if (names.length === 1) return t('{name} is typing…', { name: names[0] });
+  if (names.length > 1) return t('{names} are typing…', { names: names.join(', ') });
   return '';
 }
 

@@ -1,5 +1,6 @@
 // Parley — hold-to-record voice messages (S6): hold the button (pointer, Space/Enter) to
 // record, release to finish. Problems reach onError as a sentence to act on.
+import { t } from '../i18n.js';
 
 const MIME = 'audio/webm;codecs=opus';
 
@@ -17,15 +18,15 @@ export function attachVoice(button, cb) {
     if (rec || held) return;
     held = true;
     if (!navigator.mediaDevices?.getUserMedia || typeof MediaRecorder !== 'function') {
-      return cb.onError('Voice messages need a secure (HTTPS) page and a browser that can record audio.');
+      return cb.onError(t('Voice messages need a secure (HTTPS) page and a browser that can record audio.'));
     }
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (err) {
       held = false;
       return cb.onError(err.name === 'NotAllowedError' || err.name === 'SecurityError'
-        ? 'Microphone access was refused. Allow the microphone for this site in the browser settings, then try again.'
-        : err.name === 'NotFoundError' ? 'No microphone was found.' : `Cannot use the microphone: ${err.message || err.name}`);
+        ? t('Microphone access was refused. Allow the microphone for this site in the browser settings, then try again.')
+        : err.name === 'NotFoundError' ? t('No microphone was found.') : t('Cannot use the microphone: {error}', { error: err.message || err.name }));
     }
     if (!held) return release(); // let go while the browser asked
     const chunks = [];
@@ -33,7 +34,7 @@ export function attachVoice(button, cb) {
       rec = new MediaRecorder(stream, { mimeType: MediaRecorder.isTypeSupported(MIME) ? MIME : 'audio/webm' });
     } catch (err) {
       release();
-      return cb.onError(`Cannot record audio: ${err.message}`);
+      return cb.onError(t('Cannot record audio: {error}', { error: err.message }));
     }
     rec.ondataavailable = (e) => e.data.size && chunks.push(e.data);
     rec.onstop = () => {
@@ -41,7 +42,7 @@ export function attachVoice(button, cb) {
       const blob = new Blob(chunks, { type: 'audio/webm' });
       release();
       cb.onState(false, 0);
-      if (ms < 600 || !blob.size) cb.onError('Hold the button to record, release to send.');
+      if (ms < 600 || !blob.size) cb.onError(t('Hold the button to record, release to send.'));
       else cb.onRecorded(blob, ms);
     };
     started = Date.now();

@@ -4,20 +4,21 @@
 import { api } from '../api.js';
 import { h, lbl, field, clear, fill, table, phone, shortTime, debounce, errText } from '../dom.js';
 import { flash, setNote } from '../ui.js';
+import { t, plural } from '../i18n.js';
 
 const st = { q: '', items: [], next: null, gen: 0, editing: null };
 const el = {};
 
 export function mount(root) {
-  el.search = h('input', { type: 'search', id: 'aud-search', placeholder: 'Search by name, phone, e-mail', autocomplete: 'off' });
+  el.search = h('input', { type: 'search', id: 'aud-search', placeholder: t('Search by name, phone, e-mail'), autocomplete: 'off' });
   el.search.addEventListener('input', debounce(() => { st.q = el.search.value.trim(); load(); }, 250));
   el.note = h('p', { class: 'muted', role: 'status' });
   el.body = h('tbody');
-  el.more = h('button', { class: 'btn btn-ghost', text: 'Load more', hidden: true, onclick: () => load(true) });
+  el.more = h('button', { class: 'btn btn-ghost', text: t('Load more'), hidden: true, onclick: () => load(true) });
   el.editor = h('section', { class: 'panel editor', hidden: true });
   root.append(
-    h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: 'Audience' }),
-      h('div', { class: 'page-tools' }, lbl('aud-search', 'Search clients', true), el.search)),
+    h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: t('Audience') }),
+      h('div', { class: 'page-tools' }, lbl('aud-search', t('Search clients'), true), el.search)),
     el.editor,
     table(['Name', 'Phones', 'E-mails', 'Tags', 'Sales plan', 'Last activity', ''], el.body),
     el.note, el.more);
@@ -51,14 +52,14 @@ async function load(more = false) {
 
 function render() {
   fill(el.body, st.items.map((c) => h('tr', null,
-    h('td', null, h('a', { href: `#/audience/${c.id}`, text: c.name || 'Unnamed client' }),
+    h('td', null, h('a', { href: `#/audience/${c.id}`, text: c.name || t('Unnamed client') }),
       c.archived || c.blacklisted ? h('span', { class: 'pill', text: [c.archived && 'archived', c.blacklisted && 'blacklisted'].filter(Boolean).join(', ') }) : null),
     h('td', { text: c.phones.map(phone).join(', ') }), h('td', { text: c.emails.join(', ') }), h('td', { text: c.tags.join(', ') }),
     h('td', { text: c.sales_plan || '' }), h('td', { text: shortTime(c.last_activity_ms) }),
-    h('td', { class: 'actions' }, h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}`, text: 'Chat' })))));
+    h('td', { class: 'actions' }, h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}`, text: t('Chat') })))));
   el.more.hidden = st.next == null;
   const n = st.items.length;
-  el.note.textContent = n ? `${n} client${n === 1 ? '' : 's'} shown` : st.q ? 'No clients match.' : 'No clients yet.';
+  el.note.textContent = n ? plural(n, { one: '{n} client shown', other: '{n} clients shown' }) : st.q ? t('No clients match.') : t('No clients yet.');
 }
 
 const lines = (v) => v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
@@ -66,7 +67,7 @@ const lines = (v) => v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 async function edit(id) {
   st.editing = id;
   el.editor.hidden = false;
-  fill(el.editor, h('p', { class: 'muted', text: 'Loading…' }));
+  fill(el.editor, h('p', { class: 'muted', text: t('Loading…') }));
   let c;
   try {
     c = (await api('GET', `/api/v1/contacts/${id}`)).contact;
@@ -86,14 +87,14 @@ async function edit(id) {
   };
   const out = h('p', { class: 'form-note', role: 'alert', hidden: true });
   const form = h('form', { class: 'form-grid' },
-    field('Name', f.name), field('Sales plan', f.plan), field('Phones (one per line)', f.phones), field('E-mails (one per line)', f.emails),
-    field('Custom fields (key: value per line)', f.fields),
+    field(t('Name'), f.name), field(t('Sales plan'), f.plan), field(t('Phones (one per line)'), f.phones), field(t('E-mails (one per line)'), f.emails),
+    field(t('Custom fields (key: value per line)'), f.fields),
     h('div', { class: 'field checks' }, h('label', { class: 'check' }, f.archived, ' Archived'), h('label', { class: 'check' }, f.blacklisted, ' Blacklisted')),
     out,
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Save' }),
-      h('a', { class: 'btn btn-ghost', href: `#/chats/${c.id}`, text: 'Open chat' }),
-      h('a', { class: 'btn btn-ghost', href: `#/orders/${c.id}`, text: 'Orders and sales' }),
-      h('a', { class: 'btn btn-ghost', href: '#/audience', text: 'Close' })));
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: t('Save') }),
+      h('a', { class: 'btn btn-ghost', href: `#/chats/${c.id}`, text: t('Open chat') }),
+      h('a', { class: 'btn btn-ghost', href: `#/orders/${c.id}`, text: t('Orders and sales') }),
+      h('a', { class: 'btn btn-ghost', href: '#/audience', text: t('Close') })));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const custom = {};
@@ -107,8 +108,8 @@ async function edit(id) {
       c = await api('PATCH', `/api/v1/contacts/${c.id}`, body);
       st.items = st.items.map((x) => (x.id === c.id ? c : x));
       render();
-      setNote(out, 'Saved', 'ok');
-      flash('Client saved', 'ok');
+      setNote(out, t('Saved'), 'ok');
+      flash(t('Client saved'), 'ok');
     } catch (err) {
       setNote(out, errText(err));
     }
