@@ -168,10 +168,15 @@ function step(delta) {
 }
 
 async function toggleMark() {
+  // The client on screen: right after switching, its card may still be loading and
+  // state.client still the previous client's.
+  const id = state.contactId;
+  if (id == null) return;
   const d = state.client;
-  if (!d) return;
-  const contact = await attempt(() => api('PATCH', `/api/v1/contacts/${d.contact.id}`, { marked: !d.contact.marked }));
+  const marked = d && d.contact.id === id ? d.contact.marked : !!list.getRow(id)?.marked;
+  const contact = await attempt(() => api('PATCH', `/api/v1/contacts/${id}`, { marked: !marked }));
   if (!contact) return;
   patchClient(contact.id, (x) => ({ ...x, contact: { ...x.contact, ...contact } }));
+  list.updateRow(contact.id, { marked: contact.marked });
   flash(contact.marked ? t('Client marked') : t('Mark removed'), 'ok');
 }
