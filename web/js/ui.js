@@ -14,7 +14,7 @@ let seq = 0;
 export function modal({ title, body = [], actions = [], cls = '', onClose } = {}) {
   const opener = document.activeElement;
   const titleId = `dlg-${++seq}`;
-  const x = h('button', { class: 'icon-btn', 'aria-label': t('Close') }, icon('x'));
+  const x = h('button', { class: 'icon-btn', 'aria-label': t('Close'), title: t('Close') }, icon('x'));
   const bodyEl = h('div', { class: 'modal-body' }, body);
   const dialog = h('dialog', { class: `modal ${cls}`, 'aria-labelledby': titleId },
     h('div', { class: 'modal-head' }, h('h2', { id: titleId, class: 'modal-title', text: title }), x),
