@@ -97,6 +97,20 @@ impl Store {
     }
 
     /// Run `f` on a consistent snapshot. Never blocks on the writer.
+    /// `read` off the async workers: a redb read can wait on the disk, and a handler that
+    /// blocks a worker stalls every connection that worker serves.
+    pub async fn query<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&R) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.read(f)).await {
+            Ok(r) => r,
+            Err(e) => Err(crate::error::Error::Internal(format!("read task: {e}"))),
+        }
+    }
+
     pub fn read<T>(&self, f: impl FnOnce(&R) -> Result<T>) -> Result<T> {
         // Holding the handle while `f` runs keeps a reopen after a failed write (see
         // writer.rs) from closing the file under this snapshot.
