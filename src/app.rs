@@ -97,7 +97,8 @@ pub async fn start(config: Config) -> Result<Running> {
 
     let (stop, stop_rx) = watch::channel(false);
     let channels = Arc::new(Channels::from_config(&config));
-    let inbox = Inbox::new(store.clone(), channels);
+    let hub = Arc::new(Hub::default());
+    let inbox = Inbox::new(store.clone(), channels, hub.clone());
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
     // server serves; `search.rebuilding()` says how far it is.
@@ -126,7 +127,7 @@ pub async fn start(config: Config) -> Result<Running> {
         inbox: inbox.clone(),
         blobs,
         channels: ctx.clone(),
-        hub: Arc::new(Hub::default()),
+        hub: hub.clone(),
         http: http_client.clone(),
         search: search.clone(),
         started: Instant::now(),
@@ -218,7 +219,7 @@ pub async fn start(config: Config) -> Result<Running> {
     {
         // Every committed inbox change emits an event; use them to wake the indexer soon.
         let wake = search.wake.clone();
-        let mut events = store.subscribe();
+        let mut events = hub.subscribe();
         let mut stop_rx2 = stop_rx.clone();
         tokio::spawn(async move {
             loop {
@@ -240,10 +241,10 @@ pub async fn start(config: Config) -> Result<Running> {
 
     {
         let live = state.widget.live.clone();
-        let (events, typing) = (store.subscribe(), state.hub.subscribe());
-        let (store, stop_rx) = (store.clone(), stop_rx.clone());
+        let (events, typing) = (hub.subscribe(), hub.subscribe_typing());
+        let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
-            live.run(store, events, typing, stop_rx).await;
+            live.run(events, typing, stop_rx).await;
             Ok(())
         }));
     }

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{SendError, classify};
-use crate::domain::inbox::{Chat, Message};
+use crate::domain::event::MessageView;
+use crate::domain::inbox::Chat;
 use crate::error::Error;
 
 /// `POST /webhooks/api/{id}`: one message from one contact.
@@ -99,8 +100,18 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     )
 }
 
-pub fn callback_body(chat: &Chat, m: &Message, message: Value) -> Vec<u8> {
-    let author = message.get("author").cloned().unwrap_or(Value::Null);
+pub fn callback_body(chat: &Chat, view: &MessageView) -> Vec<u8> {
+    let m = &view.message;
+    let attachments: Vec<Value> = m
+        .attachments
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.sha256, "name": a.name, "mime": a.mime, "size": a.size,
+                "url": format!("/api/v1/blobs/{}", a.sha256),
+            })
+        })
+        .collect();
     json!({
         "event": "message.created",
         "chat_id": chat.id,
@@ -109,8 +120,8 @@ pub fn callback_body(chat: &Chat, m: &Message, message: Value) -> Vec<u8> {
             "id": m.id,
             "kind": m.kind.as_str(),
             "text": m.text,
-            "attachments": message.get("attachments").cloned().unwrap_or(Value::Array(vec![])),
-            "author": author,
+            "attachments": attachments,
+            "author": view.author,
             "created_ms": m.created_ms,
         }
     })

@@ -246,15 +246,15 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
             secret,
             ..
         } => {
-            let mj = ctx
+            let view = ctx
                 .inbox
-                .store
-                .read(|r| crate::inbox::message_json(r, out.message))
+                .message_view(out.message.clone())
+                .await
                 .map_err(|e| SendError::Retry {
                     reason: format!("store: {e}"),
                     after: None,
                 })?;
-            let body = api::callback_body(out.chat, out.message, mj);
+            let body = api::callback_body(out.chat, &view);
             api::deliver(&ctx.http, url, secret.as_deref().unwrap_or(""), body).await
         }
         ChannelKindConfig::Telegram { .. } => telegram::send(ctx, out).await,
@@ -267,7 +267,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
         ChannelKindConfig::Viber { .. } => viber::send(ctx, out).await,
         ChannelKindConfig::Whatsapp { .. } => whatsapp::send(ctx, out).await,
         // Stored is delivered: the visitor's open WebSockets get it from the event stream
-        // (`widget::Live`), and a closed panel loads it with the history.
+        // (`realtime::visitors`), and a closed panel loads it with the history.
         ChannelKindConfig::Widget { .. } => Ok(None),
     }
 }

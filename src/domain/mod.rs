@@ -1,5 +1,6 @@
 //! Plain types and rules, no I/O.
 
+pub mod event;
 pub mod filter;
 pub mod inbox;
 pub mod manager;

@@ -12,6 +12,7 @@ pub mod public;
 pub mod ui;
 mod webhooks;
 mod widget;
+pub mod views;
 mod ws;
 
 use std::sync::Arc;

@@ -21,10 +21,12 @@ use super::auth::{client_ip, state};
 use crate::blobs::Uploader;
 use crate::channels::widget::{Budget, origin_allowed};
 use crate::config::ChannelKindConfig;
+use crate::domain::event::Event;
 use crate::domain::inbox::Visitor;
 use crate::error::Error;
-use crate::inbox::visitors::{VisitorProfile, visitor_inbound, visitor_message_json};
-use crate::store::inbox::InboxReads;
+use crate::http::views;
+use crate::inbox::visitors::{VisitorProfile, visitor_inbound, visitor_view};
+use crate::realtime::visitors::{Feed, Item};
 
 const MAX_TEXT_CHARS: usize = 4000;
 const MAX_FILES: usize = 5;
@@ -201,6 +203,10 @@ pub fn history(
     let (v, _) = visitor(st, req, None)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 100);
     let (items, next) = st.inbox.visitor_history(&v, q.before, limit)?;
+    let items: Vec<_> = items
+        .iter()
+        .map(|m| views::visitor_message_json(&v.channel_id, m))
+        .collect();
     Ok(Json(json!({"items": items, "next_before": next})))
 }
 
@@ -278,13 +284,13 @@ pub async fn send(
         st.inbox.channel_states.inbound(&v.channel_id);
     }
     let message = st
-        .store
-        .read(|rd| match rd.message(r.chat_id, r.message_id)? {
-            Some(m) => visitor_message_json(rd, &v.channel_id, v.id, &m),
-            None => Ok(None),
-        })?;
+        .inbox
+        .visitor_message(&v, r.chat_id, r.message_id)
+        .await?
+        .map(|m| views::visitor_message_json(&v.channel_id, &m));
     if let Some(m) = &message {
-        st.widget.live.bind(v.id, r.chat_id, m);
+        let frame = json!({"type": "message", "data": m}).to_string();
+        st.widget.live.bind(v.id, r.chat_id, Arc::from(frame));
     }
     let status = if r.duplicate {
         StatusCode::OK
@@ -364,16 +370,13 @@ pub async fn profile(
 /// # `POST /widget/v1/{id}/typing`
 /// The visitor is typing: managers with the chat open see it for a few seconds.
 #[handler]
-pub fn typing(req: &Request, Data(st): Data<&Arc<AppState>>) -> poem::Result<StatusCode> {
+pub async fn typing(req: &Request, Data(st): Data<&Arc<AppState>>) -> poem::Result<StatusCode> {
     spend(st, req, Budget::Signal)?;
     let (v, _) = visitor(st, req, None)?;
     if let Some(chat) = st.inbox.visitor_chat(&v)? {
-        let name = st.store.read(|r| {
-            let c = r.chat(chat)?.map(|c| c.contact_id).unwrap_or(0);
-            Ok(r.contact(c)?.map(|c| c.name))
-        })?;
+        let name = st.inbox.client_name(chat).await?;
         // Manager 0 stands for the client in typing signals.
-        st.hub
+        st.inbox
             .typing(chat, 0, name.as_deref().unwrap_or("The visitor"));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -433,15 +436,33 @@ pub async fn ws(
         .read_buffer_size(4096)
         .write_buffer_size(16 * 1024);
     Ok(ws.config(cfg).on_upgrade(move |socket| async move {
-        if let Err(e) = session(socket, feed, stop).await {
+        if let Err(e) = session(socket, feed, v, stop).await {
             tracing::debug!("widget websocket ended: {e}");
         }
     }))
 }
 
+/// An item of the visitor's feed as their browser gets it; None when it is not for them.
+fn visitor_frame(v: &Visitor, item: &Item) -> Option<String> {
+    match item {
+        Item::Event(e) => match &e.event {
+            Event::MessageCreated(c) | Event::MessageUpdated(c) => {
+                let m = visitor_view(v.id, &c.message)?;
+                let data = views::visitor_message_json(&v.channel_id, &m);
+                Some(json!({"type": "message", "data": data}).to_string())
+            }
+            _ => None,
+        },
+        Item::Typing(t) => Some(json!({"type": "typing", "data": {"name": t.name}}).to_string()),
+        Item::Frame(f) => Some(f.to_string()),
+        Item::Resync => Some(json!({"type": "resync"}).to_string()),
+    }
+}
+
 async fn session(
     socket: poem::web::websocket::WebSocketStream,
-    mut feed: crate::channels::widget::Feed,
+    mut feed: Feed,
+    v: Visitor,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     let (mut tx, mut rx) = socket.split();
@@ -449,8 +470,12 @@ async fn session(
     ping.tick().await;
     loop {
         tokio::select! {
-            frame = feed.rx.recv() => match frame {
-                Some(f) => tx.send(Message::Text(f.to_string())).await.map_err(|e| e.to_string())?,
+            item = feed.rx.recv() => match item {
+                Some(item) => {
+                    if let Some(f) = visitor_frame(&v, &item) {
+                        tx.send(Message::Text(f)).await.map_err(|e| e.to_string())?;
+                    }
+                }
                 None => {
                     // Dropped for falling behind: the browser reconnects and reloads.
                     let _ = tx.send(Message::Text(json!({"type": "resync"}).to_string())).await;

@@ -1,6 +1,6 @@
-//! `GET /api/v1/ws`: live events for a signed-in manager. The stream is the store's event log
-//! (replayed from `?since=` on reconnect, and again whenever this connection falls behind)
-//! merged with typing signals; memory per connection stays bounded because a slow browser is
+//! `GET /api/v1/ws`: live events for a signed-in manager. The stream is the hub's committed
+//! events (replayed from the log from `?since=` on reconnect, and again whenever this
+//! connection falls behind) merged with its typing signals; memory per connection stays bounded because a slow browser is
 //! caught up from the log instead of being buffered for.
 
 use std::sync::Arc;
@@ -19,7 +19,8 @@ use super::AppState;
 use super::auth::identify;
 use crate::accounts::{Identity, Revoked};
 use crate::error::Error;
-use crate::store::events;
+use crate::domain::event::Published;
+use crate::http::views;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 const MAX_INBOUND: usize = 16 * 1024;
@@ -72,10 +73,6 @@ pub async fn ws(
     }))
 }
 
-fn visible(e: &events::Event, me: u64) -> bool {
-    e.audience.is_none_or(|a| a == me)
-}
-
 async fn session(
     socket: poem::web::websocket::WebSocketStream,
     st: Arc<AppState>,
@@ -85,11 +82,11 @@ async fn session(
     let me = id.manager.id;
     let (mut tx, mut rx) = socket.split();
     // Subscribe before reading the log so nothing committed in between is missed.
-    let mut live = st.store.subscribe();
-    let mut typing = st.hub.subscribe();
+    let mut live = st.hub.subscribe();
+    let mut typing = st.hub.subscribe_typing();
     let mut revoked = st.accounts.subscribe_revocations();
     let mut stop = st.stop.clone();
-    let latest = st.store.read(events::latest).map_err(|e| e.to_string())?;
+    let latest = st.inbox.latest_event().await.map_err(|e| e.to_string())?;
     let send = |s: String| Message::Text(s);
     tx.send(send(
         json!({"type": "hello", "data": {"seq": latest, "manager_id": me}}).to_string(),
@@ -125,8 +122,8 @@ async fn session(
                 Ok(e) => {
                     if e.seq > last {
                         last = e.seq;
-                        if visible(&e, me) {
-                            tx.send(send(e.json.to_string())).await.map_err(|e| e.to_string())?;
+                        if e.visible_to(me) {
+                            tx.send(send(views::event_frame(&e).to_string())).await.map_err(|e| e.to_string())?;
                         }
                     }
                 }
@@ -134,13 +131,13 @@ async fn session(
                     if !catch_up(&st, &mut tx, me, last).await? {
                         return Ok(());
                     }
-                    last = st.store.read(events::latest).map_err(|e| e.to_string())?.max(last);
+                    last = st.inbox.latest_event().await.map_err(|e| e.to_string())?.max(last);
                 }
                 Err(RecvError::Closed) => break,
             },
             sig = typing.recv() => {
                 if let Ok(s) = sig && s.manager_id != me {
-                    tx.send(send(s.json.to_string())).await.map_err(|e| e.to_string())?;
+                    tx.send(send(views::typing_frame(&s))).await.map_err(|e| e.to_string())?;
                 }
             }
             msg = rx.next() => match msg {
@@ -152,7 +149,7 @@ async fn session(
                         && last_typing.elapsed() >= Duration::from_millis(500)
                     {
                         last_typing = tokio::time::Instant::now();
-                        st.hub.typing(chat, me, &id.manager.name);
+                        st.inbox.typing(chat, me, &id.manager.name);
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -201,9 +198,10 @@ where
 {
     let mut from = since;
     loop {
-        let batch = st
-            .store
-            .read(|r| events::since(r, from, 1000))
+        let batch: Option<Vec<Published>> = st
+            .inbox
+            .events_since(from, 1000)
+            .await
             .map_err(|e| e.to_string())?;
         let Some(batch) = batch else {
             let _ = tx
@@ -216,8 +214,8 @@ where
         }
         for e in &batch {
             from = e.seq;
-            if visible(e, me) {
-                tx.send(Message::Text(e.json.to_string()))
+            if e.visible_to(me) {
+                tx.send(Message::Text(views::event_frame(e).to_string()))
                     .await
                     .map_err(|e| e.to_string())?;
             }

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-
-use super::{Inbox, chat_json, contact_json, emit_row, message_json};
+use super::{Inbox, chat_view, emit_message, emit_row};
+use crate::domain::event::{ChatView, Event, NotificationView};
 use crate::domain::inbox::{Chat, Contact, Dialog, Kind, Message, Notification, Task};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
@@ -13,33 +12,20 @@ use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
 use crate::store::{self, W};
 
-pub fn task_json(t: &Task) -> Value {
-    json!({
-        "id": t.id, "contact_id": t.contact_id, "title": t.title, "due_ms": t.due_ms,
-        "assignee": t.assignee, "done": t.done, "created_ms": t.created_ms, "created_by": t.created_by,
+/// A notification as its reader sees it: who it is from and which client it is about, so a
+/// list of mentions can be told apart without opening each chat.
+pub fn notification_view<T: Read>(r: &T, n: &Notification) -> Result<NotificationView> {
+    Ok(NotificationView {
+        id: n.id,
+        chat_id: n.chat_id,
+        contact_id: n.contact_id,
+        message_id: n.message_id,
+        from: r.manager(n.from)?.map(|m| super::person(&m)),
+        contact: r.contact(n.contact_id)?.map(|c| (c.id, c.name)),
+        text: n.text.clone(),
+        read: n.read,
+        created_ms: n.created_ms,
     })
-}
-
-pub fn dialog_json(d: &Dialog) -> Value {
-    json!({
-        "id": d.id, "contact_id": d.contact_id, "manager_id": d.manager_id,
-        "opened_ms": d.opened_ms, "closed_ms": d.closed_ms,
-    })
-}
-
-pub fn notification_json<T: Read>(r: &T, n: &Notification) -> Result<Value> {
-    let from = r
-        .manager(n.from)?
-        .map(|m| json!({"id": m.id, "name": m.name, "avatar_url": m.avatar_url()}));
-    // The panel names the client the mention is about, so a list of mentions can be told
-    // apart without opening each chat.
-    let contact = r
-        .contact(n.contact_id)?
-        .map(|c| json!({"id": c.id, "name": c.name}));
-    Ok(json!({
-        "id": n.id, "chat_id": n.chat_id, "contact_id": n.contact_id, "message_id": n.message_id,
-        "from": from, "contact": contact, "text": n.text, "read": n.read, "created_ms": n.created_ms,
-    }))
 }
 
 /// Record an event about a client: a system message in their most recent chat (if they have
@@ -90,12 +76,7 @@ fn system_message(
         },
     )?;
     db::put_chat(w, chat)?;
-    w.emit(
-        "message.created",
-        None,
-        json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
-    )?;
-    Ok(())
+    emit_message(w, true, contact.id, &m)
 }
 
 fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
@@ -185,7 +166,7 @@ fn validate_patch(p: &ContactPatch) -> Result<ContactPatch> {
 
 impl Inbox {
     /// Write `f`'s change to a contact, with the row/count events.
-    async fn change_contact<F>(&self, contact_id: u64, f: F) -> Result<Value>
+    async fn change_contact<F>(&self, contact_id: u64, f: F) -> Result<Contact>
     where
         F: Fn(&W, &mut Contact) -> Result<()> + Send + 'static,
     {
@@ -196,13 +177,9 @@ impl Inbox {
                 let mut c = old.clone();
                 f(w, &mut c)?;
                 db::put_contact(w, Some(&old), &c)?;
-                w.emit(
-                    "contact.updated",
-                    None,
-                    json!({"contact": contact_json(&c)}),
-                )?;
+                w.emit(None, Event::ContactUpdated(c.clone()))?;
                 emit_row(w, &c, &channels)?;
-                Ok(contact_json(&c))
+                Ok(c)
             })
             .await
     }
@@ -212,7 +189,7 @@ impl Inbox {
         manager: u64,
         id: u64,
         patch: ContactPatch,
-    ) -> Result<Value> {
+    ) -> Result<Contact> {
         let p = validate_patch(&patch)?;
         self.change_contact(id, move |w, c| {
             let who = manager_name(w, manager)?;
@@ -264,7 +241,7 @@ impl Inbox {
         .await
     }
 
-    pub async fn add_tag(&self, manager: u64, id: u64, tag: String) -> Result<Value> {
+    pub async fn add_tag(&self, manager: u64, id: u64, tag: String) -> Result<Contact> {
         let tag = normalise::text(&tag, 64);
         if tag.is_empty() {
             return Err(Error::invalid("tag", "must not be empty"));
@@ -290,7 +267,7 @@ impl Inbox {
         .await
     }
 
-    pub async fn remove_tag(&self, manager: u64, id: u64, tag: String) -> Result<Value> {
+    pub async fn remove_tag(&self, manager: u64, id: u64, tag: String) -> Result<Contact> {
         self.change_contact(id, move |w, c| {
             let before = c.tags.len();
             c.tags.retain(|t| *t != tag);
@@ -317,7 +294,7 @@ impl Inbox {
         title: String,
         due_ms: Option<i64>,
         assignee: Option<u64>,
-    ) -> Result<Value> {
+    ) -> Result<Task> {
         let title = normalise::text(&title, 500);
         if title.is_empty() {
             return Err(Error::invalid("title", "must not be empty"));
@@ -366,14 +343,14 @@ impl Inbox {
                     )?;
                 }
                 db::put_contact(w, Some(&old), &c)?;
-                w.emit("task.updated", None, json!({"task": task_json(&t)}))?;
+                w.emit(None, Event::TaskUpdated(t.clone()))?;
                 emit_row(w, &c, &channels)?;
-                Ok(task_json(&t))
+                Ok(t)
             })
             .await
     }
 
-    pub async fn update_task(&self, manager: u64, task_id: u64, p: TaskPatch) -> Result<Value> {
+    pub async fn update_task(&self, manager: u64, task_id: u64, p: TaskPatch) -> Result<Task> {
         if let Some(t) = &p.title
             && normalise::text(t, 500).is_empty()
         {
@@ -441,15 +418,15 @@ impl Inbox {
                 }
                 db::put_task(w, &t)?;
                 db::put_contact(w, Some(&old), &c)?;
-                w.emit("task.updated", None, json!({"task": task_json(&t)}))?;
+                w.emit(None, Event::TaskUpdated(t.clone()))?;
                 emit_row(w, &c, &channels)?;
-                Ok(task_json(&t))
+                Ok(t)
             })
             .await
     }
 
     /// Open a dialog with a client, or return the one already open. `bool` = newly opened.
-    pub async fn open_dialog(&self, manager: u64, contact_id: u64) -> Result<(Value, bool)> {
+    pub async fn open_dialog(&self, manager: u64, contact_id: u64) -> Result<(Dialog, bool)> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -457,7 +434,7 @@ impl Inbox {
                 if let Some(id) = old.open_dialog
                     && let Some(d) = w.dialog(id)?
                 {
-                    return Ok((dialog_json(&d), false));
+                    return Ok((d, false));
                 }
                 let mut c = old.clone();
                 let d = Dialog {
@@ -478,14 +455,14 @@ impl Inbox {
                     Some(manager),
                 )?;
                 db::put_contact(w, Some(&old), &c)?;
-                w.emit("dialog.updated", None, json!({"dialog": dialog_json(&d)}))?;
+                w.emit(None, Event::DialogUpdated(d.clone()))?;
                 emit_row(w, &c, &channels)?;
-                Ok((dialog_json(&d), true))
+                Ok((d, true))
             })
             .await
     }
 
-    pub async fn close_dialog(&self, manager: u64, dialog_id: u64) -> Result<Value> {
+    pub async fn close_dialog(&self, manager: u64, dialog_id: u64) -> Result<Dialog> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -493,7 +470,7 @@ impl Inbox {
                     .dialog(dialog_id)?
                     .ok_or_else(|| Error::NotFound(format!("dialog {dialog_id}")))?;
                 if d.closed_ms.is_some() {
-                    return Ok(dialog_json(&d));
+                    return Ok(d);
                 }
                 let old = w.contact_or_404(d.contact_id)?;
                 let mut c = old.clone();
@@ -511,9 +488,9 @@ impl Inbox {
                     Some(manager),
                 )?;
                 db::put_contact(w, Some(&old), &c)?;
-                w.emit("dialog.updated", None, json!({"dialog": dialog_json(&d)}))?;
+                w.emit(None, Event::DialogUpdated(d.clone()))?;
                 emit_row(w, &c, &channels)?;
-                Ok(dialog_json(&d))
+                Ok(d)
             })
             .await
     }
@@ -529,7 +506,7 @@ impl Inbox {
         p: ChatPatch,
         reset_assistant: bool,
         assistants: Vec<(String, String)>,
-    ) -> Result<Value> {
+    ) -> Result<ChatView> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -644,14 +621,14 @@ impl Inbox {
                     db::put_contact(w, Some(&old_contact), &contact)?;
                 }
                 db::put_chat(w, &chat)?;
-                let cj = chat_json(&chat, &channels);
-                w.emit("chat.flags", None, json!({"chat": cj}))?;
-                Ok(cj)
+                let view = chat_view(&chat, &channels);
+                w.emit(None, Event::ChatFlags(view.clone()))?;
+                Ok(view)
             })
             .await
     }
 
-    pub async fn read_notification(&self, manager: u64, id: Option<u64>) -> Result<Option<Value>> {
+    pub async fn read_notification(&self, manager: u64, id: Option<u64>) -> Result<Option<NotificationView>> {
         self.store
             .write(move |w| {
                 let list = match id {
@@ -670,13 +647,10 @@ impl Inbox {
                     let was = !n.read;
                     n.read = true;
                     db::put_notification(w, &n, Some(was))?;
-                    last = Some(notification_json(w, &n)?);
+                    last = Some(notification_view(w, &n)?);
                 }
-                w.emit(
-                    "notifications.read",
-                    Some(manager),
-                    json!({"unread": w.unread_notifications(manager)?}),
-                )?;
+                let unread = w.unread_notifications(manager)?;
+                w.emit(Some(manager), Event::NotificationsRead { unread })?;
                 Ok(last)
             })
             .await

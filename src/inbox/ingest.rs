@@ -1,9 +1,8 @@
 //! Inbound messages from any channel: find or create the client and their chat, store the
 //! message once (a platform's retry is answered as a duplicate), and tell every manager.
 
-use serde_json::json;
 
-use super::{Inbox, emit_row, message_json};
+use super::{Inbox, emit_message, emit_row};
 use crate::domain::inbox::{Attachment, Chat, Contact, Kind, Message, Status};
 use crate::domain::normalise;
 use crate::error::Result;
@@ -163,11 +162,7 @@ impl Inbox {
                 }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
-                w.emit(
-                    "message.created",
-                    None,
-                    json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
-                )?;
+                emit_message(w, true, contact.id, &m)?;
                 emit_row(w, &contact, &channels)?;
                 Ok(Ingested {
                     contact_id: contact.id,
@@ -184,7 +179,7 @@ impl Inbox {
 fn store_updated(w: &W, m: &Message) -> Result<()> {
     db::put_message(w, m)?;
     let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-    super::reply::emit_message(w, "message.updated", contact_id, m)
+    emit_message(w, false, contact_id, m)
 }
 
 /// Something a client did on a platform besides writing.
@@ -427,11 +422,7 @@ impl Inbox {
                 db::add_log(w, contact.id, ev.event(), ev.text(), None, now)?;
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
-                w.emit(
-                    "message.created",
-                    None,
-                    json!({"chat_id": chat.id, "contact_id": contact.id, "message": message_json(w, &m)?}),
-                )?;
+                emit_message(w, true, contact.id, &m)?;
                 emit_row(w, &contact, &channels)?;
                 Ok(Some(Ingested {
                     contact_id: contact.id,

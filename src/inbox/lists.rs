@@ -1,9 +1,7 @@
 //! The person-centric chat list: one row per client, by section, newest or oldest first.
 
-use serde::Serialize;
-use serde_json::Value;
-
-use super::{Channels, Inbox, attachment_json};
+use super::{Channels, Inbox};
+use crate::domain::event::{LastMessage, Row, RowChat};
 use crate::domain::inbox::Contact;
 use crate::error::{Error, Result};
 use crate::store::inbox::{Counts, InboxReads, Section};
@@ -24,11 +22,11 @@ pub fn row<T: Read>(r: &T, c: &Contact, manager: Option<u64>, channels: &Channel
                     None => None,
                 },
                 id: m.id,
-                kind: m.kind.as_str(),
+                kind: m.kind,
                 text: crate::domain::normalise::preview(&m.text),
-                attachments: m.attachments.iter().map(attachment_json).collect(),
+                attachments: m.attachments,
                 created_ms: m.created_ms,
-                status: m.status.map(|s| s.as_str()),
+                status: m.status,
             }),
             None => None,
         },
@@ -73,51 +71,6 @@ pub fn row<T: Read>(r: &T, c: &Contact, manager: Option<u64>, channels: &Channel
     })
 }
 
-// Rows are serialised straight from these structs: a list page or search result has 50 of
-// them, and building serde_json::Value maps first took about a fifth of such a request.
-
-#[derive(Serialize)]
-pub struct Row {
-    pub contact_id: u64,
-    name: String,
-    avatar: Option<String>,
-    default_chat_id: Option<u64>,
-    channel_kind: Option<String>,
-    channel_id: Option<String>,
-    chats: Vec<RowChat>,
-    last_message: Option<LastMessage>,
-    last_activity_ms: i64,
-    unread: u32,
-    open_task: bool,
-    draft: bool,
-    marked: bool,
-    archived: bool,
-    blacklisted: bool,
-    unreachable: bool,
-}
-
-#[derive(Serialize)]
-struct RowChat {
-    id: u64,
-    channel_id: String,
-    channel_kind: String,
-    channel_name: String,
-    unread: u32,
-    last_activity_ms: i64,
-}
-
-#[derive(Serialize)]
-struct LastMessage {
-    id: u64,
-    kind: &'static str,
-    text: String,
-    attachments: Vec<Value>,
-    created_ms: i64,
-    author_name: Option<String>,
-    status: Option<&'static str>,
-}
-
-#[derive(Serialize)]
 pub struct Page {
     pub items: Vec<Row>,
     pub next_cursor: Option<String>,
@@ -125,7 +78,7 @@ pub struct Page {
 }
 
 impl Inbox {
-    pub fn list(
+    pub async fn list(
         &self,
         manager: u64,
         section: &str,
@@ -151,12 +104,13 @@ impl Inbox {
             })
             .transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
-        self.store.read(|r| {
+        let channels = self.channels.clone();
+        self.store.query(move |r| {
             let (ids, next) = r.section_page(section, newest, cursor.as_deref(), limit)?;
             let mut items = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(c) = r.contact(id)? {
-                    items.push(row(r, &c, Some(manager), &self.channels)?);
+                    items.push(row(r, &c, Some(manager), &channels)?);
                 }
             }
             Ok(Page {
@@ -165,9 +119,10 @@ impl Inbox {
                 counts: r.counts()?,
             })
         })
+        .await
     }
 
-    pub fn counts(&self) -> Result<Counts> {
-        self.store.read(|r| r.counts())
+    pub async fn counts(&self) -> Result<Counts> {
+        self.store.query(|r| r.counts()).await
     }
 }

@@ -5,17 +5,21 @@
 pub mod clients;
 pub mod ingest;
 pub mod lists;
+pub mod reads;
 pub mod reply;
 pub mod visitors;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::config::{ChannelConfig, Config};
-use crate::domain::inbox::{Attachment, Chat, Contact, Message, Status};
+use crate::domain::event::{
+    ChatView, Event, MessageChange, MessageView, Person, Published, Retrying,
+};
+use crate::domain::inbox::{Chat, Contact, Message, Status};
+use crate::realtime::Hub;
 use crate::error::Result;
 use crate::store::inbox::InboxReads;
 use crate::store::prelude::*;
@@ -62,121 +66,106 @@ pub struct Inbox {
     pub outbox_wake: Arc<Notify>,
     /// Live state of each channel (connected, last inbound, last error, paused).
     pub channel_states: Arc<crate::channels::States>,
+    /// Where committed events and typing signals go out.
+    pub hub: Arc<Hub>,
 }
 
 impl Inbox {
-    pub fn new(store: Store, channels: Arc<Channels>) -> Inbox {
+    /// The inbox over `store`; every event a use case records is published through `hub`
+    /// once its transaction commits.
+    pub fn new(store: Store, channels: Arc<Channels>, hub: Arc<Hub>) -> Inbox {
+        let publish = hub.clone();
+        store.on_commit(Arc::new(move |e| publish.publish(e)));
         let channel_states = Arc::new(crate::channels::States::load(store.clone()));
         Inbox {
             store,
             channels,
             outbox_wake: Arc::new(Notify::new()),
             channel_states,
+            hub,
         }
+    }
+
+    /// Events after `since` from the log, for a connection that reconnects or fell behind;
+    /// None when the log no longer reaches back that far (the browser resyncs).
+    pub async fn events_since(&self, since: u64, limit: usize) -> Result<Option<Vec<Published>>> {
+        self.store
+            .query(move |r| crate::store::events::since(r, since, limit))
+            .await
+    }
+
+    /// The newest event's sequence number.
+    pub async fn latest_event(&self) -> Result<u64> {
+        self.store.query(|r| crate::store::events::latest(r)).await
+    }
+
+    /// Someone typed in a chat: managers with it open (and the widget visitor) see it.
+    pub fn typing(&self, chat_id: u64, manager_id: u64, name: &str) {
+        self.hub.typing(chat_id, manager_id, name);
     }
 }
 
-pub fn attachment_json(a: &Attachment) -> Value {
-    json!({
-        "id": a.sha256,
-        "name": a.name,
-        "mime": a.mime,
-        "size": a.size,
-        "url": format!("/api/v1/blobs/{}", a.sha256),
-    })
-}
-
-pub fn message_json<T: Read>(r: &T, m: &Message) -> Result<Value> {
+/// A message as readers see it, with its author and, between failed attempts, why and when
+/// the next one comes.
+pub fn message_view<T: Read>(r: &T, m: &Message) -> Result<MessageView> {
     let author = match m.author {
-        Some(id) => r
-            .manager(id)?
-            .map(|a| json!({"id": a.id, "name": a.name, "avatar_url": a.avatar_url()})),
+        Some(id) => r.manager(id)?.map(|a| person(&a)),
         None => None,
     };
-    // A reply between failed attempts says why and when the next one comes.
-    let delivery = match m.status {
+    let retry = match m.status {
         Some(Status::Queued) => crate::store::inbox::pending_delivery(r, m.id)?
             .filter(|d| d.attempts > 0)
-            .map(|d| {
-                json!({
-                    "attempts": d.attempts,
-                    "next_attempt_ms": d.due_ms,
-                    "last_error": d.last_error,
-                })
+            .map(|d| Retrying {
+                attempts: d.attempts,
+                next_attempt_ms: d.due_ms,
+                last_error: d.last_error,
             }),
         _ => None,
     };
-    Ok(json!({
-        "id": m.id,
-        "chat_id": m.chat_id,
-        "kind": m.kind.as_str(),
-        "delivery": delivery,
-        "text": m.text,
-        "attachments": m.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
-        "author": author,
-        "created_ms": m.created_ms,
-        "status": m.status.map(|s| s.as_str()),
-        "error": m.error,
-        "edited": m.edited,
-        "mentions": m.mentions,
-        "event": m.event,
-        "external_id": m.external_id,
-    }))
-}
-
-pub fn chat_json(c: &Chat, channels: &Channels) -> Value {
-    json!({
-        "id": c.id,
-        "contact_id": c.contact_id,
-        "channel_id": c.channel_id,
-        "channel_kind": c.channel_kind,
-        "channel_name": channels.name(&c.channel_id),
-        "unread": c.unread,
-        "last_activity_ms": c.last_activity_ms,
-        "disabled": c.disabled,
-        "bot_disabled": c.bot_disabled,
-        "assistant_on": c.assistant_on,
-        "assistant": c.assistant,
-        "unreachable": c.unreachable,
-        "created_ms": c.created_ms,
+    Ok(MessageView {
+        message: m.clone(),
+        author,
+        retry,
     })
 }
 
-pub fn contact_json(c: &Contact) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "phones": c.phones,
-        "emails": c.emails,
-        "tags": c.tags,
-        "custom_fields": c.custom_fields,
-        "sales_plan": c.sales_plan,
-        "archived": c.archived,
-        "blacklisted": c.blacklisted,
-        "marked": c.marked,
-        "created_ms": c.created_ms,
-        "last_activity_ms": c.last_activity_ms,
-        "unread": c.unread,
-        "open_tasks": c.open_tasks,
-    })
-}
-
-/// Emit what changed about a contact's list row: the row itself and the section counts.
-pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
-    #[derive(serde::Serialize)]
-    struct Updated {
-        contact_id: u64,
-        row: lists::Row,
+pub fn person(m: &crate::domain::manager::Manager) -> Person {
+    Person {
+        id: m.id,
+        name: m.name.clone(),
+        avatar_url: m.avatar_url(),
     }
-    let row = lists::row(w, contact, None, channels)?;
+}
+
+pub fn chat_view(c: &Chat, channels: &Channels) -> ChatView {
+    ChatView {
+        chat: c.clone(),
+        channel_name: channels.name(&c.channel_id),
+    }
+}
+
+/// Record that a message was created (or changed) in its chat.
+pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -> Result<()> {
+    let change = MessageChange {
+        chat_id: m.chat_id,
+        contact_id,
+        message: message_view(w, m)?,
+    };
     w.emit(
-        "chat.updated",
         None,
-        Updated {
-            contact_id: contact.id,
-            row,
+        if created {
+            Event::MessageCreated(change)
+        } else {
+            Event::MessageUpdated(change)
         },
     )?;
-    w.emit_latest("counts", w.counts()?)?;
+    Ok(())
+}
+
+/// Record what changed about a contact's list row: the row itself and the section counts.
+pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
+    let row = lists::row(w, contact, None, channels)?;
+    w.emit(None, Event::RowChanged(row))?;
+    w.emit(None, Event::Counts(w.counts()?))?;
     Ok(())
 }

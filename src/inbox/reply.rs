@@ -1,15 +1,14 @@
 //! What managers do in a chat: send (through the outbox), retry, mark read, comment with
 //! mentions, keep drafts; and the delivery results the outbox reports back.
 
-use serde_json::json;
-
-use super::{Inbox, chat_json, emit_row, message_json};
+use super::{Inbox, chat_view, emit_message, emit_row, message_view};
+use crate::domain::event::{ChatView, Event, MessageView};
 use crate::domain::inbox::{Attachment, Delivery, Draft, Kind, Message, Notification, Status};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
-use crate::store::{self, W};
+use crate::store;
 
 pub const MAX_TEXT: usize = 16 * 1024;
 
@@ -21,18 +20,9 @@ pub struct Outgoing {
     pub attachments: Vec<Attachment>,
 }
 
-pub(crate) fn emit_message(w: &W, kind: &str, contact_id: u64, m: &Message) -> Result<()> {
-    w.emit(
-        kind,
-        None,
-        json!({"chat_id": m.chat_id, "contact_id": contact_id, "message": message_json(w, m)?}),
-    )?;
-    Ok(())
-}
-
 impl Inbox {
     /// Store an outbound message and queue its delivery in the same transaction.
-    pub async fn send(&self, out: Outgoing) -> Result<serde_json::Value> {
+    pub async fn send(&self, out: Outgoing) -> Result<MessageView> {
         let text = normalise::text(&out.text, MAX_TEXT);
         if text.is_empty() && out.attachments.is_empty() {
             return Err(Error::invalid("text", "write something or attach a file"));
@@ -96,16 +86,18 @@ impl Inbox {
                 {
                     db::put_draft(w, a, chat.id, None)?;
                     w.emit(
-                        "draft.updated",
                         Some(a),
-                        json!({"chat_id": chat.id, "draft": null}),
+                        Event::DraftUpdated {
+                            chat_id: chat.id,
+                            draft: None,
+                        },
                     )?;
                 }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, Some(&old), &contact)?;
-                emit_message(w, "message.created", contact.id, &m)?;
+                emit_message(w, true, contact.id, &m)?;
                 emit_row(w, &contact, &channels)?;
-                message_json(w, &m)
+                message_view(w, &m)
             })
             .await?;
         self.outbox_wake.notify_one();
@@ -115,7 +107,7 @@ impl Inbox {
     /// Cancel a delivery that is waiting for its next attempt: the message is marked failed,
     /// saying who cancelled it and why it had not gone out, and is never sent unless someone
     /// presses Retry.
-    pub async fn cancel_delivery(&self, message_id: u64, by: u64) -> Result<serde_json::Value> {
+    pub async fn cancel_delivery(&self, message_id: u64, by: u64) -> Result<MessageView> {
         let v = self
             .store
             .write(move |w| {
@@ -147,8 +139,8 @@ impl Inbox {
                 });
                 db::put_message(w, &m)?;
                 let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                emit_message(w, "message.updated", contact_id, &m)?;
-                message_json(w, &m)
+                emit_message(w, false, contact_id, &m)?;
+                message_view(w, &m)
             })
             .await?;
         Ok(v)
@@ -156,7 +148,7 @@ impl Inbox {
 
     /// Queue a failed message again, or try a message that is waiting between attempts now
     /// ("Retry now") instead of at its scheduled time.
-    pub async fn retry(&self, message_id: u64) -> Result<serde_json::Value> {
+    pub async fn retry(&self, message_id: u64) -> Result<MessageView> {
         let v = self
             .store
             .write(move |w| {
@@ -171,9 +163,9 @@ impl Inbox {
                         db::dequeue(w, &d)?;
                         db::enqueue(w, &Delivery { due_ms: now, ..d })?;
                         let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                        emit_message(w, "message.updated", contact_id, &m)?;
+                        emit_message(w, false, contact_id, &m)?;
                     }
-                    return message_json(w, &m);
+                    return message_view(w, &m);
                 }
                 if m.status != Some(Status::Failed) {
                     return Err(Error::Conflict(
@@ -199,8 +191,8 @@ impl Inbox {
                         parts_sent: 0,
                     },
                 )?;
-                emit_message(w, "message.updated", contact.id, &m)?;
-                message_json(w, &m)
+                emit_message(w, false, contact.id, &m)?;
+                message_view(w, &m)
             })
             .await?;
         self.outbox_wake.notify_one();
@@ -208,7 +200,7 @@ impl Inbox {
     }
 
     /// Mark everything in a chat read (never done implicitly).
-    pub async fn mark_read(&self, chat_id: u64) -> Result<serde_json::Value> {
+    pub async fn mark_read(&self, chat_id: u64) -> Result<ChatView> {
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -222,7 +214,7 @@ impl Inbox {
                     db::put_contact(w, Some(&old), &contact)?;
                     emit_row(w, &contact, &channels)?;
                 }
-                Ok(chat_json(&chat, &channels))
+                Ok(chat_view(&chat, &channels))
             })
             .await
     }
@@ -234,7 +226,7 @@ impl Inbox {
         chat_id: u64,
         text: String,
         mentions: Vec<u64>,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<MessageView> {
         let text = normalise::text(&text, MAX_TEXT);
         if text.is_empty() {
             return Err(Error::invalid("text", "write the comment"));
@@ -280,7 +272,7 @@ impl Inbox {
                     },
                 )?;
                 db::put_chat(w, &chat)?;
-                emit_message(w, "message.created", contact.id, &m)?;
+                emit_message(w, true, contact.id, &m)?;
                 for id in &mentions {
                     let n = Notification {
                         id: w.next_id("notification")?,
@@ -294,10 +286,10 @@ impl Inbox {
                         created_ms: now,
                     };
                     db::put_notification(w, &n, None)?;
-                    let nj = super::clients::notification_json(w, &n)?;
-                    w.emit("notification.created", Some(*id), nj)?;
+                    let view = super::clients::notification_view(w, &n)?;
+                    w.emit(Some(*id), Event::NotificationCreated(view))?;
                 }
-                message_json(w, &m)
+                message_view(w, &m)
             })
             .await
     }
@@ -307,13 +299,12 @@ impl Inbox {
             .write(move |w| {
                 w.chat_or_404(chat_id)?;
                 db::put_draft(w, manager, chat_id, draft.as_ref())?;
-                let dj = draft.as_ref().map(
-                    |d| json!({"text": d.text, "blocks": d.blocks, "updated_ms": d.updated_ms}),
-                );
                 w.emit(
-                    "draft.updated",
                     Some(manager),
-                    json!({"chat_id": chat_id, "draft": dj}),
+                    Event::DraftUpdated {
+                        chat_id,
+                        draft: draft.clone(),
+                    },
                 )?;
                 Ok(())
             })
@@ -419,7 +410,7 @@ impl Inbox {
                 }
                 db::put_message(w, &m)?;
                 let contact_id = w.chat(m.chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                emit_message(w, "message.updated", contact_id, &m)
+                emit_message(w, false, contact_id, &m)
             })
             .await
     }

@@ -2,10 +2,9 @@
 //! leave, what they have seen, and the part of their own chat they may read (client, manager
 //! and bot messages; never notes, system messages or delivery errors).
 
-use serde_json::{Value, json};
-
 use super::ingest::Inbound;
-use super::{Inbox, contact_json, emit_row, message_json};
+use super::{Inbox, emit_message, emit_row};
+use crate::domain::event::{Event, MessageView};
 use crate::accounts::{random_token, sha256};
 use crate::domain::inbox::{Attachment, Kind, MergeSuggestion, Message, Status, Visitor};
 use crate::domain::normalise;
@@ -58,13 +57,28 @@ pub fn visible_to_visitor(m: &Message) -> bool {
     }
 }
 
+/// A message as the visitor's browser gets it: no notes, system messages or delivery errors,
+/// manager names only for manager replies.
+#[derive(Clone, Debug)]
+pub struct VisitorMessage {
+    pub id: u64,
+    pub kind: Kind,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub author: Option<String>,
+    pub created_ms: i64,
+    pub edited: bool,
+    /// The id the visitor's browser chose for its own message, so it can match its pending
+    /// copy.
+    pub client_message_id: Option<String>,
+}
+
 /// A message as the visitor's browser gets it; None when it is not for their eyes.
-pub fn visitor_message_json<T: Read>(
+pub fn visitor_message<T: Read>(
     r: &T,
-    channel_id: &str,
     visitor_id: u64,
     m: &Message,
-) -> Result<Option<Value>> {
+) -> Result<Option<VisitorMessage>> {
     if !visible_to_visitor(m) {
         return Ok(None);
     }
@@ -72,35 +86,42 @@ pub fn visitor_message_json<T: Read>(
         (Kind::Manager, Some(id)) => r.manager(id)?.map(|a| a.name),
         _ => None,
     };
-    // Client messages carry the id the browser chose, so it can match its pending copy.
+    Ok(Some(for_visitor(visitor_id, m, author)))
+}
+
+/// `visitor_message` of a message in a live event, which already names its author.
+pub fn visitor_view(visitor_id: u64, v: &MessageView) -> Option<VisitorMessage> {
+    let m = &v.message;
+    if !visible_to_visitor(m) {
+        return None;
+    }
+    let author = match m.kind {
+        Kind::Manager => v.author.as_ref().map(|a| a.name.clone()),
+        _ => None,
+    };
+    Some(for_visitor(visitor_id, m, author))
+}
+
+fn for_visitor(visitor_id: u64, m: &Message, author: Option<String>) -> VisitorMessage {
     let prefix = format!("{visitor_id}:");
     let client_message_id = match m.kind {
         Kind::Client => m
             .external_id
             .as_deref()
-            .and_then(|e| e.strip_prefix(&prefix)),
+            .and_then(|e| e.strip_prefix(&prefix))
+            .map(String::from),
         _ => None,
     };
-    let files: Vec<Value> = m
-        .attachments
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a.sha256, "name": a.name, "mime": a.mime, "size": a.size,
-                "url": format!("/widget/v1/{channel_id}/files/{}", a.sha256),
-            })
-        })
-        .collect();
-    Ok(Some(json!({
-        "id": m.id,
-        "kind": m.kind.as_str(),
-        "text": m.text,
-        "attachments": files,
-        "author": author,
-        "created_ms": m.created_ms,
-        "edited": m.edited,
-        "client_message_id": client_message_id,
-    })))
+    VisitorMessage {
+        id: m.id,
+        kind: m.kind,
+        text: m.text.clone(),
+        attachments: m.attachments.clone(),
+        author,
+        created_ms: m.created_ms,
+        edited: m.edited,
+        client_message_id,
+    }
 }
 
 /// How a visitor's message enters the inbox. `client_message_id` is scoped to the visitor,
@@ -202,8 +223,17 @@ pub(crate) fn suggest_merges(
     Ok(())
 }
 
+/// Another client who may be the same person, for the client card.
+#[derive(Clone, Debug)]
+pub struct MergeCandidate {
+    pub contact_id: u64,
+    pub name: String,
+    pub reason: String,
+    pub created_ms: i64,
+}
+
 /// A contact's open merge suggestions, for the client card.
-pub fn merge_suggestions_json<T: Read>(r: &T, contact_id: u64) -> Result<Vec<Value>> {
+pub fn merge_suggestions<T: Read>(r: &T, contact_id: u64) -> Result<Vec<MergeCandidate>> {
     let mut out = Vec::new();
     for (other, s) in db::merge_suggestions(r, contact_id)? {
         if s.dismissed {
@@ -212,9 +242,12 @@ pub fn merge_suggestions_json<T: Read>(r: &T, contact_id: u64) -> Result<Vec<Val
         let Some(c) = r.contact(other)? else {
             continue;
         };
-        out.push(json!({
-            "contact_id": other, "name": c.name, "reason": s.reason, "created_ms": s.created_ms,
-        }));
+        out.push(MergeCandidate {
+            contact_id: other,
+            name: c.name,
+            reason: s.reason,
+            created_ms: s.created_ms,
+        });
     }
     Ok(out)
 }
@@ -347,7 +380,7 @@ impl Inbox {
         v: &Visitor,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<(Vec<Value>, Option<u64>)> {
+    ) -> Result<(Vec<VisitorMessage>, Option<u64>)> {
         let Some(chat_id) = self.visitor_chat(v)? else {
             return Ok((vec![], None));
         };
@@ -360,12 +393,38 @@ impl Inbox {
             };
             let mut items = Vec::with_capacity(page.len());
             for m in &page {
-                if let Some(j) = visitor_message_json(r, &v.channel_id, v.id, m)? {
+                if let Some(j) = visitor_message(r, v.id, m)? {
                     items.push(j);
                 }
             }
             Ok((items, next))
         })
+    }
+
+    /// One stored message as the visitor sees it (None when it is not for their eyes).
+    pub async fn visitor_message(
+        &self,
+        v: &Visitor,
+        chat_id: u64,
+        message_id: u64,
+    ) -> Result<Option<VisitorMessage>> {
+        let visitor = v.id;
+        self.store
+            .query(move |r| match r.message(chat_id, message_id)? {
+                Some(m) => visitor_message(r, visitor, &m),
+                None => Ok(None),
+            })
+            .await
+    }
+
+    /// The name managers see for the client of a chat.
+    pub async fn client_name(&self, chat_id: u64) -> Result<Option<String>> {
+        self.store
+            .query(move |r| {
+                let c = r.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
+                Ok(r.contact(c)?.map(|c| c.name))
+            })
+            .await
     }
 
     /// Whether a file is attached to a message the visitor can see (the only files they may
@@ -460,11 +519,7 @@ impl Inbox {
                     m.error = None;
                     db::put_message(w, &m)?;
                     let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                    w.emit(
-                        "message.updated",
-                        None,
-                        json!({"chat_id": chat_id, "contact_id": contact_id, "message": message_json(w, &m)?}),
-                    )?;
+                    emit_message(w, false, contact_id, &m)?;
                     changed += 1;
                 }
                 Ok(changed)
@@ -533,15 +588,7 @@ fn profile_to_contact(
     )?;
     db::put_chat(w, &chat)?;
     db::put_contact(w, Some(&old), &c)?;
-    w.emit(
-        "message.created",
-        None,
-        json!({"chat_id": chat.id, "contact_id": c.id, "message": message_json(w, &m)?}),
-    )?;
-    w.emit(
-        "contact.updated",
-        None,
-        json!({"contact": contact_json(&c)}),
-    )?;
+    emit_message(w, true, c.id, &m)?;
+    w.emit(None, Event::ContactUpdated(c.clone()))?;
     emit_row(w, &c, channels)
 }

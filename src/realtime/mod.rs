@@ -1,39 +1,63 @@
-//! Ephemeral live signals that are not stored: who is typing where. Stored events (messages,
-//! rows, counts) come from the store's event log instead.
+//! The one event hub. Committed domain events come in from the store's writer (in commit
+//! order, after commit) and go out to every subscriber: manager WebSockets, the widget's
+//! visitor router, the search indexer's wake-up; ephemeral signals that are never stored (who
+//! is typing where) go through the same hub. Subscribers that fall behind are told so
+//! (`Lagged`) and catch up from the event log instead of being buffered for.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::broadcast;
+
+use crate::domain::event::Published;
+
+pub mod visitors;
 
 /// A typing signal counts for this long; browsers send one every couple of seconds.
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
 
-pub struct Signal {
+/// Live events buffered per subscriber before it counts as lagging.
+const EVENT_BUFFER: usize = 4096;
+
+/// Someone is typing in a chat. Manager 0 stands for the client (a widget visitor).
+#[derive(Debug)]
+pub struct Typing {
     pub chat_id: u64,
     pub manager_id: u64,
-    pub json: Arc<str>,
+    pub name: String,
 }
 
 pub struct Hub {
+    events: broadcast::Sender<Arc<Published>>,
     typing: Mutex<HashMap<(u64, u64), (Instant, String)>>,
-    tx: broadcast::Sender<Arc<Signal>>,
+    signals: broadcast::Sender<Arc<Typing>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Hub {
+            events: broadcast::channel(EVENT_BUFFER).0,
             typing: Mutex::new(HashMap::new()),
-            tx: broadcast::channel(1024).0,
+            signals: broadcast::channel(1024).0,
         }
     }
 }
 
 impl Hub {
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Signal>> {
-        self.tx.subscribe()
+    /// A committed event; called by the store's writer thread, so it never blocks.
+    pub fn publish(&self, event: Arc<Published>) {
+        let _ = self.events.send(event);
+    }
+
+    /// Committed events from now on. Subscribe before reading the log, so nothing
+    /// committed in between is missed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.events.subscribe()
+    }
+
+    pub fn subscribe_typing(&self) -> broadcast::Receiver<Arc<Typing>> {
+        self.signals.subscribe()
     }
 
     pub fn typing(&self, chat_id: u64, manager_id: u64, name: &str) {
@@ -45,11 +69,10 @@ impl Hub {
             }
             map.insert((chat_id, manager_id), (now, name.to_string()));
         }
-        let json = json!({"type": "typing", "data": {"chat_id": chat_id, "manager_id": manager_id, "name": name}}).to_string();
-        let _ = self.tx.send(Arc::new(Signal {
+        let _ = self.signals.send(Arc::new(Typing {
             chat_id,
             manager_id,
-            json: Arc::from(json),
+            name: name.to_string(),
         }));
     }
 

@@ -5,93 +5,82 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::tables::EVENTS;
 use super::{Read, W, codec};
+use crate::domain::event::{Event, Published};
 use crate::error::{Error, Result};
 
 /// Events kept for replay; older ones are pruned (a browser that was away longer resyncs).
 pub const RETAIN: u64 = 200_000;
 
-#[derive(Debug)]
-pub struct Event {
-    pub seq: u64,
-    /// Only this manager may see it (notifications, drafts); None = every manager.
-    pub audience: Option<u64>,
-    /// `{"seq":…,"type":…,"data":…}`, serialised once for every connection.
-    pub json: Arc<str>,
-}
+/// Format of a stored event after its audience: bump with `Event`'s layout. A row of another
+/// format is not replayed (browsers that need it resync), which is what an event log is for.
+const FORMAT: u8 = 2;
 
-pub(super) type Pending = Event;
+pub(super) type Pending = Published;
+
+/// Called with each committed event, in commit order, from the writer thread.
+pub type OnCommit = Arc<dyn Fn(Arc<Published>) + Send + Sync>;
 
 impl W<'_> {
-    /// Record an event to be published after this transaction commits.
-    pub fn emit(&self, kind: &str, audience: Option<u64>, data: impl Serialize) -> Result<u64> {
-        let seq = self.next_id("event")?;
-        let json = envelope(seq, kind, data)?;
-        let mut stored = Vec::with_capacity(json.len() + 9);
-        stored.extend_from_slice(&audience.unwrap_or(0).to_be_bytes());
-        stored.extend_from_slice(json.as_bytes());
-        self.put_raw(EVENTS, &codec::u64_key(seq), &stored)?;
-        self.events.borrow_mut().push(Event {
-            seq,
-            audience,
-            json: Arc::from(json),
-        });
-        Ok(seq)
-    }
-
-    /// Record an event that carries absolute values (the section counts): a later one of
-    /// the same kind in this batch replaces it, stored row and all, so one commit of many
-    /// messages sends every connection one such frame instead of one per message.
-    pub fn emit_latest(&self, kind: &'static str, data: impl Serialize) -> Result<u64> {
-        let earlier = self.latest.borrow().get(kind).copied();
-        let Some(i) = earlier else {
-            let seq = self.emit(kind, None, data)?;
-            let at = self.events.borrow().len() - 1;
-            self.latest.borrow_mut().insert(kind, at);
-            return Ok(seq);
+    /// Record an event to be published after this transaction commits. Events that carry
+    /// absolute values (the section counts) replace an earlier one of the same kind in this
+    /// batch, stored row and all, so one commit of many messages sends every connection one
+    /// such frame instead of one per message.
+    pub fn emit(&self, audience: Option<u64>, event: Event) -> Result<u64> {
+        let kind = event.kind();
+        let earlier = if event.is_absolute() {
+            self.latest.borrow().get(kind).copied()
+        } else {
+            None
         };
-        let seq = self.events.borrow()[i].seq;
-        let json = envelope(seq, kind, data)?;
-        let mut stored = Vec::with_capacity(json.len() + 8);
-        stored.extend_from_slice(&0u64.to_be_bytes());
-        stored.extend_from_slice(json.as_bytes());
+        let stored = encode(audience, &event)?;
+        if let Some(i) = earlier {
+            let seq = self.events.borrow()[i].seq;
+            self.put_raw(EVENTS, &codec::u64_key(seq), &stored)?;
+            self.events.borrow_mut()[i] = Published::new(seq, audience, event);
+            return Ok(seq);
+        }
+        let seq = self.next_id("event")?;
         self.put_raw(EVENTS, &codec::u64_key(seq), &stored)?;
-        self.events.borrow_mut()[i].json = Arc::from(json);
+        let mut events = self.events.borrow_mut();
+        if event.is_absolute() {
+            self.latest.borrow_mut().insert(kind, events.len());
+        }
+        events.push(Published::new(seq, audience, event));
         Ok(seq)
     }
 }
 
-/// `{"seq":…,"type":…,"data":…}`, serialised straight from `data` (no Value tree in between).
-fn envelope(seq: u64, kind: &str, data: impl Serialize) -> Result<String> {
-    #[derive(Serialize)]
-    struct Envelope<'a, T> {
-        seq: u64,
-        #[serde(rename = "type")]
-        kind: &'a str,
-        data: T,
-    }
-    serde_json::to_string(&Envelope { seq, kind, data })
-        .map_err(|e| Error::Internal(format!("event {kind}: {e}")))
+fn encode(audience: Option<u64>, event: &Event) -> Result<Vec<u8>> {
+    let mut stored = Vec::with_capacity(128);
+    stored.extend_from_slice(&audience.unwrap_or(0).to_be_bytes());
+    stored.push(FORMAT);
+    postcard::to_io(event, &mut stored)
+        .map_err(|e| Error::Internal(format!("event {}: {e}", event.kind())))?;
+    Ok(stored)
 }
 
-pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<Event> {
+/// A stored event; None for a row of an older format.
+pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<Option<Published>> {
     let seq = codec::read_u64(key, 0)?;
     let audience = codec::read_u64(v, 0)?;
-    let json =
-        std::str::from_utf8(&v[8..]).map_err(|e| Error::Corrupt(format!("event {seq}: {e}")))?;
-    Ok(Event {
+    match v.get(8) {
+        Some(&FORMAT) => {}
+        _ => return Ok(None),
+    }
+    let event: Event = postcard::from_bytes(&v[9..])
+        .map_err(|e| Error::Corrupt(format!("event {seq}: {e}")))?;
+    Ok(Some(Published::new(
         seq,
-        audience: (audience != 0).then_some(audience),
-        json: Arc::from(json),
-    })
+        (audience != 0).then_some(audience),
+        event,
+    )))
 }
 
 /// Events after `since`, oldest first, at most `limit`. None when `since` is older than the
-/// retained log (the caller must resync from the REST API).
-pub fn since<T: Read>(r: &T, since: u64, limit: usize) -> Result<Option<Vec<Event>>> {
+/// retained log, or reaches rows of an older format (the caller must resync from the REST API).
+pub fn since<T: Read>(r: &T, since: u64, limit: usize) -> Result<Option<Vec<Published>>> {
     let first = r.scan(EVENTS, &[], None, false, 1)?;
     if let Some((k, _)) = first.first() {
         let oldest = codec::read_u64(k, 0)?;
@@ -103,8 +92,7 @@ pub fn since<T: Read>(r: &T, since: u64, limit: usize) -> Result<Option<Vec<Even
     r.scan(EVENTS, &[], Some(&after), false, limit)?
         .into_iter()
         .map(|(k, v)| decode(&k, &v))
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Option<Vec<_>>>>()
 }
 
 pub fn latest<T: Read>(r: &T) -> Result<u64> {
@@ -143,7 +131,19 @@ fn prune_to(w: &W, retain: u64, batch: usize) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::Counts;
     use crate::store::Store;
+
+    fn read(n: u64) -> Event {
+        Event::NotificationsRead { unread: n }
+    }
+
+    fn counts(all: u64) -> Event {
+        Event::Counts(Counts {
+            all,
+            ..Counts::default()
+        })
+    }
 
     #[tokio::test]
     async fn pruning_keeps_the_window_and_replay_says_when_it_is_gone() {
@@ -152,7 +152,7 @@ mod tests {
         store
             .write(|w| {
                 for i in 0..50 {
-                    w.emit("test", None, serde_json::json!({ "i": i }))?;
+                    w.emit(None, read(i))?;
                 }
                 Ok(())
             })
@@ -181,42 +181,59 @@ mod tests {
     async fn a_later_absolute_event_replaces_the_earlier_one_of_its_batch() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let mut live = store.subscribe();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        store.on_commit(Arc::new(move |p: Arc<Published>| {
+            sink.lock().unwrap().push(p);
+        }));
         store
             .write(|w| {
-                w.emit("message.created", None, serde_json::json!({ "n": 1 }))?;
-                w.emit_latest("counts", serde_json::json!({ "all": 1 }))?;
-                w.emit("message.created", None, serde_json::json!({ "n": 2 }))?;
-                w.emit_latest("counts", serde_json::json!({ "all": 2 }))?;
+                w.emit(None, read(1))?;
+                w.emit(None, counts(1))?;
+                w.emit(Some(7), read(2))?;
+                w.emit(None, counts(2))?;
                 Ok(())
             })
             .await
             .unwrap();
-        let mut got = Vec::new();
-        while let Ok(e) = live.try_recv() {
-            // Live frames carry their commit time; the stored copies do not.
-            let json = e.json.to_string();
-            let (head, at) = json.rsplit_once(r#","committed_us":"#).unwrap();
-            assert!(at.trim_end_matches('}').parse::<u128>().unwrap() > 0);
-            got.push((e.seq, format!("{head}}}")));
-        }
-        let stored: Vec<_> = store
-            .read(|r| since(r, 0, 100))
-            .unwrap()
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.seq, e.json.to_string()))
-            .collect();
+        let live: Vec<_> = got.lock().unwrap().drain(..).collect();
+        // Live events carry their commit time; replayed ones do not.
+        assert!(live.iter().all(|p| p.committed_us.is_some_and(|t| t > 0)));
+        let stored = store.read(|r| since(r, 0, 100)).unwrap().unwrap();
+        assert!(stored.iter().all(|p| p.committed_us.is_none()));
+        let view = |v: &[Arc<Published>]| {
+            v.iter()
+                .map(|p| (p.seq, p.audience, format!("{:?}", p.event)))
+                .collect::<Vec<_>>()
+        };
+        let stored: Vec<Arc<Published>> = stored.into_iter().map(Arc::new).collect();
         // Three events in seq order; the counts carry the batch's last values, live and replayed.
-        assert_eq!(got, stored);
-        assert_eq!(got.len(), 3);
-        assert!(got[1].1.contains(r#""all":2"#), "{got:?}");
-        assert!(got.windows(2).all(|p| p[0].0 < p[1].0));
+        assert_eq!(view(&live), view(&stored));
+        assert_eq!(live.len(), 3);
+        assert!(matches!(live[1].event, Event::Counts(Counts { all: 2, .. })));
+        assert_eq!(live[2].audience, Some(7));
+        assert!(live.windows(2).all(|p| p[0].seq < p[1].seq));
         // The next batch starts a new one.
+        store.write(|w| w.emit(None, counts(3))).await.unwrap();
+        assert_eq!(store.read(|r| since(r, 0, 100)).unwrap().unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_row_of_an_older_format_is_not_replayed_but_asks_for_a_resync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
         store
-            .write(|w| w.emit_latest("counts", serde_json::json!({ "all": 3 })))
+            .write(|w| {
+                w.emit(None, read(1))?;
+                // What version 1 stored: audience, then JSON.
+                let seq = w.next_id("event")?;
+                let mut old = 0u64.to_be_bytes().to_vec();
+                old.extend_from_slice(br#"{"seq":2,"type":"x","data":{}}"#);
+                w.put_raw(EVENTS, &codec::u64_key(seq), &old)
+            })
             .await
             .unwrap();
-        assert_eq!(store.read(|r| since(r, 0, 100)).unwrap().unwrap().len(), 4);
+        assert_eq!(store.read(|r| since(r, 0, 1)).unwrap().unwrap().len(), 1);
+        assert!(store.read(|r| since(r, 0, 100)).unwrap().is_none());
     }
 }

@@ -146,13 +146,7 @@ fn section_key(c: &Contact) -> Vec<u8> {
     Key::new().i64(c.last_activity_ms).u64(c.id).build()
 }
 
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
-pub struct Counts {
-    pub all: u64,
-    pub unread: u64,
-    pub important: u64,
-    pub dialogs: u64,
-}
+pub use crate::domain::event::Counts;
 
 /// Inbox lookups on any snapshot or the write transaction.
 pub trait InboxReads: Read {

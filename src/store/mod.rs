@@ -34,8 +34,6 @@ use crate::error::{Error, Result};
 
 pub const DB_FILE: &str = "parley.redb";
 const LOCK_FILE: &str = "parley.lock";
-/// Live events buffered per subscriber before it counts as lagging.
-const EVENT_BUFFER: usize = 4096;
 
 #[derive(Clone)]
 pub struct Store {
@@ -44,7 +42,7 @@ pub struct Store {
 
 struct Inner {
     db: Arc<writer::Handle>,
-    events: tokio::sync::broadcast::Sender<Arc<events::Event>>,
+    on_commit: writer::Sink,
     writer: writer::Writer,
     dir: PathBuf,
     // Held for the life of the store: the OS releases it when the process dies, so a crash
@@ -79,12 +77,12 @@ impl Store {
         let db = open_db(&path)?;
         migrate::run(&db)?;
         let db = Arc::new(writer::Handle::new(db, path));
-        let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
-        let writer = writer::Writer::start(db.clone(), events.clone());
+        let on_commit = writer::Sink::default();
+        let writer = writer::Writer::start(db.clone(), on_commit.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
-                events,
+                on_commit,
                 writer,
                 dir: dir.to_path_buf(),
                 _lock: lock,
@@ -139,10 +137,15 @@ impl Store {
         self.inner.writer.submit_blocking(f)
     }
 
-    /// Committed events as they happen. A receiver that falls behind gets `Lagged` and
-    /// should replay from the log with `events::since`.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
-        self.inner.events.subscribe()
+    /// Hand every committed event, in commit order, to `f` (the realtime hub); replaces an
+    /// earlier one. Called on the writer thread before the writer answers, so `f` must not
+    /// block.
+    pub fn on_commit(&self, f: events::OnCommit) {
+        *self
+            .inner
+            .on_commit
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(f);
     }
 
     /// The current database handle; hold it only as long as a snapshot is needed.

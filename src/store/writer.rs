@@ -16,11 +16,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use redb::Database;
-use tokio::sync::broadcast;
 use tokio::sync::{mpsc, oneshot};
 
 use super::W;
-use super::events::Event;
+use super::events::OnCommit;
 use crate::error::{Error, Result};
 
 /// Most requests folded into one transaction; bounds the latency a single commit adds.
@@ -164,7 +163,7 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Handle>, events: broadcast::Sender<Arc<Event>>) -> Writer {
+    pub(super) fn start(db: Arc<Handle>, events: Sink) -> Writer {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
@@ -300,31 +299,29 @@ struct Outcome {
     io_failure: Option<String>,
 }
 
-/// The live copy of an event carries its commit time (`committed_us`, Unix microseconds), so
-/// a client on the same clock can measure commit → frame; the stored copy that replays use
-/// has none.
-fn stamped(json: &str, at: u128) -> Arc<str> {
-    match json.strip_suffix('}') {
-        Some(head) => Arc::from(format!("{head},\"committed_us\":{at}}}")),
-        None => Arc::from(json),
-    }
-}
+/// Where committed events go (the realtime hub, once it is wired).
+pub(super) type Sink = Arc<std::sync::RwLock<Option<OnCommit>>>;
 
 fn run_batch(
     db: &Database,
-    events: &broadcast::Sender<Arc<Event>>,
+    events: &Sink,
     mut batch: Vec<Job>,
 ) -> Outcome {
     match try_batch(db, &mut batch) {
         Ok((outputs, committed)) => {
             // Published from this thread, in commit order, before anyone is answered: a
             // caller that got its reply can rely on subscribers having been sent the event.
+            // The live copy carries its commit time, so a client on the same clock can
+            // measure commit → frame; replays have none.
             let at = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_micros());
-            for mut e in committed {
-                e.json = stamped(&e.json, at);
-                let _ = events.send(Arc::new(e));
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+            let sink = events.read().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(publish) = sink {
+                for mut e in committed {
+                    e.committed_us = Some(at);
+                    publish(Arc::new(e));
+                }
             }
             for (job, out) in batch.into_iter().zip(outputs) {
                 let _ = job.reply.send(Ok(out));
@@ -390,7 +387,7 @@ enum BatchError {
     Commit(String, bool),
 }
 
-type Committed = (Vec<Output>, Vec<Event>);
+type Committed = (Vec<Output>, Vec<crate::domain::event::Published>);
 
 fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed, BatchError> {
     // The bare message: callers get it wrapped in `Unavailable` or `Internal` again.

@@ -14,9 +14,8 @@ use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::inbox::clients::ChatPatch;
 use crate::inbox::reply::Outgoing;
-use crate::inbox::{chat_json, contact_json, message_json};
+use crate::http::views;
 use crate::store;
-use crate::store::inbox::InboxReads;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -30,7 +29,7 @@ pub struct ListQuery {
 }
 
 #[handler]
-pub fn list(
+pub async fn list(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Query(q): Query<ListQuery>,
@@ -39,16 +38,30 @@ pub fn list(
     let filter =
         super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
     if text.is_some() || filter.is_some() {
-        return search_list(st, id.manager.id, &q, text, filter.as_ref());
+        return search_list(st, id.manager.id, &q, text, filter.as_ref()).await;
     }
-    let page = st.inbox.list(
-        id.manager.id,
-        q.section.as_deref().unwrap_or("all"),
-        q.sort.as_deref().unwrap_or("newest"),
-        q.cursor.as_deref(),
-        q.limit.unwrap_or(50),
-    )?;
-    Ok(Json(page).into_response())
+    let page = st
+        .inbox
+        .list(
+            id.manager.id,
+            q.section.as_deref().unwrap_or("all"),
+            q.sort.as_deref().unwrap_or("newest"),
+            q.cursor.as_deref(),
+            q.limit.unwrap_or(50),
+        )
+        .await?;
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        items: Vec<views::RowJson<'a>>,
+        next_cursor: Option<String>,
+        counts: crate::domain::event::Counts,
+    }
+    Ok(Json(Page {
+        items: views::rows(&page.items),
+        next_cursor: page.next_cursor,
+        counts: page.counts,
+    })
+    .into_response())
 }
 
 #[derive(serde::Serialize)]
@@ -56,11 +69,11 @@ struct SearchPage {
     items: Vec<Value>,
     next_cursor: Option<String>,
     total: usize,
-    counts: crate::store::inbox::Counts,
+    counts: crate::domain::event::Counts,
 }
 
 /// The list narrowed by search text and/or a filter: ids from the index, rows from the store.
-fn search_list(
+async fn search_list(
     st: &AppState,
     manager: u64,
     q: &ListQuery,
@@ -84,27 +97,23 @@ fn search_list(
     let (ids, total) = st
         .search
         .contacts(text, filter, Some(section), newest, offset, limit)?;
-    let v = st.store.read(|r| {
-        let mut items = Vec::with_capacity(ids.len());
-        for id in &ids {
-            if let Some(c) = r.contact(*id)? {
-                let row = crate::inbox::lists::row(r, &c, Some(manager), &st.inbox.channels)?;
-                let mut row =
-                    serde_json::to_value(row).map_err(|e| Error::Internal(e.to_string()))?;
-                if let (Some(t), Some(obj)) = (text, row.as_object_mut()) {
-                    obj.insert("matched".into(), json!(shown_contact(&c, t)));
-                }
-                items.push(row);
-            }
+    let found = st.inbox.rows(manager, ids).await?;
+    let mut items = Vec::with_capacity(found.items.len());
+    for (row, c) in &found.items {
+        let mut row = json!(views::row(row));
+        if let (Some(t), Some(obj)) = (text, row.as_object_mut()) {
+            obj.insert("matched".into(), shown_contact(c, t));
         }
-        Ok(SearchPage {
-            items,
-            next_cursor: super::search::next_offset(offset, ids.len(), limit, total),
-            total,
-            counts: r.counts()?,
-        })
-    })?;
-    Ok(Json(v).into_response())
+        items.push(row);
+    }
+    let n = items.len();
+    Ok(Json(SearchPage {
+        items,
+        next_cursor: super::search::next_offset(offset, n, limit, total),
+        total,
+        counts: found.counts,
+    })
+    .into_response())
 }
 
 /// What a search row shows under the name, so that clients with one name can be told apart: the
@@ -145,24 +154,20 @@ fn shown_contact(c: &crate::domain::inbox::Contact, text: &str) -> Value {
 }
 
 #[handler]
-pub fn counts(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
-    Ok(Json(
-        serde_json::to_value(st.inbox.counts()?).unwrap_or(Value::Null),
-    ))
+pub async fn counts(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
+    Ok(Json(json!(st.inbox.counts().await?)))
 }
 
 #[handler]
-pub fn get(
+pub async fn get(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Path(id): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let v = st.store.read(|r| {
-        let chat = r.chat_or_404(id)?;
-        let contact = r.contact_or_404(chat.contact_id)?;
-        Ok(json!({"chat": chat_json(&chat, &st.inbox.channels), "contact": contact_json(&contact)}))
-    })?;
-    Ok(Json(v))
+    let (chat, contact) = st.inbox.chat(id).await?;
+    Ok(Json(
+        json!({"chat": views::chat(&chat), "contact": views::contact_json(&contact)}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -207,11 +212,11 @@ pub async fn patch(
         assistant_on: b.assistant_on,
         assistant: b.assistant,
     };
-    Ok(Json(
-        st.inbox
-            .update_chat(id.manager.id, chat, p, false, assistants(st))
-            .await?,
-    ))
+    let chat = st
+        .inbox
+        .update_chat(id.manager.id, chat, p, false, assistants(st))
+        .await?;
+    Ok(Json(views::chat_json(&chat)))
 }
 
 #[handler]
@@ -220,17 +225,17 @@ pub async fn reset_assistant(
     Auth(id): Auth,
     Path(chat): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(
-        st.inbox
-            .update_chat(
-                id.manager.id,
-                chat,
-                ChatPatch::default(),
-                true,
-                assistants(st),
-            )
-            .await?,
-    ))
+    let chat = st
+        .inbox
+        .update_chat(
+            id.manager.id,
+            chat,
+            ChatPatch::default(),
+            true,
+            assistants(st),
+        )
+        .await?;
+    Ok(Json(views::chat_json(&chat)))
 }
 
 #[derive(Deserialize)]
@@ -241,7 +246,7 @@ pub struct HistoryQuery {
 }
 
 #[handler]
-pub fn messages(
+pub async fn messages(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Path(id): Path<u64>,
@@ -259,37 +264,9 @@ pub fn messages(
         None => None,
     };
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let v = st.store.read(|r| {
-        r.chat_or_404(id)?;
-        let mut items = Vec::new();
-        let mut before = q.before;
-        let mut has_more;
-        // With a kind filter, keep reading back until the page is full or history ends.
-        loop {
-            let (page, more) = r.history(id, before, limit)?;
-            has_more = more;
-            before = page.first().map(|m| m.id);
-            let mut chunk = page
-                .into_iter()
-                .filter(|m| kinds.as_ref().is_none_or(|k| k.contains(&m.kind)))
-                .collect::<Vec<_>>();
-            chunk.append(&mut items);
-            items = chunk;
-            if items.len() >= limit || !more || kinds.is_none() {
-                break;
-            }
-        }
-        if items.len() > limit {
-            items.drain(..items.len() - limit);
-            has_more = true;
-        }
-        let items = items
-            .iter()
-            .map(|m| message_json(r, m))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(json!({"items": items, "has_more": has_more}))
-    })?;
-    Ok(Json(v))
+    let h = st.inbox.history(id, q.before, limit, kinds).await?;
+    let items: Vec<_> = h.items.iter().map(views::message).collect();
+    Ok(Json(json!({"items": items, "has_more": h.has_more})))
 }
 
 #[derive(Deserialize)]
@@ -348,7 +325,7 @@ pub async fn send(
             attachments: atts,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((StatusCode::CREATED, Json(views::message_json(&v))).into_response())
 }
 
 #[handler]
@@ -357,7 +334,7 @@ pub async fn retry(
     _a: Auth,
     Path(id): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(st.inbox.retry(id).await?))
+    Ok(Json(views::message_json(&st.inbox.retry(id).await?)))
 }
 
 /// Cancel a reply that is waiting for its next delivery attempt.
@@ -367,7 +344,8 @@ pub async fn cancel_delivery(
     Auth(id): Auth,
     Path(mid): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(st.inbox.cancel_delivery(mid, id.manager.id).await?))
+    let m = st.inbox.cancel_delivery(mid, id.manager.id).await?;
+    Ok(Json(views::message_json(&m)))
 }
 
 #[handler]
@@ -376,7 +354,8 @@ pub async fn read(
     _a: Auth,
     Path(id): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(json!({"chat": st.inbox.mark_read(id).await?})))
+    let chat = st.inbox.mark_read(id).await?;
+    Ok(Json(json!({"chat": views::chat(&chat)})))
 }
 
 #[derive(Deserialize)]
@@ -401,7 +380,7 @@ pub async fn note(
         .inbox
         .add_note(id.manager.id, chat, b.text, b.mentions)
         .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((StatusCode::CREATED, Json(views::message_json(&v))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -421,15 +400,12 @@ fn draft_json(d: &Draft) -> Value {
 }
 
 #[handler]
-pub fn get_draft(
+pub async fn get_draft(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Path(chat): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let d = st.store.read(|r| {
-        r.chat_or_404(chat)?;
-        r.draft(id.manager.id, chat)
-    })?;
+    let d = st.inbox.draft(id.manager.id, chat).await?;
     Ok(Json(json!({"draft": d.as_ref().map(draft_json)})))
 }
 
@@ -465,15 +441,15 @@ pub async fn delete_draft(
 }
 
 #[handler]
-pub fn typing(
+pub async fn typing(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Path(chat): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    st.store.read(|r| r.chat_or_404(chat).map(|_| ()))?;
     let items: Vec<_> = st
-        .hub
+        .inbox
         .typers(chat, id.manager.id)
+        .await?
         .into_iter()
         .map(|(m, n)| json!({"manager_id": m, "name": n}))
         .collect();

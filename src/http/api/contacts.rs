@@ -13,26 +13,23 @@ use super::chats::double_option;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::inbox::clients::{ContactPatch, TaskPatch, dialog_json, task_json};
-use crate::inbox::visitors::merge_suggestions_json;
-use crate::inbox::{chat_json, contact_json};
-use crate::store::inbox::InboxReads;
+use crate::http::views::{self, contact_json, dialog_json, task_json};
+use crate::inbox::clients::{ContactPatch, TaskPatch};
 
 #[handler]
-pub fn get(
+pub async fn get(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Path(id): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let v = st.store.read(|r| {
-        let c = r.contact_or_404(id)?;
-        let chats: Vec<_> = r.contact_chats(id)?.iter().map(|ch| chat_json(ch, &st.inbox.channels)).collect();
-        let task_list: Vec<_> = r.tasks(id)?.iter().map(task_json).collect();
-        let dialog_list: Vec<_> = r.dialogs(id)?.iter().map(dialog_json).collect();
-        let merge = merge_suggestions_json(r, id)?;
-        Ok(json!({"contact": contact_json(&c), "chats": chats, "tasks": task_list, "dialogs": dialog_list, "merge_suggestions": merge}))
-    })?;
-    Ok(Json(v))
+    let card = st.inbox.card(id).await?;
+    Ok(Json(json!({
+        "contact": contact_json(&card.contact),
+        "chats": card.chats.iter().map(views::chat).collect::<Vec<_>>(),
+        "tasks": card.tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "dialogs": card.dialogs.iter().map(dialog_json).collect::<Vec<_>>(),
+        "merge_suggestions": card.merge_suggestions.iter().map(views::merge_candidate_json).collect::<Vec<_>>(),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -47,7 +44,7 @@ pub struct ListQuery {
 /// The Audience list: every client (archived included), searched by name, phone or e-mail
 /// and narrowed by a filter; without either, in creation order.
 #[handler]
-pub fn list(
+pub async fn list(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Query(q): Query<ListQuery>,
@@ -61,16 +58,15 @@ pub fn list(
         let (ids, total) = st
             .search
             .contacts(text, filter.as_ref(), None, true, offset, limit)?;
-        let items = st.store.read(|r| {
-            let mut out = Vec::with_capacity(ids.len());
-            for i in &ids {
-                if let Some(c) = r.contact(*i)? {
-                    out.push(contact_json(&c));
-                }
-            }
-            Ok(out)
-        })?;
-        let next = super::search::next_offset(offset, ids.len(), limit, total);
+        let n = ids.len();
+        let items: Vec<_> = st
+            .inbox
+            .contacts(ids)
+            .await?
+            .iter()
+            .map(contact_json)
+            .collect();
+        let next = super::search::next_offset(offset, n, limit, total);
         return Ok(Json(
             json!({"items": items, "next_cursor": next, "total": total}),
         ));
@@ -82,11 +78,11 @@ pub fn list(
         ),
         None => None,
     };
-    let v = st.store.read(|r| {
-        let (items, next) = crate::store::inbox::contacts_page(r, cursor, limit, usize::MAX, |_| true)?;
-        Ok(json!({"items": items.iter().map(contact_json).collect::<Vec<_>>(), "next_cursor": next.map(|n| n.to_string())}))
-    })?;
-    Ok(Json(v))
+    let (items, next) = st.inbox.contacts_page(cursor, limit).await?;
+    Ok(Json(json!({
+        "items": items.iter().map(contact_json).collect::<Vec<_>>(),
+        "next_cursor": next.map(|n| n.to_string()),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -120,7 +116,8 @@ pub async fn patch(
         blacklisted: b.blacklisted,
         marked: b.marked,
     };
-    Ok(Json(st.inbox.update_contact(id.manager.id, cid, p).await?))
+    let c = st.inbox.update_contact(id.manager.id, cid, p).await?;
+    Ok(Json(contact_json(&c)))
 }
 
 #[derive(Deserialize)]
@@ -136,7 +133,8 @@ pub async fn add_tag(
     Path(cid): Path<u64>,
     Json(b): Json<TagBody>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(st.inbox.add_tag(id.manager.id, cid, b.tag).await?))
+    let c = st.inbox.add_tag(id.manager.id, cid, b.tag).await?;
+    Ok(Json(contact_json(&c)))
 }
 
 #[handler]
@@ -145,7 +143,8 @@ pub async fn remove_tag(
     Auth(id): Auth,
     Path((cid, tag)): Path<(u64, String)>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(st.inbox.remove_tag(id.manager.id, cid, tag).await?))
+    let c = st.inbox.remove_tag(id.manager.id, cid, tag).await?;
+    Ok(Json(contact_json(&c)))
 }
 
 /// # `DELETE /api/v1/contacts/{id}/merge_suggestions/{other}`
@@ -169,36 +168,33 @@ pub struct LogQuery {
 }
 
 #[handler]
-pub fn log(
+pub async fn log(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Path(cid): Path<u64>,
     Query(q): Query<LogQuery>,
 ) -> poem::Result<Json<Value>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let v = st.store.read(|r| {
-        r.contact_or_404(cid)?;
-        let items: Vec<_> = r
-            .contact_log(cid, q.before, limit)?
-            .iter()
-            .map(|e| json!({"id": e.id, "created_ms": e.created_ms, "event": e.event, "text": e.text, "manager_id": e.manager_id}))
-            .collect();
-        Ok(json!({"items": items}))
-    })?;
-    Ok(Json(v))
+    let items: Vec<_> = st
+        .inbox
+        .contact_log(cid, q.before, limit)
+        .await?
+        .iter()
+        .map(|e| json!({"id": e.id, "created_ms": e.created_ms, "event": e.event, "text": e.text, "manager_id": e.manager_id}))
+        .collect();
+    Ok(Json(json!({"items": items})))
 }
 
 #[handler]
-pub fn tasks(
+pub async fn tasks(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Path(cid): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let v = st.store.read(|r| {
-        r.contact_or_404(cid)?;
-        Ok(json!({"items": r.tasks(cid)?.iter().map(task_json).collect::<Vec<_>>()}))
-    })?;
-    Ok(Json(v))
+    let tasks = st.inbox.tasks(cid).await?;
+    Ok(Json(
+        json!({"items": tasks.iter().map(task_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -220,7 +216,7 @@ pub async fn add_task(
         .inbox
         .add_task(id.manager.id, cid, b.title, b.due_ms, b.assignee)
         .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((StatusCode::CREATED, Json(task_json(&v))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -247,7 +243,8 @@ pub async fn patch_task(
         assignee: b.assignee,
         done: b.done,
     };
-    Ok(Json(st.inbox.update_task(id.manager.id, tid, p).await?))
+    let t = st.inbox.update_task(id.manager.id, tid, p).await?;
+    Ok(Json(task_json(&t)))
 }
 
 #[handler]
@@ -262,7 +259,7 @@ pub async fn open_dialog(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(v)).into_response())
+    Ok((status, Json(dialog_json(&v))).into_response())
 }
 
 #[handler]
@@ -271,26 +268,22 @@ pub async fn close_dialog(
     Auth(id): Auth,
     Path(did): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    Ok(Json(st.inbox.close_dialog(id.manager.id, did).await?))
+    let d = st.inbox.close_dialog(id.manager.id, did).await?;
+    Ok(Json(dialog_json(&d)))
 }
 
 #[handler]
-pub fn notifications(
+pub async fn notifications(
     Data(st): Data<&Arc<AppState>>,
     Auth(id): Auth,
     Query(q): Query<NotifQuery>,
 ) -> poem::Result<Json<Value>> {
-    let me = id.manager.id;
-    let v = st.store.read(|r| {
-        let items = r
-            .notifications(me, 200)?
-            .iter()
-            .filter(|n| !q.unread.unwrap_or(false) || !n.read)
-            .map(|n| crate::inbox::clients::notification_json(r, n))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(json!({"items": items, "unread": r.unread_notifications(me)?}))
-    })?;
-    Ok(Json(v))
+    let n = st
+        .inbox
+        .notifications(id.manager.id, q.unread.unwrap_or(false))
+        .await?;
+    let items: Vec<_> = n.items.iter().map(views::notification_json).collect();
+    Ok(Json(json!({"items": items, "unread": n.unread})))
 }
 
 #[derive(Deserialize)]
@@ -305,7 +298,9 @@ pub async fn read_notification(
     Path(nid): Path<u64>,
 ) -> poem::Result<Json<Value>> {
     let v = st.inbox.read_notification(id.manager.id, Some(nid)).await?;
-    Ok(Json(v.unwrap_or(Value::Null)))
+    Ok(Json(
+        v.as_ref().map_or(Value::Null, views::notification_json),
+    ))
 }
 
 #[handler]

@@ -12,7 +12,7 @@ use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::inbox::attachment_json;
+use crate::http::views::attachment_json;
 use crate::store::Store;
 use crate::store::inbox::InboxReads;
 
