@@ -104,7 +104,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let search = {
         let (dir, feed) = (
             store.dir().to_path_buf(),
-            crate::inbox::indexing::SearchFeed::new(store.clone()),
+            crate::inbox::indexing::source(store.clone()),
         );
         tokio::task::spawn_blocking(move || crate::search::Search::open_deferred(&dir, feed))
             .await

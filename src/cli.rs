@@ -300,7 +300,7 @@ async fn reindex(config: &Config) -> Result<()> {
     };
     let (dir, feed) = (
         store.dir().to_path_buf(),
-        crate::inbox::indexing::SearchFeed::new(store.clone()),
+        crate::inbox::indexing::source(store.clone()),
     );
     let (c, m) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
         let search = crate::search::Search::open(&dir, feed, &bar)?;

@@ -19,14 +19,13 @@ const CONTACT_PAGE: usize = 5000;
 const MESSAGE_PAGE: usize = 10_000;
 
 /// Feeds the search indexes from the store.
-pub struct SearchFeed {
+struct SearchFeed {
     store: Store,
 }
 
-impl SearchFeed {
-    pub fn new(store: Store) -> Arc<dyn Source> {
-        Arc::new(SearchFeed { store })
-    }
+/// The source `Search` is opened with.
+pub fn source(store: Store) -> Arc<dyn Source> {
+    Arc::new(SearchFeed { store })
 }
 
 fn contact_doc<T: Read>(r: &T, contact: Contact) -> Result<ContactDoc> {
@@ -182,7 +181,7 @@ mod tests {
         crate::demo::generate(&store, 50, 300, 3, &|_| {})
             .await
             .unwrap();
-        let feed = SearchFeed::new(store.clone());
+        let feed = source(store.clone());
         // Any store counts as large here (a small one is re-indexed before serving).
         let s = tokio::task::block_in_place(|| {
             Search::open_deferred_above(dir.path(), feed.clone(), 0, 0)
