@@ -462,6 +462,7 @@ impl Search {
         *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = batch.last;
         Ok(batch.entries)
     }
+
     /// The indexer loop: apply the log whenever writes happen (at most ~4 times a second, so
     /// segments stay few), trim what both indexes hold.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
