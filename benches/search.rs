@@ -56,7 +56,8 @@ fn main() {
             .unwrap();
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let search = Arc::new(Search::open(&store, &|_, _, _| {}).unwrap());
+        let feed = parley::inbox::indexing::source(store.clone());
+        let search = Arc::new(Search::open(dir.path(), feed, &|_, _, _| {}).unwrap());
         let index_s = t.elapsed().as_secs_f64();
         let per = search.disk_bytes() as f64 / n as f64;
         eprintln!(

@@ -103,8 +103,11 @@ pub async fn start(config: Config) -> Result<Running> {
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
     // server serves; `search.rebuilding()` says how far it is.
     let search = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || crate::search::Search::open_deferred(&store))
+        let (dir, feed) = (
+            store.dir().to_path_buf(),
+            crate::inbox::indexing::source(store.clone()),
+        );
+        tokio::task::spawn_blocking(move || crate::search::Search::open_deferred(&dir, feed))
             .await
             .map_err(|e| Error::Internal(format!("search start: {e}")))??
     };
@@ -232,9 +235,9 @@ pub async fn start(config: Config) -> Result<Running> {
                 }
             }
         });
-        let (search, store, stop_rx) = (search.clone(), store.clone(), stop_rx.clone());
+        let (search, stop_rx) = (search.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {
-            search.run(store, stop_rx).await;
+            search.run(stop_rx).await;
             Ok(())
         }));
     }

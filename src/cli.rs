@@ -298,10 +298,13 @@ async fn reindex(config: &Config) -> Result<()> {
             }
         }
     };
-    let s2 = store.clone();
+    let (dir, feed) = (
+        store.dir().to_path_buf(),
+        crate::inbox::indexing::source(store.clone()),
+    );
     let (c, m) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-        let search = crate::search::Search::open(&s2, &bar)?;
-        search.rebuild(&s2, &bar)?;
+        let search = crate::search::Search::open(&dir, feed, &bar)?;
+        search.rebuild(&bar)?;
         Ok(search.stats())
     })
     .await

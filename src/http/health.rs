@@ -26,8 +26,8 @@ pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
             // Changes committed to the store but not yet searchable; while an index is
             // rebuilt, none of its rows are, so it counts at least what is left of that.
             "behind": st
-                .store
-                .read(crate::store::search_log::last)
+                .search
+                .last_change()
                 .map(|last| last.saturating_sub(st.search.applied()))
                 .unwrap_or(0)
                 .max(rebuilding.as_ref().map_or(0, |r| r.total.saturating_sub(r.done).max(1))),

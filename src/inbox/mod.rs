@@ -3,6 +3,7 @@
 //! that describe it in the same transaction.
 
 pub mod clients;
+pub mod indexing;
 pub mod ingest;
 pub mod lists;
 pub mod reads;

@@ -3,12 +3,13 @@
 //! that matters appends to a change log in the same transaction, and one indexer task applies
 //! the log in order, commits with the last applied sequence in the commit payload, and then
 //! trims the log. At start a missing, corrupt or old-version index is rebuilt from the store,
-//! and an intact one catches up from the log, so a crash at any moment loses nothing.
+//! and an intact one catches up from the log, so a crash at any moment loses nothing. Search
+//! reads neither the log nor the tables itself: it is fed through a `Source`.
 
 pub mod query;
 pub mod schema;
+pub mod source;
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,11 +24,9 @@ use tantivy::{
 use tokio::sync::{Notify, watch};
 
 use crate::domain::filter::Filter;
-use crate::domain::inbox::{Contact, Message};
 use crate::error::{Error, Result};
-use crate::store::inbox::{InboxReads, Section};
-use crate::store::{Read, Store, codec, search_log};
 use schema::{ContactFields, MessageFields};
+pub use source::{Changes, ContactDoc, MessageDoc, Source};
 
 fn terr(e: tantivy::TantivyError) -> Error {
     Error::Internal(format!("search index: {e}"))
@@ -161,6 +160,7 @@ pub struct Search {
     applied: Mutex<u64>,
     pub wake: Arc<Notify>,
     rebuild: Rebuild,
+    source: Arc<dyn Source>,
 }
 
 /// Indexes still to be rebuilt from the store (after a restore, a crash mid-rebuild or a
@@ -188,20 +188,14 @@ pub struct Rebuilding {
 const SYNC_REBUILD_CONTACTS: u64 = 1_000;
 const SYNC_REBUILD_MESSAGES: u64 = 10_000;
 
-/// Sections a contact is listed in, for section-scoped searches.
-fn sections(c: &Contact) -> Vec<&'static str> {
-    Section::ALL
-        .iter()
-        .filter(|s| s.holds(c))
-        .map(|s| s.name())
-        .collect()
+fn contact_doc(f: &ContactFields, d: &ContactDoc) -> TantivyDocument {
+    schema::contact_doc(f, &d.contact, &d.chats, &d.tasks, &d.sections)
 }
 
-fn contact_doc<T: Read>(r: &T, f: &ContactFields, c: &Contact) -> Result<TantivyDocument> {
-    let chats = r.contact_chats(c.id)?;
-    let tasks = r.tasks(c.id)?;
-    Ok(schema::contact_doc(f, c, &chats, &tasks, &sections(c)))
-}
+/// Change-log entries read per batch.
+const BATCH: usize = 20_000;
+/// Change-log entries dropped per trimming write.
+const TRIM: usize = 2000;
 
 pub struct Hit {
     pub contact_id: u64,
@@ -233,25 +227,39 @@ fn background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 impl Search {
-    /// Open both indexes under `<data_dir>/search`, rebuilding what needs it, then catch up
-    /// from the change log. Blocks until done (`parley reindex`, tools).
-    pub fn open(store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<Search> {
-        let s = Search::open_deferred(store)?;
-        s.finish_rebuild(store, progress)?;
+    /// Open both indexes under `<data_dir>/search`, rebuilding what needs it from `source`,
+    /// then catch up from the change log. Blocks until done (`parley reindex`, tools).
+    pub fn open(
+        data_dir: &Path,
+        source: Arc<dyn Source>,
+        progress: &dyn Fn(&str, u64, u64),
+    ) -> Result<Search> {
+        let s = Search::open_deferred(data_dir, source)?;
+        s.finish_rebuild(progress)?;
         Ok(s)
     }
 
     /// Open both indexes, leaving any rebuild to `run` (or `finish_rebuild`), so a server
     /// starts at once after a restore instead of after minutes of indexing. An intact index
     /// only catches up from the change log here, which is quick.
-    pub fn open_deferred(store: &Store) -> Result<Search> {
-        Search::open_deferred_above(store, SYNC_REBUILD_CONTACTS, SYNC_REBUILD_MESSAGES)
+    pub fn open_deferred(data_dir: &Path, source: Arc<dyn Source>) -> Result<Search> {
+        Search::open_deferred_above(
+            data_dir,
+            source,
+            SYNC_REBUILD_CONTACTS,
+            SYNC_REBUILD_MESSAGES,
+        )
     }
 
     /// `open_deferred`, re-indexing before it returns when the store holds at most
     /// `max_contacts` contacts and `max_messages` messages.
-    fn open_deferred_above(store: &Store, max_contacts: u64, max_messages: u64) -> Result<Search> {
-        let root = store.dir().join("search");
+    pub(crate) fn open_deferred_above(
+        data_dir: &Path,
+        source: Arc<dyn Source>,
+        max_contacts: u64,
+        max_messages: u64,
+    ) -> Result<Search> {
+        let root = data_dir.join("search");
         let (cs, cf) = schema::contacts_schema();
         let (ms, mf) = schema::messages_schema();
         let (contacts, cseq) = Idx::open(&root.join("contacts"), schema::CONTACTS_VERSION, cs, cf)?;
@@ -267,16 +275,15 @@ impl Search {
                 messages: AtomicBool::new(mseq.is_none()),
                 ..Default::default()
             },
+            source,
         };
         // A small store is indexed in well under a second: do it now, so a fresh or
         // crashed server answers every search from its first request. Only a large one
         // (a restored shop) is left to the background.
-        let small = store.read(|r| {
-            Ok(r.len(crate::store::tables::CONTACTS)? <= max_contacts
-                && r.len(crate::store::tables::MESSAGES)? <= max_messages)
-        })?;
+        let (contacts, messages) = s.source.sizes()?;
+        let small = contacts <= max_contacts && messages <= max_messages;
         if s.rebuilding().is_none() || small {
-            s.finish_rebuild(store, &|_, _, _| {})?;
+            s.finish_rebuild(&|_, _, _| {})?;
         }
         Ok(s)
     }
@@ -314,7 +321,7 @@ impl Search {
 
     /// Rebuild the indexes that need it (contacts first: the chat search needs them), then
     /// catch up from the change log. Only one caller at a time: `open` or the indexer loop.
-    pub fn finish_rebuild(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
+    pub fn finish_rebuild(&self, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
         let track = |what: &str, n: u64, total: u64| {
             self.rebuild.done.store(n, Ordering::Relaxed);
             self.rebuild.total.store(total, Ordering::Relaxed);
@@ -324,7 +331,7 @@ impl Search {
         let cseq = match seqs.0 {
             Some(v) => v,
             None => {
-                let v = self.rebuild_contacts(store, &track)?;
+                let v = self.rebuild_contacts(&track)?;
                 self.rebuild
                     .seqs
                     .lock()
@@ -338,7 +345,7 @@ impl Search {
             Some(v) => v,
             None => {
                 self.rebuild.done.store(0, Ordering::Relaxed);
-                let v = self.rebuild_messages(store, &track)?;
+                let v = self.rebuild_messages(&track)?;
                 self.rebuild
                     .seqs
                     .lock()
@@ -349,48 +356,34 @@ impl Search {
             }
         };
         *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = cseq.min(mseq);
-        while self.apply(store)? > 0 {}
+        while self.apply()? > 0 {}
         Ok(())
     }
 
     /// Rebuild both indexes from the store (what `parley reindex` does).
-    pub fn rebuild(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
-        let a = self.rebuild_contacts(store, progress)?;
-        let b = self.rebuild_messages(store, progress)?;
+    pub fn rebuild(&self, progress: &dyn Fn(&str, u64, u64)) -> Result<()> {
+        let a = self.rebuild_contacts(progress)?;
+        let b = self.rebuild_messages(progress)?;
         *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = a.min(b);
         Ok(())
     }
 
-    fn rebuild_contacts(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
+    fn rebuild_contacts(&self, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
         let f = self.contacts.fields;
         let started = std::time::Instant::now();
-        // One snapshot: the data and the log position it corresponds to.
-        let (seq, n) = store.read(|r| {
-            let seq = search_log::last(r)?;
-            let total = r.len(crate::store::tables::CONTACTS)?;
-            let w = self.contacts.writer();
-            w.delete_all_documents().map_err(terr)?;
-            let mut after: Option<Vec<u8>> = None;
-            let mut n = 0u64;
-            loop {
-                let rows = r.scan(
-                    crate::store::tables::CONTACTS,
-                    &[],
-                    after.as_deref(),
-                    false,
-                    5000,
-                )?;
-                let Some((last, _)) = rows.last() else { break };
-                after = Some(last.clone());
-                for (_, v) in &rows {
-                    let c: Contact = codec::decode(v)?;
-                    w.add_document(contact_doc(r, &f, &c)?).map_err(terr)?;
-                    n += 1;
-                }
-                progress("contacts", n, total);
+        let w = self.contacts.writer();
+        w.delete_all_documents().map_err(terr)?;
+        let mut n = 0u64;
+        // The source reads one snapshot and returns its log position.
+        let seq = self.source.scan_contacts(&mut |docs, total| {
+            for d in &docs {
+                w.add_document(contact_doc(&f, d)).map_err(terr)?;
+                n += 1;
             }
-            Ok((seq, n))
+            progress("contacts", n, total);
+            Ok(())
         })?;
+        drop(w);
         self.contacts.commit(seq)?;
         tracing::info!(
             "search: indexed {n} contacts in {:.1} s",
@@ -399,48 +392,24 @@ impl Search {
         Ok(seq)
     }
 
-    fn rebuild_messages(&self, store: &Store, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
+    fn rebuild_messages(&self, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
         let f = self.messages.fields;
         let started = std::time::Instant::now();
-        let (seq, n) = store.read(|r| {
-            let seq = search_log::last(r)?;
-            let total = r.len(crate::store::tables::MESSAGES)?;
-            let mut owner: HashMap<u64, u64> = HashMap::new();
-            let w = self.messages.writer();
-            w.delete_all_documents().map_err(terr)?;
-            let mut after: Option<Vec<u8>> = None;
-            let mut n = 0u64;
-            loop {
-                let rows = r.scan(
-                    crate::store::tables::MESSAGES,
-                    &[],
-                    after.as_deref(),
-                    false,
-                    10_000,
-                )?;
-                let Some((last, _)) = rows.last() else { break };
-                after = Some(last.clone());
-                for (_, v) in &rows {
-                    let m: Message = codec::decode(v)?;
-                    n += 1;
-                    if !schema::searchable(&m) {
-                        continue;
-                    }
-                    let contact = match owner.get(&m.chat_id) {
-                        Some(c) => *c,
-                        None => {
-                            let c = r.chat(m.chat_id)?.map_or(0, |c| c.contact_id);
-                            owner.insert(m.chat_id, c);
-                            c
-                        }
-                    };
-                    w.add_document(schema::message_doc(&f, &m, contact))
+        let w = self.messages.writer();
+        w.delete_all_documents().map_err(terr)?;
+        let mut n = 0u64;
+        let seq = self.source.scan_messages(&mut |docs, total| {
+            for d in &docs {
+                n += 1;
+                if schema::searchable(&d.message) {
+                    w.add_document(schema::message_doc(&f, &d.message, d.contact_id))
                         .map_err(terr)?;
                 }
-                progress("messages", n, total);
             }
-            Ok((seq, n))
+            progress("messages", n, total);
+            Ok(())
         })?;
+        drop(w);
         self.messages.commit(seq)?;
         tracing::info!(
             "search: indexed {n} messages in {:.1} s",
@@ -451,8 +420,8 @@ impl Search {
 
     /// Apply one batch of the change log; returns how many entries it applied. On failure
     /// nothing moves: uncommitted changes are dropped and the same entries come again.
-    pub fn apply(&self, store: &Store) -> Result<usize> {
-        let r = self.apply_batch(store);
+    pub fn apply(&self) -> Result<usize> {
+        let r = self.apply_batch();
         if r.is_err() {
             self.contacts.rollback();
             self.messages.rollback();
@@ -460,62 +429,43 @@ impl Search {
         r
     }
 
-    fn apply_batch(&self, store: &Store) -> Result<usize> {
+    fn apply_batch(&self) -> Result<usize> {
         let from = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
         let (cf, mf) = (self.contacts.fields, self.messages.fields);
-        let (n, last) = store.read(|r| {
-            let entries = search_log::since(r, from, 20_000)?;
-            let Some(last) = entries.last().map(|e| e.0) else {
-                return Ok((0, from));
-            };
-            let mut contacts = HashSet::new();
-            let mut msgs = HashSet::new();
-            for (_, e) in &entries {
-                match e {
-                    search_log::Entry::Contact(id) => {
-                        contacts.insert(*id);
-                    }
-                    search_log::Entry::Message(chat, id) => {
-                        msgs.insert((*chat, *id));
-                    }
-                }
-            }
-            {
-                let w = self.contacts.writer();
-                for id in contacts {
-                    w.delete_term(Term::from_field_u64(cf.id, id));
-                    if let Some(c) = r.contact(id)? {
-                        w.add_document(contact_doc(r, &cf, &c)?).map_err(terr)?;
-                    }
-                }
-            }
-            {
-                let w = self.messages.writer();
-                for (chat, id) in msgs {
-                    w.delete_term(Term::from_field_u64(mf.id, id));
-                    if let Some(m) = r.message(chat, id)?
-                        && schema::searchable(&m)
-                    {
-                        let contact = r.chat(chat)?.map_or(0, |c| c.contact_id);
-                        w.add_document(schema::message_doc(&mf, &m, contact))
-                            .map_err(terr)?;
-                    }
-                }
-            }
-            Ok((entries.len(), last))
-        })?;
-        if n == 0 {
+        let batch = self.source.changes(from, BATCH)?;
+        if batch.entries == 0 {
             return Ok(0);
         }
-        self.contacts.commit(last)?;
-        self.messages.commit(last)?;
-        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = last;
-        Ok(n)
+        {
+            let w = self.contacts.writer();
+            for (id, doc) in &batch.contacts {
+                w.delete_term(Term::from_field_u64(cf.id, *id));
+                if let Some(d) = doc {
+                    w.add_document(contact_doc(&cf, d)).map_err(terr)?;
+                }
+            }
+        }
+        {
+            let w = self.messages.writer();
+            for (id, doc) in &batch.messages {
+                w.delete_term(Term::from_field_u64(mf.id, *id));
+                if let Some(d) = doc
+                    && schema::searchable(&d.message)
+                {
+                    w.add_document(schema::message_doc(&mf, &d.message, d.contact_id))
+                        .map_err(terr)?;
+                }
+            }
+        }
+        self.contacts.commit(batch.last)?;
+        self.messages.commit(batch.last)?;
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = batch.last;
+        Ok(batch.entries)
     }
 
     /// The indexer loop: apply the log whenever writes happen (at most ~4 times a second, so
     /// segments stay few), trim what both indexes hold.
-    pub async fn run(self: Arc<Self>, store: Store, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         // While indexing keeps failing (a full disk), say so once, not every second.
         let mut failing = false;
         while self.rebuilding().is_some() {
@@ -523,9 +473,9 @@ impl Search {
             tracing::info!(
                 "search: rebuilding the index in the background; the server serves meanwhile"
             );
-            let (me, st) = (self.clone(), store.clone());
+            let me = self.clone();
             let r = tokio::task::spawn_blocking(move || {
-                me.finish_rebuild(&st, &|what, n, total| {
+                me.finish_rebuild(&|what, n, total| {
                     if n == total || n % 100_000 == 0 {
                         tracing::info!("search: rebuilding the {what} index: {n}/{total}");
                     }
@@ -563,9 +513,8 @@ impl Search {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
             let me = self.clone();
-            let st = store.clone();
             let r = tokio::task::spawn_blocking(move || -> Result<()> {
-                while me.apply(&st)? > 0 {}
+                while me.apply()? > 0 {}
                 Ok(())
             })
             .await;
@@ -577,7 +526,7 @@ impl Search {
                     }
                     let upto = self.applied();
                     loop {
-                        match store.write(move |w| search_log::trim(w, upto, 2000)).await {
+                        match self.source.trim(upto, TRIM).await {
                             Ok(true) => break,
                             Ok(false) => tokio::task::yield_now().await,
                             // The writer already said the disk is full; it is retried
@@ -605,6 +554,11 @@ impl Search {
 
     pub fn applied(&self) -> u64 {
         *self.applied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sequence of the newest change committed to the store, searchable yet or not.
+    pub fn last_change(&self) -> Result<u64> {
+        self.source.last_change()
     }
 
     fn contact_ids(&self, addrs: impl Iterator<Item = DocAddress>) -> Result<Vec<u64>> {
@@ -746,45 +700,5 @@ impl Search {
                 .unwrap_or(0)
         }
         size(&self.contacts.path) + size(&self.messages.path)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// After a restore the index is missing: the server opens it at once, and a search over
-    /// it says it is being rebuilt (503) instead of answering "no such client"; once the
-    /// rebuild is done, the same search finds the restored data.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_missing_index_is_rebuilt_later_and_searches_say_so_meanwhile() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        crate::demo::generate(&store, 50, 300, 3, &|_| {})
-            .await
-            .unwrap();
-        // Any store counts as large here (a small one is re-indexed before serving).
-        let s = tokio::task::block_in_place(|| Search::open_deferred_above(&store, 0, 0)).unwrap();
-        let r = s.rebuilding().expect("a rebuild is pending");
-        assert_eq!(r.index, "contacts");
-        let e = s
-            .contacts(None, None, None, true, 0, 10)
-            .expect_err("no partial answer while rebuilding");
-        assert_eq!(e.status(), 503);
-        assert!(e.to_string().contains("being rebuilt"), "{e}");
-        assert!(s.messages("hello", 0, 10).is_err());
-
-        tokio::task::block_in_place(|| s.finish_rebuild(&store, &|_, _, _| {})).unwrap();
-        assert!(s.rebuilding().is_none());
-        let (ids, total) = s.contacts(None, None, None, true, 0, 10).unwrap();
-        assert_eq!(total, 50);
-        assert_eq!(ids.len(), 10);
-        assert_eq!(s.stats().0, 50);
-
-        // An intact index opens without a pending rebuild.
-        drop(s);
-        let s = tokio::task::block_in_place(|| Search::open_deferred(&store)).unwrap();
-        assert!(s.rebuilding().is_none());
-        assert_eq!(s.stats().0, 50);
     }
 }
