@@ -5,7 +5,9 @@
 pub mod clients;
 pub mod ingest;
 pub mod lists;
+pub mod message_search;
 pub mod reply;
+pub mod saved;
 pub mod visitors;
 
 use std::collections::HashMap;
