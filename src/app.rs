@@ -113,6 +113,7 @@ pub async fn start(config: Config) -> Result<Running> {
     };
     let search = Arc::new(search);
     let blobs = Blobs::new(
+        store.clone(),
         &config.server.data_dir,
         config.limits.max_upload_bytes as u64,
     );

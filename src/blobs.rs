@@ -1,6 +1,7 @@
 //! Attachments on disk under `<data_dir>/blobs/ab/cdef…`, named by SHA-256 so the same file is
 //! stored once. Files are written to a temporary name, synced and renamed: a crash never leaves
-//! a half-written blob under its final name.
+//! a half-written blob under its final name. `Blobs` is the service for files: it holds the
+//! store and records each file's metadata and upload claims there itself.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -132,6 +133,7 @@ impl Uploader {
 
 #[derive(Clone)]
 pub struct Blobs {
+    store: Store,
     dir: PathBuf,
     pub max_bytes: u64,
     /// Held (shared) from "is the file there?" to the row that records it, and (exclusive) by
@@ -141,8 +143,9 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    pub fn new(data_dir: &Path, max_bytes: u64) -> Blobs {
+    pub fn new(store: Store, data_dir: &Path, max_bytes: u64) -> Blobs {
         Blobs {
+            store,
             dir: data_dir.join("blobs"),
             max_bytes,
             files: Arc::default(),
@@ -157,27 +160,34 @@ impl Blobs {
         valid.then(|| self.dir.join(&sha256[..2]).join(&sha256[2..]))
     }
 
+    /// A stored file's recorded type and size and where it is on disk; NotFound for a digest
+    /// that is malformed or unknown.
+    pub async fn find(&self, sha256: &str) -> Result<(Blob, PathBuf)> {
+        let missing = || Error::NotFound(format!("file {sha256}"));
+        let path = self.path(sha256).ok_or_else(missing)?;
+        let sha = sha256.to_string();
+        let meta = self
+            .store
+            .query(move |r| r.blob(&sha))
+            .await?
+            .ok_or_else(missing)?;
+        Ok((meta, path))
+    }
+
     /// Store `chunks` (a body stream) after checking type and size; records metadata in redb.
     /// For files a channel received: they are kept (never swept as unattached).
-    pub async fn put_stream<S, E>(
-        &self,
-        store: &Store,
-        mime: &str,
-        name: &str,
-        chunks: S,
-    ) -> Result<Attachment>
+    pub async fn put_stream<S, E>(&self, mime: &str, name: &str, chunks: S) -> Result<Attachment>
     where
         S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.put(store, None, mime, name, chunks).await
+        self.put(None, mime, name, chunks).await
     }
 
     /// An upload through the API, recorded as `who`'s: only they may attach it (see `attach`),
     /// and it is swept if it is never attached.
     pub async fn put_upload<S, E>(
         &self,
-        store: &Store,
         who: Uploader,
         mime: &str,
         name: &str,
@@ -187,12 +197,11 @@ impl Blobs {
         S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.put(store, Some(who), mime, name, chunks).await
+        self.put(Some(who), mime, name, chunks).await
     }
 
     async fn put<S, E>(
         &self,
-        store: &Store,
         who: Option<Uploader>,
         mime: &str,
         name: &str,
@@ -303,7 +312,7 @@ impl Blobs {
         };
         let s = sha.clone();
         let owner = who.map(Uploader::key);
-        store
+        self.store
             .write(move |w| {
                 db::put_blob(w, &s, &meta)?;
                 let Some(owner) = &owner else {
@@ -345,7 +354,6 @@ impl Blobs {
     /// message is stored, so the sweep never takes it in between.
     pub async fn attach(
         &self,
-        store: &Store,
         who: Uploader,
         sha256: &str,
         name: Option<&str>,
@@ -355,7 +363,8 @@ impl Blobs {
             return Err(refused());
         }
         let (sha, owner) = (sha256.to_string(), who.key());
-        let meta = store
+        let meta = self
+            .store
             .write(move |w| {
                 let Some(meta) = w.blob(&sha)? else {
                     return Ok(None);
@@ -391,11 +400,15 @@ impl Blobs {
     /// Drop upload claims older than `cutoff_ms`; a file nobody attached, claims or kept,
     /// and that the expired uploads put on disk, is deleted with its row. Returns the number
     /// of files deleted.
-    pub async fn sweep(&self, store: &Store, cutoff_ms: i64) -> Result<usize> {
+    pub async fn sweep(&self, cutoff_ms: i64) -> Result<usize> {
         let mut deleted = 0;
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page = store.read(|r| db::uploads_page(r, after.as_deref(), 500))?;
+            let from = after.clone();
+            let page = self
+                .store
+                .query(move |r| db::uploads_page(r, from.as_deref(), 500))
+                .await?;
             let Some((last, ..)) = page.last() else {
                 break;
             };
@@ -409,7 +422,8 @@ impl Blobs {
                 continue;
             }
             let _guard = self.files.write().await;
-            let gone = store
+            let gone = self
+                .store
                 .write(move |w| {
                     let mut gone = Vec::new();
                     for (sha, owner) in &expired {
@@ -445,16 +459,10 @@ impl Blobs {
         Ok(deleted)
     }
 
-    pub async fn put_bytes(
-        &self,
-        store: &Store,
-        mime: &str,
-        name: &str,
-        data: Vec<u8>,
-    ) -> Result<Attachment> {
+    pub async fn put_bytes(&self, mime: &str, name: &str, data: Vec<u8>) -> Result<Attachment> {
         let stream = futures_util::stream::iter(std::iter::once(Ok::<_, std::io::Error>(
             bytes::Bytes::from(data),
         )));
-        self.put_stream(store, mime, name, stream).await
+        self.put_stream(mime, name, stream).await
     }
 }

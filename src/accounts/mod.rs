@@ -1,4 +1,5 @@
-//! Managers, passwords, sessions and sign-in limits.
+//! Managers, passwords, sessions, API tokens and sign-in limits: the service the HTTP layer
+//! calls for anything about who may sign in and as whom.
 
 pub mod password;
 pub mod ratelimit;
@@ -11,6 +12,7 @@ use tokio::sync::broadcast;
 use crate::config::LimitsConfig;
 use crate::domain::inbox::{ApiToken, TokenScope};
 use crate::domain::manager::{self, Manager, Role};
+use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::sessions::{self, Session};
 use crate::store::{self, Store};
@@ -98,6 +100,25 @@ pub struct NewManager {
     pub password: String,
 }
 
+/// What an admin changes about a manager; `None` leaves a field as it is. Each field is
+/// checked as it is applied, in this order, as the API has always done.
+#[derive(Default)]
+pub struct ManagerChanges {
+    pub name: Option<String>,
+    /// "admin" or "manager"; anything else is refused (after the manager is found).
+    pub role: Option<String>,
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// Avatars are shown small; a larger file is refused rather than served to every browser.
+pub const MAX_AVATAR_BYTES: u64 = 2 * 1024 * 1024;
+
+/// A role as the API spells it.
+pub fn parse_role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| Error::invalid("role", "must be \"admin\" or \"manager\""))
+}
+
 impl Accounts {
     pub fn new(store: Store, limits: &LimitsConfig) -> Accounts {
         let refill = Duration::from_secs(limits.login_refill_secs.max(1));
@@ -134,7 +155,7 @@ impl Accounts {
         // "not blocked yet" test together; a correct password gets it back.
         self.spend_attempt(&by_login, &by_ip)?;
         let found = match manager::normalise_login(login) {
-            Ok(l) => self.store.read(|r| r.manager_by_login(&l))?,
+            Ok(l) => self.store.query(move |r| r.manager_by_login(&l)).await?,
             Err(_) => None,
         };
         // An unknown login is checked against a dummy hash, so it takes as long as a known one.
@@ -304,17 +325,31 @@ impl Accounts {
             && self.store.read(manager_ok)?)
     }
 
-    /// Make an API token for `by` (an admin). Only the token is returned; the store keeps its
-    /// SHA-256. A token made with a token gets no more power than that one, and ends with it.
+    /// Make an API token for `by` (an admin), named `name`, with `scope` ("integration", the
+    /// default, or "admin"). Only the token is returned; the store keeps its SHA-256. A token
+    /// made with a token gets no more power than that one, and ends with it.
     pub async fn create_token(
         &self,
         by: &Identity,
-        name: String,
-        scope: TokenScope,
+        name: &str,
+        scope: Option<&str>,
     ) -> Result<(String, ApiToken)> {
         if !by.is_admin() {
             return Err(Error::Forbidden("this needs the admin role".into()));
         }
+        let name = normalise::text(name, 100);
+        if name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let scope = match scope {
+            None => TokenScope::Integration,
+            Some(s) => TokenScope::parse(s).ok_or_else(|| {
+                Error::invalid(
+                    "scope",
+                    format!("{s:?} must be \"integration\" or \"admin\""),
+                )
+            })?,
+        };
         let token = format!("{TOKEN_PREFIX}{}", random_token(32));
         let hash = sha256(token.as_bytes());
         let creator = by.manager.id;
@@ -344,6 +379,11 @@ impl Accounts {
         Ok((token, t))
     }
 
+    /// Every API token (without its secret, which is not kept).
+    pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.store.query(store::inbox::api_tokens).await
+    }
+
     /// Delete an API token and every token made with it; connections they opened end. False
     /// when there was no such token.
     pub async fn delete_token(&self, id: u64) -> Result<bool> {
@@ -363,6 +403,82 @@ impl Accounts {
         self.store.write(move |w| sessions::delete(w, &h)).await?;
         let _ = self.revoked.send(Revoked::Session(session_hash));
         Ok(())
+    }
+
+    /// Every manager, disabled ones included.
+    pub async fn managers(&self) -> Result<Vec<Manager>> {
+        self.store.query(|r| r.managers()).await
+    }
+
+    pub async fn manager(&self, id: u64) -> Result<Option<Manager>> {
+        self.store.query(move |r| r.manager(id)).await
+    }
+
+    /// Apply an admin's `changes` to manager `id`: NotFound for an unknown manager, else the
+    /// manager as it is afterwards. Fields are applied one at a time, so a refused field
+    /// (the last admin's role) leaves those before it applied.
+    pub async fn update_manager(&self, id: u64, changes: ManagerChanges) -> Result<Manager> {
+        let Some(current) = self.manager(id).await? else {
+            return Err(Error::NotFound(format!("manager {id}")));
+        };
+        let role = changes.role.as_deref().map(parse_role).transpose()?;
+        let mut m = current;
+        if let Some(name) = changes.name {
+            m = self.set_name(id, &name).await?;
+        }
+        if let Some(role) = role {
+            m = self.set_role(id, role).await?;
+        }
+        if let Some(pw) = changes.password {
+            m = self.set_password(id, pw).await?;
+        }
+        if let Some(d) = changes.disabled {
+            m = self.set_disabled(id, d).await?;
+        }
+        Ok(m)
+    }
+
+    /// A manager's own profile: display name and avatar (the digest of an uploaded JPEG,
+    /// PNG, WebP or GIF of at most `MAX_AVATAR_BYTES`, or `Some(None)` to remove it).
+    /// Returns `me` unchanged when nothing is asked.
+    pub async fn update_profile(
+        &self,
+        me: &Manager,
+        name: Option<&str>,
+        avatar: Option<Option<String>>,
+    ) -> Result<Manager> {
+        let who = me.id;
+        let mut m = me.clone();
+        if let Some(name) = name {
+            m = self.set_name(who, name).await?;
+        }
+        if let Some(avatar) = avatar {
+            if let Some(sha) = &avatar {
+                let s = sha.clone();
+                let blob = self
+                    .store
+                    .query(move |r| r.blob(&s))
+                    .await?
+                    .ok_or_else(|| Error::invalid("avatar", format!("no uploaded file {sha:?}")))?;
+                if !matches!(
+                    blob.mime.as_str(),
+                    "image/jpeg" | "image/png" | "image/webp" | "image/gif"
+                ) {
+                    return Err(Error::invalid(
+                        "avatar",
+                        format!("must be a JPEG, PNG, WebP or GIF image, not {}", blob.mime),
+                    ));
+                }
+                if blob.size > MAX_AVATAR_BYTES {
+                    return Err(Error::invalid(
+                        "avatar",
+                        format!("must be at most {MAX_AVATAR_BYTES} bytes"),
+                    ));
+                }
+            }
+            m = self.set_avatar(who, avatar).await?;
+        }
+        Ok(m)
     }
 
     pub async fn create_manager(&self, n: NewManager) -> Result<Manager> {
@@ -421,7 +537,7 @@ impl Accounts {
 
     pub async fn set_disabled(&self, id: u64, disabled: bool) -> Result<Manager> {
         if disabled {
-            self.ensure_other_admin(id)?;
+            self.ensure_other_admin(id).await?;
         }
         self.change(id, disabled, move |m| m.disabled = disabled)
             .await
@@ -429,7 +545,7 @@ impl Accounts {
 
     pub async fn set_role(&self, id: u64, role: Role) -> Result<Manager> {
         if role != Role::Admin {
-            self.ensure_other_admin(id)?;
+            self.ensure_other_admin(id).await?;
         }
         self.change(id, false, move |m| m.role = role).await
     }
@@ -446,13 +562,13 @@ impl Accounts {
     }
 
     /// Refuse to remove the last enabled admin: nobody could manage the server afterwards.
-    fn ensure_other_admin(&self, id: u64) -> Result<()> {
-        let others = self.store.read(|r| {
-            Ok(r.managers()?
-                .iter()
-                .filter(|m| m.id != id && m.role == Role::Admin && !m.disabled)
-                .count())
-        })?;
+    async fn ensure_other_admin(&self, id: u64) -> Result<()> {
+        let others = self
+            .managers()
+            .await?
+            .iter()
+            .filter(|m| m.id != id && m.role == Role::Admin && !m.disabled)
+            .count();
         if others == 0 {
             return Err(Error::Conflict(
                 "this is the last enabled admin; make another admin first".into(),
@@ -467,7 +583,7 @@ impl Accounts {
     /// manager` before the first start), create one — login `admin`, or `admin2`, `admin3`…
     /// when taken — and return its login and one-time password for the start banner.
     pub async fn ensure_first_admin(&self) -> Result<Option<FirstAdmin>> {
-        let managers = self.store.read(|r| r.managers())?;
+        let managers = self.managers().await?;
         if managers
             .iter()
             .any(|m| m.role == Role::Admin && !m.disabled)

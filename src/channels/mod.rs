@@ -113,7 +113,7 @@ impl Ctx {
         };
         let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
         self.blobs
-            .put_stream(&self.inbox.store, &mime, name, Box::pin(stream))
+            .put_stream(&mime, name, Box::pin(stream))
             .await
             .map_err(|e| match e {
                 Error::Unavailable(m) => SendError::Retry {

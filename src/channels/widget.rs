@@ -114,10 +114,7 @@ pub async fn sweep(
             Ok(n) => tracing::info!("swept {n} widget visitors who never wrote"),
             Err(e) => tracing::warn!("widget visitor sweep failed: {e}"),
         }
-        match blobs
-            .sweep(&inbox.store, now.saturating_sub(ms(upload_age)))
-            .await
-        {
+        match blobs.sweep(now.saturating_sub(ms(upload_age))).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("deleted {n} uploaded files never attached"),
             Err(e) => tracing::warn!("unattached upload sweep failed: {e}"),

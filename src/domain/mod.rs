@@ -5,3 +5,12 @@ pub mod filter;
 pub mod inbox;
 pub mod manager;
 pub mod normalise;
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it). A rule about
+/// time (a link's expiry) needs the time without needing the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -29,7 +29,7 @@ pub async fn blob(
     if !same_secret(sig.as_bytes(), want.as_bytes()) {
         return Err(bad().into());
     }
-    if expires < crate::store::now_ms() / 1000 {
+    if expires < crate::domain::now_ms() / 1000 {
         return Err(Error::Forbidden("this file link has expired".into()).into());
     }
     // Private: the link is a capability; shared caches must not hand the file to others.

@@ -103,17 +103,15 @@ pub async fn api(
             let field = format!("message.attachments[{i}]");
             let name = a.name.clone().unwrap_or_else(|| "file".into());
             let att = match a.source(&field)? {
-                FileSource::Inline(bytes) => {
-                    st.blobs.put_bytes(&st.store, &a.mime, &name, bytes).await?
+                FileSource::Inline(bytes) => st.blobs.put_bytes(&a.mime, &name, bytes).await?,
+                FileSource::Url(url) => {
+                    crate::channels::fetch::download(&st.http, url, &st.blobs, &a.mime, &name)
+                        .await
+                        .map_err(|e| match e {
+                            Error::BadRequest(m) => Error::invalid(&field, m),
+                            other => other,
+                        })?
                 }
-                FileSource::Url(url) => crate::channels::fetch::download(
-                    &st.http, url, &st.blobs, &st.store, &a.mime, &name,
-                )
-                .await
-                .map_err(|e| match e {
-                    Error::BadRequest(m) => Error::invalid(&field, m),
-                    other => other,
-                })?,
             };
             attachments.push(att);
         }

@@ -270,11 +270,7 @@ pub async fn send(
     let mut files = Vec::new();
     for a in &b.attachments {
         let who = Uploader::Visitor(v.id);
-        files.push(
-            st.blobs
-                .attach(&st.store, who, &a.id, a.name.as_deref())
-                .await?,
-        );
+        files.push(st.blobs.attach(who, &a.id, a.name.as_deref()).await?);
     }
     let r = st
         .inbox
@@ -320,7 +316,7 @@ pub async fn upload(
     let mut blobs = st.blobs.clone();
     blobs.max_bytes = blobs.max_bytes.min(MAX_VISITOR_UPLOAD);
     let who = Uploader::Visitor(v.id);
-    let a = super::api::files::receive(req, &blobs, &st.store, who, q.name, body).await?;
+    let a = super::api::files::receive(req, &blobs, who, q.name, body).await?;
     let body = json!({"id": a.sha256, "name": a.name, "mime": a.mime, "size": a.size});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -6,8 +6,10 @@ pub mod clients;
 pub mod indexing;
 pub mod ingest;
 pub mod lists;
+pub mod message_search;
 pub mod reads;
 pub mod reply;
+pub mod saved;
 pub mod visitors;
 
 use std::collections::HashMap;

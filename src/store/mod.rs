@@ -419,12 +419,8 @@ impl W<'_> {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// Kept here so the store's many callers of `store::now_ms` need not change.
+pub use crate::domain::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -309,11 +309,7 @@ pub async fn send(
     let mut atts = Vec::new();
     for a in &b.attachments {
         let who = crate::blobs::Uploader::Manager(id.manager.id);
-        atts.push(
-            st.blobs
-                .attach(&st.store, who, &a.id, a.name.as_deref())
-                .await?,
-        );
+        atts.push(st.blobs.attach(who, &a.id, a.name.as_deref()).await?);
     }
     let v = st
         .inbox

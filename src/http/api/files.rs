@@ -13,8 +13,6 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::views::attachment_json;
-use crate::store::Store;
-use crate::store::inbox::InboxReads;
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
@@ -30,7 +28,7 @@ pub async fn upload(
     body: Body,
 ) -> poem::Result<Response> {
     let who = Uploader::Manager(id.manager.id);
-    let att = receive(req, &st.blobs, &st.store, who, q.name, body).await?;
+    let att = receive(req, &st.blobs, who, q.name, body).await?;
     Ok((StatusCode::CREATED, Json(attachment_json(&att))).into_response())
 }
 
@@ -38,7 +36,6 @@ pub async fn upload(
 pub async fn receive(
     req: &Request,
     blobs: &Blobs,
-    store: &Store,
     who: Uploader,
     name: Option<String>,
     body: Body,
@@ -59,7 +56,7 @@ pub async fn receive(
     let name = name.unwrap_or_else(|| "file".into());
     let stream = body.into_bytes_stream();
     Ok(blobs
-        .put_upload(store, who, &mime, &name, Box::pin(stream))
+        .put_upload(who, &mime, &name, Box::pin(stream))
         .await?)
 }
 
@@ -81,14 +78,7 @@ pub(crate) async fn serve_blob(
     sha: &str,
     cache_control: &str,
 ) -> poem::Result<Response> {
-    let path = st
-        .blobs
-        .path(sha)
-        .ok_or_else(|| Error::NotFound(format!("file {sha}")))?;
-    let meta = st
-        .store
-        .read(|r| r.blob(sha))?
-        .ok_or_else(|| Error::NotFound(format!("file {sha}")))?;
+    let (meta, path) = st.blobs.find(sha).await?;
     let etag = format!("\"{sha}\"");
     if req.header(header::IF_NONE_MATCH) == Some(etag.as_str()) {
         return Ok(StatusCode::NOT_MODIFIED

@@ -1,6 +1,5 @@
 //! `/api/v1/managers`: staff accounts (admin only, except the list of names for mentions).
 
-use crate::store::prelude::*;
 use std::sync::Arc;
 
 use poem::web::{Data, Json, Path};
@@ -9,9 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::session::manager_json;
-use crate::accounts::NewManager;
-use crate::domain::manager::Role;
-use crate::error::Error;
+use crate::accounts::{ManagerChanges, NewManager, parse_role};
 use crate::http::AppState;
 use crate::http::auth::{Admin, Auth};
 
@@ -25,8 +22,8 @@ fn json_response(v: serde_json::Value, status: u16) -> Response {
 /// Every manager can see who the managers are (mentions, assignment); only admins see
 /// disabled accounts.
 #[handler]
-pub fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Response> {
-    let all = st.store.read(|r| r.managers())?;
+pub async fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Response> {
+    let all = st.accounts.managers().await?;
     let admin = id.is_admin();
     let items: Vec<_> = all
         .iter()
@@ -34,10 +31,6 @@ pub fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Resp
         .map(manager_json)
         .collect();
     Ok(json_response(json!({ "items": items }), 200))
-}
-
-fn parse_role(s: &str) -> Result<Role, Error> {
-    Role::parse(s).ok_or_else(|| Error::invalid("role", "must be \"admin\" or \"manager\""))
 }
 
 #[derive(Deserialize)]
@@ -83,29 +76,12 @@ pub async fn update(
     Path(id): Path<u64>,
     Json(b): Json<UpdateBody>,
 ) -> poem::Result<Response> {
-    if st.store.read(|r| r.manager(id))?.is_none() {
-        return Err(Error::NotFound(format!("manager {id}")).into());
-    }
-    let role = b.role.as_deref().map(parse_role).transpose()?;
-    let mut m = None;
-    if let Some(name) = b.name {
-        m = Some(st.accounts.set_name(id, &name).await?);
-    }
-    if let Some(role) = role {
-        m = Some(st.accounts.set_role(id, role).await?);
-    }
-    if let Some(pw) = b.password {
-        m = Some(st.accounts.set_password(id, pw).await?);
-    }
-    if let Some(d) = b.disabled {
-        m = Some(st.accounts.set_disabled(id, d).await?);
-    }
-    let m = match m {
-        Some(m) => m,
-        None => st
-            .store
-            .read(|r| r.manager(id))?
-            .ok_or_else(|| Error::NotFound(format!("manager {id}")))?,
+    let changes = ManagerChanges {
+        name: b.name,
+        role: b.role,
+        password: b.password,
+        disabled: b.disabled,
     };
+    let m = st.accounts.update_manager(id, changes).await?;
     Ok(json_response(manager_json(&m), 200))
 }

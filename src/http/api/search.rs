@@ -10,13 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::filter::{Filter, FilterSpec};
-use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::store::inbox::InboxReads;
-use crate::store::saved::{self, Plan, SavedFilter};
-use crate::store::{self};
+use crate::inbox::saved::{FilterInput, Plan, SavedFilter};
 
 pub const MAX_OFFSET: usize = 10_000;
 
@@ -44,17 +41,7 @@ pub fn request_filter(
     filter: Option<&str>,
     saved_id: Option<u64>,
 ) -> Result<Option<Filter>> {
-    if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
-        let parsed = crate::domain::filter::parse(f)?;
-        return Ok(Some(parsed));
-    }
-    if let Some(id) = saved_id {
-        let sf = st.store.read(|r| saved::usable(r, id, manager))?;
-        let spec: FilterSpec = serde_json::from_str(&sf.spec)
-            .map_err(|e| Error::Corrupt(format!("saved filter {id}: {e}")))?;
-        return spec.validate().map(Some);
-    }
-    Ok(None)
+    st.inbox.request_filter_now(manager, filter, saved_id)
 }
 
 #[derive(Deserialize)]
@@ -65,30 +52,31 @@ pub struct MessageQuery {
 }
 
 #[handler]
-pub fn messages(
+pub async fn messages(
     Data(st): Data<&Arc<AppState>>,
     _a: Auth,
     Query(q): Query<MessageQuery>,
 ) -> poem::Result<Json<Value>> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = parse_offset(q.cursor.as_deref())?;
-    let (hits, total, words) = st.search.messages(&q.q, offset, limit)?;
-    let items = st.store.read(|r| {
-        let mut out = Vec::with_capacity(hits.len());
-        for h in &hits {
-            let name = r.contact(h.contact_id)?.map(|c| c.name).unwrap_or_default();
-            let (snippet, ranges) = crate::search::query::highlight(&h.text, &words);
-            out.push(json!({
+    let found = st
+        .inbox
+        .search_messages(st.search.clone(), q.q, offset, limit)
+        .await?;
+    let items: Vec<_> = found
+        .items
+        .iter()
+        .map(|h| {
+            json!({
                 "message_id": h.message_id, "chat_id": h.chat_id, "contact_id": h.contact_id,
-                "contact_name": name, "kind": h.kind, "created_ms": h.created_ms,
-                "snippet": snippet, "highlights": ranges,
-            }));
-        }
-        Ok(out)
-    })?;
-    let next = next_offset(offset, items.len(), limit, total);
+                "contact_name": h.contact_name, "kind": h.kind, "created_ms": h.created_ms,
+                "snippet": h.snippet, "highlights": h.highlights,
+            })
+        })
+        .collect();
+    let next = next_offset(offset, items.len(), limit, found.total);
     Ok(Json(
-        json!({"items": items, "total": total, "next_cursor": next}),
+        json!({"items": items, "total": found.total, "next_cursor": next}),
     ))
 }
 
@@ -98,10 +86,14 @@ fn filter_json(f: &SavedFilter) -> Value {
 }
 
 #[handler]
-pub fn list_filters(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Json<Value>> {
+pub async fn list_filters(
+    Data(st): Data<&Arc<AppState>>,
+    Auth(id): Auth,
+) -> poem::Result<Json<Value>> {
     let items: Vec<_> = st
-        .store
-        .read(|r| saved::filters_for(r, id.manager.id))?
+        .inbox
+        .filters_for(id.manager.id)
+        .await?
         .iter()
         .map(filter_json)
         .collect();
@@ -116,12 +108,14 @@ pub struct FilterBody {
     shared: Option<bool>,
 }
 
-fn clean_name(n: &str) -> Result<String> {
-    let n = normalise::text(n, 100);
-    if n.is_empty() {
-        return Err(Error::invalid("name", "must not be empty"));
+impl From<FilterBody> for FilterInput {
+    fn from(b: FilterBody) -> FilterInput {
+        FilterInput {
+            name: b.name,
+            filter: b.filter,
+            shared: b.shared,
+        }
     }
-    Ok(n)
 }
 
 #[handler]
@@ -130,17 +124,7 @@ pub async fn create_filter(
     Auth(id): Auth,
     Json(b): Json<FilterBody>,
 ) -> poem::Result<Response> {
-    let name = clean_name(b.name.as_deref().unwrap_or(""))?;
-    let spec = b
-        .filter
-        .ok_or_else(|| Error::invalid("filter", "is required"))?;
-    spec.validate()?;
-    let spec = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
-    let (owner, shared) = (id.manager.id, b.shared.unwrap_or(false));
-    let f = st
-        .store
-        .write(move |w| saved::create_filter(w, owner, &name, shared, &spec))
-        .await?;
+    let f = st.inbox.create_filter(id.manager.id, b.into()).await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
 }
 
@@ -152,37 +136,7 @@ pub async fn update_filter(
     Path(fid): Path<u64>,
     Json(b): Json<FilterBody>,
 ) -> poem::Result<Json<Value>> {
-    let name = b.name.as_deref().map(clean_name).transpose()?;
-    let spec = match b.filter {
-        Some(s) => {
-            s.validate()?;
-            Some(serde_json::to_string(&s).map_err(|e| Error::Internal(e.to_string()))?)
-        }
-        None => None,
-    };
-    let me = id.manager.id;
-    let f = st
-        .store
-        .write(move |w| {
-            let mut f = saved::usable(w, fid, me)?;
-            if f.owner != me {
-                return Err(Error::Forbidden(
-                    "only the owner changes a shared filter; duplicate it instead".into(),
-                ));
-            }
-            if let Some(n) = &name {
-                f.name.clone_from(n);
-            }
-            if let Some(s) = &spec {
-                f.spec.clone_from(s);
-            }
-            if let Some(sh) = b.shared {
-                f.shared = sh;
-            }
-            saved::put_filter(w, &f)?;
-            Ok(f)
-        })
-        .await?;
+    let f = st.inbox.update_filter(id.manager.id, fid, b.into()).await?;
     Ok(Json(filter_json(&f)))
 }
 
@@ -192,14 +146,7 @@ pub async fn duplicate_filter(
     Auth(id): Auth,
     Path(fid): Path<u64>,
 ) -> poem::Result<Response> {
-    let me = id.manager.id;
-    let f = st
-        .store
-        .write(move |w| {
-            let src = saved::usable(w, fid, me)?;
-            saved::create_filter(w, me, &format!("{} (copy)", src.name), false, &src.spec)
-        })
-        .await?;
+    let f = st.inbox.duplicate_filter(id.manager.id, fid).await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
 }
 
@@ -209,18 +156,7 @@ pub async fn delete_filter(
     Auth(id): Auth,
     Path(fid): Path<u64>,
 ) -> poem::Result<StatusCode> {
-    let me = id.manager.id;
-    st.store
-        .write(move |w| {
-            let f = saved::usable(w, fid, me)?;
-            if f.owner != me {
-                return Err(Error::Forbidden(
-                    "only the owner deletes a shared filter".into(),
-                ));
-            }
-            saved::delete_filter(w, fid).map(|_| ())
-        })
-        .await?;
+    st.inbox.delete_filter(id.manager.id, fid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,8 +165,8 @@ fn plan_json(p: &Plan) -> Value {
 }
 
 #[handler]
-pub fn list_plans(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
-    let items: Vec<_> = st.store.read(saved::plans)?.iter().map(plan_json).collect();
+pub async fn list_plans(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
+    let items: Vec<_> = st.inbox.plans().await?.iter().map(plan_json).collect();
     Ok(Json(json!({"items": items})))
 }
 
@@ -248,29 +184,7 @@ pub async fn put_plan(
     _a: Auth,
     Json(b): Json<PlanBody>,
 ) -> poem::Result<Response> {
-    let name = clean_name(&b.name)?;
-    if b.stages.len() > 50 {
-        return Err(Error::invalid("stages", "at most 50").into());
-    }
-    let stages: Vec<String> = b
-        .stages
-        .iter()
-        .map(|s| normalise::text(s, 100))
-        .filter(|s| !s.is_empty())
-        .collect();
-    let (p, created) = st
-        .store
-        .write(move |w| {
-            let old = saved::plan(w, &name)?;
-            let p = Plan {
-                name: name.clone(),
-                stages: stages.clone(),
-                created_ms: old.as_ref().map_or_else(store::now_ms, |o| o.created_ms),
-            };
-            saved::put_plan(w, &p)?;
-            Ok((p, old.is_none()))
-        })
-        .await?;
+    let (p, created) = st.inbox.put_plan(&b.name, &b.stages).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -285,12 +199,6 @@ pub async fn delete_plan(
     _a: Auth,
     Path(name): Path<String>,
 ) -> poem::Result<StatusCode> {
-    let gone = st
-        .store
-        .write(move |w| saved::delete_plan(w, &name))
-        .await?;
-    if !gone {
-        return Err(Error::NotFound("sales plan".into()).into());
-    }
+    st.inbox.delete_plan(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,9 +25,6 @@ pub fn manager_json(m: &Manager) -> serde_json::Value {
     })
 }
 
-/// Avatars are shown small; a larger file is refused rather than served to every browser.
-const MAX_AVATAR_BYTES: u64 = 2 * 1024 * 1024;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
@@ -44,38 +41,10 @@ pub async fn update_profile(
     SessionAuth(id): SessionAuth,
     Json(body): Json<ProfileBody>,
 ) -> poem::Result<Response> {
-    let who = id.manager.id;
-    let mut m = id.manager.clone();
-    if let Some(name) = &body.name {
-        m = st.accounts.set_name(who, name).await?;
-    }
-    if let Some(avatar) = body.avatar {
-        if let Some(sha) = &avatar {
-            use crate::store::inbox::InboxReads;
-            let blob = st
-                .store
-                .read(|r| r.blob(sha))?
-                .ok_or_else(|| Error::invalid("avatar", format!("no uploaded file {sha:?}")))?;
-            if !matches!(
-                blob.mime.as_str(),
-                "image/jpeg" | "image/png" | "image/webp" | "image/gif"
-            ) {
-                return Err(Error::invalid(
-                    "avatar",
-                    format!("must be a JPEG, PNG, WebP or GIF image, not {}", blob.mime),
-                )
-                .into());
-            }
-            if blob.size > MAX_AVATAR_BYTES {
-                return Err(Error::invalid(
-                    "avatar",
-                    format!("must be at most {MAX_AVATAR_BYTES} bytes"),
-                )
-                .into());
-            }
-        }
-        m = st.accounts.set_avatar(who, avatar).await?;
-    }
+    let m = st
+        .accounts
+        .update_profile(&id.manager, body.name.as_deref(), body.avatar)
+        .await?;
     let body = json!({ "manager": manager_json(&m), "csrf_token": id.csrf });
     Ok(Response::builder()
         .header(header::CACHE_CONTROL, "no-store")

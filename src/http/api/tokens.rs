@@ -9,12 +9,10 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::inbox::TokenScope;
-use crate::domain::normalise;
+use crate::domain::inbox::ApiToken;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::store::inbox as db;
 
 pub use crate::accounts::TOKEN_PREFIX;
 
@@ -33,20 +31,10 @@ pub async fn create(
     Admin(id): Admin,
     Json(b): Json<CreateBody>,
 ) -> poem::Result<Response> {
-    let name = normalise::text(&b.name, 100);
-    if name.is_empty() {
-        return Err(Error::invalid("name", "must not be empty").into());
-    }
-    let scope = match b.scope.as_deref() {
-        None => TokenScope::Integration,
-        Some(s) => TokenScope::parse(s).ok_or_else(|| {
-            Error::invalid(
-                "scope",
-                format!("{s:?} must be \"integration\" or \"admin\""),
-            )
-        })?,
-    };
-    let (token, t) = st.accounts.create_token(&id, name, scope).await?;
+    let (token, t) = st
+        .accounts
+        .create_token(&id, &b.name, b.scope.as_deref())
+        .await?;
     let v = json!({
         "id": t.id, "name": t.name, "token": token, "scope": t.scope.as_str(),
         "parent": t.parent, "created_ms": t.created_ms, "created_by": t.created_by,
@@ -54,18 +42,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+fn token_json(t: &ApiToken) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "scope": t.scope.as_str(), "parent": t.parent,
+        "created_ms": t.created_ms, "created_by": t.created_by,
+    })
+}
+
 #[handler]
-pub fn list(Data(st): Data<&Arc<AppState>>, _a: Admin) -> poem::Result<Json<Value>> {
+pub async fn list(Data(st): Data<&Arc<AppState>>, _a: Admin) -> poem::Result<Json<Value>> {
     let items: Vec<_> = st
-        .store
-        .read(db::api_tokens)?
+        .accounts
+        .api_tokens()
+        .await?
         .iter()
-        .map(|t| {
-            json!({
-                "id": t.id, "name": t.name, "scope": t.scope.as_str(), "parent": t.parent,
-                "created_ms": t.created_ms, "created_by": t.created_by,
-            })
-        })
+        .map(token_json)
         .collect();
     Ok(Json(json!({"items": items})))
 }
