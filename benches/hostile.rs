@@ -19,16 +19,18 @@
 //! rounds per phase; PARLEY_BIN measures another build of `parley`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
-use common::{NoVerify, pct};
+use common::pct;
+use common::process::{self, Logs, RssPeak, Serve, rss_kb};
+use common::raw::{closed_within, exchange, get, post};
+use common::session::sign_in;
+use common::tls::{self, Tls, connector, connector_with, tcp_from, tls_from};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -39,127 +41,8 @@ fn env_n(name: &str, default: usize) -> usize {
     common::env(name, default as u64) as usize
 }
 
-/// A TCP connection from a chosen loopback address (127.0.0.0/8 is all local on Linux), so
-/// the attackers are not stopped by the per-address cap.
-async fn tcp_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::from((from, 0)))?;
-    sock.connect(to).await
-}
-
 fn deep(open: &str, levels: usize) -> Vec<u8> {
     open.repeat(levels).into_bytes()
-}
-
-/// Wait until the server closed `s` (EOF or reset); the time it took, or `None` after `secs`.
-async fn closed_within<S: AsyncRead + Unpin>(s: &mut S, secs: u64) -> Option<Duration> {
-    let t0 = Instant::now();
-    let mut buf = [0u8; 1024];
-    let wait = async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(secs), wait)
-        .await
-        .ok()
-        .map(|()| t0.elapsed())
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
-
-fn connector() -> tokio_rustls::TlsConnector {
-    connector_with(&[b"http/1.1"])
-}
-
-fn connector_with(alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
-    let mut cfg = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify))
-        .with_no_client_auth();
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
-}
-
-async fn tls_from(c: &tokio_rustls::TlsConnector, from: [u8; 4], to: SocketAddr) -> Option<Tls> {
-    let tcp = tcp_from(from, to).await.ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
-    c.connect(name, tcp).await.ok()
-}
-
-/// One keep-alive HTTP/1.1 connection: request, then the answer's status and body
-/// (Content-Length framing, which is what the server sends for JSON).
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    head: &str,
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut out = head.as_bytes().to_vec();
-    out.extend_from_slice(body);
-    s.write_all(&out).await?;
-    s.flush().await?;
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    let end = loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = buf[end..].to_vec();
-    while body.len() < len {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(len);
-    Ok((status, body))
-}
-
-fn get(path: &str, cookie: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nhost: localhost\r\ncookie: {cookie}\r\n\r\n")
-}
-
-fn post(path: &str, extra: &str, len: usize) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n{extra}content-length: {len}\r\n\r\n"
-    )
 }
 
 /// A manager's session: the chat list's first page, then one chat opened, `rounds` times.
@@ -219,15 +102,14 @@ async fn main() {
     let n_ws = env_n("HOSTILE_WS", 1000);
     let n_slow = env_n("HOSTILE_SLOW", 200);
     let n_h2 = env_n("HOSTILE_H2", 4);
-    let bin = std::env::var_os("PARLEY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_parley")));
+    let bin = process::bin_from_env();
     let bin = bin.as_path();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
 
-    let o = std::process::Command::new(bin)
-        .args([
+    let o = process::run(
+        bin,
+        &[
             "demo",
             "--data-dir",
             &data,
@@ -235,14 +117,13 @@ async fn main() {
             "2000",
             "--messages",
             "20000",
-        ])
-        .output()
-        .unwrap();
+        ],
+        None,
+    );
     assert!(
         o.status.success(),
-        "parley demo failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        "parley demo failed: {}",
+        process::output_text(&o)
     );
     let cfg = format!("{data}/hostile.toml");
     std::fs::write(
@@ -252,64 +133,23 @@ async fn main() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(bin)
-        .args([
-            "serve",
-            "--config",
-            &cfg,
-            "--data-dir",
-            &data,
-            "--listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "off",
-        ])
+    // The demo data has no admin: the first start makes one and prints its password.
+    let mut server = Serve::new(bin, &data)
+        .config(&cfg)
+        .logs(Logs::Banner)
         .env("PARLEY_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let t0 = Instant::now();
-    while !seen.contains("shown once") && t0.elapsed().as_secs() < 60 {
-        let mut buf = [0u8; 4096];
-        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    let field = |key: &str| {
-        seen.lines()
-            .find_map(|l| l.trim().strip_prefix(key).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("no {key} in {seen}"))
-    };
-    let addr: SocketAddr = field("HTTPS: https://").parse().unwrap();
-    let password = field("password:");
+        .spawn();
+    let pid = server.pid();
+    let addr = server.addr;
+    let password = server
+        .banner_field("password:")
+        .unwrap_or_else(|| panic!("no password in {}", server.banner));
 
     let c = connector();
-    let login = |c: tokio_rustls::TlsConnector, password: String| async move {
-        let mut s = tls_from(&c, [127, 0, 0, 1], addr).await.unwrap();
-        let body = json!({"login": "admin", "password": password}).to_string();
-        let head = post("/api/v1/session", "", body.len());
-        let mut out = head.into_bytes();
-        out.extend_from_slice(body.as_bytes());
-        s.write_all(&out).await.unwrap();
-        let mut buf = vec![0u8; 16384];
-        let n = s.read(&mut buf).await.unwrap();
-        let text = String::from_utf8_lossy(&buf[..n]).to_string();
-        text.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("set-cookie")
-                    .then(|| v.trim().split(';').next().unwrap_or("").to_string())
-            })
-            .unwrap_or_else(|| panic!("no session cookie: {text}"))
-    };
-    let cookie = login(c.clone(), password.clone()).await;
-    let ws_cookie = login(c.clone(), password.clone()).await;
+    let http = tls::http_client().build().unwrap();
+    let url = server.url();
+    let cookie = sign_in(&http, &url, "admin", &password).await.cookie;
+    let ws_cookie = sign_in(&http, &url, "admin", &password).await.cookie;
 
     let mut warm = manager_latencies(addr, cookie.clone(), 50).await;
     let _ = pct(&mut warm, 0.5);
@@ -323,16 +163,7 @@ async fn main() {
         let stop = stop.clone();
         move || stop.load(std::sync::atomic::Ordering::Relaxed)
     };
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    {
-        let (peak, stopped) = (peak.clone(), stopped.clone());
-        tokio::spawn(async move {
-            while !stopped() {
-                peak.fetch_max(rss_kb(pid), std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-    }
+    let peak = RssPeak::watch(pid, Duration::from_millis(100));
     let mut tasks = Vec::new();
     let counters: Arc<[std::sync::atomic::AtomicU64; 12]> = Arc::new(Default::default());
     let bump = |c: &[std::sync::atomic::AtomicU64; 12], i: usize| {
@@ -567,9 +398,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = rss_kb(pid);
-    let peak = peak
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .max(rss_after);
+    let peak = peak.peak_kb().max(rss_after);
     let n: Vec<u64> = counters
         .iter()
         .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
@@ -582,10 +411,7 @@ async fn main() {
     .await
     .map(|(s, _)| s)
     .unwrap_or(0);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop(Duration::from_secs(60)).await;
 
     let (i50, i99) = (pct(&mut idle, 0.5), pct(&mut idle, 0.99));
     let (a50, a99) = (pct(&mut attacked, 0.5), pct(&mut attacked, 0.99));

@@ -10,7 +10,9 @@ use futures_util::StreamExt;
 use parley::config::{Config, Overrides};
 
 mod common;
-use common::{NoVerify, env, pct};
+use common::process::rss_kb;
+use common::session::sign_in;
+use common::{env, pct, tls};
 use serde_json::json;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
@@ -22,8 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Row(String, String, String);
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
+    tls::http_client()
         .pool_max_idle_per_host(512)
         .build()
         .unwrap()
@@ -137,20 +138,8 @@ async fn main() {
             })
             .await
             .unwrap();
-        let r = http()
-            .post(format!("{url}/api/v1/session"))
-            .json(&json!({"login": format!("m{i}"), "password": "bench password 123"}))
-            .send()
-            .await
-            .unwrap();
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        sessions.push(cookie);
+        let session = sign_in(&http(), &url, &format!("m{i}"), "bench password 123").await;
+        sessions.push(session.cookie);
     }
     let c = http();
     let cookie = sessions[0].clone();
@@ -258,27 +247,13 @@ async fn main() {
 
     // Webhook → WebSocket frame at every connected manager.
     let host = url.trim_start_matches("https://").to_string();
-    let tls = Arc::new({
-        let mut cfg = rustls::ClientConfig::builder()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify))
-            .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        cfg
-    });
+    let connector = tls::connector();
     let sent: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>> = Default::default();
     let ws_lat = Arc::new(std::sync::Mutex::new(Vec::new()));
     let probes = 300u64;
     let mut readers = Vec::new();
     for cookie in &sessions {
-        let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
-            .connect(
-                rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
-                tcp,
-            )
-            .await
-            .unwrap();
+        let stream = tls::connect(&connector, running.https_addr).await.unwrap();
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = format!("wss://{host}/api/v1/ws")
             .into_client_request()
@@ -343,15 +318,9 @@ async fn main() {
         "commit→frame p99 ≤ 5 ms".into(),
     ));
 
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS"))
-        .unwrap_or("")
-        .to_string();
     rows.push(Row(
         "process RSS after the run (server + load generator)".into(),
-        rss.trim_start_matches("VmRSS:").trim().to_string(),
+        format!("{} kB", rss_kb(std::process::id())),
         "-".into(),
     ));
     let db = std::fs::metadata(dir.path().join("data/parley.redb"))

@@ -12,8 +12,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,9 @@ use parley::store::inbox::InboxReads;
 use serde_json::{Value, json};
 
 mod common;
-use common::{NoVerify, RawConn, env, pct};
+use common::process::{self, Logs, RssPeak, Serve, Server, free_port, rss_kb};
+use common::session::sign_in;
+use common::{RawConn, env, pct, tls};
 
 const TOKEN: &str = "bench-api-channel-token-0123456789";
 const TG_SECRET: &str = "bench-telegram-secret";
@@ -77,23 +79,9 @@ impl Table {
     }
 }
 
-/// The server under test, a child process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-    /// SIGTERM and wait: a clean stop, as systemd does it.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// SIGTERM and wait: a clean stop, as systemd does it.
+async fn stop(mut s: Server) {
+    s.stop(Duration::from_secs(600)).await;
 }
 
 struct Env {
@@ -116,86 +104,19 @@ impl Env {
 
     /// Start `parley serve` and return it with the time to the first HTTPS 200 of /healthz.
     async fn start(&self, data: &Path) -> (Server, Duration) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let t = Instant::now();
-        let child = self
-            .cli(
-                data,
-                &[
-                    "serve",
-                    "--listen",
-                    &addr.to_string(),
-                    "--http-listen",
-                    "off",
-                ],
-            )
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        loop {
-            if let Ok(mut c) = RawConn::try_connect(addr).await
-                && let Ok((200, _)) = c.get("/healthz", &[]).await
-            {
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(120) {
-                panic!("the server did not answer within 120 s; see {:?}", self.log);
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        let mut s = Serve::new(&self.bin, data)
+            .config(&self.cfg)
+            .port(free_port())
+            .logs(Logs::File(self.log.clone()))
+            .env("PARLEY_LOG", "warn")
+            .spawn();
+        match s.ready(Duration::from_secs(120)).await {
+            Ok(took) => (s, took),
+            Err(e) => panic!(
+                "the server did not answer within 120 s; see {:?}: {e}",
+                self.log
+            ),
         }
-        (Server { child, addr }, t.elapsed())
-    }
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Samples the server's RSS until dropped; the peak is what "RSS under load" reports.
-struct RssPeak {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-}
-
-impl RssPeak {
-    fn watch(pid: u32) -> RssPeak {
-        let (peak, stop) = (
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let (p, s) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(rss_kb(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        RssPeak { peak, stop }
-    }
-    fn peak_mb(&self) -> f64 {
-        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
-    }
-}
-
-impl Drop for RssPeak {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -347,25 +268,11 @@ fn api_headers() -> Vec<(&'static str, String)> {
     ]
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tls::Tls>;
 
 async fn ws_connect(addr: SocketAddr, cookie: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut cfg = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify))
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .unwrap();
+    let stream = tls::connect(&tls::connector(), addr).await.unwrap();
     let mut req = format!("wss://{addr}/api/v1/ws")
         .into_client_request()
         .unwrap();
@@ -537,50 +444,14 @@ fn stripped_size(bin: &Path, tmp: &Path) -> Option<u64> {
 
 /// The bench's admin, added with the CLI while the server is stopped.
 fn add_user(e: &Env, data: &Path) {
-    let mut add = e
-        .cli(
-            data,
-            &[
-                "user",
-                "add",
-                "bench",
-                "--name",
-                "Bench",
-                "--role",
-                "admin",
-                "--password-stdin",
-            ],
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = add.stdin.take().unwrap();
-        writeln!(stdin, "{PASSWORD}").unwrap();
-    }
-    assert!(add.wait().unwrap().success(), "parley user add");
+    process::add_admin(&e.bin, data, Some(&e.cfg), "bench", PASSWORD);
 }
 
 async fn login(addr: SocketAddr) -> String {
-    let mut c = RawConn::connect(addr).await;
-    let body = json!({"login": "bench", "password": PASSWORD}).to_string();
-    let (status, _) = c
-        .post(
-            "/api/v1/session",
-            &[("content-type", "application/json".into())],
-            body.as_bytes(),
-        )
+    let http = tls::http_client().build().unwrap();
+    sign_in(&http, &format!("https://{addr}"), "bench", PASSWORD)
         .await
-        .unwrap();
-    assert_eq!(status, 200, "bench login");
-    c.headers
-        .iter()
-        .find(|(k, _)| k == "set-cookie")
-        .and_then(|(_, v)| v.split(';').next())
-        .expect("a session cookie")
-        .to_string()
+        .cookie
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -590,9 +461,7 @@ async fn main() {
     let contacts = env("BENCH_CONTACTS", if large { 1_000_000 } else { 100_000 });
     let messages = env("BENCH_MESSAGES", if large { 10_000_000 } else { 1_000_000 });
     let secs = env("BENCH_SECONDS", 10);
-    let bin = std::env::var_os("PARLEY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_parley")));
+    let bin = process::bin_from_env();
     let json_path = std::env::var_os("BENCH_JSON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/bench/proof.json"));
@@ -651,7 +520,7 @@ async fn main() {
             tokio::time::sleep(Duration::from_secs(3)).await;
             idle_rss = rss_kb(s.pid());
         }
-        s.stop();
+        stop(s).await;
     }
     let first = starts[0];
     let mut later = starts[1..].to_vec();
@@ -692,7 +561,7 @@ async fn main() {
         json!({"kb": per_ws, "rss_before_kb": before, "rss_after_kb": after}),
     );
     drop(socks);
-    s.stop();
+    stop(s).await;
 
     // --- The data set, written by `parley demo` (the server is not running).
     let data = tmp.path().join("data");
@@ -767,7 +636,7 @@ async fn main() {
         ),
         json!({"first_200_s": first.as_secs_f64(), "indexed_s": (first + catch_up).as_secs_f64()}),
     );
-    server.stop();
+    stop(server).await;
     let (server, cold) = e.start(&data).await;
     let addr = server.addr;
     t.check(
@@ -878,7 +747,7 @@ async fn main() {
     );
 
     // --- Durable ingest: every request a new message for one of 20,000 clients.
-    let load = RssPeak::watch(server.pid());
+    let load = RssPeak::watch(server.pid(), Duration::from_millis(50));
     let api: Make = Arc::new(|w, i| {
         (
             "/webhooks/api/crm".into(),
@@ -958,7 +827,7 @@ async fn main() {
     wait_indexed(addr).await;
 
     // --- Live updates: webhook → frame on every connected socket.
-    let load = RssPeak::watch(server.pid());
+    let load = RssPeak::watch(server.pid(), Duration::from_millis(50));
     let mut socks = Vec::new();
     for _ in 0..100 {
         socks.push(ws_connect(addr, &cookie).await);
@@ -1019,7 +888,7 @@ async fn main() {
         format!("{backup_s:.1} s for {backup_mb:.0} MB"),
         json!({"seconds": backup_s, "mb": backup_mb}),
     );
-    server.stop();
+    stop(server).await;
     let r = Instant::now();
     let out = e
         .cli(&data, &["restore", backup.to_str().unwrap()])
@@ -1034,7 +903,7 @@ async fn main() {
         format!("{restore_s:.1} s / {:.1} s", cold.as_secs_f64()),
         json!({"restore_s": restore_s, "start_s": cold.as_secs_f64()}),
     );
-    server.stop();
+    stop(server).await;
 
     // The physical ceiling: a commit is two fsyncs (redb's two-phase commit), so one message
     // per commit could reach 1 / (2 × fsync p50); group commit is what lets ingest pass it.

@@ -4,13 +4,10 @@
 /// search indexing, password hashing.
 #[cfg(target_os = "linux")]
 pub fn lower_thread_priority() {
-    unsafe extern "C" {
-        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-    }
-    // PRIO_PROCESS (0) with who = 0 is the calling thread on Linux. Raising one's own nice
-    // value needs no privilege; failure only means normal priority.
-    // SAFETY: a plain libc call with integer arguments.
-    let _ = unsafe { setpriority(0, 0, 10) };
+    // `None` is who = 0, which on Linux is the calling thread rather than the whole process
+    // (threads are tasks with their own nice value). Raising one's own nice value needs no
+    // privilege; failure only means normal priority.
+    let _ = rustix::process::setpriority_process(None, 10);
 }
 
 #[cfg(not(target_os = "linux"))]

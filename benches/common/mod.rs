@@ -1,10 +1,19 @@
 //! Shared by the benchmarks: environment knobs, percentiles, and a lean HTTP/1.1-over-TLS
 //! load client. The client matters on a 2-core machine: with reqwest the load generator
 //! used about as much CPU as the server under test, so the figures measured the client.
+//! The harness itself (the server as a process, TLS clients, sign-in, raw HTTP) is the
+//! tests' own, included from `tests/support` so that both run the server the same way.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+#[path = "../../tests/support/process.rs"]
+pub mod process;
+#[path = "../../tests/support/raw.rs"]
+pub mod raw;
+#[path = "../../tests/support/session.rs"]
+pub mod session;
+#[path = "../../tests/support/tls.rs"]
+pub mod tls;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -25,7 +34,7 @@ pub fn pct(v: &mut [f64], p: f64) -> f64 {
 
 /// One keep-alive TLS connection speaking just enough HTTP/1.1 to post and read answers.
 pub struct RawConn {
-    io: BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    io: BufReader<tls::Tls>,
     host: String,
     line: String,
     /// The headers of the last answer (lower-case names).
@@ -38,17 +47,7 @@ impl RawConn {
     }
 
     pub async fn try_connect(addr: std::net::SocketAddr) -> std::io::Result<RawConn> {
-        let mut cfg = rustls::ClientConfig::builder()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify))
-            .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let tcp = tokio::net::TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(name, tcp)
-            .await?;
+        let tls = tls::connect(&tls::connector(), addr).await?;
         Ok(RawConn {
             io: BufReader::with_capacity(16 * 1024, tls),
             host: addr.to_string(),
@@ -153,42 +152,5 @@ impl RawConn {
                 return Ok((status, body));
             }
         }
-    }
-}
-
-#[derive(Debug)]
-pub struct NoVerify;
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

@@ -1,8 +1,11 @@
 //! The CLI as an admin uses it: config errors, users, backup while serving, restore, and the
 //! data-directory lock.
 
+use std::time::Duration;
+
 use serde_json::json;
 
+use crate::support::process::{self, Logs, Serve};
 use crate::support::{PASSWORD, TestApp, parley, text};
 
 #[test]
@@ -265,72 +268,18 @@ async fn backup_while_serving_then_restore() {
 #[test]
 fn sigterm_stops_the_server_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "off",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let start = std::time::Instant::now();
-    while !seen.contains("shown once") && start.elapsed().as_secs() < 30 {
-        let mut buf = [0u8; 4096];
-        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let serve = Serve::new(process::BIN, dir.path()).logs(Logs::Banner);
+    let mut s = serve.spawn();
     assert!(
-        seen.contains("password:"),
-        "first admin password printed: {seen}"
+        s.banner.contains("password:"),
+        "first admin password printed: {}",
+        s.banner
     );
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            assert!(st.success(), "exit status {st:?}");
-            break;
-        }
-        assert!(
-            start.elapsed().as_secs() < 20,
-            "server did not stop on SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let st = s.stop_blocking(Duration::from_secs(20));
+    assert!(st.success(), "exit status {st:?}");
     // The password is never printed again.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "off",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    std::process::Command::new("kill")
-        .args(["-TERM", &o.id().to_string()])
-        .status()
-        .unwrap();
-    let out = o.wait_with_output().unwrap();
-    let t = String::from_utf8_lossy(&out.stdout);
+    let mut s = serve.spawn();
+    s.stop_blocking(Duration::from_secs(20));
+    let t = &s.banner;
     assert!(t.contains("fingerprint") && !t.contains("password:"), "{t}");
 }

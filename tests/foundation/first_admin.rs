@@ -2,114 +2,37 @@
 //! add … --role manager` before the first `serve`) still gets an admin at start, with its
 //! one-time password in the start banner — through the real binary.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::support::process::{self, Logs, Serve};
+use crate::support::session::sign_in;
 use crate::support::{client, parley, text};
 
-/// A `parley serve` child and the lines it printed up to its banner's end.
-struct Served {
-    child: Child,
-    banner: String,
+/// `parley serve` on `data`, started once its banner (with any first-admin password) is read.
+fn start(data: &str) -> process::Server {
+    Serve::new(process::BIN, data).logs(Logs::Banner).spawn()
 }
 
-impl Served {
-    fn start(data: &str) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
-            .args([
-                "serve",
-                "--data-dir",
-                data,
-                "--listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "off",
-            ])
-            .env_remove("PARLEY_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // The banner ends with the fingerprint line, or with "shown once" when an admin was
-        // created; wait a little after the fingerprint for the password block.
-        let mut banner = String::new();
-        let mut wait = Duration::from_secs(60);
-        while let Ok(line) = rx.recv_timeout(wait) {
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.contains("shown once") {
-                break;
-            }
-            if line.contains("fingerprint") {
-                wait = Duration::from_millis(1500);
-            }
-        }
-        Served { child, banner }
-    }
-
-    fn url(&self) -> String {
-        let line = self
-            .banner
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("HTTPS: "))
-            .unwrap_or_else(|| panic!("no HTTPS address in: {}", self.banner));
-        line.to_string()
-    }
-
-    /// The login and password the banner printed, if any.
-    fn credentials(&self) -> Option<(String, String)> {
-        let field = |name: &str| {
-            self.banner
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
-        };
-        Some((field("login:")?, field("password:")?))
-    }
-
-    /// SIGTERM and wait for the exit (what dropping does).
-    fn stop(self) {}
+/// The login and password the banner printed, if any.
+fn credentials(s: &process::Server) -> Option<(String, String)> {
+    Some((s.banner_field("login:")?, s.banner_field("password:")?))
 }
 
-// A failed assertion must not leave the server running.
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// SIGTERM and wait for the exit.
+fn stop(mut s: process::Server) {
+    s.stop_blocking(Duration::from_secs(60));
 }
 
 /// Sign in as `login` and try to add a manager (admin only): the status says whether the
 /// account can manage managers.
 async fn add_manager_as(url: &str, login: &str, password: &str, new: &str) -> u16 {
     let http = client();
-    let r = http
-        .post(format!("{url}/api/v1/session"))
-        .json(&json!({"login": login, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "sign-in as {login}");
-    let session: serde_json::Value = r.json().await.unwrap();
-    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    let session = sign_in(&http, url, login, password).await;
     let r = http
         .post(format!("{url}/api/v1/managers"))
-        .header("x-csrf-token", csrf)
+        .header("x-csrf-token", session.csrf)
         .json(&json!({"login": new, "name": new, "role": "manager", "password": "another long password"}))
         .send()
         .await
@@ -144,10 +67,9 @@ async fn a_manager_added_before_the_first_start_still_gets_an_admin() {
     add_user(d, "admin", "manager");
     add_user(d, "mgr", "manager");
 
-    let s = Served::start(d);
-    let (login, password) = s
-        .credentials()
-        .unwrap_or_else(|| panic!("no admin password printed: {}", s.banner));
+    let s = start(d);
+    let (login, password) =
+        credentials(&s).unwrap_or_else(|| panic!("no admin password printed: {}", s.banner));
     assert_eq!(login, "admin2", "the taken login is skipped: {}", s.banner);
     assert!(s.banner.contains("No enabled admin"), "{}", s.banner);
     let url = s.url();
@@ -161,12 +83,12 @@ async fn a_manager_added_before_the_first_start_still_gets_an_admin() {
         add_manager_as(&url, "mgr", "a very long password", "ivan").await,
         403
     );
-    s.stop();
+    stop(s);
 
     // With an enabled admin now present, the next start creates nobody and prints no password.
-    let s = Served::start(d);
-    assert!(s.credentials().is_none(), "{}", s.banner);
-    s.stop();
+    let s = start(d);
+    assert!(credentials(&s).is_none(), "{}", s.banner);
+    stop(s);
 
     // Disabling that last admin is refused, so the banner never has to repeat itself.
     let o = parley(&["user", "disable", "admin2", "--data-dir", d], None);

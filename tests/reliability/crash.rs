@@ -12,7 +12,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,8 +21,11 @@ use parley::store::prelude::*;
 use parley::store::{Store, codec, tables};
 use serde_json::{Value, json};
 
+use crate::support::PASSWORD;
+use crate::support::process::{self, Logs, Serve};
+use crate::support::session::sign_in;
 use crate::support::telegram::{FakeTelegram, SECRET, TOKEN, message_update, run_of};
-use crate::support::{PASSWORD, parley, text};
+use crate::support::tls;
 
 const CHANNEL: &str = "tg";
 /// Webhook requests in flight at once (Telegram itself allows up to 100 per bot).
@@ -121,7 +123,7 @@ struct Server {
     dir: PathBuf,
     port: u16,
     fake: FakeTelegram,
-    child: Option<Child>,
+    process: Option<process::Server>,
     run: u32,
 }
 
@@ -132,12 +134,6 @@ impl Server {
 
     fn log(&self, run: u32) -> PathBuf {
         self.dir.join(format!("run-{run}.log"))
-    }
-
-    fn log_tail(&self, run: u32) -> String {
-        let t = std::fs::read_to_string(self.log(run)).unwrap_or_default();
-        let lines: Vec<&str> = t.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     fn data(&self) -> PathBuf {
@@ -154,107 +150,56 @@ impl Server {
         );
         let cfg = self.dir.join("parley.toml");
         std::fs::write(&cfg, config).unwrap();
-        let log = std::fs::File::create(self.log(self.run)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_parley"))
-            .args([
-                "serve",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                self.data().to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{}", self.port),
-                "--http-listen",
-                "off",
-            ])
-            .env_remove("PARLEY_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        let serve = Serve::new(process::BIN, self.data())
+            .config(cfg)
+            .port(self.port)
+            .logs(Logs::File(self.log(self.run)));
+        self.process = Some(serve.spawn());
+    }
+
+    fn process(&mut self) -> &mut process::Server {
+        self.process.as_mut().expect("a run was started")
     }
 
     /// Fails when the process is gone: only the killer ends a run.
     fn alive(&mut self) -> Result<(), String> {
         let run = self.run;
-        match self.child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(None)) => Ok(()),
-            other => Err(format!(
-                "run {run} exited by itself ({other:?}):\n{}",
-                self.log_tail(run)
-            )),
-        }
+        self.process()
+            .alive()
+            .map_err(|e| format!("run {run} exited by itself: {e}"))
     }
 
-    async fn ready(&mut self, http: &reqwest::Client) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            self.alive()?;
-            if let Ok(r) = http.get(format!("{}/healthz", self.url())).send().await
-                && r.status() == 200
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err(format!(
-            "run {} not ready in 120 s:\n{}",
-            self.run,
-            self.log_tail(self.run)
-        ))
+    async fn ready(&mut self) -> Result<(), String> {
+        let run = self.run;
+        self.process()
+            .ready(Duration::from_secs(120))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("run {run} not ready: {e}"))
     }
 
     async fn kill(&mut self) -> Result<(), String> {
         self.alive()?;
-        let mut child = self.child.take().unwrap();
-        child.kill().expect("SIGKILL the server");
-        tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .unwrap()
-            .map_err(|e| e.to_string())?;
+        self.process().kill().await;
         Ok(())
     }
 
     /// SIGTERM and a clean exit.
     async fn stop(&mut self) {
         self.alive().unwrap();
-        let mut child = self.child.take().unwrap();
-        let st = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let st = tokio::time::timeout(
-            Duration::from_secs(60),
-            tokio::task::spawn_blocking(move || child.wait()),
-        )
-        .await
-        .expect("the server stops within 60 s of SIGTERM")
-        .unwrap()
-        .unwrap();
+        let run = self.run;
+        let p = self.process();
+        let st = p.stop(Duration::from_secs(60)).await;
         assert!(
             st.success(),
-            "clean stop of run {}: {st:?}\n{}",
-            self.run,
-            self.log_tail(self.run)
+            "clean stop of run {run}: {st:?}\n{}",
+            p.log_tail(30)
         );
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
+    tls::http_client()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(2))
         .build()
@@ -362,28 +307,11 @@ async fn reply_loop(
 }
 
 async fn admin_token(http: &reqwest::Client, url: &str) -> String {
-    let r = http
-        .post(format!("{url}/api/v1/session"))
-        .json(&json!({"login": "boss", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "sign-in");
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let v: Value = r.json().await.unwrap();
+    let session = sign_in(http, url, "boss", PASSWORD).await;
     let r = http
         .post(format!("{url}/api/v1/tokens"))
-        .header("cookie", cookie)
-        .header("x-csrf-token", v["csrf_token"].as_str().unwrap())
+        .header("cookie", session.cookie)
+        .header("x-csrf-token", session.csrf)
         .json(&json!({"name": "crash driver"}))
         .send()
         .await
@@ -473,30 +401,15 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
         dir,
         port: free_port(&mut rng),
         fake: fake.clone(),
-        child: None,
+        process: None,
         run: 0,
     };
     let data = server.data();
-    let o = parley(
-        &[
-            "user",
-            "add",
-            "boss",
-            "--name",
-            "Boss",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    process::add_admin(process::BIN, &data, None, "boss", PASSWORD);
 
     let http = http();
     server.spawn();
-    server.ready(&http).await.unwrap();
+    server.ready().await.unwrap();
     let url = server.url();
     let token = admin_token(&http, &url).await;
 
@@ -550,7 +463,7 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
         if rng.range(0, 5) == 0 {
             tokio::time::sleep(Duration::from_millis(rng.range(0, 400))).await;
         } else {
-            server.ready(&http).await.unwrap();
+            server.ready().await.unwrap();
             tokio::time::sleep(Duration::from_millis(rng.range(200, 1500))).await;
         }
         killed_runs.insert(server.run);
@@ -562,7 +475,7 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
         );
         server.spawn();
     }
-    server.ready(&http).await.unwrap();
+    server.ready().await.unwrap();
     for w in workers {
         w.await.unwrap();
     }
@@ -576,7 +489,7 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
     // A clean restart, then let the outbox and the index finish.
     server.stop().await;
     server.spawn();
-    server.ready(&http).await.unwrap();
+    server.ready().await.unwrap();
     let acked_replies = tally.replies_acked.lock().unwrap().clone();
     let sent_texts = || -> Vec<(u32, String)> {
         fake.calls("sendMessage")

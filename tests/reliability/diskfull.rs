@@ -10,13 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::process::{self, Logs, Serve};
+use crate::support::session::sign_in;
 use crate::support::telegram::{self as tg, FakeTelegram, JPEG};
 use crate::support::{self, Browser, PASSWORD, TOKEN, api_channel, client};
 
@@ -88,104 +90,38 @@ impl Drop for LogOnFailure {
     }
 }
 
-/// `parley serve` as a child process; killed when dropped (before the tmpfs goes).
-struct Server {
-    child: Option<Child>,
-    url: String,
+/// `parley serve` as a child process (killed when dropped, before the tmpfs goes), with
+/// both outputs appended to `log`. The log level comes from nothing but the config, so the
+/// log's counts below mean the same on every machine.
+async fn start(data: &Path, config: &Path, log: &Path) -> process::Server {
+    let mut s = Serve::new(process::BIN, data)
+        .config(config)
+        .port(process::free_port())
+        .logs(Logs::File(log.to_path_buf()))
+        .env_remove("PARLEY_LOG")
+        .env_remove("RUST_LOG")
+        .spawn();
+    if let Err(e) = s.ready(Duration::from_secs(60)).await {
+        panic!("the server did not start: {e}");
+    }
+    s
 }
 
-impl Server {
-    async fn start(data: &Path, config: &Path, log: &Path) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_parley"))
-            .args(["serve", "--data-dir"])
-            .arg(data)
-            .arg("--config")
-            .arg(config)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--http-listen",
-                "off",
-            ])
-            .env_remove("PARLEY_LOG")
-            .env_remove("RUST_LOG")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let s = Server {
-            child: Some(child),
-            url: format!("https://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client().get(format!("{}/healthz", s.url)).send().await
-                && r.status() == StatusCode::OK
-            {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    async fn stop(mut self) {
-        let mut child = self.child.take().unwrap();
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                assert!(st.success(), "the server exited with {st:?}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "no exit within 30 s of SIGTERM");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// SIGTERM and wait for a clean exit.
+async fn stop(mut s: process::Server) {
+    let st = s.stop(Duration::from_secs(30)).await;
+    assert!(st.success(), "the server exited with {st:?}");
 }
 
 async fn login(url: &str) -> Browser {
-    let mut b = Browser {
-        http: client(),
+    let http = client();
+    let s = sign_in(&http, url, "boss", PASSWORD).await;
+    Browser {
+        http,
         url: url.to_string(),
-        csrf: None,
+        csrf: Some(s.csrf),
         cookie: None,
-    };
-    let r = b
-        .request(
-            "POST",
-            "/api/v1/session",
-            Some(json!({"login": "boss", "password": PASSWORD})),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "sign-in");
-    let body: Value = r.json().await.unwrap();
-    b.csrf = body["csrf_token"].as_str().map(String::from);
-    b
+    }
 }
 
 /// One inbound message, as a platform would (re)deliver it.
@@ -488,27 +424,10 @@ async fn a_full_disk_answers_503_keeps_reads_and_recovers_by_itself() {
         ),
     )
     .unwrap();
-    let o = support::parley(
-        &[
-            "user",
-            "add",
-            "boss",
-            "--name",
-            "Boss",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", support::text(&o));
+    process::add_admin(process::BIN, &data, Some(&config), "boss", PASSWORD);
 
-    let server = Server::start(&data, &config, &log).await;
-    let url = server.url.clone();
+    let server = start(&data, &config, &log).await;
+    let url = server.url();
     let boss = login(&url).await;
     let mut acked: BTreeMap<String, Msg> = BTreeMap::new();
 
@@ -627,12 +546,12 @@ async fn a_full_disk_answers_503_keeps_reads_and_recovers_by_itself() {
     no_partial_blobs(&data);
 
     // A restart shows the same: everything acknowledged, once.
-    server.stop().await;
-    let server = Server::start(&data, &config, &log).await;
-    let boss = login(&server.url).await;
+    stop(server).await;
+    let server = start(&data, &config, &log).await;
+    let boss = login(&server.url()).await;
     check_exactly_acked(&boss, &acked, "after restart").await;
     search_finds(&boss, &retried_token, "after restart").await;
-    server.stop().await;
+    stop(server).await;
 
     // The log says what happened once, not once per refused request.
     let text = std::fs::read_to_string(&log).unwrap();

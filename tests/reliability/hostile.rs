@@ -4,15 +4,16 @@
 //! and memory targets under attack.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley::http::guard::{HEAD_TIMEOUT, MAX_HEAD};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::raw::{closed_within, exchange, get, post};
 use crate::support::telegram::{self, FakeTelegram};
+use crate::support::tls::{connector, connector_with, tcp_from, tls_from};
 use crate::support::{TOKEN, TestApp, api_channel, client};
 
 /// What a client observes after sending something hostile: an answer or the server closing.
@@ -44,32 +45,6 @@ async fn outcome<S: AsyncRead + Unpin>(s: &mut S, secs: u64) -> Option<Outcome> 
     tokio::time::timeout(Duration::from_secs(secs), read)
         .await
         .ok()
-}
-
-/// Wait until the server closed `s` (EOF or reset); the time it took, or `None` after `secs`.
-async fn closed_within<S: AsyncRead + Unpin>(s: &mut S, secs: u64) -> Option<Duration> {
-    let t0 = Instant::now();
-    let mut buf = [0u8; 1024];
-    let wait = async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(secs), wait)
-        .await
-        .ok()
-        .map(|()| t0.elapsed())
-}
-
-/// A TCP connection from a chosen loopback address (127.0.0.0/8 is all local on Linux), so
-/// per-address caps can be exercised from one machine.
-async fn tcp_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::from((from, 0)))?;
-    sock.connect(to).await
 }
 
 /// Everything a hostile body could have left behind: managers, chats, the event log.
@@ -817,20 +792,12 @@ async fn the_body_budget_refuses_with_503_before_reading() {
 async fn http2_is_not_negotiated_or_served() {
     let app = TestApp::spawn().await;
     let addr = https_addr(&app);
-    let with_alpn = |protos: &[&[u8]]| {
-        let mut cfg = rustls::ClientConfig::builder()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify))
-            .with_no_client_auth();
-        cfg.alpn_protocols = protos.iter().map(|p| p.to_vec()).collect();
-        tokio_rustls::TlsConnector::from(Arc::new(cfg))
-    };
-    let both = tls_from(&with_alpn(&[b"h2", b"http/1.1"]), [127, 0, 0, 1], addr)
+    let both = tls_from(&connector_with(&[b"h2", b"http/1.1"]), [127, 0, 0, 1], addr)
         .await
         .expect("a client offering h2 and http/1.1 connects");
     assert_eq!(both.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert!(
-        tls_from(&with_alpn(&[b"h2"]), [127, 0, 0, 1], addr)
+        tls_from(&connector_with(&[b"h2"]), [127, 0, 0, 1], addr)
             .await
             .is_none(),
         "a client offering only h2 must not get a connection"
@@ -839,7 +806,7 @@ async fn http2_is_not_negotiated_or_served() {
     const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     // An empty SETTINGS frame, as a client sends right after the preface.
     const SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
-    let mut tls = tls_from(&with_alpn(&[]), [127, 0, 0, 1], addr)
+    let mut tls = tls_from(&connector_with(&[]), [127, 0, 0, 1], addr)
         .await
         .expect("connect without ALPN");
     tls.write_all(&[PREFACE, SETTINGS].concat()).await.unwrap();
@@ -904,118 +871,4 @@ async fn stalled_handshakes_do_not_block_others() {
         t0.elapsed()
     );
     drop(stalled);
-}
-
-#[derive(Debug)]
-struct NoVerify;
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
-
-fn connector() -> tokio_rustls::TlsConnector {
-    let mut cfg = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify))
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
-}
-
-async fn tls_from(c: &tokio_rustls::TlsConnector, from: [u8; 4], to: SocketAddr) -> Option<Tls> {
-    let tcp = tcp_from(from, to).await.ok()?;
-    let _ = tcp.set_nodelay(true);
-    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
-    c.connect(name, tcp).await.ok()
-}
-
-/// One keep-alive HTTP/1.1 connection: request, then the answer's status and body
-/// (Content-Length framing, which is what the server sends for JSON).
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    head: &str,
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut out = head.as_bytes().to_vec();
-    out.extend_from_slice(body);
-    s.write_all(&out).await?;
-    s.flush().await?;
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    let end = loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = buf[end..].to_vec();
-    while body.len() < len {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(len);
-    Ok((status, body))
-}
-
-fn get(path: &str, cookie: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nhost: localhost\r\ncookie: {cookie}\r\n\r\n")
-}
-
-fn post(path: &str, extra: &str, len: usize) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n{extra}content-length: {len}\r\n\r\n"
-    )
 }

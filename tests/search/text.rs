@@ -1,6 +1,10 @@
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::support::{Browser, TestApp, api_channel, parley, text as out};
+use crate::support::process::{self, Logs, Serve};
+use crate::support::session::sign_in;
+use crate::support::{Browser, PASSWORD, TestApp, api_channel, parley, text as out};
 
 /// Seed clients through the API channel (the real ingest path).
 async fn seed(app: &TestApp) {
@@ -220,113 +224,48 @@ async fn edits_are_searchable_within_a_second_and_the_index_is_rebuilt_when_lost
     drop(tmp);
 }
 
-#[test]
-fn a_crash_before_the_indexer_commits_is_caught_up_at_the_next_start() {
+#[tokio::test]
+async fn a_crash_before_the_indexer_commits_is_caught_up_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, api_channel("crm", None)).unwrap();
-    let c = cfg.to_str().unwrap().to_string();
-    let o = parley(
-        &[
-            "user",
-            "add",
-            "boss",
-            "--name",
-            "Boss",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            &d,
-            "--config",
-            &c,
-        ],
-        Some(&format!("{}\n", crate::support::PASSWORD)),
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
-            .args([
-                "serve",
-                "--data-dir",
-                &d,
-                "--config",
-                &c,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--http-listen",
-                "off",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut child = start();
-    let url = format!("https://127.0.0.1:{port}");
+    process::add_admin(process::BIN, dir.path(), Some(&cfg), "boss", PASSWORD);
+    // A fixed port, so the restart answers where the first run did.
+    let serve = Serve::new(process::BIN, dir.path())
+        .config(&cfg)
+        .port(process::free_port())
+        .logs(Logs::Discard);
+    let mut server = serve.spawn();
+    let url = server.url();
     let http = crate::support::client();
-    rt.block_on(async {
-        for _ in 0..200 {
-            if http.get(format!("{url}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        let r = http
-            .post(format!("{url}/webhooks/api/crm"))
-            .bearer_auth(crate::support::TOKEN)
-            .json(&json!({"contact": {"external_id": "k1", "name": "Kirill Crashtest"}, "message": {"external_id": "k1m", "text": "before the crash"}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    });
+    server.ready(Duration::from_secs(60)).await.unwrap();
+    let r = http
+        .post(format!("{url}/webhooks/api/crm"))
+        .bearer_auth(crate::support::TOKEN)
+        .json(&json!({"contact": {"external_id": "k1", "name": "Kirill Crashtest"}, "message": {"external_id": "k1m", "text": "before the crash"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Killed right after the acknowledged commit, before the indexer's ~200 ms batching delay.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut child = start();
-    let found = rt.block_on(async {
-        let mut ok = false;
-        for _ in 0..200 {
-            if http.get(format!("{url}/healthz")).send().await.is_ok() {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        assert!(ok, "restarted");
-        let r = http
-            .post(format!("{url}/api/v1/session"))
-            .json(&json!({"login": "boss", "password": crate::support::PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let v: Value = http
-            .get(format!("{url}/api/v1/chats?q=crashtest"))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["items"].as_array().unwrap().len()
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill().await;
+    let mut server = serve.spawn();
+    server
+        .ready(Duration::from_secs(60))
+        .await
+        .expect("restarted");
+    let session = sign_in(&http, &url, "boss", PASSWORD).await;
+    let v: Value = http
+        .get(format!("{url}/api/v1/chats?q=crashtest"))
+        .header("cookie", session.cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found = v["items"].as_array().unwrap().len();
+    server.kill().await;
     assert_eq!(
         found, 1,
         "found right after the restart, without waiting for the indexer"

@@ -239,8 +239,7 @@ impl World {
         }
         World {
             app,
-            http: reqwest::Client::builder()
-                .tls_danger_accept_invalid_certs(true)
+            http: crate::support::tls::http_client()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -1,8 +1,17 @@
+//! The test harness. `TestApp` runs the server in-process; `process` runs the real binary as
+//! a child; `tls`, `raw` and `session` are the clients. Those four files are self-contained
+//! and shared with the benches (`benches/common/mod.rs` includes them by `#[path]`); the
+//! rest (fakes of the platforms, the routes table, WebSockets) is for tests only.
+
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod process;
+pub mod raw;
 pub mod routes;
+pub mod session;
 pub mod telegram;
+pub mod tls;
 pub mod viber;
 pub mod whatsapp;
 pub mod ws;
@@ -130,30 +139,16 @@ impl TestApp {
     /// A browser signed in as `login` (created with `add_manager`).
     pub async fn login(&self, login: &str) -> Browser {
         let mut b = self.client();
-        let r = b
-            .request(
-                "POST",
-                "/api/v1/session",
-                Some(json!({"login": login, "password": PASSWORD})),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "login {login}");
-        b.cookie = r
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let body: Value = r.json().await.unwrap();
-        b.csrf = body["csrf_token"].as_str().map(String::from);
+        let s = session::sign_in(&b.http, &self.url, login, PASSWORD).await;
+        b.cookie = Some(s.cookie);
+        b.csrf = (!s.csrf.is_empty()).then_some(s.csrf);
         b
     }
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    tls::http_client()
         .cookie_store(true)
-        .tls_danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -277,27 +272,9 @@ impl Browser {
     }
 }
 
-/// Run the real binary (CLI tests).
+/// Run the real binary's CLI (the server is run by `process::Serve`).
 pub fn parley(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_parley"));
-    cmd.args(args)
-        .env_remove("PARLEY_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    process::run(process::BIN, args, stdin)
 }
 
-pub fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+pub use process::output_text as text;
