@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use parley::config::{Config, Overrides};
 
 mod common;
 use common::process::rss_kb;
@@ -37,25 +36,13 @@ async fn main() {
     let messages = env("BENCH_MESSAGES", 1_000_000);
     let secs = env("BENCH_SECONDS", 10);
     let dir = tempfile::tempdir().unwrap();
-    let cfg_path = dir.path().join("c.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
+    let running = common::start_in_process(
+        dir.path(),
+        &format!(
             "[[channels]]\nid = \"crm\"\nkind = \"api\"\nname = \"CRM\"\ntoken = \"{TOKEN}\"\n"
         ),
     )
-    .unwrap();
-    let config = Config::load_from(
-        Some(&cfg_path),
-        &[],
-        &Overrides {
-            data_dir: Some(dir.path().join("data")),
-            listen: Some("127.0.0.1:0".into()),
-            http_listen: Some("off".into()),
-        },
-    )
-    .unwrap();
-    let running = parley::app::start(config).await.unwrap();
+    .await;
     let url = format!("https://{}", running.https_addr);
     let st = running.state.clone();
     let mut rows: Vec<Row> = Vec::new();

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 mod common;
 use common::process::{self, Logs, RssPeak, Serve, Server, free_port, rss_kb};
 use common::session::sign_in;
-use common::{RawConn, env, pct, tls};
+use common::{Make, RawConn, closed_loop, env, pct, tls};
 
 const TOKEN: &str = "bench-api-channel-token-0123456789";
 const TG_SECRET: &str = "bench-telegram-secret";
@@ -166,51 +166,6 @@ async fn get_series(addr: SocketAddr, cookie: &str, paths: &[String], n: usize) 
         v.push(ms(t.elapsed()));
     }
     v
-}
-
-/// One request of a throughput phase: path, headers, body, for connection `w`, request `i`.
-type Make = Arc<dyn Fn(u64, u64) -> (String, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync>;
-
-/// Closed loop: `conns` connections post as fast as they are answered for `secs`.
-async fn closed_loop(addr: SocketAddr, conns: u64, secs: u64, make: Make) -> (f64, f64, u64) {
-    let ok = Arc::new(AtomicU64::new(0));
-    let bad = Arc::new(AtomicU64::new(0));
-    let lat = Arc::new(Mutex::new(Vec::new()));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut hs = Vec::new();
-    let t = Instant::now();
-    for w in 0..conns {
-        let (make, ok, bad, lat) = (make.clone(), ok.clone(), bad.clone(), lat.clone());
-        hs.push(tokio::spawn(async move {
-            let mut conn = RawConn::connect(addr).await;
-            let (mut i, mut mine) = (0u64, Vec::new());
-            while Instant::now() < deadline {
-                let (path, headers, body) = make(w, i);
-                let t = Instant::now();
-                match conn.post(&path, &headers, &body).await {
-                    Ok((200, _)) => {
-                        mine.push(ms(t.elapsed()));
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {
-                        bad.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        bad.fetch_add(1, Ordering::Relaxed);
-                        conn = RawConn::connect(addr).await;
-                    }
-                }
-                i += 1;
-            }
-            lat.lock().unwrap().extend(mine);
-        }));
-    }
-    for h in hs {
-        h.await.unwrap();
-    }
-    let rate = ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
-    let mut l = lat.lock().unwrap().clone();
-    (rate, pct(&mut l, 0.99), bad.load(Ordering::Relaxed))
 }
 
 /// Open loop: one request every 1/rate s for `secs`, each on an idle pooled connection (a
@@ -759,7 +714,7 @@ async fn main() {
             ),
         )
     });
-    let (rate, p99, bad) = closed_loop(addr, 64, secs, api).await;
+    let (rate, _, p99, bad) = closed_loop(addr, 64, secs, api).await;
     t.check(
         "durable ingest, API channel, 64 connections",
         format!("{rate:.0} msg/s (ack p99 {p99:.1} ms, {bad} non-2xx)"),
@@ -793,7 +748,7 @@ async fn main() {
             body.to_string().into_bytes(),
         )
     });
-    let (rate, p99, bad) = closed_loop(addr, 64, secs, tg).await;
+    let (rate, _, p99, bad) = closed_loop(addr, 64, secs, tg).await;
     t.check(
         "durable ingest, Telegram webhook, 64 connections",
         format!("{rate:.0} msg/s (ack p99 {p99:.1} ms, {bad} non-2xx)"),

@@ -15,6 +15,10 @@ pub mod session;
 #[path = "../../tests/support/tls.rs"]
 pub mod tls;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 pub fn env(name: &str, default: u64) -> u64 {
@@ -30,6 +34,83 @@ pub fn pct(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The server in this process, for benches that read its state (index progress, the
+/// service layer without HTTP): `config` written to `dir`, data in `dir/data`, HTTPS on a
+/// free loopback port, the plain listener off.
+pub async fn start_in_process(dir: &std::path::Path, config: &str) -> parley::app::Running {
+    let file = dir.join("c.toml");
+    std::fs::write(&file, config).unwrap();
+    let config = parley::config::Config::load_from(
+        Some(&file),
+        &[],
+        &parley::config::Overrides {
+            data_dir: Some(dir.join("data")),
+            listen: Some("127.0.0.1:0".into()),
+            http_listen: Some("off".into()),
+        },
+    )
+    .unwrap();
+    parley::app::start(config).await.unwrap()
+}
+
+/// One request of a throughput phase: path, headers, body, for connection `w`, request `i`.
+pub type Make =
+    Arc<dyn Fn(u64, u64) -> (String, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync>;
+
+/// Closed loop: `conns` connections post as fast as they are answered for `secs`. Returns
+/// the rate of 200s per second, their latency p50 and p99 in ms, and the count of other
+/// answers and broken connections.
+pub async fn closed_loop(
+    addr: std::net::SocketAddr,
+    conns: u64,
+    secs: u64,
+    make: Make,
+) -> (f64, f64, f64, u64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let lat = Arc::new(Mutex::new(Vec::new()));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut hs = Vec::new();
+    let t = Instant::now();
+    for w in 0..conns {
+        let (make, ok, bad, lat) = (make.clone(), ok.clone(), bad.clone(), lat.clone());
+        hs.push(tokio::spawn(async move {
+            let mut conn = RawConn::connect(addr).await;
+            let (mut i, mut mine) = (0u64, Vec::new());
+            while Instant::now() < deadline {
+                let (path, headers, body) = make(w, i);
+                let t = Instant::now();
+                match conn.post(&path, &headers, &body).await {
+                    Ok((200, _)) => {
+                        mine.push(t.elapsed().as_secs_f64() * 1000.0);
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                        conn = RawConn::connect(addr).await;
+                    }
+                }
+                i += 1;
+            }
+            lat.lock().unwrap().extend(mine);
+        }));
+    }
+    for h in hs {
+        h.await.unwrap();
+    }
+    let rate = ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
+    let mut l = lat.lock().unwrap().clone();
+    (
+        rate,
+        pct(&mut l, 0.5),
+        pct(&mut l, 0.99),
+        bad.load(Ordering::Relaxed),
+    )
 }
 
 /// One keep-alive TLS connection speaking just enough HTTP/1.1 to post and read answers.
