@@ -114,6 +114,7 @@ pub async fn start(config: Config) -> Result<Running> {
     );
     let ctx = crate::channels::Ctx {
         inbox: inbox.clone(),
+        states: Arc::new(crate::channels::States::load(inbox.clone())),
         http: http_client.clone(),
         blobs: blobs.clone(),
         public_url: config.server.public_url.clone(),
@@ -241,9 +242,9 @@ pub async fn start(config: Config) -> Result<Running> {
     {
         let live = state.widget.live.clone();
         let (events, typing) = (store.subscribe(), state.hub.subscribe());
-        let (store, stop_rx) = (store.clone(), stop_rx.clone());
+        let (inbox, stop_rx) = (inbox.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {
-            live.run(store, events, typing, stop_rx).await;
+            live.run(inbox, events, typing, stop_rx).await;
             Ok(())
         }));
     }
@@ -254,7 +255,7 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
     {
-        let states = ctx.inbox.channel_states.clone();
+        let states = ctx.states.clone();
         let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             states.run(stop_rx).await;

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use crate::blobs::Blobs;
 use crate::domain::inbox::Attachment;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::inbox::Inbox;
 
 /// Whether `ip` is a globally routable unicast address (IANA special-purpose registries):
 /// anything private, local, reserved, or an IPv6 form wrapping such an IPv4 address is not.
@@ -65,14 +65,16 @@ pub async fn download(
     _shared: &reqwest::Client,
     url: &str,
     blobs: &Blobs,
-    store: &Store,
+    inbox: &Inbox,
     mime: &str,
     name: &str,
 ) -> Result<Attachment> {
     let (parsed, host, addr) = vet(url).await?;
     let r = get_pinned(parsed, &host, addr).await?;
     let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
-    blobs.put_stream(store, mime, name, Box::pin(stream)).await
+    inbox
+        .put_received_file(blobs, mime, name, Box::pin(stream))
+        .await
 }
 
 /// The URL parsed, its host, and the one public address to connect to. Anything else is a

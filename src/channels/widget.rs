@@ -15,13 +15,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::accounts::ratelimit::FailureLimiter;
 use crate::config::{ChannelKindConfig, normal_origin};
-use crate::domain::inbox::Visitor;
 use crate::error::{Error, Result};
-use crate::inbox::visitors::visitor_message_json;
+use crate::inbox::Inbox;
 use crate::realtime::Signal;
-use crate::store::Store;
 use crate::store::events::Event;
-use crate::store::inbox::InboxReads;
 
 /// Frames queued per connection before it counts as too slow.
 const QUEUE: usize = 64;
@@ -256,7 +253,7 @@ impl Live {
     /// Route until the server stops.
     pub async fn run(
         self: Arc<Self>,
-        store: Store,
+        inbox: Inbox,
         mut events: broadcast::Receiver<Arc<Event>>,
         mut typing: broadcast::Receiver<Arc<Signal>>,
         mut stop: watch::Receiver<bool>,
@@ -264,7 +261,7 @@ impl Live {
         loop {
             tokio::select! {
                 e = events.recv() => match e {
-                    Ok(e) => self.route_event(&store, &e),
+                    Ok(e) => self.route_event(&inbox, &e),
                     // Missed events cannot be recovered per chat: every browser reloads.
                     Err(RecvError::Lagged(_)) => self.broadcast(&json!({"type": "resync"})),
                     Err(RecvError::Closed) => return,
@@ -288,7 +285,7 @@ impl Live {
         }
     }
 
-    fn route_event(&self, store: &Store, e: &Event) {
+    fn route_event(&self, inbox: &Inbox, e: &Event) {
         if self.lock().by_chat.is_empty() {
             return;
         }
@@ -311,13 +308,7 @@ impl Live {
             return;
         }
         // The stored message, not the managers' event, decides what the visitor sees.
-        let frame = store.read(|r| {
-            let (Some(m), Some(c)) = (r.message(chat, msg)?, r.chat(chat)?) else {
-                return Ok(None);
-            };
-            let visitor = Visitor::id_of_client(&c.external_id).unwrap_or(0);
-            visitor_message_json(r, &c.channel_id, visitor, &m)
-        });
+        let frame = inbox.visitor_message(chat, msg);
         match frame {
             Ok(Some(data)) => {
                 let frame: Arc<str> =
@@ -373,8 +364,8 @@ pub async fn sweep(
             Ok(n) => tracing::info!("swept {n} widget visitors who never wrote"),
             Err(e) => tracing::warn!("widget visitor sweep failed: {e}"),
         }
-        match blobs
-            .sweep(&inbox.store, now.saturating_sub(ms(upload_age)))
+        match inbox
+            .sweep_unattached_files(&blobs, now.saturating_sub(ms(upload_age)))
             .await
         {
             Ok(0) => {}

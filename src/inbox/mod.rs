@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod channel_io;
 pub mod clients;
 pub mod ingest;
 pub mod lists;
@@ -60,18 +61,14 @@ pub struct Inbox {
     pub channels: Arc<Channels>,
     /// Wakes the outbox worker when a delivery is queued.
     pub outbox_wake: Arc<Notify>,
-    /// Live state of each channel (connected, last inbound, last error, paused).
-    pub channel_states: Arc<crate::channels::States>,
 }
 
 impl Inbox {
     pub fn new(store: Store, channels: Arc<Channels>) -> Inbox {
-        let channel_states = Arc::new(crate::channels::States::load(store.clone()));
         Inbox {
             store,
             channels,
             outbox_wake: Arc::new(Notify::new()),
-            channel_states,
         }
     }
 }
