@@ -119,6 +119,7 @@ pub async fn start(config: Config) -> Result<Running> {
     );
     let ctx = crate::channels::Ctx {
         inbox: inbox.clone(),
+        states: Arc::new(crate::channels::States::load(inbox.clone())),
         http: http_client.clone(),
         blobs: blobs.clone(),
         public_url: config.server.public_url.clone(),
@@ -259,7 +260,7 @@ pub async fn start(config: Config) -> Result<Running> {
         }));
     }
     {
-        let states = ctx.inbox.channel_states.clone();
+        let states = ctx.states.clone();
         let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             states.run(stop_rx).await;

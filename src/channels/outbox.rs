@@ -13,8 +13,7 @@ use crate::config::DeliveryConfig;
 use crate::domain::inbox::Delivery;
 use crate::error::Result;
 use crate::inbox::reply::DeliveryOutcome;
-use crate::store;
-use crate::store::inbox::{self as db, InboxReads};
+use crate::store::now_ms;
 
 /// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
 pub const MAX_CONCURRENT: usize = 32;
@@ -104,8 +103,8 @@ impl Outbox {
 
     /// Start every due delivery whose chat is idle; return how long to sleep.
     fn dispatch(&self) -> Result<Duration> {
-        let now = store::now_ms();
-        let due = self.ctx.inbox.store.read(|r| db::due(r, i64::MAX, 1000))?;
+        let now = now_ms();
+        let due = self.ctx.inbox.due_deliveries(1000)?;
         let mut next: Option<i64> = None;
         for d in due {
             if self.flight().contains(&d.chat_id) {
@@ -141,8 +140,8 @@ impl Outbox {
 
     /// A platform that answered "too many requests" for the whole bot pauses its channel.
     fn paused(&self, chat_id: u64) -> Option<i64> {
-        let chat = self.ctx.inbox.store.read(|r| r.chat(chat_id)).ok()??;
-        self.ctx.states().paused_until(&chat.channel_id)
+        let channel = self.ctx.inbox.chat_channel(chat_id).ok()??;
+        self.ctx.states().paused_until(&channel)
     }
 
     async fn deliver(&self, d: Delivery) -> Result<()> {
@@ -150,7 +149,7 @@ impl Outbox {
         // held by this very delivery, that one has been recorded (and dequeued) since: sending
         // again would deliver twice. A finished delivery commits before it frees the slot, so a
         // snapshot taken now shows whether this one is still due.
-        if !self.ctx.inbox.store.read(|r| db::queued(r, &d))? {
+        if !self.ctx.inbox.delivery_queued(&d)? {
             return Ok(());
         }
         let outcome = match self.attempt(&d).await {
@@ -180,7 +179,7 @@ impl Outbox {
                     );
                     DeliveryOutcome::Retry {
                         reason,
-                        at: store::now_ms() + wait.as_millis() as i64,
+                        at: now_ms() + wait.as_millis() as i64,
                     }
                 }
             }
@@ -189,16 +188,7 @@ impl Outbox {
     }
 
     async fn attempt(&self, d: &Delivery) -> std::result::Result<Option<String>, SendError> {
-        let loaded = self.ctx.inbox.store.read(|r| {
-            let Some(m) = r.message(d.chat_id, d.message_id)? else {
-                return Ok(None);
-            };
-            let Some(chat) = r.chat(d.chat_id)? else {
-                return Ok(None);
-            };
-            let contact = r.contact(chat.contact_id)?;
-            Ok(Some((m, chat, contact)))
-        });
+        let loaded = self.ctx.inbox.outgoing(d);
         let (m, chat, contact) = match loaded {
             Ok(Some(v)) => v,
             Ok(None) => {

@@ -12,7 +12,6 @@ use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::inbox::ingest::{ClientEvent, Inbound};
-use crate::store::inbox::InboxReads;
 
 /// The updates Parley handles; anything else is not even sent to us.
 const ALLOWED_UPDATES: &[&str] = &["message", "edited_message", "my_chat_member"];
@@ -706,8 +705,7 @@ async fn message(
 ) -> std::result::Result<(), UpdateError> {
     let known = ctx
         .inbox
-        .store
-        .read(|r| r.ext_message(bot.id, &ext))
+        .known_message(bot.id, &ext)
         .map_err(UpdateError::from)?;
     if known.is_some() {
         return Ok(());

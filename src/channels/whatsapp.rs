@@ -24,8 +24,7 @@ use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::domain::inbox::{Attachment, Status};
 use crate::error::{Error, Result};
 use crate::inbox::ingest::Inbound;
-use crate::store;
-use crate::store::inbox::InboxReads;
+use crate::store::now_ms;
 
 /// Free-form messages may only be sent this long after the client's last message.
 pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -447,7 +446,7 @@ pub async fn receive_events(ctx: &Ctx, wa: &Wa<'_>, events: Vec<Event>) -> Resul
     for ev in events {
         match ev {
             Event::Message(m) => {
-                let known = ctx.inbox.store.read(|r| r.ext_message(wa.id, &m.wamid))?;
+                let known = ctx.inbox.known_message(wa.id, &m.wamid)?;
                 if known.is_some() {
                     continue;
                 }
@@ -617,7 +616,7 @@ pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<S
     let to = out.chat.external_id.as_str();
     let text = out.message.text.trim();
     let files = &out.message.attachments;
-    if !window_open(store::now_ms(), out.chat.last_inbound_ms) {
+    if !window_open(now_ms(), out.chat.last_inbound_ms) {
         let Some(template) = wa.template else {
             return Err(SendError::Permanent(format!(
                 "{WINDOW_CLOSED}; nothing was sent (name an approved template in the channel's `template` to send one instead)"

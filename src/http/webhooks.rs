@@ -93,10 +93,7 @@ pub async fn api(
     let body = read_body(st, req, body).await?;
     let b = crate::channels::api::parse_inbound(&body)?;
     // Redelivery of a stored message must not re-download or re-store its files.
-    let known = st.store.read(|r| {
-        use crate::store::inbox::InboxReads;
-        r.ext_message(&id, &b.message.external_id)
-    })?;
+    let known = st.inbox.known_message(&id, &b.message.external_id)?;
     let mut attachments: Vec<Attachment> = Vec::new();
     if known.is_none() {
         for (i, a) in b.message.attachments.iter().enumerate() {

@@ -277,7 +277,7 @@ pub async fn send(
         .ingest(visitor_inbound(&v, &b.id, b.text, files))
         .await?;
     if !r.duplicate {
-        st.inbox.channel_states.inbound(&v.channel_id);
+        st.channels.states().inbound(&v.channel_id);
     }
     let message = st
         .inbox

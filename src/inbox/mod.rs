@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod channel_io;
 pub mod clients;
 pub mod indexing;
 pub mod ingest;
@@ -67,8 +68,6 @@ pub struct Inbox {
     pub channels: Arc<Channels>,
     /// Wakes the outbox worker when a delivery is queued.
     pub outbox_wake: Arc<Notify>,
-    /// Live state of each channel (connected, last inbound, last error, paused).
-    pub channel_states: Arc<crate::channels::States>,
     /// Where committed events and typing signals go out.
     pub hub: Arc<Hub>,
 }
@@ -79,12 +78,10 @@ impl Inbox {
     pub fn new(store: Store, channels: Arc<Channels>, hub: Arc<Hub>) -> Inbox {
         let publish = hub.clone();
         store.on_commit(Arc::new(move |e| publish.publish(e)));
-        let channel_states = Arc::new(crate::channels::States::load(store.clone()));
         Inbox {
             store,
             channels,
             outbox_wake: Arc::new(Notify::new()),
-            channel_states,
             hub,
         }
     }

@@ -10,7 +10,6 @@ use crate::config::ChannelConfig;
 use crate::domain::inbox::Status;
 use crate::error::{Error, Result};
 use crate::inbox::ingest::{ClientEvent, Inbound};
-use crate::store::inbox::InboxReads;
 
 /// What one authentic callback asks of the inbox, read without the network or the store.
 pub enum Callback {
@@ -150,12 +149,7 @@ pub async fn callback(
             file,
         } => {
             // A redelivery must not download its files again.
-            if ctx
-                .inbox
-                .store
-                .read(|r| r.ext_message(&ch.id, &token))?
-                .is_some()
-            {
+            if ctx.inbox.known_message(&ch.id, &token)?.is_some() {
                 return Ok(());
             }
             inbound.channel_id = ch.id.clone();

@@ -155,49 +155,40 @@ fn send_error(ctx: &Ctx, ch: &ChannelConfig, f: Failure) -> SendError {
     }
 }
 
-/// How many parts of a multi-part message Viber already accepted, kept in the store so a
+/// How many parts of a multi-part message Viber already accepted, kept by the inbox so a
 /// retry (even after a restart) resumes after them.
-struct Progress {
-    key: Vec<u8>,
+struct Progress<'a> {
+    channel: &'a str,
+    chat: u64,
+    message: u64,
 }
 
-impl Progress {
-    fn new(out: &Outgoing<'_>) -> Progress {
+impl Progress<'_> {
+    fn new<'a>(out: &'a Outgoing<'_>) -> Progress<'a> {
         Progress {
-            key: crate::store::codec::Key::new()
-                .str("viber_sent_parts")
-                .str(&out.channel.id)
-                .u64(out.chat.id)
-                .u64(out.message.id)
-                .build(),
+            channel: &out.channel.id,
+            chat: out.chat.id,
+            message: out.message.id,
         }
     }
 
     fn get(&self, ctx: &Ctx) -> std::result::Result<usize, SendError> {
-        let v = ctx
-            .inbox
-            .store
-            .read(|r| crate::store::Read::get_raw(r, crate::store::tables::META, &self.key))
-            .map_err(store_error)?;
-        Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, |b| u64::from_be_bytes(b) as usize))
+        ctx.inbox
+            .sent_parts(self.channel, self.chat, self.message)
+            .map_err(store_error)
     }
 
     async fn set(&self, ctx: &Ctx, n: usize) -> std::result::Result<(), SendError> {
-        let key = self.key.clone();
         ctx.inbox
-            .store
-            .write(move |w| w.put_raw(crate::store::tables::META, &key, &(n as u64).to_be_bytes()))
+            .set_sent_parts(self.channel, self.chat, self.message, n)
             .await
             .map_err(store_error)
     }
 
     async fn clear(&self, ctx: &Ctx) {
-        let key = self.key.clone();
         let r = ctx
             .inbox
-            .store
-            .write(move |w| w.del(crate::store::tables::META, &key))
+            .clear_sent_parts(self.channel, self.chat, self.message)
             .await;
         if let Err(e) = r {
             tracing::warn!("Viber: forgetting a send's progress failed: {e}");

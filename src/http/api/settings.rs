@@ -7,6 +7,7 @@ use poem::handler;
 use poem::web::{Data, Json};
 use serde_json::{Value, json};
 
+use crate::channels::ChannelState;
 use crate::config::ChannelKindConfig;
 use crate::http::AppState;
 use crate::http::auth::Auth;
@@ -44,7 +45,7 @@ pub fn channels(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
                 "id": c.id,
                 "kind": c.kind.kind_name(),
                 "name": c.name,
-                "status": st.inbox.channel_states.json(&c.id),
+                "status": status_json(&st.channels.states().get(&c.id)),
             });
             // What the admin pastes into a site; without public_url the browser's origin is used.
             if let ChannelKindConfig::Widget {
@@ -64,4 +65,16 @@ pub fn channels(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
         .collect();
     items.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Json(json!({ "items": items }))
+}
+
+/// A channel's state as Settings shows it; a pause that has ended is not shown.
+fn status_json(s: &ChannelState) -> Value {
+    json!({
+        "state": if s.state.is_empty() { "not started" } else { s.state.as_str() },
+        "detail": s.detail,
+        "last_inbound_ms": s.last_inbound_ms,
+        "last_error": s.last_error,
+        "last_error_ms": s.last_error_ms,
+        "paused_until_ms": s.paused_until_ms.filter(|&u| u > crate::store::now_ms()),
+    })
 }
