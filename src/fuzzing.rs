@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use crate::channels::pipeline::Item;
 use crate::channels::{api, telegram, viber, whatsapp};
 use crate::config::{Config, Overrides};
 use crate::domain::{filter, inbox as dom, manager};
@@ -31,25 +32,25 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// `POST /webhooks/telegram/{id}`: body → what goes to the inbox.
 pub fn telegram_update(data: &[u8]) {
-    let Ok(update) = telegram::parse_update("tg", data) else {
+    let Ok(items) = telegram::parse_update("tg", data) else {
         return;
     };
-    match update {
-        telegram::Update::Message {
-            ext,
-            inbound,
-            lines,
-            files,
-        } => {
-            assert!(ext.contains(':'), "message key {ext:?} is chat:message");
-            assert_eq!(inbound.channel_kind, "telegram");
-            let _ = (lines.join("\n"), files.len());
+    assert!(items.len() <= 1, "one update is at most one item");
+    for item in items {
+        match item {
+            Item::Message(d) => {
+                let ext = d.inbound.message_id.unwrap_or_default();
+                assert!(ext.contains(':'), "message key {ext:?} is chat:message");
+                assert_eq!(d.inbound.channel_kind, "telegram");
+                assert!(
+                    !d.inbound.text.is_empty() || !d.files.is_empty(),
+                    "a message without text or file is skipped"
+                );
+            }
+            Item::ClientEvent(inb, _) => assert_eq!(inb.channel_kind, "telegram"),
+            Item::Edited { external_id, .. } => assert!(external_id.contains(':')),
+            Item::Receipt { .. } => panic!("Telegram sends no receipts"),
         }
-        telegram::Update::Subscribed(inb) | telegram::Update::ClientEvent(inb, _) => {
-            assert_eq!(inb.channel_kind, "telegram");
-        }
-        telegram::Update::Edited { ext, .. } => assert!(ext.contains(':')),
-        telegram::Update::Ignored => {}
     }
 }
 
@@ -72,26 +73,26 @@ pub fn whatsapp_payload(data: &[u8]) {
     }
 }
 
-/// `POST /webhooks/viber/{id}` after the signature check: body → callback; a message gets
+/// `POST /webhooks/viber/{id}` after the signature check: body → items; a message gets
 /// the same final touch as on the server when its file could not be fetched.
 pub fn viber_event(data: &[u8]) {
-    match viber::parse_callback(data) {
-        viber::Callback::Message {
-            token,
-            mut inbound,
-            kind,
-            file: _,
-        } => {
-            assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_digit() || b == b'-'));
-            viber::finish(&kind, &mut inbound);
-            assert!(
-                !inbound.text.trim().is_empty(),
-                "a stored message always shows something"
-            );
+    for item in viber::parse_callback("vb", data) {
+        match item {
+            Item::Message(mut d) => {
+                let token = d.inbound.message_id.clone().unwrap_or_default();
+                assert!(
+                    !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+                );
+                viber::finish(&d.kind, &mut d.inbound);
+                assert!(
+                    !d.inbound.text.trim().is_empty(),
+                    "a stored message always shows something"
+                );
+            }
+            Item::ClientEvent(inb, _) => assert_eq!(inb.channel_kind, "viber"),
+            Item::Receipt { external_id, .. } => assert!(!external_id.is_empty()),
+            Item::Edited { .. } => panic!("Viber sends no edits"),
         }
-        viber::Callback::ClientEvent(inb, _) => assert_eq!(inb.channel_kind, "viber"),
-        viber::Callback::Receipt { token, .. } => assert!(!token.is_empty()),
-        viber::Callback::Nothing | viber::Callback::Ignored(_) => {}
     }
 }
 
@@ -102,7 +103,8 @@ pub fn api_body(data: &[u8]) {
     };
     assert!(b.message.attachments.len() <= 10);
     for (i, a) in b.message.attachments.iter().enumerate() {
-        let _ = a.source(&format!("message.attachments[{i}]"));
+        let m = a.media(i);
+        let _ = api::source(&m.handle, &m.what);
     }
 }
 

@@ -1,14 +1,141 @@
-//! The API channel: inbound REST from any source, outbound JSON POSTed to the channel's
-//! callback URL and signed with HMAC-SHA256 of the raw body.
+//! The API channel: inbound REST from any source (a bearer token, one message per request,
+//! files inline or by URL), outbound JSON POSTed to the channel's callback URL and signed
+//! with HMAC-SHA256 of the raw body.
 
 use base64::Engine;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::{SendError, classify};
+use super::adapter::{Adapter, Answer, Head, Sending};
+use super::pipeline::{Draft, Fetched, Handle, Item, Media, require_json};
+use super::{Ctx, Outgoing, SendError, classify};
+use crate::accounts::same_secret;
+use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::domain::event::MessageView;
 use crate::domain::inbox::Chat;
 use crate::error::Error;
+use crate::inbox::ingest::{Inbound, Ingested};
+
+/// The API channel's adapter.
+pub struct Api;
+
+impl Adapter for Api {
+    fn start(
+        &self,
+        ctx: &Ctx,
+        ch: &ChannelConfig,
+        _stop: &watch::Receiver<bool>,
+    ) -> Option<JoinHandle<()>> {
+        ctx.states().set_state(&ch.id, "ready", None);
+        None
+    }
+
+    fn send<'a>(&'a self, ctx: &'a Ctx, out: &'a Outgoing<'a>) -> Sending<'a> {
+        Box::pin(send(ctx, out))
+    }
+
+    fn check_head(&self, ch: &ChannelConfig, head: &dyn Head) -> Result<(), Error> {
+        let ChannelKindConfig::Api { token, .. } = &ch.kind else {
+            return Err(Error::NotFound(format!("API channel {:?}", ch.id)));
+        };
+        let sent = head
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(sent.as_bytes(), token.as_bytes()) {
+            return Err(Error::Unauthenticated);
+        }
+        require_json(head)
+    }
+
+    fn parse(&self, ch: &ChannelConfig, body: &[u8]) -> Result<Vec<Item>, Error> {
+        let b = parse_inbound(body)?;
+        let files = b
+            .message
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.media(i))
+            .collect();
+        Ok(vec![Item::Message(Draft {
+            inbound: Inbound {
+                channel_id: ch.id.clone(),
+                channel_kind: "api".into(),
+                client_id: b.contact.external_id,
+                name: b.contact.name,
+                phone: b.contact.phone,
+                email: b.contact.email,
+                message_id: Some(b.message.external_id),
+                text: b.message.text,
+                attachments: Vec::new(),
+                created_ms: None,
+            },
+            files,
+            kind: String::new(),
+        })])
+    }
+
+    /// A file refused (not base64, a URL that is private or does not answer) refuses the
+    /// whole request, naming the field: the caller sent it and can fix it.
+    fn fetch<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _ch: &'a ChannelConfig,
+        file: &'a Media,
+    ) -> BoxFuture<'a, Result<Fetched, Error>> {
+        Box::pin(async move {
+            let field = &file.what;
+            let att = match source(&file.handle, field)? {
+                FileSource::Inline(bytes) => {
+                    ctx.blobs
+                        .put_bytes(&file.mime, &file.name, bytes)
+                        .await?
+                }
+                FileSource::Url(url) => {
+                    super::fetch::download(url, &ctx.blobs, &file.mime, &file.name)
+                        .await
+                        .map_err(|e| match e {
+                            Error::BadRequest(m) => Error::invalid(field, m),
+                            other => other,
+                        })?
+                }
+            };
+            Ok(Fetched::File(att))
+        })
+    }
+
+    fn answer(&self, _items: usize, stored: &[Ingested]) -> Answer {
+        stored.first().copied().map_or(Answer::Empty, Answer::Stored)
+    }
+}
+
+/// POST the message to the channel's callback URL.
+async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> Result<Option<String>, SendError> {
+    let ChannelKindConfig::Api {
+        callback_url: Some(url),
+        secret,
+        ..
+    } = &out.channel.kind
+    else {
+        return Err(SendError::Permanent(format!(
+            "API channel {:?} has no callback_url, so replies cannot be delivered",
+            out.channel.id
+        )));
+    };
+    let view = ctx
+        .inbox
+        .message_view(out.message.clone())
+        .await
+        .map_err(|e| SendError::Retry {
+            reason: format!("store: {e}"),
+            after: None,
+        })?;
+    let body = callback_body(out.chat, &view);
+    deliver(&ctx.http, url, secret.as_deref().unwrap_or(""), body).await
+}
 
 /// `POST /webhooks/api/{id}`: one message from one contact.
 #[derive(Debug, Deserialize)]
@@ -53,19 +180,36 @@ pub enum FileSource<'a> {
 }
 
 impl InboundAttachment {
-    /// Decoded lazily: a redelivered message must not cost the decoding again.
-    pub fn source(&self, field: &str) -> Result<FileSource<'_>, Error> {
-        match (&self.data_base64, &self.url) {
-            (Some(data), None) => base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .map(FileSource::Inline)
-                .map_err(|e| Error::invalid(field, format!("data_base64 is not base64: {e}"))),
-            (None, Some(url)) => Ok(FileSource::Url(url)),
-            _ => Err(Error::invalid(
-                field,
-                "give exactly one of url or data_base64",
-            )),
+    /// The `i`th attachment as the pipeline fetches it; checked only then, so a redelivered
+    /// message costs no decoding.
+    pub fn media(&self, i: usize) -> Media {
+        let handle = match (&self.data_base64, &self.url) {
+            (Some(data), None) => Handle::Base64(data.clone()),
+            (None, Some(url)) => Handle::Url(url.clone()),
+            _ => Handle::Missing,
+        };
+        Media {
+            handle,
+            mime: self.mime.clone(),
+            name: self.name.clone().unwrap_or_else(|| "file".into()),
+            size: None,
+            what: format!("message.attachments[{i}]"),
         }
+    }
+}
+
+/// Where an attachment's bytes come from, decoded; errors name `field`.
+pub fn source<'a>(handle: &'a Handle, field: &str) -> Result<FileSource<'a>, Error> {
+    match handle {
+        Handle::Base64(data) => base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map(FileSource::Inline)
+            .map_err(|e| Error::invalid(field, format!("data_base64 is not base64: {e}"))),
+        Handle::Url(url) => Ok(FileSource::Url(url)),
+        Handle::Id(_) | Handle::Missing => Err(Error::invalid(
+            field,
+            "give exactly one of url or data_base64",
+        )),
     }
 }
 

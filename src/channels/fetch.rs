@@ -60,8 +60,8 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Fetch `url` (vetted, pinned, no redirects) and keep the file it answers with.
 pub async fn download(
-    _shared: &reqwest::Client,
     url: &str,
     blobs: &Blobs,
     mime: &str,

@@ -1,11 +1,15 @@
-//! Channels: one adapter per platform, translating protocols only, plus the outbox worker
-//! that delivers outbound messages through them. Contact, chat and message rules live in the
-//! inbox service; an adapter turns a platform's request into `Inbound`/events and a stored
-//! message into the platform's send call.
+//! Channels: one adapter per platform (`adapter::Adapter`), translating protocols only; the
+//! one inbound pipeline every webhook goes through (`pipeline`); the outbox worker that
+//! delivers outbound messages through the adapters; and each channel's runtime state
+//! (`states`). Contact, chat and message rules live in the inbox service: an adapter turns a
+//! platform's request into `pipeline::Item`s and a stored message into the platform's send
+//! call.
 
+pub mod adapter;
 pub mod api;
 pub mod fetch;
 pub mod outbox;
+pub mod pipeline;
 pub mod states;
 pub mod telegram;
 pub mod viber;
@@ -15,15 +19,14 @@ pub mod widget;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::blobs::Blobs;
-use crate::config::{ChannelConfig, ChannelKindConfig};
+use crate::config::ChannelConfig;
 use crate::domain::inbox::{Attachment, Chat, Contact, Delivery, Message};
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
 use crate::store::now_ms;
 
+pub use adapter::{Adapter, send, start};
 pub use states::{ChannelState, States};
 
 /// The one outbound HTTP client: rustls with bundled roots (a static binary on a bare host
@@ -240,62 +243,6 @@ pub fn transport(what: &str, e: reqwest::Error) -> SendError {
         reason: format!("{what}: {e}"),
         after: None,
     }
-}
-
-/// Deliver one message through its channel's adapter.
-pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<String>, SendError> {
-    match &out.channel.kind {
-        ChannelKindConfig::Api {
-            callback_url: Some(url),
-            secret,
-            ..
-        } => {
-            let view = ctx
-                .inbox
-                .message_view(out.message.clone())
-                .await
-                .map_err(|e| SendError::Retry {
-                    reason: format!("store: {e}"),
-                    after: None,
-                })?;
-            let body = api::callback_body(out.chat, &view);
-            api::deliver(&ctx.http, url, secret.as_deref().unwrap_or(""), body).await
-        }
-        ChannelKindConfig::Telegram { .. } => telegram::send(ctx, out).await,
-        ChannelKindConfig::Api {
-            callback_url: None, ..
-        } => Err(SendError::Permanent(format!(
-            "API channel {:?} has no callback_url, so replies cannot be delivered",
-            out.channel.id
-        ))),
-        ChannelKindConfig::Viber { .. } => viber::send(ctx, out).await,
-        ChannelKindConfig::Whatsapp { .. } => whatsapp::send(ctx, out).await,
-        // Stored is delivered: the visitor's open WebSockets get it from the event stream
-        // (`realtime::visitors`), and a closed panel loads it with the history.
-        ChannelKindConfig::Widget { .. } => Ok(None),
-    }
-}
-
-/// Start what each channel needs running: webhook registration, long polling.
-pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for ch in ctx.inbox.channels.all() {
-        let (ctx, ch, stop) = (ctx.clone(), ch.clone(), stop.clone());
-        match &ch.kind {
-            ChannelKindConfig::Api { .. } | ChannelKindConfig::Widget { .. } => {
-                ctx.states().set_state(&ch.id, "ready", None);
-            }
-            ChannelKindConfig::Telegram { .. } => {
-                ctx.states().set_state(&ch.id, "starting", None);
-                tasks.push(tokio::spawn(telegram::run(ctx, ch, stop)));
-            }
-            ChannelKindConfig::Viber { .. } => {
-                tasks.push(tokio::spawn(viber::run(ctx, ch, stop)));
-            }
-            ChannelKindConfig::Whatsapp { .. } => tasks.push(whatsapp::start(&ctx, &ch, stop)),
-        }
-    }
-    tasks
 }
 
 /// Replace every occurrence of a secret in text that may reach logs or the UI (reqwest

@@ -1,4 +1,4 @@
-//! The website widget's guards (allowed origins, per-address budgets) and its sweeper.
+//! The website widget's adapter, guards (allowed origins, per-address budgets) and sweeper.
 //! Messages need no delivery call: a manager's reply is stored like any other, and the hub's
 //! visitor router (`realtime::visitors`) pushes it to the visitor's open WebSockets.
 
@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
+use super::adapter::{Adapter, Sending};
+use super::{Ctx, Outgoing};
 use crate::accounts::ratelimit::FailureLimiter;
-use crate::config::{ChannelKindConfig, normal_origin};
+use crate::config::{ChannelConfig, ChannelKindConfig, normal_origin};
 use crate::error::{Error, Result};
 
 
@@ -74,6 +77,27 @@ impl Limits {
             Budget::Signal => &self.signals,
         };
         l.take(ip).map_err(Error::RateLimited)
+    }
+}
+
+/// The widget's adapter. A reply needs no delivery call: stored is delivered, since the
+/// visitor's open WebSockets get it from the event stream (`Live`) and a closed panel loads
+/// it with the history. Visitors write through the widget's own routes, not a webhook.
+pub struct WidgetAdapter;
+
+impl Adapter for WidgetAdapter {
+    fn start(
+        &self,
+        ctx: &Ctx,
+        ch: &ChannelConfig,
+        _stop: &watch::Receiver<bool>,
+    ) -> Option<JoinHandle<()>> {
+        ctx.states().set_state(&ch.id, "ready", None);
+        None
+    }
+
+    fn send<'a>(&'a self, _ctx: &'a Ctx, _out: &'a Outgoing<'a>) -> Sending<'a> {
+        Box::pin(async { Ok(None) })
     }
 }
 

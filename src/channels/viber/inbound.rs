@@ -1,61 +1,54 @@
-//! Callbacks from Viber: signature check, then messages (files downloaded at once, since
+//! Callbacks from Viber read into pipeline items: messages (files downloaded at once, since
 //! Viber's media URLs expire), subscriptions and receipts, each deduplicated by
 //! `message_token`.
 
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use super::{authentic, credentials, token_of};
+use super::token_of;
+use crate::channels::pipeline::{Draft, Fetched, Handle, Item, Media};
 use crate::channels::{Ctx, SendError};
 use crate::config::ChannelConfig;
 use crate::domain::inbox::Status;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inbox::ingest::{ClientEvent, Inbound};
 
-/// What one authentic callback asks of the inbox, read without the network or the store.
-pub enum Callback {
-    /// A client's message, deduplicated by `token`; `file` is a media file still to fetch.
-    Message {
-        token: String,
-        inbound: Inbound,
-        kind: String,
-        file: Option<MediaRef>,
-    },
-    ClientEvent(Inbound, ClientEvent),
-    /// A receipt for one of our messages.
-    Receipt {
-        token: String,
-        status: Status,
-        error: Option<String>,
-    },
-    /// Understood, with nothing to store (the webhook check, events we do not use).
-    Nothing,
-    /// Not understood: logged, and answered Ok so Viber stops retrying.
-    Ignored(String),
+/// One callback body as received. Anything authentic is acknowledged, even when it cannot be
+/// understood (logged here), so Viber stops retrying; the webhook check and events we do not
+/// use yield nothing.
+pub fn parse_callback(channel_id: &str, body: &[u8]) -> Vec<Item> {
+    match read_callback(channel_id, body) {
+        Ok(item) => item.into_iter().collect(),
+        Err(why) => {
+            tracing::warn!(channel = %channel_id, "Viber callback ignored: {why}");
+            Vec::new()
+        }
+    }
 }
 
-/// A file a message points at.
-pub struct MediaRef {
-    pub url: Option<String>,
-    pub name: String,
-    /// What the client sent ("picture", "video", …), for notes about the file.
-    pub what: &'static str,
-}
-
-/// One callback body as received.
-pub fn parse_callback(body: &[u8]) -> Callback {
+/// The callback's item, or why it is not understood.
+fn read_callback(channel_id: &str, body: &[u8]) -> std::result::Result<Option<Item>, String> {
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => return Callback::Ignored(format!("the body is not JSON: {e}")),
+        Err(e) => return Err(format!("the body is not JSON: {e}")),
     };
     let event = v.get("event").and_then(Value::as_str).unwrap_or("");
     let mtoken = v.get("message_token").and_then(token_of);
+    let inbound = |client: &str, name: Option<&str>, id: Option<String>| Inbound {
+        channel_id: channel_id.to_string(),
+        channel_kind: "viber".into(),
+        client_id: client.to_string(),
+        name: name.map(String::from),
+        message_id: id,
+        ..Default::default()
+    };
     match event {
-        "webhook" => Callback::Nothing,
-        "message" => read_message(&v, mtoken),
+        "webhook" => Ok(None),
+        "message" => read_message(&v, mtoken, inbound).map(Some),
         "subscribed" | "conversation_started" => {
             let user = &v["user"];
             let Some(id) = user.get("id").and_then(Value::as_str) else {
-                return Callback::Ignored(format!("{event} without user.id"));
+                return Err(format!("{event} without user.id"));
             };
             let (ev, dedupe) = if event == "subscribed" {
                 (ClientEvent::Subscribed, mtoken)
@@ -67,17 +60,20 @@ pub fn parse_callback(body: &[u8]) -> Callback {
                 )
             };
             let name = user.get("name").and_then(Value::as_str);
-            Callback::ClientEvent(inbound(id, name, dedupe), ev)
+            Ok(Some(Item::ClientEvent(inbound(id, name, dedupe), ev)))
         }
         "unsubscribed" => {
             let Some(id) = v.get("user_id").and_then(Value::as_str) else {
-                return Callback::Ignored("unsubscribed without user_id".into());
+                return Err("unsubscribed without user_id".into());
             };
-            Callback::ClientEvent(inbound(id, None, mtoken), ClientEvent::Unsubscribed)
+            Ok(Some(Item::ClientEvent(
+                inbound(id, None, mtoken),
+                ClientEvent::Unsubscribed,
+            )))
         }
         "delivered" | "seen" | "failed" => {
             let Some(token) = mtoken else {
-                return Callback::Ignored(format!("{event} without message_token"));
+                return Err(format!("{event} without message_token"));
             };
             let (status, error) = match event {
                 "delivered" => (Status::Delivered, None),
@@ -93,119 +89,57 @@ pub fn parse_callback(body: &[u8]) -> Callback {
                     )),
                 ),
             };
-            Callback::Receipt {
-                token,
+            Ok(Some(Item::Receipt {
+                external_id: token,
                 status,
                 error,
-            }
+            }))
         }
         other => {
             tracing::debug!("Viber event {other:?} ignored");
-            Callback::Nothing
+            Ok(None)
         }
     }
 }
 
-/// One callback, read in full. A bad or missing signature is `Unauthenticated` and stores
-/// nothing. Anything authentic is answered Ok, even when it cannot be understood (logged),
-/// so Viber stops retrying; only a storage failure or a download that may work later is an
-/// error, and Viber's retry (same `message_token`) then finds nothing stored twice.
-pub async fn callback(
-    ctx: &Ctx,
-    ch: &ChannelConfig,
-    signature: Option<&str>,
-    body: &[u8],
-) -> Result<()> {
-    let Some((token, _)) = credentials(ch) else {
-        return Err(Error::NotFound(format!("Viber channel {:?}", ch.id)));
-    };
-    if !authentic(token, body, signature) {
-        return Err(Error::Unauthenticated);
-    }
-    ctx.states().inbound(&ch.id);
-    match parse_callback(body) {
-        Callback::Nothing => Ok(()),
-        Callback::Ignored(why) => {
-            tracing::warn!(channel = %ch.id, "Viber callback ignored: {why}");
-            Ok(())
-        }
-        Callback::ClientEvent(mut inb, ev) => {
-            inb.channel_id = ch.id.clone();
-            ctx.inbox.client_event(inb, ev).await?;
-            Ok(())
-        }
-        Callback::Receipt {
-            token,
-            status,
-            error,
-        } => {
-            ctx.inbox.receipt(&ch.id, &token, status, error).await?;
-            Ok(())
-        }
-        Callback::Message {
-            token,
-            mut inbound,
-            kind,
-            file,
-        } => {
-            // A redelivery must not download its files again.
-            if ctx.inbox.known_message(&ch.id, &token)?.is_some() {
-                return Ok(());
-            }
-            inbound.channel_id = ch.id.clone();
-            if let Some(f) = file {
-                fetch(ctx, &mut inbound, f.url.as_deref(), &f.name, f.what).await?;
-            }
-            finish(&kind, &mut inbound);
-            ctx.inbox.ingest(inbound).await?;
-            Ok(())
-        }
-    }
-}
-
-/// The client's side of an event; the channel id is filled in by whoever knows it.
-fn inbound(client: &str, name: Option<&str>, id: Option<String>) -> Inbound {
-    Inbound {
-        channel_kind: "viber".into(),
-        client_id: client.to_string(),
-        name: name.map(String::from),
-        message_id: id,
-        ..Default::default()
-    }
-}
-
-fn read_message(v: &Value, mtoken: Option<String>) -> Callback {
+/// A client's message, deduplicated by its `message_token`.
+fn read_message(
+    v: &Value,
+    mtoken: Option<String>,
+    inbound: impl Fn(&str, Option<&str>, Option<String>) -> Inbound,
+) -> std::result::Result<Item, String> {
     let Some(mtoken) = mtoken else {
-        return Callback::Ignored("message without message_token".into());
+        return Err("message without message_token".into());
     };
     let sender = &v["sender"];
     let Some(client) = sender.get("id").and_then(Value::as_str) else {
-        return Callback::Ignored("message without sender.id".into());
+        return Err("message without sender.id".into());
     };
     let name = sender.get("name").and_then(Value::as_str);
-    let mut inb = inbound(client, name, Some(mtoken.clone()));
+    let mut inb = inbound(client, name, Some(mtoken));
     inb.created_ms = v.get("timestamp").and_then(Value::as_i64);
     let (kind, file) = translate(&v["message"], &mut inb);
-    Callback::Message {
-        token: mtoken,
+    Ok(Item::Message(Draft {
         inbound: inb,
+        files: file.into_iter().collect(),
         kind,
-        file,
-    }
+    }))
 }
 
 /// Viber's message types into text, the client's phone, and the file to fetch.
-fn translate(m: &Value, inb: &mut Inbound) -> (String, Option<MediaRef>) {
+fn translate(m: &Value, inb: &mut Inbound) -> (String, Option<Media>) {
     let s = |k: &str| m.get(k).and_then(Value::as_str);
     let kind = s("type").unwrap_or("");
     inb.text = s("text").unwrap_or("").to_string();
     let media = s("media");
     let file_name = s("file_name").filter(|n| !n.trim().is_empty());
-    let file = |default: &str, what: &'static str| {
-        Some(MediaRef {
-            url: media.map(String::from),
+    let file = |default: &str, what: &str| {
+        Some(Media {
+            handle: media.map_or(Handle::Missing, |u| Handle::Url(u.to_string())),
+            mime: String::new(),
             name: file_name.unwrap_or(default).to_string(),
-            what,
+            size: None,
+            what: what.to_string(),
         })
     };
     let mut to_fetch = None;
@@ -216,10 +150,12 @@ fn translate(m: &Value, inb: &mut Inbound) -> (String, Option<MediaRef>) {
         "file" => to_fetch = file("file", "file"),
         "sticker" => {
             if let Some(url) = media {
-                to_fetch = Some(MediaRef {
-                    url: Some(url.to_string()),
+                to_fetch = Some(Media {
+                    handle: Handle::Url(url.to_string()),
+                    mime: String::new(),
                     name: "sticker.png".into(),
-                    what: "sticker",
+                    size: None,
+                    what: "sticker".into(),
                 });
             }
         }
@@ -276,31 +212,31 @@ fn join(parts: &[&str]) -> String {
         .join(", ")
 }
 
+/// Say in the text that a file was not stored: Viber's notes follow the text after a comma.
+pub(super) fn add_note(text: &mut String, note: &str) {
+    *text = join(&[text.trim_end(), note]);
+}
+
 /// Store the file behind a media URL now (Viber's URLs expire). A failure that may heal
 /// makes the callback fail so Viber redelivers; any other keeps the message with a note.
-async fn fetch(
-    ctx: &Ctx,
-    inb: &mut Inbound,
-    url: Option<&str>,
-    name: &str,
-    what: &str,
-) -> Result<()> {
-    let note = |inb: &mut Inbound, n: String| {
-        inb.text = join(&[inb.text.trim_end(), &n]);
-    };
-    let Some(url) = url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) else {
-        note(inb, format!("[{what} without a file]"));
-        return Ok(());
-    };
-    match ctx.download(ctx.http.get(url), "", name).await {
-        Ok(a) => inb.attachments.push(a),
-        Err(SendError::Retry { reason, .. }) => {
-            return Err(Error::Unavailable(format!("Viber {what}: {reason}")));
-        }
-        Err(SendError::Permanent(reason) | SendError::Unreachable(reason)) => {
-            tracing::warn!(channel = %inb.channel_id, "Viber {what} not stored: {reason}");
-            note(inb, format!("[{what} could not be stored: {reason}]"));
-        }
-    }
-    Ok(())
+pub(super) fn fetch<'a>(
+    ctx: &'a Ctx,
+    ch: &'a ChannelConfig,
+    f: &'a Media,
+) -> BoxFuture<'a, Result<Fetched>> {
+    Box::pin(async move {
+        let what = &f.what;
+        let url = match &f.handle {
+            Handle::Url(u) if u.starts_with("https://") || u.starts_with("http://") => u,
+            _ => return Ok(Fetched::Note(format!("[{what} without a file]"))),
+        };
+        Ok(match ctx.download(ctx.http.get(url), "", &f.name).await {
+            Ok(a) => Fetched::File(a),
+            Err(SendError::Retry { reason, .. }) => Fetched::Later(format!("Viber {what}: {reason}")),
+            Err(SendError::Permanent(reason) | SendError::Unreachable(reason)) => {
+                tracing::warn!(channel = %ch.id, "Viber {what} not stored: {reason}");
+                Fetched::Note(format!("[{what} could not be stored: {reason}]"))
+            }
+        })
+    })
 }

@@ -8,14 +8,76 @@ mod outbound;
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::{Ctx, SendError, classify, redact, transport};
+use super::adapter::{Adapter, Head, Sending};
+use super::pipeline::{Fetched, Item, Media, hex_signature};
+use super::{Ctx, Outgoing, SendError, classify, redact, transport};
 use crate::config::{ChannelConfig, ChannelKindConfig};
+use crate::error::{Error, Result};
+use crate::inbox::ingest::Inbound;
 
-pub use inbound::{Callback, MediaRef, callback, finish, parse_callback};
-pub use outbound::send;
+pub use inbound::{finish, parse_callback};
+
+/// The Viber adapter. A handled callback is answered 200 without a body: Viber would take
+/// one as a welcome message.
+pub struct Viber;
+
+impl Adapter for Viber {
+    fn start(
+        &self,
+        ctx: &Ctx,
+        ch: &ChannelConfig,
+        stop: &watch::Receiver<bool>,
+    ) -> Option<JoinHandle<()>> {
+        Some(tokio::spawn(run(ctx.clone(), ch.clone(), stop.clone())))
+    }
+
+    fn send<'a>(&'a self, ctx: &'a Ctx, out: &'a Outgoing<'a>) -> Sending<'a> {
+        Box::pin(outbound::send(ctx, out))
+    }
+
+    /// `X-Viber-Content-Signature` signs the raw body; it must at least look like one.
+    fn check_head(&self, _ch: &ChannelConfig, head: &dyn Head) -> Result<()> {
+        hex_signature(head.header("x-viber-content-signature"), "")
+    }
+
+    /// A bad or missing signature is `Unauthenticated` and stores nothing.
+    fn verify(&self, ch: &ChannelConfig, head: &dyn Head, body: &[u8]) -> Result<()> {
+        let Some((token, _)) = credentials(ch) else {
+            return Err(Error::NotFound(format!("Viber channel {:?}", ch.id)));
+        };
+        if !authentic(token, body, head.header("x-viber-content-signature")) {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(())
+    }
+
+    fn parse(&self, ch: &ChannelConfig, body: &[u8]) -> Result<Vec<Item>> {
+        Ok(parse_callback(&ch.id, body))
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        ch: &'a ChannelConfig,
+        file: &'a Media,
+    ) -> BoxFuture<'a, Result<Fetched>> {
+        inbound::fetch(ctx, ch, file)
+    }
+
+    fn add_note(&self, text: &mut String, note: &str) {
+        inbound::add_note(text, note);
+    }
+
+    /// A message is never stored without a visible text or file.
+    fn finish(&self, kind: &str, inbound: &mut Inbound) {
+        finish(kind, inbound);
+    }
+}
 
 /// Callbacks we ask for; `message` and `webhook` always come.
 pub const EVENT_TYPES: [&str; 6] = [
@@ -149,7 +211,7 @@ async fn call(
 /// Start-up: point the bot's webhook at us, retrying with backoff until it works or the
 /// server stops. Viber checks the URL during the call by POSTing a `webhook` event to it,
 /// so this runs only once the HTTPS listener is accepting.
-pub async fn run(ctx: Ctx, ch: ChannelConfig, mut stop: watch::Receiver<bool>) {
+async fn run(ctx: Ctx, ch: ChannelConfig, mut stop: watch::Receiver<bool>) {
     let Some((token, api_base)) = credentials(&ch) else {
         return;
     };
