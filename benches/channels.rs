@@ -268,7 +268,7 @@ async fn widget_round_trip(running: &parley::app::Running) -> ((f64, f64), (f64,
 
 async fn wait_indexed(st: &parley::http::AppState) {
     loop {
-        let last = st.store.read(parley::store::search_log::last).unwrap();
+        let last = st.search.last_change().unwrap();
         if st.search.applied() >= last {
             return;
         }

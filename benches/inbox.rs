@@ -48,7 +48,7 @@ async fn main() {
     let mut rows: Vec<Row> = Vec::new();
 
     let t = Instant::now();
-    let rep = parley::demo::generate(&st.store, contacts, messages, 42, &|_| {})
+    let rep = parley::demo::generate(&st.inbox.store, contacts, messages, 42, &|_| {})
         .await
         .unwrap();
     let gen_s = t.elapsed().as_secs_f64();
@@ -328,7 +328,7 @@ async fn main() {
 
 async fn wait_indexed(st: &parley::http::AppState) {
     loop {
-        let last = st.store.read(parley::store::search_log::last).unwrap();
+        let last = st.search.last_change().unwrap();
         if st.search.applied() >= last {
             return;
         }

@@ -127,7 +127,6 @@ pub async fn start(config: Config) -> Result<Running> {
     };
     let state = Arc::new(AppState {
         config: config.clone(),
-        store: store.clone(),
         accounts: accounts.clone(),
         inbox: inbox.clone(),
         blobs,

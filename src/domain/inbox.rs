@@ -305,3 +305,51 @@ impl Visitor {
         client_id.strip_prefix("visitor-")?.parse().ok()
     }
 }
+
+/// A list of the Chats screen: every chat, unread, important (open tasks), open dialogs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    All,
+    Unread,
+    Important,
+    Dialogs,
+}
+
+impl Section {
+    pub const ALL: [Section; 4] = [
+        Section::All,
+        Section::Unread,
+        Section::Important,
+        Section::Dialogs,
+    ];
+
+    pub fn parse(s: &str) -> Option<Section> {
+        Some(match s {
+            "all" => Section::All,
+            "unread" => Section::Unread,
+            "important" => Section::Important,
+            "dialogs" => Section::Dialogs,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::All => "all",
+            Section::Unread => "unread",
+            Section::Important => "important",
+            Section::Dialogs => "dialogs",
+        }
+    }
+
+    pub fn holds(self, c: &Contact) -> bool {
+        let listed = !c.archived && c.chat_count > 0;
+        listed
+            && match self {
+                Section::All => true,
+                Section::Unread => c.unread > 0,
+                Section::Important => c.open_tasks > 0,
+                Section::Dialogs => c.open_dialog.is_some(),
+            }
+    }
+}

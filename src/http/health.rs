@@ -1,4 +1,3 @@
-use crate::store::prelude::*;
 use std::sync::Arc;
 
 use poem::web::Data;
@@ -9,8 +8,8 @@ use super::AppState;
 
 /// Liveness and a store check, without auth (load balancers, install script, monitoring).
 #[handler]
-pub fn health(Data(st): Data<&Arc<AppState>>) -> Response {
-    let store_ok = st.store.read(|r| r.managers().map(|_| ())).is_ok();
+pub async fn health(Data(st): Data<&Arc<AppState>>) -> Response {
+    let store_ok = st.inbox.store_answers().await;
     let rebuilding = st.search.rebuilding();
     let body = json!({
         "status": if store_ok { "ok" } else { "degraded" },

@@ -30,11 +30,9 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::inbox::Inbox;
 use crate::realtime::Hub;
-use crate::store::Store;
 
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: Store,
     pub accounts: Arc<Accounts>,
     pub inbox: Inbox,
     pub blobs: Blobs,

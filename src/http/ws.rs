@@ -107,7 +107,7 @@ async fn session(
     // A socket must not outlive its session: close it when the session expires.
     let until = |ms: Option<i64>| {
         let left = ms.map_or(Duration::from_secs(365 * 86_400), |ms| {
-            Duration::from_millis((ms - crate::store::now_ms()).max(0) as u64)
+            Duration::from_millis((ms - crate::domain::now_ms()).max(0) as u64)
         });
         tokio::time::Instant::now() + left
     };

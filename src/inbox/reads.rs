@@ -225,3 +225,13 @@ impl Inbox {
         self.store.query(move |r| message_view(r, &m)).await
     }
 }
+
+impl Inbox {
+    /// Whether the store answers a read (the health check).
+    pub async fn store_answers(&self) -> bool {
+        self.store
+            .query(|r| crate::store::Read::get_raw(r, crate::store::tables::META, b"health"))
+            .await
+            .is_ok()
+    }
+}

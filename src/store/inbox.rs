@@ -86,59 +86,15 @@ fn pair(a: u64, b: u64) -> Vec<u8> {
     Key::new().u64(a).u64(b).build()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    All,
-    Unread,
-    Important,
-    Dialogs,
-}
+pub use crate::domain::inbox::Section;
 
-impl Section {
-    pub const ALL: [Section; 4] = [
-        Section::All,
-        Section::Unread,
-        Section::Important,
-        Section::Dialogs,
-    ];
-
-    pub fn parse(s: &str) -> Option<Section> {
-        Some(match s {
-            "all" => Section::All,
-            "unread" => Section::Unread,
-            "important" => Section::Important,
-            "dialogs" => Section::Dialogs,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Section::All => "all",
-            Section::Unread => "unread",
-            Section::Important => "important",
-            Section::Dialogs => "dialogs",
-        }
-    }
-
-    fn table(self) -> Table {
-        match self {
-            Section::All => SEC_ALL,
-            Section::Unread => SEC_UNREAD,
-            Section::Important => SEC_IMPORTANT,
-            Section::Dialogs => SEC_DIALOGS,
-        }
-    }
-
-    pub fn holds(self, c: &Contact) -> bool {
-        let listed = !c.archived && c.chat_count > 0;
-        listed
-            && match self {
-                Section::All => true,
-                Section::Unread => c.unread > 0,
-                Section::Important => c.open_tasks > 0,
-                Section::Dialogs => c.open_dialog.is_some(),
-            }
+/// The index table that lists a section.
+fn section_table(section: Section) -> Table {
+    match section {
+        Section::All => SEC_ALL,
+        Section::Unread => SEC_UNREAD,
+        Section::Important => SEC_IMPORTANT,
+        Section::Dialogs => SEC_DIALOGS,
     }
 }
 
@@ -254,7 +210,7 @@ pub trait InboxReads: Read {
         cursor: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Vec<u64>, Option<Vec<u8>>)> {
-        let rows = self.scan(section.table(), &[], cursor, newest_first, limit + 1)?;
+        let rows = self.scan(section_table(section), &[], cursor, newest_first, limit + 1)?;
         let more = rows.len() > limit;
         let rows: Vec<_> = rows.into_iter().take(limit).collect();
         let next = if more {
@@ -359,10 +315,10 @@ pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
         let now = s.holds(new).then(|| new_key.clone());
         if was != now {
             if let Some(key) = &was {
-                w.del(s.table(), key)?;
+                w.del(section_table(s), key)?;
             }
             if let Some(key) = &now {
-                w.put_raw(s.table(), key, &[])?;
+                w.put_raw(section_table(s), key, &[])?;
             }
         }
     }

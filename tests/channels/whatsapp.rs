@@ -124,6 +124,7 @@ async fn upload(b: &Browser, mime: &str, name: &str, bytes: &[u8]) -> Value {
 async fn age_chat(app: &TestApp, chat: u64, hours: i64) {
     app.running()
         .state
+        .inbox
         .store
         .write(move |w| {
             let mut c = w.chat(chat)?.unwrap();

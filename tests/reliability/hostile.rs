@@ -55,6 +55,7 @@ async fn footprint(app: &TestApp, admin: &crate::support::Browser) -> Value {
     let seq = app
         .running()
         .state
+        .inbox
         .store
         .read(parley::store::events::latest)
         .unwrap();

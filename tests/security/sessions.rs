@@ -253,7 +253,7 @@ async fn a_socket_closes_when_its_session_expires() {
     let cookie = b.cookie();
     let token = cookie.split_once('=').unwrap().1.to_string();
     let hash = parley::accounts::sha256(token.as_bytes());
-    let store = app.running().state.store.clone();
+    let store = app.running().state.inbox.store.clone();
     store
         .write(move |w| {
             let mut s = parley::store::sessions::get(w, &hash)?.unwrap();

@@ -15,7 +15,6 @@ use crate::http::auth::Auth;
 use crate::inbox::clients::ChatPatch;
 use crate::inbox::reply::Outgoing;
 use crate::http::views;
-use crate::store;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -81,7 +80,7 @@ async fn search_list(
     filter: Option<&crate::domain::filter::Filter>,
 ) -> poem::Result<poem::Response> {
     let section = q.section.as_deref().unwrap_or("all");
-    if crate::store::inbox::Section::parse(section).is_none() {
+    if crate::domain::inbox::Section::parse(section).is_none() {
         return Err(Error::invalid("section", "must be all, unread, important or dialogs").into());
     }
     let newest = match q.sort.as_deref().unwrap_or("newest") {
@@ -419,7 +418,7 @@ pub async fn put_draft(
     let d = Draft {
         text: b.text,
         blocks,
-        updated_ms: store::now_ms(),
+        updated_ms: crate::domain::now_ms(),
     };
     let v = draft_json(&d);
     st.inbox.set_draft(id.manager.id, chat, Some(d)).await?;

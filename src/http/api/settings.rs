@@ -75,6 +75,6 @@ fn status_json(s: &ChannelState) -> Value {
         "last_inbound_ms": s.last_inbound_ms,
         "last_error": s.last_error,
         "last_error_ms": s.last_error_ms,
-        "paused_until_ms": s.paused_until_ms.filter(|&u| u > crate::store::now_ms()),
+        "paused_until_ms": s.paused_until_ms.filter(|&u| u > crate::domain::now_ms()),
     })
 }
