@@ -48,7 +48,7 @@ async fn main() {
     let mut rows: Vec<Row> = Vec::new();
 
     let t = Instant::now();
-    let rep = parley::demo::generate(&st.inbox.store, contacts, messages, 42, &|_| {})
+    let rep = parley::inbox::demo::generate(&st.inbox.store, contacts, messages, 42, &|_| {})
         .await
         .unwrap();
     let gen_s = t.elapsed().as_secs_f64();
@@ -211,7 +211,7 @@ async fn main() {
             "p99 ≤ 10 ms".into(),
         ));
     }
-    let mut rng = parley::demo::Rng::new(9);
+    let mut rng = parley::inbox::demo::Rng::new(9);
     let mut v = Vec::new();
     for _ in 0..500 {
         let chat = 1 + rng.below(rep.chats);

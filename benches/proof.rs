@@ -542,7 +542,7 @@ async fn main() {
     // Query samples from the data itself (the store is closed again before the server starts).
     let (names, phones, emails, chats) = {
         let store = parley::store::Store::open(&data).unwrap();
-        let mut rng = parley::demo::Rng::new(3);
+        let mut rng = parley::inbox::demo::Rng::new(3);
         let sample: Vec<parley::domain::inbox::Contact> = store
             .read(|r| {
                 (0..400)
@@ -687,7 +687,7 @@ async fn main() {
             json!({"p50_ms": p50, "p99_ms": p99}),
         );
     }
-    let mut rng = parley::demo::Rng::new(9);
+    let mut rng = parley::inbox::demo::Rng::new(9);
     let paths: Vec<String> = (0..500)
         .map(|_| format!("/api/v1/chats/{}/messages?limit=50", 1 + rng.below(chats)))
         .collect();

@@ -52,7 +52,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let t = Instant::now();
-        rt.block_on(parley::demo::generate(&store, n, n, 7, &|_| {}))
+        rt.block_on(parley::inbox::demo::generate(&store, n, n, 7, &|_| {}))
             .unwrap();
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
@@ -75,7 +75,7 @@ fn main() {
         ));
 
         // Query samples from the data itself.
-        let mut rng = parley::demo::Rng::new(3);
+        let mut rng = parley::inbox::demo::Rng::new(3);
         let sample: Vec<parley::domain::inbox::Contact> = store
             .read(|r| {
                 (0..400)

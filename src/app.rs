@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
-use crate::blobs::Blobs;
+use crate::inbox::blobs::Blobs;
 use crate::channels::outbox::Outbox;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -123,7 +123,7 @@ pub async fn start(config: Config) -> Result<Running> {
         http: http_client.clone(),
         blobs: blobs.clone(),
         public_url: config.server.public_url.clone(),
-        link_key: Arc::new(link_key(&store).await?),
+        link_key: Arc::new(inbox.link_key().await?),
     };
     let state = Arc::new(AppState {
         config: config.clone(),
@@ -292,8 +292,7 @@ pub async fn start(config: Config) -> Result<Running> {
     }));
 
     {
-        let accounts = accounts.clone();
-        let store = store.clone();
+        let (accounts, inbox) = (accounts.clone(), inbox.clone());
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -303,16 +302,8 @@ pub async fn start(config: Config) -> Result<Running> {
                         if let Err(e) = accounts.sweep().await {
                             tracing::warn!("session sweep failed: {e}");
                         }
-                        // In bounded transactions, so a large backlog never stalls the writer.
-                        loop {
-                            match store.write(crate::store::events::prune).await {
-                                Ok(n) if n >= crate::store::events::PRUNE_BATCH => tokio::task::yield_now().await,
-                                Ok(_) => break,
-                                Err(e) => {
-                                    tracing::warn!("event log pruning failed: {e}");
-                                    break;
-                                }
-                            }
+                        if let Err(e) = inbox.prune_events().await {
+                            tracing::warn!("event log pruning failed: {e}");
                         }
                     }
                     _ = stop_rx.changed() => break,
@@ -448,19 +439,73 @@ fn connection_limits(config: &Config) -> Arc<http::guard::ConnLimits> {
     http::guard::ConnLimits::new(max, per_address)
 }
 
-/// The key that signs public blob links; kept in the store so links survive a restart.
-async fn link_key(store: &Store) -> Result<Vec<u8>> {
-    const KEY: &[u8] = b"blob_link_key";
-    if let Some(k) =
-        store.read(|r| crate::store::Read::get_raw(r, crate::store::tables::META, KEY))?
-    {
-        return Ok(k);
+/// The commands that work on a stopped server's data directory. The wiring opens the store
+/// for them as it does for `serve`; the command line only parses and prints.
+pub mod offline {
+    use std::path::Path;
+
+    use crate::accounts::Accounts;
+    use crate::config::Config;
+    use crate::error::{Error, Result};
+    use crate::store::Store;
+    use crate::store::backup::{self, BackupReport, RestoreReport};
+
+    fn open(config: &Config) -> Result<Store> {
+        Store::open(&config.server.data_dir).map_err(|e| match e {
+            Error::Locked(m) => Error::Locked(format!(
+                "{m}. Manage users in the web UI (Settings → Managers) while the server runs."
+            )),
+            other => other,
+        })
     }
-    let mut k = vec![0u8; 32];
-    getrandom::fill(&mut k).map_err(|e| Error::Internal(format!("random: {e}")))?;
-    let v = k.clone();
-    store
-        .write(move |w| w.put_raw(crate::store::tables::META, KEY, &v))
-        .await?;
-    Ok(k)
+
+    /// Managers and tokens, as `parley user …` changes them.
+    pub fn accounts(config: &Config) -> Result<Accounts> {
+        Ok(Accounts::new(open(config)?, &config.limits))
+    }
+
+    /// One file with the store, every attachment and the generated TLS files.
+    pub fn backup(
+        config: &Config,
+        file: &Path,
+        progress: backup::Progress,
+    ) -> Result<BackupReport> {
+        backup::backup_dir(&config.server.data_dir, file, progress)
+    }
+
+    /// Replace the data directory's contents by a backup's, keeping what was there.
+    pub fn restore(config: &Config, file: &Path) -> Result<RestoreReport> {
+        backup::restore_dir(&config.server.data_dir, file)
+    }
+
+    /// Rebuild both search indexes from the store: (clients, messages) indexed.
+    pub async fn reindex(
+        config: &Config,
+        bar: impl Fn(&str, u64, u64) + Send + Sync + 'static,
+    ) -> Result<(u64, u64)> {
+        let store = open(config)?;
+        let (dir, feed) = (
+            store.dir().to_path_buf(),
+            crate::inbox::indexing::source(store.clone()),
+        );
+        tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
+            let search = crate::search::Search::open(&dir, feed, &bar)?;
+            search.rebuild(&bar)?;
+            Ok(search.stats())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("reindex: {e}")))?
+    }
+
+    /// Generated clients, chats and messages for trying the product out.
+    pub async fn demo(
+        config: &Config,
+        contacts: u64,
+        messages: u64,
+        seed: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<crate::inbox::demo::Report> {
+        let store = open(config)?;
+        crate::inbox::demo::generate(&store, contacts, messages, seed, progress).await
+    }
 }

@@ -1,16 +1,15 @@
 //! Command line: thin functions over the library.
 
-use crate::store::prelude::*;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::{Accounts, NewManager, random_token};
+use crate::accounts::{NewManager, random_token};
 use crate::config::{Config, Overrides};
 use crate::domain::manager::{Role, normalise_login};
 use crate::error::{Error, Result};
-use crate::store::{Store, backup};
+use crate::app::offline;
 
 #[derive(Parser, Debug)]
 #[command(name = "parley", version, about = "Self-hosted omnichannel chat inbox")]
@@ -214,7 +213,7 @@ fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
             eprintln!("backup: {pct:>3} % ({} of {})", mb(done), mb(total));
         }
     };
-    let r = backup::backup_dir(&config.server.data_dir, file, &progress)?;
+    let r = offline::backup(config, file, &progress)?;
     println!(
         "backup written to {} ({}, mode 0600) in {:.2} s:",
         file.display(),
@@ -260,7 +259,7 @@ const PROGRESS_FROM: u64 = 64 << 20;
 
 fn restore(config: &Config, file: &std::path::Path) -> Result<()> {
     let dir = &config.server.data_dir;
-    let r = backup::restore_dir(dir, file)?;
+    let r = offline::restore(config, file)?;
     println!("restored {} into {}:", file.display(), dir.display());
     println!("  store: {}", mb(r.store_bytes));
     if r.store_only {
@@ -281,7 +280,6 @@ fn restore(config: &Config, file: &std::path::Path) -> Result<()> {
 }
 
 async fn reindex(config: &Config) -> Result<()> {
-    let store = open_store(config)?;
     let started = std::time::Instant::now();
     let tty = std::io::stderr().is_terminal();
     let bar = move |what: &str, n: u64, total: u64| {
@@ -298,17 +296,7 @@ async fn reindex(config: &Config) -> Result<()> {
             }
         }
     };
-    let (dir, feed) = (
-        store.dir().to_path_buf(),
-        crate::inbox::indexing::source(store.clone()),
-    );
-    let (c, m) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-        let search = crate::search::Search::open(&dir, feed, &bar)?;
-        search.rebuild(&bar)?;
-        Ok(search.stats())
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("reindex: {e}")))??;
+    let (c, m) = offline::reindex(config, bar).await?;
     println!(
         "reindexed {c} clients and {m} messages in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -322,10 +310,9 @@ async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Resul
             "at most 10M contacts and 100M messages".into(),
         ));
     }
-    let store = open_store(config)?;
     let started = std::time::Instant::now();
     let tty = std::io::stderr().is_terminal();
-    let r = crate::demo::generate(&store, contacts, messages, seed, &|done| {
+    let r = offline::demo(config, contacts, messages, seed, &|done| {
         if tty {
             eprint!("\r{done}/{contacts} clients");
         }
@@ -343,7 +330,7 @@ async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Resul
     );
     println!(
         "The chats use the channel ids of the (commented) examples in config.example.toml: {}.",
-        crate::demo::CHANNELS
+        crate::inbox::demo::CHANNELS
             .iter()
             .map(|(id, _)| *id)
             .collect::<Vec<_>>()
@@ -399,22 +386,13 @@ fn read_password_line() -> Result<String> {
     Ok(pw)
 }
 
-fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.server.data_dir).map_err(|e| match e {
-        Error::Locked(m) => Error::Locked(format!(
-            "{m}. Manage users in the web UI (Settings → Managers) while the server runs."
-        )),
-        other => other,
-    })
-}
-
 async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
-    let store = open_store(config)?;
-    let accounts = Accounts::new(store.clone(), &config.limits);
-    let find = |login: &str| -> Result<crate::domain::manager::Manager> {
+    let accounts = offline::accounts(config)?;
+    let find = async |login: &str| -> Result<crate::domain::manager::Manager> {
         let l = normalise_login(login).map_err(|m| Error::invalid("login", m))?;
-        store
-            .read(|r| r.manager_by_login(&l))?
+        accounts
+            .manager_by_login(l.clone())
+            .await?
             .ok_or_else(|| Error::Usage(format!("no manager with login {l:?}")))
     };
     match cmd {
@@ -447,7 +425,7 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             login,
             password_stdin,
         } => {
-            let m = find(&login)?;
+            let m = find(&login).await?;
             let (password, generated) = if password_stdin {
                 (read_password_line()?, false)
             } else {
@@ -460,7 +438,7 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::List => {
-            let all = store.read(|r| r.managers())?;
+            let all = accounts.managers().await?;
             println!(
                 "{:<6} {:<24} {:<8} {:<9} NAME",
                 "ID", "LOGIN", "ROLE", "STATE"
@@ -477,12 +455,12 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::Disable { login } => {
-            let m = find(&login)?;
+            let m = find(&login).await?;
             accounts.set_disabled(m.id, true).await?;
             println!("disabled {:?}; their sessions ended", m.login);
         }
         UserCommand::Enable { login } => {
-            let m = find(&login)?;
+            let m = find(&login).await?;
             accounts.set_disabled(m.id, false).await?;
             println!("enabled {:?}", m.login);
         }

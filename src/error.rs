@@ -126,42 +126,6 @@ impl Error {
     }
 }
 
-impl From<redb::Error> for Error {
-    fn from(e: redb::Error) -> Self {
-        storage_error(e.to_string(), &e)
-    }
-}
-
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Error::from(redb::Error::from(e))
-            }
-        }
-    )*};
-}
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
-
-fn storage_error(msg: String, e: &redb::Error) -> Error {
-    match e {
-        redb::Error::Io(io) if is_transient_io(io) => Error::Unavailable(msg),
-        // redb refuses every access after a failed write until the file is reopened, which
-        // the store's writer does once space is back (store/writer.rs).
-        redb::Error::PreviousIo | redb::Error::DatabaseClosed => Error::Unavailable(msg),
-        redb::Error::DatabaseAlreadyOpen => Error::Locked(msg),
-        redb::Error::Corrupted(_) => Error::Corrupt(msg),
-        _ => Error::Internal(format!("storage: {msg}")),
-    }
-}
-
 /// Disk full and quota errors pass once space is freed; the caller should retry, not give up.
 pub fn is_transient_io(e: &std::io::Error) -> bool {
     matches!(

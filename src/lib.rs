@@ -3,11 +3,9 @@
 
 pub mod accounts;
 pub mod app;
-pub mod blobs;
 pub mod channels;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod domain;
 pub mod error;
 /// Entry points for the fuzz targets and their corpus replay test; not an API.

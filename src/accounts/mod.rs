@@ -133,10 +133,6 @@ impl Accounts {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Revocations, for closing live connections of ended sessions.
     pub fn subscribe_revocations(&self) -> broadcast::Receiver<Revoked> {
         self.revoked.subscribe()
@@ -408,6 +404,11 @@ impl Accounts {
     /// Every manager, disabled ones included.
     pub async fn managers(&self) -> Result<Vec<Manager>> {
         self.store.query(|r| r.managers()).await
+    }
+
+    /// The manager signing in as `login` (already normalised), disabled or not.
+    pub async fn manager_by_login(&self, login: String) -> Result<Option<Manager>> {
+        self.store.query(move |r| r.manager_by_login(&login)).await
     }
 
     pub async fn manager(&self, id: u64) -> Result<Option<Manager>> {

@@ -91,7 +91,7 @@ pub trait Adapter: Send + Sync {
     /// The error a failed request is answered with (a 5xx makes the platform send it again).
     fn failed(&self, _ctx: &Ctx, _ch: &ChannelConfig, f: Failed) -> Error {
         match f {
-            Failed::Store(e) => e,
+            Failed::Error(e) => e,
             Failed::Later(reason) => Error::Unavailable(reason),
         }
     }

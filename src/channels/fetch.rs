@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use futures_util::StreamExt;
 
-use crate::blobs::Blobs;
+use crate::inbox::blobs::Blobs;
 use crate::domain::inbox::Attachment;
 use crate::error::{Error, Result};
 

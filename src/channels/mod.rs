@@ -19,12 +19,12 @@ pub mod widget;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::blobs::Blobs;
+use crate::inbox::blobs::Blobs;
 use crate::config::ChannelConfig;
 use crate::domain::inbox::{Attachment, Chat, Contact, Delivery, Message};
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
-use crate::store::now_ms;
+use crate::domain::now_ms;
 
 pub use adapter::{Adapter, send, start};
 pub use states::{ChannelState, States};
@@ -113,7 +113,7 @@ impl Ctx {
         };
         // A platform's file of a type we do not show (an archive, a script) is kept as an
         // opaque download rather than refused: the client did send it.
-        let mime = if crate::blobs::allowed(&mime) {
+        let mime = if crate::inbox::blobs::allowed(&mime) {
             mime
         } else {
             "application/octet-stream".to_string()

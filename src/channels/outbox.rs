@@ -13,7 +13,7 @@ use crate::config::DeliveryConfig;
 use crate::domain::inbox::Delivery;
 use crate::error::Result;
 use crate::inbox::reply::DeliveryOutcome;
-use crate::store::now_ms;
+use crate::domain::now_ms;
 
 /// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
 pub const MAX_CONCURRENT: usize = 32;

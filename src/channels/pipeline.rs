@@ -84,21 +84,21 @@ pub enum Fetched {
 #[derive(Debug)]
 pub enum Failed {
     /// The inbox could not store (or a file was refused, for the API channel).
-    Store(Error),
+    Error(Error),
     /// A file may be fetched later (the last such reason); the rest was stored.
     Later(String),
 }
 
 impl From<Error> for Failed {
     fn from(e: Error) -> Self {
-        Failed::Store(e)
+        Failed::Error(e)
     }
 }
 
 impl std::fmt::Display for Failed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failed::Store(e) => write!(f, "{e}"),
+            Failed::Error(e) => write!(f, "{e}"),
             Failed::Later(reason) => f.write_str(reason),
         }
     }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::inbox::Inbox;
 use crate::inbox::channel_io::SavedChannelState;
-use crate::store::now_ms;
+use crate::domain::now_ms;
 
 /// Each channel's state for Settings. The process-bound part (connected, polling…) lives in
 /// memory only; what happened (last inbound, last error, a pause a platform asked for) is
@@ -231,15 +231,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::inbox::Channels;
-    use crate::store::Store;
 
     fn inbox(dir: &std::path::Path) -> Inbox {
-        Inbox::new(
-            Store::open(dir).unwrap(),
-            Arc::new(Channels::default()),
-            Arc::new(crate::realtime::Hub::default()),
-        )
+        Inbox::open_in(dir).unwrap()
     }
 
     fn saved(st: &Inbox, id: &str) -> Option<SavedChannelState> {

@@ -113,7 +113,7 @@ pub struct Widget {
 /// nothing outlives its age by more than about a quarter of it.
 pub async fn sweep(
     inbox: crate::inbox::Inbox,
-    blobs: crate::blobs::Blobs,
+    blobs: crate::inbox::blobs::Blobs,
     retention: crate::config::RetentionConfig,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -129,7 +129,7 @@ pub async fn sweep(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        let now = crate::store::now_ms();
+        let now = crate::domain::now_ms();
         match inbox
             .sweep_visitors(now.saturating_sub(ms(visitor_age)))
             .await

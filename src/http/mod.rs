@@ -25,7 +25,7 @@ use poem::{
 };
 
 use crate::accounts::Accounts;
-use crate::blobs::Blobs;
+use crate::inbox::blobs::Blobs;
 use crate::config::Config;
 use crate::error::Error;
 use crate::inbox::Inbox;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{client_ip, state};
-use crate::blobs::Uploader;
+use crate::inbox::blobs::Uploader;
 use crate::channels::widget::{Budget, origin_allowed};
 use crate::config::ChannelKindConfig;
 use crate::domain::event::Event;

@@ -178,7 +178,7 @@ mod tests {
     async fn a_missing_index_is_rebuilt_later_and_searches_say_so_meanwhile() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        crate::demo::generate(&store, 50, 300, 3, &|_| {})
+        crate::inbox::demo::generate(&store, 50, 300, 3, &|_| {})
             .await
             .unwrap();
         let feed = source(store.clone());

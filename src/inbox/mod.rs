@@ -3,7 +3,9 @@
 //! that describe it in the same transaction.
 
 pub mod channel_io;
+pub mod blobs;
 pub mod clients;
+pub mod demo;
 pub mod indexing;
 pub mod ingest;
 pub mod lists;
@@ -24,7 +26,7 @@ use crate::domain::event::{
 };
 use crate::domain::inbox::{Chat, Contact, Message, Status};
 use crate::realtime::Hub;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::inbox::InboxReads;
 use crate::store::prelude::*;
 use crate::store::{Store, W};
@@ -168,4 +170,48 @@ pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
     w.emit(None, Event::RowChanged(row))?;
     w.emit(None, Event::Counts(w.counts()?))?;
     Ok(())
+}
+
+impl Inbox {
+    /// Drop live events older than the log keeps, in bounded transactions so a large backlog
+    /// never stalls the writer.
+    pub async fn prune_events(&self) -> Result<()> {
+        while self.store.write(crate::store::events::prune).await?
+            >= crate::store::events::PRUNE_BATCH
+        {
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// The key that signs public file links; kept in the store so links survive a restart.
+    pub async fn link_key(&self) -> Result<Vec<u8>> {
+        const KEY: &[u8] = b"blob_link_key";
+        let store = &self.store;
+        if let Some(k) = store
+            .query(|r| crate::store::Read::get_raw(r, crate::store::tables::META, KEY))
+            .await?
+        {
+            return Ok(k);
+        }
+        let mut k = vec![0u8; 32];
+        getrandom::fill(&mut k).map_err(|e| Error::Internal(format!("random: {e}")))?;
+        let v = k.clone();
+        store
+            .write(move |w| w.put_raw(crate::store::tables::META, KEY, &v))
+            .await?;
+        Ok(k)
+    }
+}
+
+#[cfg(test)]
+impl Inbox {
+    /// An inbox over a fresh store in `dir`, with no channels and its own hub.
+    pub fn open_in(dir: &std::path::Path) -> Result<Inbox> {
+        Ok(Inbox::new(
+            Store::open(dir)?,
+            Arc::new(Channels::default()),
+            Arc::new(Hub::default()),
+        ))
+    }
 }

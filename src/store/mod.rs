@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod channels;
 pub mod codec;
+mod error;
 pub mod events;
 pub mod inbox;
 pub mod managers;

@@ -170,7 +170,7 @@ impl Adapter for Whatsapp {
     /// a 5xx makes Meta deliver the body again, and only what is missing is added.
     fn failed(&self, ctx: &Ctx, ch: &ChannelConfig, f: Failed) -> Error {
         match f {
-            Failed::Store(e) => e,
+            Failed::Error(e) => e,
             Failed::Later(reason) => {
                 ctx.states()
                     .error(&ch.id, format!("WhatsApp media download: {reason}"));

@@ -8,7 +8,7 @@ use super::Wa;
 use super::wire::{graph_error, string};
 use crate::channels::{Ctx, Outgoing, SendError};
 use crate::domain::inbox::Attachment;
-use crate::store::now_ms;
+use crate::domain::now_ms;
 
 /// Free-form messages may only be sent this long after the client's last message.
 pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;

@@ -307,7 +307,7 @@ pub async fn send(
     }
     let mut atts = Vec::new();
     for a in &b.attachments {
-        let who = crate::blobs::Uploader::Manager(id.manager.id);
+        let who = crate::inbox::blobs::Uploader::Manager(id.manager.id);
         atts.push(st.blobs.attach(who, &a.id, a.name.as_deref()).await?);
     }
     let v = st

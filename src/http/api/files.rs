@@ -7,7 +7,7 @@ use poem::web::{Data, Json, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 
-use crate::blobs::{Blobs, Uploader, inline_type};
+use crate::inbox::blobs::{Blobs, Uploader, inline_type};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
