@@ -12,11 +12,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
-use crate::inbox::blobs::Blobs;
 use crate::channels::outbox::Outbox;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{self, AppState};
+use crate::inbox::blobs::Blobs;
 use crate::inbox::{Channels, Inbox};
 use crate::realtime::Hub;
 use crate::store::Store;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::accounts::{NewManager, random_token};
+use crate::app::offline;
 use crate::config::{Config, Overrides};
 use crate::domain::manager::{Role, normalise_login};
 use crate::error::{Error, Result};
-use crate::app::offline;
 
 #[derive(Parser, Debug)]
 #[command(name = "parley", version, about = "Self-hosted omnichannel chat inbox")]

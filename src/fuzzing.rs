@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use crate::channels::pipeline::Item;
+use crate::channels::adapter::Item;
 use crate::channels::{api, telegram, viber, whatsapp};
 use crate::config::{Config, Overrides};
 use crate::domain::{filter, inbox as dom, manager};

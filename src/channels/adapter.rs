@@ -1,16 +1,16 @@
 //! The one adapter trait every platform implements, and the one place a channel's config
 //! picks its adapter. Everything else (the outbox's send, start-up, the webhook pipeline)
-//! goes through the trait, so a new platform is one folder plus one line in `adapter`.
+//! goes through the trait, so a new platform is one folder plus one line in `platforms`.
 
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::pipeline::{Failed, Fetched, Item, Media};
 use super::{Ctx, Outgoing, SendError};
-use crate::config::{ChannelConfig, ChannelKindConfig};
+use crate::config::ChannelConfig;
+use crate::domain::inbox::{Attachment, Status};
 use crate::error::{Error, Result};
-use crate::inbox::ingest::{Inbound, Ingested};
+use crate::inbox::ingest::{ClientEvent, Inbound, Ingested};
 
 /// What a send returns: the platform's id of the (last) message it took, when it gave one.
 pub type Sending<'a> = BoxFuture<'a, std::result::Result<Option<String>, SendError>>;
@@ -102,27 +102,120 @@ pub trait Adapter: Send + Sync {
     }
 }
 
-/// The adapter of a channel's platform.
-pub fn of(kind: &ChannelKindConfig) -> &'static dyn Adapter {
-    match kind {
-        ChannelKindConfig::Api { .. } => &super::api::Api,
-        ChannelKindConfig::Telegram { .. } => &super::telegram::Telegram,
-        ChannelKindConfig::Viber { .. } => &super::viber::Viber,
-        ChannelKindConfig::Whatsapp { .. } => &super::whatsapp::Whatsapp,
-        ChannelKindConfig::Widget { .. } => &super::widget::WidgetAdapter,
+/// One thing a platform's request asks of the inbox, read without the network or the store.
+#[derive(Debug)]
+pub enum Item {
+    /// A client's message whose files are still to download.
+    Message(Draft),
+    /// The client subscribed, blocked the bot, opened the chat…
+    ClientEvent(Inbound, ClientEvent),
+    /// A receipt for one of our messages, by the platform's id of it.
+    Receipt {
+        external_id: String,
+        status: Status,
+        error: Option<String>,
+    },
+    /// The client edited a message they sent.
+    Edited { external_id: String, text: String },
+}
+
+/// A client's message before its files are fetched.
+#[derive(Debug)]
+pub struct Draft {
+    /// The message without attachments; its `message_id` (the platform's id) is the dedupe
+    /// key within the channel.
+    pub inbound: Inbound,
+    pub files: Vec<Media>,
+    /// The platform's message type, for adapters that word an empty message by it.
+    pub kind: String,
+}
+
+/// A file a message points at.
+#[derive(Debug, PartialEq)]
+pub struct Media {
+    pub handle: Handle,
+    /// The type the platform declared ("" when it did not say).
+    pub mime: String,
+    pub name: String,
+    /// The size the platform declared.
+    pub size: Option<u64>,
+    /// What the client sent ("picture", …) or the request field it came in, for notes and
+    /// errors.
+    pub what: String,
+}
+
+/// How a platform names a file.
+#[derive(Debug, PartialEq)]
+pub enum Handle {
+    /// A file or media id, exchanged for the file through the platform's API.
+    Id(String),
+    Url(String),
+    /// The bytes themselves, base64-encoded (decoded only when the message is new).
+    Base64(String),
+    /// The message names no file (or, for the API channel, not exactly one source).
+    Missing,
+}
+
+/// How fetching one file ended.
+pub enum Fetched {
+    File(Attachment),
+    /// It will never be stored: the message is stored with this note in its text instead.
+    Note(String),
+    /// It may work later: the message is not stored, and the request fails so the platform
+    /// sends it again (what is stored by then is not stored twice).
+    Later(String),
+}
+
+/// Why handling a request's items failed.
+#[derive(Debug)]
+pub enum Failed {
+    /// The inbox could not store (or a file was refused, for the API channel).
+    Error(Error),
+    /// A file may be fetched later (the last such reason); the rest was stored.
+    Later(String),
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::Error(e)
     }
 }
 
-/// Deliver one message through its channel's adapter.
-pub async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<String>, SendError> {
-    of(&out.channel.kind).send(ctx, out).await
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Error(e) => write!(f, "{e}"),
+            Failed::Later(reason) => f.write_str(reason),
+        }
+    }
 }
 
-/// Start what each channel needs running.
-pub fn start(ctx: &Ctx, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    ctx.inbox
-        .channels
-        .all()
-        .filter_map(|ch| of(&ch.kind).start(ctx, ch, stop))
-        .collect()
+/// Whether `sig` (after an optional `prefix`) is 64 hex digits: the form of an HMAC-SHA256
+/// signature, checked before the body it signs is read.
+pub fn hex_signature(sig: Option<&str>, prefix: &str) -> Result<()> {
+    let ok = sig
+        .map(str::trim)
+        .and_then(|s| s.strip_prefix(prefix))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Unauthenticated)
+    }
+}
+
+/// Bodies are parsed only once the caller has proved who it is (an unauthenticated request
+/// learns nothing from parse errors and costs no parsing), and only when declared as JSON.
+pub fn require_json(head: &dyn Head) -> Result<()> {
+    let mime = head
+        .header("content-type")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or("")
+        .trim();
+    if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
+        return Err(Error::Unsupported(
+            "send the body as application/json".into(),
+        ));
+    }
+    Ok(())
 }

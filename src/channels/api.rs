@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::adapter::{Adapter, Answer, Head, Sending};
-use super::pipeline::{Draft, Fetched, Handle, Item, Media, require_json};
+use super::adapter::{
+    Adapter, Answer, Draft, Fetched, Handle, Head, Item, Media, Sending, require_json,
+};
 use super::{Ctx, Outgoing, SendError, classify};
 use crate::accounts::same_secret;
 use crate::config::{ChannelConfig, ChannelKindConfig};
@@ -90,9 +91,7 @@ impl Adapter for Api {
             let field = &file.what;
             let att = match source(&file.handle, field)? {
                 FileSource::Inline(bytes) => {
-                    ctx.blobs
-                        .put_bytes(&file.mime, &file.name, bytes)
-                        .await?
+                    ctx.blobs.put_bytes(&file.mime, &file.name, bytes).await?
                 }
                 FileSource::Url(url) => {
                     super::fetch::download(url, &ctx.blobs, &file.mime, &file.name)
@@ -108,7 +107,10 @@ impl Adapter for Api {
     }
 
     fn answer(&self, _items: usize, stored: &[Ingested]) -> Answer {
-        stored.first().copied().map_or(Answer::Empty, Answer::Stored)
+        stored
+            .first()
+            .copied()
+            .map_or(Answer::Empty, Answer::Stored)
     }
 }
 

@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use futures_util::StreamExt;
 
-use crate::inbox::blobs::Blobs;
 use crate::domain::inbox::Attachment;
 use crate::error::{Error, Result};
+use crate::inbox::blobs::Blobs;
 
 /// Whether `ip` is a globally routable unicast address (IANA special-purpose registries):
 /// anything private, local, reserved, or an IPv6 form wrapping such an IPv4 address is not.
@@ -61,12 +61,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 }
 
 /// Fetch `url` (vetted, pinned, no redirects) and keep the file it answers with.
-pub async fn download(
-    url: &str,
-    blobs: &Blobs,
-    mime: &str,
-    name: &str,
-) -> Result<Attachment> {
+pub async fn download(url: &str, blobs: &Blobs, mime: &str, name: &str) -> Result<Attachment> {
     let (parsed, host, addr) = vet(url).await?;
     let r = get_pinned(parsed, &host, addr).await?;
     let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));

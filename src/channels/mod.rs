@@ -10,6 +10,7 @@ pub mod api;
 pub mod fetch;
 pub mod outbox;
 pub mod pipeline;
+pub mod platforms;
 pub mod states;
 pub mod telegram;
 pub mod viber;
@@ -19,14 +20,15 @@ pub mod widget;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::inbox::blobs::Blobs;
 use crate::config::ChannelConfig;
 use crate::domain::inbox::{Attachment, Chat, Contact, Delivery, Message};
+use crate::domain::now_ms;
 use crate::error::{Error, Result};
 use crate::inbox::Inbox;
-use crate::domain::now_ms;
+use crate::inbox::blobs::Blobs;
 
-pub use adapter::{Adapter, send, start};
+pub use adapter::Adapter;
+pub use platforms::{send, start};
 pub use states::{ChannelState, States};
 
 /// The one outbound HTTP client: rustls with bundled roots (a static binary on a bare host

@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use super::{Ctx, Outgoing, SendError};
 use crate::config::DeliveryConfig;
 use crate::domain::inbox::Delivery;
+use crate::domain::now_ms;
 use crate::error::Result;
 use crate::inbox::reply::DeliveryOutcome;
-use crate::domain::now_ms;
 
 /// Deliveries in flight at once; also the most a kill can cut short (sent, not yet recorded).
 pub const MAX_CONCURRENT: usize = 32;

@@ -9,114 +9,20 @@
 //! that is checked too (401); platforms that sign the body must at least send a well-formed
 //! signature header. Only then is the body read and, where it is signed, verified.
 
-use super::adapter::{self, Adapter, Answer, Head};
 use super::Ctx;
+use super::adapter::{Adapter, Answer, Draft, Failed, Fetched, Head, Item};
 use crate::config::ChannelConfig;
-use crate::domain::inbox::{Attachment, Status};
-use crate::error::{Error, Result};
-use crate::inbox::ingest::{ClientEvent, Inbound, Ingested};
+use crate::error::Result;
+use crate::inbox::ingest::Ingested;
 
-/// One thing a platform's request asks of the inbox, read without the network or the store.
-#[derive(Debug)]
-pub enum Item {
-    /// A client's message whose files are still to download.
-    Message(Draft),
-    /// The client subscribed, blocked the bot, opened the chat…
-    ClientEvent(Inbound, ClientEvent),
-    /// A receipt for one of our messages, by the platform's id of it.
-    Receipt {
-        external_id: String,
-        status: Status,
-        error: Option<String>,
-    },
-    /// The client edited a message they sent.
-    Edited { external_id: String, text: String },
-}
-
-/// A client's message before its files are fetched.
-#[derive(Debug)]
-pub struct Draft {
-    /// The message without attachments; its `message_id` (the platform's id) is the dedupe
-    /// key within the channel.
-    pub inbound: Inbound,
-    pub files: Vec<Media>,
-    /// The platform's message type, for adapters that word an empty message by it.
-    pub kind: String,
-}
-
-/// A file a message points at.
-#[derive(Debug, PartialEq)]
-pub struct Media {
-    pub handle: Handle,
-    /// The type the platform declared ("" when it did not say).
-    pub mime: String,
-    pub name: String,
-    /// The size the platform declared.
-    pub size: Option<u64>,
-    /// What the client sent ("picture", …) or the request field it came in, for notes and
-    /// errors.
-    pub what: String,
-}
-
-/// How a platform names a file.
-#[derive(Debug, PartialEq)]
-pub enum Handle {
-    /// A file or media id, exchanged for the file through the platform's API.
-    Id(String),
-    Url(String),
-    /// The bytes themselves, base64-encoded (decoded only when the message is new).
-    Base64(String),
-    /// The message names no file (or, for the API channel, not exactly one source).
-    Missing,
-}
-
-/// How fetching one file ended.
-pub enum Fetched {
-    File(Attachment),
-    /// It will never be stored: the message is stored with this note in its text instead.
-    Note(String),
-    /// It may work later: the message is not stored, and the request fails so the platform
-    /// sends it again (what is stored by then is not stored twice).
-    Later(String),
-}
-
-/// Why handling a request's items failed.
-#[derive(Debug)]
-pub enum Failed {
-    /// The inbox could not store (or a file was refused, for the API channel).
-    Error(Error),
-    /// A file may be fetched later (the last such reason); the rest was stored.
-    Later(String),
-}
-
-impl From<Error> for Failed {
-    fn from(e: Error) -> Self {
-        Failed::Error(e)
-    }
-}
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failed::Error(e) => write!(f, "{e}"),
-            Failed::Later(reason) => f.write_str(reason),
-        }
-    }
-}
-
-/// What the head of a webhook request to `ch` shows, checked before its body is read.
-pub fn check_head(ch: &ChannelConfig, head: &dyn Head) -> Result<()> {
-    adapter::of(&ch.kind).check_head(ch, head)
-}
-
-/// Handle one webhook body whose head passed `check_head`: verify, parse, and apply it.
+/// Handle one webhook body whose head passed `a.check_head`: verify, parse, and apply it.
 pub async fn receive(
     ctx: &Ctx,
+    a: &dyn Adapter,
     ch: &ChannelConfig,
     head: &dyn Head,
     body: &[u8],
 ) -> Result<Answer> {
-    let a = adapter::of(&ch.kind);
     a.verify(ch, head, body)?;
     // Settings shows when each channel last heard from its platform.
     ctx.states().inbound(&ch.id);
@@ -192,34 +98,4 @@ async fn message(
     }
     a.finish(&d.kind, &mut d.inbound);
     Ok(Ok(Some(ctx.inbox.ingest(d.inbound).await?)))
-}
-
-/// Whether `sig` (after an optional `prefix`) is 64 hex digits: the form of an HMAC-SHA256
-/// signature, checked before the body it signs is read.
-pub fn hex_signature(sig: Option<&str>, prefix: &str) -> Result<()> {
-    let ok = sig
-        .map(str::trim)
-        .and_then(|s| s.strip_prefix(prefix))
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Unauthenticated)
-    }
-}
-
-/// Bodies are parsed only once the caller has proved who it is (an unauthenticated request
-/// learns nothing from parse errors and costs no parsing), and only when declared as JSON.
-pub fn require_json(head: &dyn Head) -> Result<()> {
-    let mime = head
-        .header("content-type")
-        .and_then(|c| c.split(';').next())
-        .unwrap_or("")
-        .trim();
-    if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
-        return Err(Error::Unsupported(
-            "send the body as application/json".into(),
-        ));
-    }
-    Ok(())
 }

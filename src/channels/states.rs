@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::domain::now_ms;
 use crate::inbox::Inbox;
 use crate::inbox::channel_io::SavedChannelState;
-use crate::domain::now_ms;
 
 /// Each channel's state for Settings. The process-bound part (connected, polling…) lives in
 /// memory only; what happened (last inbound, last error, a pause a platform asked for) is

@@ -14,7 +14,6 @@ use crate::accounts::ratelimit::FailureLimiter;
 use crate::config::{ChannelConfig, ChannelKindConfig, normal_origin};
 use crate::error::{Error, Result};
 
-
 /// Whether a page on `origin` may use the widget channel. Browsers send Origin on every
 /// cross-origin request and WebSocket handshake; a request without one is not from a web page
 /// (no site can make a browser drop it), so there is nothing to check.

@@ -353,3 +353,31 @@ impl Section {
             }
     }
 }
+
+/// A client's message as a channel received it, before the inbox stores it.
+#[derive(Clone, Debug, Default)]
+pub struct Inbound {
+    pub channel_id: String,
+    pub channel_kind: String,
+    /// The client's id on the channel.
+    pub client_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// The platform's id of this message; the dedupe key within the channel.
+    pub message_id: Option<String>,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub created_ms: Option<i64>,
+}
+
+/// Receipts only move a message forward: sent < delivered < read; failed ends a message that
+/// was not yet delivered, and a later delivered/read overrides a failure.
+pub fn receipt_applies(current: Option<Status>, new: Status) -> bool {
+    match (current, new) {
+        (None, _) => true,
+        (Some(cur), Status::Failed) => matches!(cur, Status::Queued | Status::Sent),
+        (Some(Status::Failed), _) => new > Status::Sent,
+        (Some(cur), _) => new > cur,
+    }
+}

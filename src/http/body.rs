@@ -7,24 +7,22 @@
 //! - memory: one budget for every body being buffered at once, shared by the whole server.
 //!   A body that does not fit gets 503 + Retry-After before any of it is read.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use poem::error::ResponseError;
-use poem::http::{StatusCode, header};
-use poem::{Body, Request, Response};
 
+use poem::http::header;
+use poem::{Body, Request};
+
+use super::error::Refused;
 use crate::config::LimitsConfig;
 
 /// Every body gets at least this long, so small bodies on slow links still arrive.
 const GRACE: Duration = Duration::from_secs(10);
 /// The slowest rate a body may arrive at beyond the grace period (64 KiB/s, 0.5 Mbit/s).
 const MIN_RATE: u64 = 64 * 1024;
-/// What a 503 for a full budget tells the caller to wait.
-const RETRY_AFTER_SECS: u64 = 5;
 
 /// The largest webhook body: base64 attachments make webhook bodies larger than API bodies.
 pub fn max_webhook(limits: &LimitsConfig) -> usize {
@@ -103,72 +101,6 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-
-/// Why a body was not read. Its own type (not `crate::error::Error`) so 408 and the budget's
-/// 503 carry their own wording and headers.
-#[derive(Debug)]
-pub enum Refused {
-    TooLarge(usize),
-    Busy,
-    TooSlow(Duration),
-    Broken(String),
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refused::TooLarge(max) => write!(f, "request body is larger than {max} bytes"),
-            Refused::Busy => write!(
-                f,
-                "the server is receiving too many request bodies at once; try again shortly"
-            ),
-            Refused::TooSlow(d) => write!(
-                f,
-                "the request body did not arrive within {} s",
-                d.as_secs()
-            ),
-            Refused::Broken(e) => write!(f, "cannot read the request body: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Refused {}
-
-impl ResponseError for Refused {
-    fn status(&self) -> StatusCode {
-        match self {
-            Refused::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Refused::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Refused::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
-            Refused::Broken(_) => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn as_response(&self) -> Response {
-        let status = ResponseError::status(self);
-        let code = match self {
-            Refused::TooLarge(_) => "payload_too_large",
-            Refused::Busy => "unavailable",
-            Refused::TooSlow(_) => "request_timeout",
-            Refused::Broken(_) => "bad_request",
-        };
-        let mut resp = super::error::json_error(status, code, &self.to_string());
-        match self {
-            Refused::Busy => {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
-            }
-            // The rest of the body may still be on its way: do not read it as a next request.
-            Refused::TooSlow(_) | Refused::TooLarge(_) | Refused::Broken(_) => {
-                resp.headers_mut().insert(
-                    header::CONNECTION,
-                    header::HeaderValue::from_static("close"),
-                );
-            }
-        }
-        resp
     }
 }
 

@@ -5,6 +5,9 @@ use poem::Response;
 use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
 
+use std::fmt;
+use std::time::Duration;
+
 use crate::error::Error;
 
 impl ResponseError for Error {
@@ -66,7 +69,7 @@ fn code_for(status: StatusCode) -> &'static str {
 /// Turn any error into the JSON shape; ours already know how.
 pub async fn to_json(err: poem::Error) -> Response {
     // Ours already say what is wrong; a body refusal's 503 is not an internal error.
-    if err.is::<Error>() || err.is::<super::body::Refused>() {
+    if err.is::<Error>() || err.is::<Refused>() {
         return err.into_response();
     }
     let status = err.status();
@@ -85,4 +88,73 @@ pub async fn to_json(err: poem::Error) -> Response {
         }
     }
     json
+}
+
+/// What a 503 for a full budget tells the caller to wait.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// Why a body was not read. Its own type (not `crate::error::Error`) so 408 and the budget's
+/// 503 carry their own wording and headers.
+#[derive(Debug)]
+pub enum Refused {
+    TooLarge(usize),
+    Busy,
+    TooSlow(Duration),
+    Broken(String),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooLarge(max) => write!(f, "request body is larger than {max} bytes"),
+            Refused::Busy => write!(
+                f,
+                "the server is receiving too many request bodies at once; try again shortly"
+            ),
+            Refused::TooSlow(d) => write!(
+                f,
+                "the request body did not arrive within {} s",
+                d.as_secs()
+            ),
+            Refused::Broken(e) => write!(f, "cannot read the request body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl ResponseError for Refused {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refused::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refused::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Refused::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            Refused::Broken(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        let status = ResponseError::status(self);
+        let code = match self {
+            Refused::TooLarge(_) => "payload_too_large",
+            Refused::Busy => "unavailable",
+            Refused::TooSlow(_) => "request_timeout",
+            Refused::Broken(_) => "bad_request",
+        };
+        let mut resp = json_error(status, code, &self.to_string());
+        match self {
+            Refused::Busy => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+            }
+            // The rest of the body may still be on its way: do not read it as a next request.
+            Refused::TooSlow(_) | Refused::TooLarge(_) | Refused::Broken(_) => {
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
+        }
+        resp
+    }
 }

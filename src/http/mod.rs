@@ -10,9 +10,9 @@ pub mod handshake;
 mod health;
 pub mod public;
 pub mod ui;
+pub mod views;
 mod webhooks;
 mod widget;
-pub mod views;
 mod ws;
 
 use std::sync::Arc;
@@ -25,10 +25,10 @@ use poem::{
 };
 
 use crate::accounts::Accounts;
-use crate::inbox::blobs::Blobs;
 use crate::config::Config;
 use crate::error::Error;
 use crate::inbox::Inbox;
+use crate::inbox::blobs::Blobs;
 use crate::realtime::Hub;
 
 pub struct AppState {

@@ -47,10 +47,11 @@ async fn receive(
 ) -> poem::Result<Response> {
     let ch = channel(st, id, kind)?;
     let head = RequestHead(req);
-    pipeline::check_head(ch, &head)?;
+    let adapter = crate::channels::platforms::of(&ch.kind);
+    adapter.check_head(ch, &head)?;
     let max = super::body::max_webhook(&st.config.limits);
     let body = super::body::read(&st.bodies, req, body, max).await?;
-    let answer = pipeline::receive(&st.channels, ch, &head, &body).await?;
+    let answer = pipeline::receive(&st.channels, adapter, ch, &head, &body).await?;
     Ok(match answer {
         Answer::Empty => poem::http::StatusCode::OK.into_response(),
         Answer::Ok => Json(json!({"ok": true})).into_response(),

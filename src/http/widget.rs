@@ -18,13 +18,13 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{client_ip, state};
-use crate::inbox::blobs::Uploader;
 use crate::channels::widget::{Budget, origin_allowed};
 use crate::config::ChannelKindConfig;
 use crate::domain::event::Event;
 use crate::domain::inbox::Visitor;
 use crate::error::Error;
 use crate::http::views;
+use crate::inbox::blobs::Uploader;
 use crate::inbox::visitors::{VisitorProfile, visitor_inbound, visitor_view};
 use crate::realtime::visitors::{Feed, Item};
 

@@ -18,8 +18,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::AppState;
 use super::auth::identify;
 use crate::accounts::{Identity, Revoked};
-use crate::error::Error;
 use crate::domain::event::Published;
+use crate::error::Error;
 use crate::http::views;
 
 const PING_EVERY: Duration = Duration::from_secs(20);

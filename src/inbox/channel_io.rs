@@ -113,7 +113,6 @@ impl Inbox {
             .write(move |w| w.del(tables::META, &key).map(|_| ()))
             .await
     }
-
 }
 
 /// The key Viber's part counter has always had, so a send in progress across an upgrade

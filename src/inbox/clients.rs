@@ -628,7 +628,11 @@ impl Inbox {
             .await
     }
 
-    pub async fn read_notification(&self, manager: u64, id: Option<u64>) -> Result<Option<NotificationView>> {
+    pub async fn read_notification(
+        &self,
+        manager: u64,
+        id: Option<u64>,
+    ) -> Result<Option<NotificationView>> {
         self.store
             .write(move |w| {
                 let list = match id {

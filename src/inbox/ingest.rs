@@ -1,29 +1,14 @@
 //! Inbound messages from any channel: find or create the client and their chat, store the
 //! message once (a platform's retry is answered as a duplicate), and tell every manager.
 
-
 use super::{Inbox, emit_message, emit_row};
-use crate::domain::inbox::{Attachment, Chat, Contact, Kind, Message, Status};
+use crate::domain::inbox::{Chat, Contact, Kind, Message, Status};
 use crate::domain::normalise;
 use crate::error::Result;
 use crate::store::inbox::{self as db, InboxReads};
 use crate::store::{self, W};
 
-#[derive(Clone, Debug, Default)]
-pub struct Inbound {
-    pub channel_id: String,
-    pub channel_kind: String,
-    /// The client's id on the channel.
-    pub client_id: String,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    /// The platform's id of this message; the dedupe key within the channel.
-    pub message_id: Option<String>,
-    pub text: String,
-    pub attachments: Vec<Attachment>,
-    pub created_ms: Option<i64>,
-}
+pub use crate::domain::inbox::Inbound;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Ingested {
@@ -51,16 +36,16 @@ pub(crate) fn find_or_create_chat(
     }
     // A website visitor types any phone or e-mail: details nobody verified never put them
     // into someone else's row (a merge suggestion is recorded instead, `learn_identifiers`).
-    let anonymous = super::visitors::anonymous_source(inb);
+    let anonymous = super::identity::anonymous_source(inb);
     let mut linked = None;
     if !anonymous && let Some(p) = &phone {
-        linked = super::visitors::first_linkable(w, &w.contacts_by_phone(p)?)?;
+        linked = super::identity::first_linkable(w, &w.contacts_by_phone(p)?)?;
     }
     if !anonymous
         && linked.is_none()
         && let Some(e) = &email
     {
-        linked = super::visitors::first_linkable(w, &w.contacts_by_email(e)?)?;
+        linked = super::identity::first_linkable(w, &w.contacts_by_email(e)?)?;
     }
     let (mut contact, old) = match linked.map(|id| w.contact(id)).transpose()?.flatten() {
         Some(c) => (c.clone(), Some(c)),
@@ -111,7 +96,7 @@ fn learn_identifiers(w: &W, contact: &mut Contact, inb: &Inbound) -> Result<()> 
     {
         contact.emails.push(e.clone());
     }
-    super::visitors::suggest_merges(w, contact.id, phone.as_deref(), email.as_deref())
+    super::identity::suggest_merges(w, contact.id, phone.as_deref(), email.as_deref())
 }
 
 impl Inbox {
@@ -223,16 +208,7 @@ impl ClientEvent {
     }
 }
 
-/// Receipts only move a message forward: sent < delivered < read; failed ends a message that
-/// was not yet delivered, and a later delivered/read overrides a failure.
-pub fn receipt_applies(current: Option<Status>, new: Status) -> bool {
-    match (current, new) {
-        (None, _) => true,
-        (Some(cur), Status::Failed) => matches!(cur, Status::Queued | Status::Sent),
-        (Some(Status::Failed), _) => new > Status::Sent,
-        (Some(cur), _) => new > cur,
-    }
-}
+pub use crate::domain::inbox::receipt_applies;
 
 /// Receipts kept for ids no message carries yet; beyond this, new ones are dropped (and
 /// `expire_early_receipts` frees the space as they age).

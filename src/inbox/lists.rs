@@ -105,21 +105,22 @@ impl Inbox {
             .transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
         let channels = self.channels.clone();
-        self.store.query(move |r| {
-            let (ids, next) = r.section_page(section, newest, cursor.as_deref(), limit)?;
-            let mut items = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(c) = r.contact(id)? {
-                    items.push(row(r, &c, Some(manager), &channels)?);
+        self.store
+            .query(move |r| {
+                let (ids, next) = r.section_page(section, newest, cursor.as_deref(), limit)?;
+                let mut items = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(c) = r.contact(id)? {
+                        items.push(row(r, &c, Some(manager), &channels)?);
+                    }
                 }
-            }
-            Ok(Page {
-                items,
-                next_cursor: next.map(hex::encode),
-                counts: r.counts()?,
+                Ok(Page {
+                    items,
+                    next_cursor: next.map(hex::encode),
+                    counts: r.counts()?,
+                })
             })
-        })
-        .await
+            .await
     }
 
     pub async fn counts(&self) -> Result<Counts> {

@@ -2,10 +2,11 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
-pub mod channel_io;
 pub mod blobs;
+pub mod channel_io;
 pub mod clients;
 pub mod demo;
+pub mod identity;
 pub mod indexing;
 pub mod ingest;
 pub mod lists;
@@ -25,8 +26,8 @@ use crate::domain::event::{
     ChatView, Event, MessageChange, MessageView, Person, Published, Retrying,
 };
 use crate::domain::inbox::{Chat, Contact, Message, Status};
-use crate::realtime::Hub;
 use crate::error::{Error, Result};
+use crate::realtime::Hub;
 use crate::store::inbox::InboxReads;
 use crate::store::prelude::*;
 use crate::store::{Store, W};

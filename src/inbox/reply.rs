@@ -6,9 +6,9 @@ use crate::domain::event::{ChatView, Event, MessageView};
 use crate::domain::inbox::{Attachment, Delivery, Draft, Kind, Message, Notification, Status};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
+use crate::store;
 use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
-use crate::store;
 
 pub const MAX_TEXT: usize = 16 * 1024;
 

@@ -69,8 +69,8 @@ pub(crate) fn decode(key: &[u8], v: &[u8]) -> Result<Option<Published>> {
         Some(&FORMAT) => {}
         _ => return Ok(None),
     }
-    let event: Event = postcard::from_bytes(&v[9..])
-        .map_err(|e| Error::Corrupt(format!("event {seq}: {e}")))?;
+    let event: Event =
+        postcard::from_bytes(&v[9..]).map_err(|e| Error::Corrupt(format!("event {seq}: {e}")))?;
     Ok(Some(Published::new(
         seq,
         (audience != 0).then_some(audience),
@@ -210,7 +210,10 @@ mod tests {
         // Three events in seq order; the counts carry the batch's last values, live and replayed.
         assert_eq!(view(&live), view(&stored));
         assert_eq!(live.len(), 3);
-        assert!(matches!(live[1].event, Event::Counts(Counts { all: 2, .. })));
+        assert!(matches!(
+            live[1].event,
+            Event::Counts(Counts { all: 2, .. })
+        ));
         assert_eq!(live[2].audience, Some(7));
         assert!(live.windows(2).all(|p| p[0].seq < p[1].seq));
         // The next batch starts a new one.

@@ -302,11 +302,7 @@ struct Outcome {
 /// Where committed events go (the realtime hub, once it is wired).
 pub(super) type Sink = Arc<std::sync::RwLock<Option<OnCommit>>>;
 
-fn run_batch(
-    db: &Database,
-    events: &Sink,
-    mut batch: Vec<Job>,
-) -> Outcome {
+fn run_batch(db: &Database, events: &Sink, mut batch: Vec<Job>) -> Outcome {
     match try_batch(db, &mut batch) {
         Ok((outputs, committed)) => {
             // Published from this thread, in commit order, before anyone is answered: a

@@ -9,7 +9,8 @@ use tokio::sync::watch;
 
 use super::wire::{CallError, call};
 use super::{ALLOWED_UPDATES, Bot, Telegram};
-use crate::channels::pipeline::{self, Draft, Fetched, Handle, Item, Media};
+use crate::channels::adapter::{Draft, Fetched, Handle, Item, Media};
+use crate::channels::pipeline;
 use crate::channels::{Ctx, SendError};
 use crate::config::ChannelConfig;
 use crate::error::{Error, Result};
@@ -29,7 +30,6 @@ pub fn authentic(bot: &Bot, header: Option<&str>) -> bool {
         _ => false,
     }
 }
-
 
 const OFFSET_KEY: &str = "telegram_offset";
 

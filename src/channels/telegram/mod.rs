@@ -15,8 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::adapter::{Adapter, Answer, Head, Sending};
-use super::pipeline::{Failed, Fetched, Item, Media};
+use super::adapter::{Adapter, Answer, Failed, Fetched, Head, Item, Media, Sending};
 use super::{Ctx, Outgoing, redact};
 use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::error::{Error, Result};

@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use super::token_of;
-use crate::channels::pipeline::{Draft, Fetched, Handle, Item, Media};
+use crate::channels::adapter::{Draft, Fetched, Handle, Item, Media};
 use crate::channels::{Ctx, SendError};
 use crate::config::ChannelConfig;
 use crate::domain::inbox::Status;
@@ -232,7 +232,9 @@ pub(super) fn fetch<'a>(
         };
         Ok(match ctx.download(ctx.http.get(url), "", &f.name).await {
             Ok(a) => Fetched::File(a),
-            Err(SendError::Retry { reason, .. }) => Fetched::Later(format!("Viber {what}: {reason}")),
+            Err(SendError::Retry { reason, .. }) => {
+                Fetched::Later(format!("Viber {what}: {reason}"))
+            }
             Err(SendError::Permanent(reason) | SendError::Unreachable(reason)) => {
                 tracing::warn!(channel = %ch.id, "Viber {what} not stored: {reason}");
                 Fetched::Note(format!("[{what} could not be stored: {reason}]"))

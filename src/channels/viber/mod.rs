@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::adapter::{Adapter, Head, Sending};
-use super::pipeline::{Fetched, Item, Media, hex_signature};
+use super::adapter::{Adapter, Fetched, Head, Item, Media, Sending, hex_signature};
 use super::{Ctx, Outgoing, SendError, classify, redact, transport};
 use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::error::{Error, Result};

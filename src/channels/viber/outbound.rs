@@ -22,7 +22,10 @@ const LINK_TTL: Duration = Duration::from_secs(3600);
 
 /// Deliver one message: text, then each file; a single picture carries the text as its
 /// description. Returns the last part's `message_token` (receipts name it).
-pub(super) async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<String>, SendError> {
+pub(super) async fn send(
+    ctx: &Ctx,
+    out: &Outgoing<'_>,
+) -> std::result::Result<Option<String>, SendError> {
     let Some((token, api_base)) = credentials(out.channel) else {
         return Err(SendError::Permanent(format!(
             "channel {:?} is not a Viber channel",

@@ -4,10 +4,10 @@
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use super::wire::{Event, base_mime, graph_error};
 use super::Wa;
+use super::wire::{Event, base_mime, graph_error};
 use crate::accounts::same_secret;
-use crate::channels::pipeline::{Draft, Fetched, Handle, Item, Media};
+use crate::channels::adapter::{Draft, Fetched, Handle, Item, Media};
 use crate::channels::{Ctx, SendError};
 use crate::config::ChannelConfig;
 use crate::domain::inbox::Attachment;

@@ -25,8 +25,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::adapter::{Adapter, Answer, Head, Sending};
-use super::pipeline::{Failed, Fetched, Item, Media, hex_signature};
+use super::adapter::{Adapter, Answer, Failed, Fetched, Head, Item, Media, Sending, hex_signature};
 use super::{Ctx, Outgoing, SendError};
 use crate::config::{ChannelConfig, ChannelKindConfig};
 use crate::error::{Error, Result};

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Wa;
-use super::wire::{graph_error, string};
+use super::wire::{WINDOW_CLOSED, graph_error, string};
 use crate::channels::{Ctx, Outgoing, SendError};
 use crate::domain::inbox::Attachment;
 use crate::domain::now_ms;
@@ -15,9 +15,6 @@ pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Graph refuses longer text bodies and media captions.
 const MAX_TEXT: usize = 4096;
 const MAX_CAPTION: usize = 1024;
-
-pub(super) const WINDOW_CLOSED: &str = "outside WhatsApp's 24-hour customer-service window: the client has \
-not written in the last 24 hours, so WhatsApp accepts only an approved template message";
 
 /// Whether a free-form message may be sent now (the client wrote within 24 hours).
 pub fn window_open(now_ms: i64, last_inbound_ms: i64) -> bool {
@@ -78,7 +75,10 @@ fn split_text(text: &str, max: usize) -> Vec<&str> {
 
 /// Deliver one message. Returns the wamid of the last WhatsApp message it took (text sent
 /// apart from its files goes first); status webhooks name that id.
-pub(super) async fn send(ctx: &Ctx, out: &Outgoing<'_>) -> std::result::Result<Option<String>, SendError> {
+pub(super) async fn send(
+    ctx: &Ctx,
+    out: &Outgoing<'_>,
+) -> std::result::Result<Option<String>, SendError> {
     let wa = Wa::of(out.channel).ok_or_else(|| {
         SendError::Permanent(format!("channel {:?} is not WhatsApp", out.channel.id))
     })?;

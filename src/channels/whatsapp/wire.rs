@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::Wa;
-use super::outbound::WINDOW_CLOSED;
 use crate::channels::{Ctx, SendError};
 use crate::domain::inbox::Status;
+
+/// Why WhatsApp refuses a free-form message (error 131047, or our own check before sending).
+pub(super) const WINDOW_CLOSED: &str = "outside WhatsApp's 24-hour customer-service window: the client has \
+not written in the last 24 hours, so WhatsApp accepts only an approved template message";
 
 /// Something a webhook told us.
 #[derive(Debug, PartialEq)]
@@ -320,7 +323,12 @@ fn default_name(kind: &str, mime: &str, voice: bool) -> String {
 }
 
 /// Map a Graph error answer by its `error.code` (CHANNELS.md section 2, Errors).
-pub(super) fn graph_error(ctx: &Ctx, wa: &Wa<'_>, status: reqwest::StatusCode, body: &str) -> SendError {
+pub(super) fn graph_error(
+    ctx: &Ctx,
+    wa: &Wa<'_>,
+    status: reqwest::StatusCode,
+    body: &str,
+) -> SendError {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let e = &v["error"];
     let code = e["code"].as_i64();

@@ -12,9 +12,9 @@ use crate::domain::inbox::{Draft, Kind};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
+use crate::http::views;
 use crate::inbox::clients::ChatPatch;
 use crate::inbox::reply::Outgoing;
-use crate::http::views;
 
 #[derive(Deserialize)]
 pub struct ListQuery {

@@ -7,12 +7,12 @@ use poem::web::{Data, Json, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 
-use crate::inbox::blobs::{Blobs, Uploader, inline_type};
 use crate::domain::inbox::Attachment;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::views::attachment_json;
+use crate::inbox::blobs::{Blobs, Uploader, inline_type};
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
