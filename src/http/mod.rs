@@ -56,7 +56,7 @@ img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src
 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    use api::{chats, contacts, files, tokens};
+    use api::{chats, contacts, dialogs, files, notifications, tasks, tokens};
     use poem::{delete, patch};
     let max_body = state.config.limits.max_body_bytes;
     let budget = state.bodies.clone();
@@ -102,37 +102,25 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/contacts/:id/merge_suggestions/:other",
             delete(contacts::dismiss_merge),
         )
-        .at(
-            "/contacts/:id/tasks",
-            get(contacts::tasks).post(contacts::add_task),
-        )
-        .at("/contacts/:id/dialogs", post(contacts::open_dialog))
-        .at("/tasks/:id", patch(contacts::patch_task))
-        .at("/dialogs/:id/close", post(contacts::close_dialog))
-        .at("/notifications", get(contacts::notifications))
-        .at(
-            "/notifications/read_all",
-            post(contacts::read_all_notifications),
-        )
-        .at("/notifications/:id/read", post(contacts::read_notification))
+        .at("/contacts/:id/tasks", get(tasks::list).post(tasks::add))
+        .at("/contacts/:id/dialogs", post(dialogs::open))
+        .at("/tasks/:id", patch(tasks::patch))
+        .at("/dialogs/:id/close", post(dialogs::close))
+        .at("/notifications", get(notifications::list))
+        .at("/notifications/read_all", post(notifications::read_all))
+        .at("/notifications/:id/read", post(notifications::read))
         .at("/search/messages", get(api::search::messages))
         .at(
             "/filters",
-            get(api::search::list_filters).post(api::search::create_filter),
+            get(api::filters::list).post(api::filters::create),
         )
         .at(
             "/filters/:id",
-            patch(api::search::update_filter).delete(api::search::delete_filter),
+            patch(api::filters::update).delete(api::filters::delete),
         )
-        .at(
-            "/filters/:id/duplicate",
-            post(api::search::duplicate_filter),
-        )
-        .at(
-            "/sales_plans",
-            get(api::search::list_plans).post(api::search::put_plan),
-        )
-        .at("/sales_plans/:name", delete(api::search::delete_plan))
+        .at("/filters/:id/duplicate", post(api::filters::duplicate))
+        .at("/sales_plans", get(api::plans::list).post(api::plans::put))
+        .at("/sales_plans/:name", delete(api::plans::delete))
         .at("/templates", get(api::settings::templates))
         .at("/assistants", get(api::settings::assistants))
         .at("/channels", get(api::settings::channels))

@@ -13,6 +13,7 @@ use crate::domain::event::{
     Retrying, Row, RowChat,
 };
 use crate::domain::inbox::{Attachment, Chat, Contact, Dialog, Draft, Task};
+use crate::inbox::saved::{Plan, SavedFilter};
 use crate::inbox::visitors::{MergeCandidate, VisitorMessage};
 use crate::realtime::Typing;
 
@@ -366,4 +367,15 @@ pub fn event_frame(p: &Published) -> Arc<str> {
 pub fn typing_frame(t: &Typing) -> String {
     json!({"type": "typing", "data": {"chat_id": t.chat_id, "manager_id": t.manager_id, "name": t.name}})
         .to_string()
+}
+
+/// A saved filter.
+pub fn filter_json(f: &SavedFilter) -> Value {
+    let spec: Value = serde_json::from_str(&f.spec).unwrap_or(Value::Null);
+    json!({"id": f.id, "name": f.name, "owner": f.owner, "shared": f.shared, "filter": spec, "created_ms": f.created_ms})
+}
+
+/// A sales plan (the stages of a deal).
+pub fn plan_json(p: &Plan) -> Value {
+    json!({"name": p.name, "stages": p.stages, "created_ms": p.created_ms})
 }

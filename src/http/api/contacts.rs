@@ -1,11 +1,11 @@
-//! `/api/v1/contacts…`, `/api/v1/tasks…`, `/api/v1/dialogs…`: the client card.
+//! `/api/v1/contacts…`: the client card and the Audience list.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use poem::handler;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
-use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::views::{self, contact_json, dialog_json, task_json};
-use crate::inbox::clients::{ContactPatch, TaskPatch};
+use crate::inbox::clients::ContactPatch;
 
 #[handler]
 pub async fn get(
@@ -183,131 +183,4 @@ pub async fn log(
         .map(|e| json!({"id": e.id, "created_ms": e.created_ms, "event": e.event, "text": e.text, "manager_id": e.manager_id}))
         .collect();
     Ok(Json(json!({"items": items})))
-}
-
-#[handler]
-pub async fn tasks(
-    Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
-    Path(cid): Path<u64>,
-) -> poem::Result<Json<Value>> {
-    let tasks = st.inbox.tasks(cid).await?;
-    Ok(Json(
-        json!({"items": tasks.iter().map(task_json).collect::<Vec<_>>()}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskBody {
-    title: String,
-    due_ms: Option<i64>,
-    assignee: Option<u64>,
-}
-
-#[handler]
-pub async fn add_task(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(cid): Path<u64>,
-    Json(b): Json<TaskBody>,
-) -> poem::Result<Response> {
-    let v = st
-        .inbox
-        .add_task(id.manager.id, cid, b.title, b.due_ms, b.assignee)
-        .await?;
-    Ok((StatusCode::CREATED, Json(task_json(&v))).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskPatchBody {
-    title: Option<String>,
-    #[serde(default, with = "double_option")]
-    due_ms: Option<Option<i64>>,
-    #[serde(default, with = "double_option")]
-    assignee: Option<Option<u64>>,
-    done: Option<bool>,
-}
-
-#[handler]
-pub async fn patch_task(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(tid): Path<u64>,
-    Json(b): Json<TaskPatchBody>,
-) -> poem::Result<Json<Value>> {
-    let p = TaskPatch {
-        title: b.title,
-        due_ms: b.due_ms,
-        assignee: b.assignee,
-        done: b.done,
-    };
-    let t = st.inbox.update_task(id.manager.id, tid, p).await?;
-    Ok(Json(task_json(&t)))
-}
-
-#[handler]
-pub async fn open_dialog(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(cid): Path<u64>,
-) -> poem::Result<Response> {
-    let (v, new) = st.inbox.open_dialog(id.manager.id, cid).await?;
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(dialog_json(&v))).into_response())
-}
-
-#[handler]
-pub async fn close_dialog(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(did): Path<u64>,
-) -> poem::Result<Json<Value>> {
-    let d = st.inbox.close_dialog(id.manager.id, did).await?;
-    Ok(Json(dialog_json(&d)))
-}
-
-#[handler]
-pub async fn notifications(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Query(q): Query<NotifQuery>,
-) -> poem::Result<Json<Value>> {
-    let n = st
-        .inbox
-        .notifications(id.manager.id, q.unread.unwrap_or(false))
-        .await?;
-    let items: Vec<_> = n.items.iter().map(views::notification_json).collect();
-    Ok(Json(json!({"items": items, "unread": n.unread})))
-}
-
-#[derive(Deserialize)]
-pub struct NotifQuery {
-    unread: Option<bool>,
-}
-
-#[handler]
-pub async fn read_notification(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(nid): Path<u64>,
-) -> poem::Result<Json<Value>> {
-    let v = st.inbox.read_notification(id.manager.id, Some(nid)).await?;
-    Ok(Json(
-        v.as_ref().map_or(Value::Null, views::notification_json),
-    ))
-}
-
-#[handler]
-pub async fn read_all_notifications(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-) -> poem::Result<StatusCode> {
-    st.inbox.read_notification(id.manager.id, None).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,10 +2,15 @@
 
 pub mod chats;
 pub mod contacts;
+pub mod dialogs;
 pub mod docs;
 pub mod files;
+pub mod filters;
 pub mod managers;
+pub mod notifications;
+pub mod plans;
 pub mod search;
 pub mod session;
 pub mod settings;
+pub mod tasks;
 pub mod tokens;

@@ -1,19 +1,17 @@
-//! Search and segmentation: message full-text search, saved filters and sales plans. The
-//! chat list and the contacts list use the same search when given `q` or a filter.
+//! `/api/v1/search/messages`, and the paging and filter arguments the chat list and the
+//! contacts list share when given `q` or a filter.
 
 use std::sync::Arc;
 
-use poem::http::StatusCode;
-use poem::web::{Data, Json, Path, Query};
-use poem::{IntoResponse, Response, handler};
+use poem::handler;
+use poem::web::{Data, Json, Query};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::filter::{Filter, FilterSpec};
+use crate::domain::filter::Filter;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::inbox::saved::{FilterInput, Plan, SavedFilter};
 
 pub const MAX_OFFSET: usize = 10_000;
 
@@ -78,127 +76,4 @@ pub async fn messages(
     Ok(Json(
         json!({"items": items, "total": found.total, "next_cursor": next}),
     ))
-}
-
-fn filter_json(f: &SavedFilter) -> Value {
-    let spec: Value = serde_json::from_str(&f.spec).unwrap_or(Value::Null);
-    json!({"id": f.id, "name": f.name, "owner": f.owner, "shared": f.shared, "filter": spec, "created_ms": f.created_ms})
-}
-
-#[handler]
-pub async fn list_filters(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-) -> poem::Result<Json<Value>> {
-    let items: Vec<_> = st
-        .inbox
-        .filters_for(id.manager.id)
-        .await?
-        .iter()
-        .map(filter_json)
-        .collect();
-    Ok(Json(json!({"items": items})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterBody {
-    name: Option<String>,
-    filter: Option<FilterSpec>,
-    shared: Option<bool>,
-}
-
-impl From<FilterBody> for FilterInput {
-    fn from(b: FilterBody) -> FilterInput {
-        FilterInput {
-            name: b.name,
-            filter: b.filter,
-            shared: b.shared,
-        }
-    }
-}
-
-#[handler]
-pub async fn create_filter(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Json(b): Json<FilterBody>,
-) -> poem::Result<Response> {
-    let f = st.inbox.create_filter(id.manager.id, b.into()).await?;
-    Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
-}
-
-/// Change (rename, new conditions, share) a filter; only its owner may.
-#[handler]
-pub async fn update_filter(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(fid): Path<u64>,
-    Json(b): Json<FilterBody>,
-) -> poem::Result<Json<Value>> {
-    let f = st.inbox.update_filter(id.manager.id, fid, b.into()).await?;
-    Ok(Json(filter_json(&f)))
-}
-
-#[handler]
-pub async fn duplicate_filter(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(fid): Path<u64>,
-) -> poem::Result<Response> {
-    let f = st.inbox.duplicate_filter(id.manager.id, fid).await?;
-    Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
-}
-
-#[handler]
-pub async fn delete_filter(
-    Data(st): Data<&Arc<AppState>>,
-    Auth(id): Auth,
-    Path(fid): Path<u64>,
-) -> poem::Result<StatusCode> {
-    st.inbox.delete_filter(id.manager.id, fid).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-fn plan_json(p: &Plan) -> Value {
-    json!({"name": p.name, "stages": p.stages, "created_ms": p.created_ms})
-}
-
-#[handler]
-pub async fn list_plans(Data(st): Data<&Arc<AppState>>, _a: Auth) -> poem::Result<Json<Value>> {
-    let items: Vec<_> = st.inbox.plans().await?.iter().map(plan_json).collect();
-    Ok(Json(json!({"items": items})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanBody {
-    name: String,
-    #[serde(default)]
-    stages: Vec<String>,
-}
-
-#[handler]
-pub async fn put_plan(
-    Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
-    Json(b): Json<PlanBody>,
-) -> poem::Result<Response> {
-    let (p, created) = st.inbox.put_plan(&b.name, &b.stages).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(plan_json(&p))).into_response())
-}
-
-#[handler]
-pub async fn delete_plan(
-    Data(st): Data<&Arc<AppState>>,
-    _a: Auth,
-    Path(name): Path<String>,
-) -> poem::Result<StatusCode> {
-    st.inbox.delete_plan(&name).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
