@@ -1,0 +1,99 @@
+//! Contacts and the indexes kept in step with them: the list sections (by last activity)
+//! and the phone and e-mail lookups.
+
+use super::*;
+use crate::store::{Key, Read, W, codec};
+
+/// The index table that lists a section.
+pub(super) fn section_table(section: Section) -> Table {
+    match section {
+        Section::All => SEC_ALL,
+        Section::Unread => SEC_UNREAD,
+        Section::Important => SEC_IMPORTANT,
+        Section::Dialogs => SEC_DIALOGS,
+    }
+}
+
+fn section_key(c: &Contact) -> Vec<u8> {
+    Key::new().i64(c.last_activity_ms).u64(c.id).build()
+}
+
+/// Store a contact and keep its section rows and phone/e-mail indexes in step.
+pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
+    let new_key = section_key(new);
+    for s in Section::ALL {
+        let was = old.filter(|o| s.holds(o)).map(section_key);
+        let now = s.holds(new).then(|| new_key.clone());
+        if was != now {
+            if let Some(key) = &was {
+                w.del(section_table(s), key)?;
+            }
+            if let Some(key) = &now {
+                w.put_raw(section_table(s), key, &[])?;
+            }
+        }
+    }
+    let empty = Vec::new();
+    let (old_phones, old_emails) = old.map_or((&empty, &empty), |o| (&o.phones, &o.emails));
+    for (table, before, after) in [
+        (PHONE_CONTACTS, old_phones, &new.phones),
+        (EMAIL_CONTACTS, old_emails, &new.emails),
+    ] {
+        for gone in before.iter().filter(|p| !after.contains(p)) {
+            w.del(table, &Key::new().str(gone).u64(new.id).build())?;
+        }
+        for added in after.iter().filter(|p| !before.contains(p)) {
+            w.put_raw(table, &Key::new().str(added).u64(new.id).build(), &[])?;
+        }
+    }
+    crate::store::search_log::contact(w, new.id)?;
+    w.put(CONTACTS, &k(new.id), new)
+}
+
+pub fn new_contact(w: &W, mut c: Contact) -> Result<Contact> {
+    c.id = w.next_id("contact")?;
+    put_contact(w, None, &c)?;
+    Ok(c)
+}
+
+/// A page of contacts by id after `cursor` that satisfy `keep`, looking at no more than
+/// `budget` contacts (so a filter that matches nothing cannot scan the whole store).
+pub fn contacts_page<T: Read>(
+    r: &T,
+    cursor: Option<u64>,
+    limit: usize,
+    budget: usize,
+    keep: impl Fn(&Contact) -> bool,
+) -> Result<(Vec<Contact>, Option<u64>)> {
+    let mut out = Vec::new();
+    let mut after = cursor.map(k);
+    let mut seen = 0;
+    loop {
+        let rows = r.scan(
+            CONTACTS,
+            &[],
+            after.as_ref().map(|a| a.as_slice()),
+            false,
+            500,
+        )?;
+        if rows.is_empty() {
+            return Ok((out, None));
+        }
+        for (key, v) in &rows {
+            seen += 1;
+            let c: Contact = codec::decode(v)?;
+            if keep(&c) {
+                out.push(c);
+                if out.len() >= limit {
+                    return Ok((out, Some(codec::read_u64(key, 0)?)));
+                }
+            }
+            if seen >= budget {
+                return Ok((out, Some(codec::read_u64(key, 0)?)));
+            }
+        }
+        after = rows
+            .last()
+            .and_then(|(key, _)| key.as_slice().try_into().ok());
+    }
+}
