@@ -86,7 +86,7 @@ impl Outbox {
                     tracing::warn!("outbox: early receipts not expired: {e}");
                 }
             }
-            let wait = match self.dispatch() {
+            let wait = match self.dispatch().await {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::error!("outbox: {e}");
@@ -102,9 +102,9 @@ impl Outbox {
     }
 
     /// Start every due delivery whose chat is idle; return how long to sleep.
-    fn dispatch(&self) -> Result<Duration> {
+    async fn dispatch(&self) -> Result<Duration> {
         let now = now_ms();
-        let due = self.ctx.inbox.due_deliveries(1000)?;
+        let due = self.ctx.inbox.due_deliveries(1000).await?;
         let mut next: Option<i64> = None;
         for d in due {
             if self.flight().contains(&d.chat_id) {

@@ -33,8 +33,8 @@ impl Inbox {
     }
 
     /// Up to `limit` queued deliveries, soonest due first.
-    pub fn due_deliveries(&self, limit: usize) -> Result<Vec<Delivery>> {
-        self.store.read(|r| db::due(r, i64::MAX, limit))
+    pub async fn due_deliveries(&self, limit: usize) -> Result<Vec<Delivery>> {
+        self.store.query(move |r| db::due(r, i64::MAX, limit)).await
     }
 
     /// Whether `d` is still queued as it was read (not delivered or rescheduled since).

@@ -222,24 +222,29 @@ impl Inbox {
         let mut swept = 0;
         let mut after: Option<Vec<u8>> = None;
         loop {
+            let from = after.take();
             let page = self
                 .store
-                .read(|r| db::visitors_page(r, after.as_deref(), 500))?;
+                .query(move |r| db::visitors_page(r, from.as_deref(), 500))
+                .await?;
             let Some((last, _)) = page.last() else {
                 break;
             };
             after = Some(last.clone());
-            let idle: Vec<Vec<u8>> = self.store.read(|r| {
-                let mut out = Vec::new();
-                for (hash, v) in &page {
-                    if v.created_ms < cutoff_ms
-                        && r.chat_for_client(&v.channel_id, &v.client_id())?.is_none()
-                    {
-                        out.push(hash.clone());
+            let idle: Vec<Vec<u8>> = self
+                .store
+                .query(move |r| {
+                    let mut out = Vec::new();
+                    for (hash, v) in &page {
+                        if v.created_ms < cutoff_ms
+                            && r.chat_for_client(&v.channel_id, &v.client_id())?.is_none()
+                        {
+                            out.push(hash.clone());
+                        }
                     }
-                }
-                Ok(out)
-            })?;
+                    Ok(out)
+                })
+                .await?;
             if idle.is_empty() {
                 continue;
             }

@@ -573,6 +573,32 @@ impl Search {
             .collect()
     }
 
+    /// `contacts`, run off the async workers: a query reads index segments from disk and
+    /// must not hold up the connections a worker serves.
+    pub async fn find_contacts(
+        self: &Arc<Self>,
+        text: Option<String>,
+        filter: Option<Filter>,
+        section: Option<&'static str>,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<u64>, usize)> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            me.contacts(
+                text.as_deref(),
+                filter.as_ref(),
+                section,
+                newest_first,
+                offset,
+                limit,
+            )
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("contact search task: {e}")))?
+    }
+
     /// Contacts matching text and/or filter within a section. With text, best matches first;
     /// otherwise by last activity. Returns ids and the total count.
     pub fn contacts(

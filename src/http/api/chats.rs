@@ -79,10 +79,10 @@ async fn search_list(
     text: Option<&str>,
     filter: Option<&crate::domain::filter::Filter>,
 ) -> poem::Result<poem::Response> {
-    let section = q.section.as_deref().unwrap_or("all");
-    if crate::domain::inbox::Section::parse(section).is_none() {
+    let Some(section) = crate::domain::inbox::Section::parse(q.section.as_deref().unwrap_or("all"))
+    else {
         return Err(Error::invalid("section", "must be all, unread, important or dialogs").into());
-    }
+    };
     let newest = match q.sort.as_deref().unwrap_or("newest") {
         "newest" | "" => true,
         "oldest" => false,
@@ -95,7 +95,15 @@ async fn search_list(
     let offset = super::search::parse_offset(q.cursor.as_deref())?;
     let (ids, total) = st
         .search
-        .contacts(text, filter, Some(section), newest, offset, limit)?;
+        .find_contacts(
+            text.map(String::from),
+            filter.cloned(),
+            Some(section.name()),
+            newest,
+            offset,
+            limit,
+        )
+        .await?;
     let found = st.inbox.rows(manager, ids).await?;
     let mut items = Vec::with_capacity(found.items.len());
     for (row, c) in &found.items {

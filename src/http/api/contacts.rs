@@ -57,7 +57,8 @@ pub async fn list(
         let offset = super::search::parse_offset(q.cursor.as_deref())?;
         let (ids, total) = st
             .search
-            .contacts(text, filter.as_ref(), None, true, offset, limit)?;
+            .find_contacts(text.map(String::from), filter, None, true, offset, limit)
+            .await?;
         let n = ids.len();
         let items: Vec<_> = st
             .inbox
