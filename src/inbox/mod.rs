@@ -99,7 +99,7 @@ impl Inbox {
 
     /// The newest event's sequence number.
     pub async fn latest_event(&self) -> Result<u64> {
-        self.store.query(|r| crate::store::events::latest(r)).await
+        self.store.query(crate::store::events::latest).await
     }
 
     /// Someone typed in a chat: managers with it open (and the widget visitor) see it.

@@ -72,7 +72,7 @@ pub const VISITORS: Table = TableDefinition::new("tokenhash_visitor");
 pub const CHANNEL_STATES: Table = TableDefinition::new("channelid_channelstate");
 /// channel id ++ external message id → a receipt that came before its send was recorded
 pub const EARLY_RECEIPTS: Table = TableDefinition::new("channelextmsg_receipt");
-/// sha256 hex ++ owner ("v<visitor id>" / "m<manager id>") → upload: who may attach a file
+/// sha256 hex ++ owner (`v<visitor id>` / `m<manager id>`) → upload: who may attach a file
 /// they uploaded (visitors only their own), and what the sweep may delete when unattached.
 pub const UPLOADS: Table = TableDefinition::new("sha256owner_upload");
 /// sha256 hex → (): the blob is in a message or came from a channel; the sweep never deletes it.
