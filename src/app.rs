@@ -91,13 +91,13 @@ async fn bind<L: Listener>(l: L, addr: SocketAddr, what: &str) -> Result<L::Acce
 pub async fn start(config: Config) -> Result<Running> {
     let config = Arc::new(config);
     let store = Store::open(&config.server.data_dir)?;
-    let accounts = Arc::new(Accounts::new(store.clone(), &config.limits));
+    let hub = Arc::new(Hub::default());
+    let accounts = Arc::new(Accounts::new(store.clone(), &config.limits, hub.clone()));
     let first_admin = accounts.ensure_first_admin().await?;
     let material = tls::load(&config)?;
 
     let (stop, stop_rx) = watch::channel(false);
     let channels = Arc::new(Channels::from_config(&config));
-    let hub = Arc::new(Hub::default());
     let inbox = Inbox::new(store.clone(), channels, hub.clone());
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
@@ -461,7 +461,11 @@ pub mod offline {
 
     /// Managers and tokens, as `parley user …` changes them.
     pub fn accounts(config: &Config) -> Result<Accounts> {
-        Ok(Accounts::new(open(config)?, &config.limits))
+        Ok(Accounts::new(
+            open(config)?,
+            &config.limits,
+            Default::default(),
+        ))
     }
 
     /// One file with the store, every attachment and the generated TLS files.

@@ -7,13 +7,14 @@ pub mod ratelimit;
 use crate::store::prelude::*;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use std::sync::Arc;
 
 use crate::config::LimitsConfig;
 use crate::domain::inbox::{ApiToken, TokenScope};
 use crate::domain::manager::{self, Manager, Role};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
+use crate::realtime::Hub;
 use crate::store::sessions::{self, Session};
 use crate::store::{self, Store};
 use password::Hasher;
@@ -66,15 +67,7 @@ impl Identity {
     }
 }
 
-#[derive(Clone, Debug)]
-pub enum Revoked {
-    /// Every session of this manager ended (password change, disabled).
-    Manager(u64),
-    /// One session ended (sign-out).
-    Session(Vec<u8>),
-    /// One API token was deleted (by its SHA-256).
-    Token(Vec<u8>),
-}
+pub use crate::domain::manager::Revoked;
 
 pub struct Accounts {
     store: Store,
@@ -82,7 +75,8 @@ pub struct Accounts {
     by_login: FailureLimiter,
     by_ip: FailureLimiter,
     session_ttl: Duration,
-    revoked: broadcast::Sender<Revoked>,
+    /// Where revocations go out (live connections of ended sessions close).
+    hub: Arc<Hub>,
 }
 
 /// The admin `ensure_first_admin` created: shown once in the start banner.
@@ -120,7 +114,7 @@ pub fn parse_role(s: &str) -> Result<Role> {
 }
 
 impl Accounts {
-    pub fn new(store: Store, limits: &LimitsConfig) -> Accounts {
+    pub fn new(store: Store, limits: &LimitsConfig, hub: Arc<Hub>) -> Accounts {
         let refill = Duration::from_secs(limits.login_refill_secs.max(1));
         Accounts {
             store,
@@ -129,13 +123,8 @@ impl Accounts {
             // An office behind one NAT address shares this bucket, so it is wider.
             by_ip: FailureLimiter::new(limits.login_burst.saturating_mul(4), refill / 4),
             session_ttl: Duration::from_secs(limits.session_hours.max(1) * 3600),
-            revoked: broadcast::channel(256).0,
+            hub,
         }
-    }
-
-    /// Revocations, for closing live connections of ended sessions.
-    pub fn subscribe_revocations(&self) -> broadcast::Receiver<Revoked> {
-        self.revoked.subscribe()
     }
 
     /// Check a login and password; on success create a session and return its token.
@@ -389,7 +378,7 @@ impl Accounts {
             .await?;
         let found = !hashes.is_empty();
         for h in hashes {
-            let _ = self.revoked.send(Revoked::Token(h));
+            self.hub.revoke(Revoked::Token(h));
         }
         Ok(found)
     }
@@ -397,7 +386,7 @@ impl Accounts {
     pub async fn logout(&self, session_hash: Vec<u8>) -> Result<()> {
         let h = session_hash.clone();
         self.store.write(move |w| sessions::delete(w, &h)).await?;
-        let _ = self.revoked.send(Revoked::Session(session_hash));
+        self.hub.revoke(Revoked::Session(session_hash));
         Ok(())
     }
 
@@ -524,7 +513,7 @@ impl Accounts {
             })
             .await?;
         if revoke {
-            let _ = self.revoked.send(Revoked::Manager(id));
+            self.hub.revoke(Revoked::Manager(id));
         }
         Ok(m)
     }

@@ -101,3 +101,14 @@ mod tests {
         assert_eq!(validate_name("  Анна  ").unwrap(), "Анна");
     }
 }
+
+/// Access that ended, so live connections made with it close.
+#[derive(Clone, Debug)]
+pub enum Revoked {
+    /// Every session of this manager ended (password change, disabled).
+    Manager(u64),
+    /// One session ended (sign-out).
+    Session(Vec<u8>),
+    /// One API token was deleted (by its SHA-256).
+    Token(Vec<u8>),
+}

@@ -17,8 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::auth::identify;
-use crate::accounts::{Identity, Revoked};
+use crate::accounts::Identity;
 use crate::domain::event::Published;
+use crate::domain::manager::Revoked;
 use crate::error::Error;
 use crate::http::views;
 
@@ -84,7 +85,7 @@ async fn session(
     // Subscribe before reading the log so nothing committed in between is missed.
     let mut live = st.hub.subscribe();
     let mut typing = st.hub.subscribe_typing();
-    let mut revoked = st.accounts.subscribe_revocations();
+    let mut revoked = st.hub.subscribe_revocations();
     let mut stop = st.stop.clone();
     let latest = st.inbox.latest_event().await.map_err(|e| e.to_string())?;
     let send = |s: String| Message::Text(s);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::domain::event::Published;
+use crate::domain::manager::Revoked;
 
 pub mod visitors;
 
@@ -32,6 +33,7 @@ pub struct Hub {
     events: broadcast::Sender<Arc<Published>>,
     typing: Mutex<HashMap<(u64, u64), (Instant, String)>>,
     signals: broadcast::Sender<Arc<Typing>>,
+    revoked: broadcast::Sender<Revoked>,
 }
 
 impl Default for Hub {
@@ -40,6 +42,7 @@ impl Default for Hub {
             events: broadcast::channel(EVENT_BUFFER).0,
             typing: Mutex::new(HashMap::new()),
             signals: broadcast::channel(1024).0,
+            revoked: broadcast::channel(256).0,
         }
     }
 }
@@ -54,6 +57,15 @@ impl Hub {
     /// committed in between is missed.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events.subscribe()
+    }
+
+    /// Sessions, managers or tokens whose access ended: open connections made with them close.
+    pub fn revoke(&self, r: Revoked) {
+        let _ = self.revoked.send(r);
+    }
+
+    pub fn subscribe_revocations(&self) -> broadcast::Receiver<Revoked> {
+        self.revoked.subscribe()
     }
 
     pub fn subscribe_typing(&self) -> broadcast::Receiver<Arc<Typing>> {
