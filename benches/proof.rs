@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use parley::store::Read;
 use parley::store::inbox::InboxReads;
 use serde_json::{Value, json};
 
@@ -550,7 +549,7 @@ async fn main() {
                     .collect()
             })
             .unwrap();
-        let chats = store.read(|r| r.len(parley::store::tables::CHATS)).unwrap();
+        let chats = store.read(parley::store::inbox::chat_count).unwrap();
         (
             sample
                 .iter()

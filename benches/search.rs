@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use parley::domain::filter::parse;
 use parley::search::Search;
+use parley::store::Store;
 use parley::store::inbox::InboxReads;
-use parley::store::{Read, Store};
 
 // The same allocator as the shipped binary.
 #[global_allocator]
@@ -164,7 +164,7 @@ fn main() {
             page(&search, &store, None, Some(&parsed[i % parsed.len()]));
             v.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let chats = store.read(|r| r.len(parley::store::tables::CHATS)).unwrap();
+        let chats = store.read(parley::store::inbox::chat_count).unwrap();
         rows.push((
             format!("{n} clients ({chats} chats): filter-only page p50 / p99"),
             format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)),

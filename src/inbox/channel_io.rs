@@ -8,7 +8,7 @@ use super::ingest::Ingested;
 use crate::domain::inbox::{Chat, Contact, Delivery, Message};
 use crate::error::Result;
 use crate::store::inbox::{self as db, InboxReads};
-use crate::store::{Read, codec, tables};
+use crate::store::{codec, meta};
 
 /// What a channel's state keeps across restarts (the rest belongs to the running process).
 pub use crate::store::channels::SavedState as SavedChannelState;
@@ -84,7 +84,7 @@ impl Inbox {
     /// own bookkeeping (Viber's), so a retry even after a restart resumes after them.
     pub fn sent_parts(&self, channel_id: &str, chat_id: u64, message_id: u64) -> Result<usize> {
         let key = sent_parts_key(channel_id, chat_id, message_id);
-        let v = self.store.read(|r| r.get_raw(tables::META, &key))?;
+        let v = self.store.read(|r| meta::get(r, &key))?;
         Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map_or(0, |b| u64::from_be_bytes(b) as usize))
     }
@@ -98,7 +98,7 @@ impl Inbox {
     ) -> Result<()> {
         let key = sent_parts_key(channel_id, chat_id, message_id);
         self.store
-            .write(move |w| w.put_raw(tables::META, &key, &(n as u64).to_be_bytes()))
+            .write(move |w| meta::put(w, &key, &(n as u64).to_be_bytes()))
             .await
     }
 
@@ -110,7 +110,7 @@ impl Inbox {
     ) -> Result<()> {
         let key = sent_parts_key(channel_id, chat_id, message_id);
         self.store
-            .write(move |w| w.del(tables::META, &key).map(|_| ()))
+            .write(move |w| meta::delete(w, &key).map(|_| ()))
             .await
     }
 }

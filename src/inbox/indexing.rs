@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::domain::inbox::{Contact, Message};
+use crate::domain::inbox::Contact;
 use crate::error::Result;
 use crate::search::{Changes, ContactDoc, MessageDoc, Source};
-use crate::store::inbox::{InboxReads, Section};
-use crate::store::{Read, Store, codec, search_log, tables};
+use crate::store::inbox::{self as db, InboxReads, Section};
+use crate::store::{Read, Store, search_log};
 
 /// Rows read per page of a rebuild scan.
 const CONTACT_PAGE: usize = 5000;
@@ -105,7 +105,7 @@ impl Source for SearchFeed {
 
     fn sizes(&self) -> Result<(u64, u64)> {
         self.store
-            .read(|r| Ok((r.len(tables::CONTACTS)?, r.len(tables::MESSAGES)?)))
+            .read(|r| Ok((db::contact_count(r)?, db::message_count(r)?)))
     }
 
     fn scan_contacts(
@@ -115,15 +115,15 @@ impl Source for SearchFeed {
         // One snapshot: the rows and the log position they correspond to.
         self.store.read(|r| {
             let seq = search_log::last(r)?;
-            let total = r.len(tables::CONTACTS)?;
+            let total = db::contact_count(r)?;
             let mut after: Option<Vec<u8>> = None;
             loop {
-                let rows = r.scan(tables::CONTACTS, &[], after.as_deref(), false, CONTACT_PAGE)?;
+                let rows = db::contacts_after(r, after.as_deref(), CONTACT_PAGE)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
                 let docs = rows
-                    .iter()
-                    .map(|(_, v)| contact_doc(r, codec::decode::<Contact>(v)?))
+                    .into_iter()
+                    .map(|(_, c)| contact_doc(r, c))
                     .collect::<Result<Vec<_>>>()?;
                 page(docs, total)?;
             }
@@ -137,17 +137,16 @@ impl Source for SearchFeed {
     ) -> Result<u64> {
         self.store.read(|r| {
             let seq = search_log::last(r)?;
-            let total = r.len(tables::MESSAGES)?;
+            let total = db::message_count(r)?;
             let mut owners = HashMap::new();
             let mut after: Option<Vec<u8>> = None;
             loop {
-                let rows = r.scan(tables::MESSAGES, &[], after.as_deref(), false, MESSAGE_PAGE)?;
+                let rows = db::messages_after(r, after.as_deref(), MESSAGE_PAGE)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
                 let docs = rows
-                    .iter()
-                    .map(|(_, v)| {
-                        let message: Message = codec::decode(v)?;
+                    .into_iter()
+                    .map(|(_, message)| {
                         let contact_id = owner(r, &mut owners, message.chat_id)?;
                         Ok(MessageDoc {
                             message,

@@ -412,13 +412,8 @@ impl Inbox {
 
     /// A value a channel keeps across restarts (Telegram's polling offset).
     pub fn channel_value(&self, channel_id: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.store.read(|r| {
-            crate::store::Read::get_raw(
-                r,
-                crate::store::tables::META,
-                &channel_value_key(channel_id, key),
-            )
-        })
+        self.store
+            .read(|r| crate::store::meta::get(r, &channel_value_key(channel_id, key)))
     }
 
     pub async fn set_channel_value(
@@ -429,7 +424,7 @@ impl Inbox {
     ) -> Result<()> {
         let k = channel_value_key(channel_id, key);
         self.store
-            .write(move |w| w.put_raw(crate::store::tables::META, &k, &value))
+            .write(move |w| crate::store::meta::put(w, &k, &value))
             .await
     }
 }

@@ -189,17 +189,14 @@ impl Inbox {
     pub async fn link_key(&self) -> Result<Vec<u8>> {
         const KEY: &[u8] = b"blob_link_key";
         let store = &self.store;
-        if let Some(k) = store
-            .query(|r| crate::store::Read::get_raw(r, crate::store::tables::META, KEY))
-            .await?
-        {
+        if let Some(k) = store.query(|r| crate::store::meta::get(r, KEY)).await? {
             return Ok(k);
         }
         let mut k = vec![0u8; 32];
         getrandom::fill(&mut k).map_err(|e| Error::Internal(format!("random: {e}")))?;
         let v = k.clone();
         store
-            .write(move |w| w.put_raw(crate::store::tables::META, KEY, &v))
+            .write(move |w| crate::store::meta::put(w, KEY, &v))
             .await?;
         Ok(k)
     }

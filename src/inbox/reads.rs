@@ -230,7 +230,7 @@ impl Inbox {
     /// Whether the store answers a read (the health check).
     pub async fn store_answers(&self) -> bool {
         self.store
-            .query(|r| crate::store::Read::get_raw(r, crate::store::tables::META, b"health"))
+            .query(|r| crate::store::meta::get(r, b"health"))
             .await
             .is_ok()
     }

@@ -584,6 +584,23 @@ impl Search {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<u64>, usize)> {
+        // As `Store::query`: hand the worker's other connections on rather than wait for a
+        // blocking thread to wake up.
+        if matches!(
+            tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+        ) {
+            return tokio::task::block_in_place(|| {
+                self.contacts(
+                    text.as_deref(),
+                    filter.as_ref(),
+                    section,
+                    newest_first,
+                    offset,
+                    limit,
+                )
+            });
+        }
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             me.contacts(

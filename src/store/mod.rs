@@ -10,12 +10,13 @@ mod error;
 pub mod events;
 pub mod inbox;
 pub mod managers;
+pub mod meta;
 mod migrate;
 pub mod private;
 pub mod saved;
 pub mod search_log;
 pub mod sessions;
-pub mod tables;
+mod tables;
 mod writer;
 
 use std::cell::RefCell;
@@ -103,6 +104,15 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&R) -> Result<T> + Send + 'static,
     {
+        // On a runtime with worker threads, the worker hands its other connections to
+        // another thread and runs the read at once: a spawn_blocking hand-off would add a
+        // thread wake-up to every request (measured: +0.2 ms on opening a chat).
+        if matches!(
+            tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+        ) {
+            return tokio::task::block_in_place(|| self.read(f));
+        }
         let store = self.clone();
         match tokio::task::spawn_blocking(move || store.read(f)).await {
             Ok(r) => r,

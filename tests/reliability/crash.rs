@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parley::domain::inbox::{Kind, Message, Status};
-use parley::store::prelude::*;
-use parley::store::{Store, codec, tables};
+use parley::domain::inbox::{Kind, Status};
+use parley::store::Store;
+use parley::store::inbox as db;
 use serde_json::{Value, json};
 
 use crate::support::PASSWORD;
@@ -347,17 +347,16 @@ fn read_store(dir: &Path) -> Stored {
                 inbound: HashMap::new(),
                 replies: HashMap::new(),
                 searchable: 0,
-                contacts: r.len(tables::CONTACTS)?,
-                outbox: r.len(tables::OUTBOX)?,
+                contacts: db::contact_count(r)?,
+                outbox: db::outbox_len(r)?,
                 other: vec![],
             };
             let mut after: Option<Vec<u8>> = None;
             loop {
-                let rows = r.scan(tables::MESSAGES, &[], after.as_deref(), false, 10_000)?;
+                let rows = db::messages_after(r, after.as_deref(), 10_000)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
-                for (_, v) in &rows {
-                    let m: Message = codec::decode(v)?;
+                for (_, m) in &rows {
                     s.searchable += parley::search::schema::searchable(&m) as u64;
                     match m.kind {
                         Kind::Client => {

@@ -21,3 +21,8 @@ pub fn new_chat(w: &W, contact: &mut Contact, mut chat: Chat) -> Result<Chat> {
     contact.chat_count += 1;
     Ok(chat)
 }
+
+/// How many chats are stored.
+pub fn chat_count<T: Read>(r: &T) -> Result<u64> {
+    r.len(CHATS)
+}

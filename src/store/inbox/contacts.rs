@@ -97,3 +97,21 @@ pub fn contacts_page<T: Read>(
             .and_then(|(key, _)| key.as_slice().try_into().ok());
     }
 }
+
+/// How many contacts are stored.
+pub fn contact_count<T: Read>(r: &T) -> Result<u64> {
+    r.len(CONTACTS)
+}
+
+/// Up to `limit` contacts in id order after the key `after` (a previous page's last key),
+/// each with its key.
+pub fn contacts_after<T: Read>(
+    r: &T,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Contact)>> {
+    r.scan(CONTACTS, &[], after, false, limit)?
+        .into_iter()
+        .map(|(k, v)| Ok((k, codec::decode::<Contact>(&v)?)))
+        .collect()
+}

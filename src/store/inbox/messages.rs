@@ -54,3 +54,21 @@ pub fn remember_ext_message(
     let key = Key::new().str(channel_id).str(external).build();
     w.put_raw(EXT_MESSAGES, &key, &pair(msg_id, chat_id))
 }
+
+/// How many messages are stored.
+pub fn message_count<T: Read>(r: &T) -> Result<u64> {
+    r.len(MESSAGES)
+}
+
+/// Up to `limit` messages in key order (by chat, then id) after the key `after`, each with
+/// its key.
+pub fn messages_after<T: Read>(
+    r: &T,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Message)>> {
+    r.scan(MESSAGES, &[], after, false, limit)?
+        .into_iter()
+        .map(|(k, v)| Ok((k, codec::decode::<Message>(&v)?)))
+        .collect()
+}

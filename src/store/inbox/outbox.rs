@@ -89,6 +89,11 @@ pub fn next_due<T: Read>(r: &T) -> Result<Option<i64>> {
     }
 }
 
+/// How many deliveries wait in the outbox.
+pub fn outbox_len<T: Read>(r: &T) -> Result<u64> {
+    r.len(OUTBOX)
+}
+
 #[cfg(test)]
 mod delivery_tests {
     use super::*;
