@@ -357,7 +357,7 @@ fn read_store(dir: &Path) -> Stored {
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
                 for (_, m) in &rows {
-                    s.searchable += parley::search::schema::searchable(&m) as u64;
+                    s.searchable += parley::search::schema::searchable(m) as u64;
                     match m.kind {
                         Kind::Client => {
                             *s.inbound
