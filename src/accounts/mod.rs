@@ -57,6 +57,13 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The manager this request acts for.
+    pub fn actor(&self) -> crate::domain::manager::ManagerId {
+        crate::domain::manager::ManagerId(self.manager.id)
+    }
+}
+
+impl Identity {
     /// Whether this caller may use admin powers: an admin signed in, or an admin's token
     /// made with the admin scope.
     pub fn is_admin(&self) -> bool {

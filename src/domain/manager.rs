@@ -112,3 +112,14 @@ pub enum Revoked {
     /// One API token was deleted (by its SHA-256).
     Token(Vec<u8>),
 }
+
+/// The manager a use case acts for. Its own type where a call also takes a client's, a
+/// chat's or a filter's id, so the two cannot be swapped unnoticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ManagerId(pub u64);
+
+impl std::fmt::Display for ManagerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "manager {}", self.0)
+    }
+}

@@ -1,6 +1,7 @@
 //! The client card and what hangs off it: contact data, tags, tasks, dialogs, chat switches,
 //! notifications, and the system messages and log entries those changes leave behind.
 
+use crate::domain::manager::ManagerId;
 use std::collections::BTreeMap;
 
 use super::{Inbox, chat_view, emit_message, emit_row};
@@ -186,10 +187,11 @@ impl Inbox {
 
     pub async fn update_contact(
         &self,
-        manager: u64,
+        manager: ManagerId,
         id: u64,
         patch: ContactPatch,
     ) -> Result<Contact> {
+        let manager = manager.0;
         let p = validate_patch(&patch)?;
         self.change_contact(id, move |w, c| {
             let who = manager_name(w, manager)?;
@@ -241,7 +243,8 @@ impl Inbox {
         .await
     }
 
-    pub async fn add_tag(&self, manager: u64, id: u64, tag: String) -> Result<Contact> {
+    pub async fn add_tag(&self, manager: ManagerId, id: u64, tag: String) -> Result<Contact> {
+        let manager = manager.0;
         let tag = normalise::text(&tag, 64);
         if tag.is_empty() {
             return Err(Error::invalid("tag", "must not be empty"));
@@ -267,7 +270,8 @@ impl Inbox {
         .await
     }
 
-    pub async fn remove_tag(&self, manager: u64, id: u64, tag: String) -> Result<Contact> {
+    pub async fn remove_tag(&self, manager: ManagerId, id: u64, tag: String) -> Result<Contact> {
+        let manager = manager.0;
         self.change_contact(id, move |w, c| {
             let before = c.tags.len();
             c.tags.retain(|t| *t != tag);
@@ -289,12 +293,13 @@ impl Inbox {
 
     pub async fn add_task(
         &self,
-        manager: u64,
+        manager: ManagerId,
         contact_id: u64,
         title: String,
         due_ms: Option<i64>,
         assignee: Option<u64>,
     ) -> Result<Task> {
+        let manager = manager.0;
         let title = normalise::text(&title, 500);
         if title.is_empty() {
             return Err(Error::invalid("title", "must not be empty"));
@@ -350,7 +355,13 @@ impl Inbox {
             .await
     }
 
-    pub async fn update_task(&self, manager: u64, task_id: u64, p: TaskPatch) -> Result<Task> {
+    pub async fn update_task(
+        &self,
+        manager: ManagerId,
+        task_id: u64,
+        p: TaskPatch,
+    ) -> Result<Task> {
+        let manager = manager.0;
         if let Some(t) = &p.title
             && normalise::text(t, 500).is_empty()
         {
@@ -426,7 +437,8 @@ impl Inbox {
     }
 
     /// Open a dialog with a client, or return the one already open. `bool` = newly opened.
-    pub async fn open_dialog(&self, manager: u64, contact_id: u64) -> Result<(Dialog, bool)> {
+    pub async fn open_dialog(&self, manager: ManagerId, contact_id: u64) -> Result<(Dialog, bool)> {
+        let manager = manager.0;
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -462,7 +474,8 @@ impl Inbox {
             .await
     }
 
-    pub async fn close_dialog(&self, manager: u64, dialog_id: u64) -> Result<Dialog> {
+    pub async fn close_dialog(&self, manager: ManagerId, dialog_id: u64) -> Result<Dialog> {
+        let manager = manager.0;
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -501,12 +514,13 @@ impl Inbox {
     /// on with one of them chosen; turned on with none chosen, it takes the first.
     pub async fn update_chat(
         &self,
-        manager: u64,
+        manager: ManagerId,
         chat_id: u64,
         p: ChatPatch,
         reset_assistant: bool,
         assistants: Vec<(String, String)>,
     ) -> Result<ChatView> {
+        let manager = manager.0;
         let channels = self.channels.clone();
         self.store
             .write(move |w| {
@@ -630,9 +644,10 @@ impl Inbox {
 
     pub async fn read_notification(
         &self,
-        manager: u64,
+        manager: ManagerId,
         id: Option<u64>,
     ) -> Result<Option<NotificationView>> {
+        let manager = manager.0;
         self.store
             .write(move |w| {
                 let list = match id {

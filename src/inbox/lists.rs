@@ -3,6 +3,7 @@
 use super::{Channels, Inbox};
 use crate::domain::event::{LastMessage, Row, RowChat};
 use crate::domain::inbox::Contact;
+use crate::domain::manager::ManagerId;
 use crate::error::{Error, Result};
 use crate::store::inbox::{Counts, InboxReads, Section};
 use crate::store::prelude::*;
@@ -80,12 +81,13 @@ pub struct Page {
 impl Inbox {
     pub async fn list(
         &self,
-        manager: u64,
+        manager: ManagerId,
         section: &str,
         sort: &str,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page> {
+        let manager = manager.0;
         let section = Section::parse(section).ok_or_else(|| {
             Error::invalid("section", "must be all, unread, important or dialogs")
         })?;

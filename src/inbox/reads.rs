@@ -6,6 +6,7 @@ use super::visitors::{MergeCandidate, merge_suggestions};
 use super::{Inbox, chat_view, message_view};
 use crate::domain::event::{ChatView, Counts, MessageView, NotificationView, Row};
 use crate::domain::inbox::{Contact, Dialog, Draft, Kind, LogEntry, Task};
+use crate::domain::manager::ManagerId;
 use crate::error::Result;
 use crate::store::inbox::{InboxReads, contacts_page};
 
@@ -98,7 +99,8 @@ impl Inbox {
 
     /// The list rows of these clients, in this order (search results); missing ones are left
     /// out. `manager` decides the draft marks.
-    pub async fn rows(&self, manager: u64, ids: Vec<u64>) -> Result<Rows> {
+    pub async fn rows(&self, manager: ManagerId, ids: Vec<u64>) -> Result<Rows> {
+        let manager = manager.0;
         let channels = self.channels.clone();
         self.store
             .query(move |r| {
@@ -187,7 +189,8 @@ impl Inbox {
     }
 
     /// The manager's draft in a chat (404 unless the chat exists).
-    pub async fn draft(&self, manager: u64, chat: u64) -> Result<Option<Draft>> {
+    pub async fn draft(&self, manager: ManagerId, chat: u64) -> Result<Option<Draft>> {
+        let manager = manager.0;
         self.store
             .query(move |r| {
                 r.chat_or_404(chat)?;
@@ -197,7 +200,12 @@ impl Inbox {
     }
 
     /// The manager's newest notifications (only unread ones with `unread_only`).
-    pub async fn notifications(&self, manager: u64, unread_only: bool) -> Result<Notifications> {
+    pub async fn notifications(
+        &self,
+        manager: ManagerId,
+        unread_only: bool,
+    ) -> Result<Notifications> {
+        let manager = manager.0;
         self.store
             .query(move |r| {
                 let items = r

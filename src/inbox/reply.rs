@@ -4,6 +4,7 @@
 use super::{Inbox, chat_view, emit_message, emit_row, message_view};
 use crate::domain::event::{ChatView, Event, MessageView};
 use crate::domain::inbox::{Attachment, Delivery, Draft, Kind, Message, Notification, Status};
+use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store;
@@ -107,7 +108,8 @@ impl Inbox {
     /// Cancel a delivery that is waiting for its next attempt: the message is marked failed,
     /// saying who cancelled it and why it had not gone out, and is never sent unless someone
     /// presses Retry.
-    pub async fn cancel_delivery(&self, message_id: u64, by: u64) -> Result<MessageView> {
+    pub async fn cancel_delivery(&self, message_id: u64, by: ManagerId) -> Result<MessageView> {
+        let by = by.0;
         let v = self
             .store
             .write(move |w| {
@@ -294,7 +296,13 @@ impl Inbox {
             .await
     }
 
-    pub async fn set_draft(&self, manager: u64, chat_id: u64, draft: Option<Draft>) -> Result<()> {
+    pub async fn set_draft(
+        &self,
+        manager: ManagerId,
+        chat_id: u64,
+        draft: Option<Draft>,
+    ) -> Result<()> {
+        let manager = manager.0;
         self.store
             .write(move |w| {
                 w.chat_or_404(chat_id)?;

@@ -5,6 +5,7 @@
 
 use super::Inbox;
 use crate::domain::filter::{Filter, FilterSpec};
+use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::saved as db;
@@ -45,10 +46,11 @@ impl Inbox {
     /// `saved_id` if `manager` may use it, else none.
     pub async fn request_filter(
         &self,
-        manager: u64,
+        manager: ManagerId,
         filter: Option<&str>,
         saved_id: Option<u64>,
     ) -> Result<Option<Filter>> {
+        let manager = manager.0;
         if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
             return crate::domain::filter::parse(f).map(Some);
         }
@@ -66,10 +68,11 @@ impl Inbox {
     /// one row.
     pub fn request_filter_now(
         &self,
-        manager: u64,
+        manager: ManagerId,
         filter: Option<&str>,
         saved_id: Option<u64>,
     ) -> Result<Option<Filter>> {
+        let manager = manager.0;
         if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
             return crate::domain::filter::parse(f).map(Some);
         }
@@ -81,11 +84,13 @@ impl Inbox {
     }
 
     /// The filters `manager` may use: their own and the shared ones.
-    pub async fn filters_for(&self, manager: u64) -> Result<Vec<SavedFilter>> {
+    pub async fn filters_for(&self, manager: ManagerId) -> Result<Vec<SavedFilter>> {
+        let manager = manager.0;
         self.store.query(move |r| db::filters_for(r, manager)).await
     }
 
-    pub async fn create_filter(&self, owner: u64, input: FilterInput) -> Result<SavedFilter> {
+    pub async fn create_filter(&self, owner: ManagerId, input: FilterInput) -> Result<SavedFilter> {
+        let owner = owner.0;
         let name = clean_name(input.name.as_deref().unwrap_or(""))?;
         let spec = input
             .filter
@@ -100,10 +105,11 @@ impl Inbox {
     /// Change (rename, new conditions, share) a filter; only its owner may.
     pub async fn update_filter(
         &self,
-        manager: u64,
+        manager: ManagerId,
         id: u64,
         input: FilterInput,
     ) -> Result<SavedFilter> {
+        let manager = manager.0;
         let name = input.name.as_deref().map(clean_name).transpose()?;
         let spec = input.filter.as_ref().map(spec_text).transpose()?;
         let shared = input.shared;
@@ -131,7 +137,8 @@ impl Inbox {
     }
 
     /// A private copy, owned by `manager`, of a filter they may use.
-    pub async fn duplicate_filter(&self, manager: u64, id: u64) -> Result<SavedFilter> {
+    pub async fn duplicate_filter(&self, manager: ManagerId, id: u64) -> Result<SavedFilter> {
+        let manager = manager.0;
         self.store
             .write(move |w| {
                 let src = db::usable(w, id, manager)?;
@@ -147,7 +154,8 @@ impl Inbox {
     }
 
     /// Delete a filter; only its owner may.
-    pub async fn delete_filter(&self, manager: u64, id: u64) -> Result<()> {
+    pub async fn delete_filter(&self, manager: ManagerId, id: u64) -> Result<()> {
+        let manager = manager.0;
         self.store
             .write(move |w| {
                 let f = db::usable(w, id, manager)?;

@@ -7,6 +7,7 @@ use super::{Inbox, emit_message, emit_row};
 use crate::accounts::{random_token, sha256};
 use crate::domain::event::{Event, MessageView};
 use crate::domain::inbox::{Attachment, Inbound, Kind, Message, Status, Visitor};
+use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
@@ -185,10 +186,11 @@ impl Inbox {
     /// cards and is not made again.
     pub async fn dismiss_merge_suggestion(
         &self,
-        manager: u64,
+        manager: ManagerId,
         contact_id: u64,
         other: u64,
     ) -> Result<()> {
+        let manager = manager.0;
         self.store
             .write(move |w| {
                 w.contact_or_404(contact_id)?;

@@ -35,14 +35,14 @@ pub async fn list(
 ) -> poem::Result<poem::Response> {
     let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
     let filter =
-        super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
+        super::search::request_filter(st, id.actor(), q.filter.as_deref(), q.saved_filter)?;
     if text.is_some() || filter.is_some() {
-        return search_list(st, id.manager.id, &q, text, filter.as_ref()).await;
+        return search_list(st, id.actor(), &q, text, filter.as_ref()).await;
     }
     let page = st
         .inbox
         .list(
-            id.manager.id,
+            id.actor(),
             q.section.as_deref().unwrap_or("all"),
             q.sort.as_deref().unwrap_or("newest"),
             q.cursor.as_deref(),
@@ -74,7 +74,7 @@ struct SearchPage {
 /// The list narrowed by search text and/or a filter: ids from the index, rows from the store.
 async fn search_list(
     st: &AppState,
-    manager: u64,
+    manager: crate::domain::manager::ManagerId,
     q: &ListQuery,
     text: Option<&str>,
     filter: Option<&crate::domain::filter::Filter>,
@@ -221,7 +221,7 @@ pub async fn patch(
     };
     let chat = st
         .inbox
-        .update_chat(id.manager.id, chat, p, false, assistants(st))
+        .update_chat(id.actor(), chat, p, false, assistants(st))
         .await?;
     Ok(Json(views::chat_json(&chat)))
 }
@@ -234,13 +234,7 @@ pub async fn reset_assistant(
 ) -> poem::Result<Json<Value>> {
     let chat = st
         .inbox
-        .update_chat(
-            id.manager.id,
-            chat,
-            ChatPatch::default(),
-            true,
-            assistants(st),
-        )
+        .update_chat(id.actor(), chat, ChatPatch::default(), true, assistants(st))
         .await?;
     Ok(Json(views::chat_json(&chat)))
 }
@@ -347,7 +341,7 @@ pub async fn cancel_delivery(
     Auth(id): Auth,
     Path(mid): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let m = st.inbox.cancel_delivery(mid, id.manager.id).await?;
+    let m = st.inbox.cancel_delivery(mid, id.actor()).await?;
     Ok(Json(views::message_json(&m)))
 }
 
@@ -408,7 +402,7 @@ pub async fn get_draft(
     Auth(id): Auth,
     Path(chat): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let d = st.inbox.draft(id.manager.id, chat).await?;
+    let d = st.inbox.draft(id.actor(), chat).await?;
     Ok(Json(json!({"draft": d.as_ref().map(draft_json)})))
 }
 
@@ -429,7 +423,7 @@ pub async fn put_draft(
         updated_ms: crate::domain::now_ms(),
     };
     let v = draft_json(&d);
-    st.inbox.set_draft(id.manager.id, chat, Some(d)).await?;
+    st.inbox.set_draft(id.actor(), chat, Some(d)).await?;
     Ok(Json(json!({"draft": v})))
 }
 
@@ -439,7 +433,7 @@ pub async fn delete_draft(
     Auth(id): Auth,
     Path(chat): Path<u64>,
 ) -> poem::Result<StatusCode> {
-    st.inbox.set_draft(id.manager.id, chat, None).await?;
+    st.inbox.set_draft(id.actor(), chat, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -52,7 +52,7 @@ pub async fn list(
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
     let filter =
-        super::search::request_filter(st, id.manager.id, q.filter.as_deref(), q.saved_filter)?;
+        super::search::request_filter(st, id.actor(), q.filter.as_deref(), q.saved_filter)?;
     if text.is_some() || filter.is_some() {
         let offset = super::search::parse_offset(q.cursor.as_deref())?;
         let (ids, total) = st
@@ -117,7 +117,7 @@ pub async fn patch(
         blacklisted: b.blacklisted,
         marked: b.marked,
     };
-    let c = st.inbox.update_contact(id.manager.id, cid, p).await?;
+    let c = st.inbox.update_contact(id.actor(), cid, p).await?;
     Ok(Json(contact_json(&c)))
 }
 
@@ -134,7 +134,7 @@ pub async fn add_tag(
     Path(cid): Path<u64>,
     Json(b): Json<TagBody>,
 ) -> poem::Result<Json<Value>> {
-    let c = st.inbox.add_tag(id.manager.id, cid, b.tag).await?;
+    let c = st.inbox.add_tag(id.actor(), cid, b.tag).await?;
     Ok(Json(contact_json(&c)))
 }
 
@@ -144,7 +144,7 @@ pub async fn remove_tag(
     Auth(id): Auth,
     Path((cid, tag)): Path<(u64, String)>,
 ) -> poem::Result<Json<Value>> {
-    let c = st.inbox.remove_tag(id.manager.id, cid, tag).await?;
+    let c = st.inbox.remove_tag(id.actor(), cid, tag).await?;
     Ok(Json(contact_json(&c)))
 }
 
@@ -157,7 +157,7 @@ pub async fn dismiss_merge(
     Path((cid, other)): Path<(u64, u64)>,
 ) -> poem::Result<StatusCode> {
     st.inbox
-        .dismiss_merge_suggestion(id.manager.id, cid, other)
+        .dismiss_merge_suggestion(id.actor(), cid, other)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

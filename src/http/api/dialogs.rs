@@ -17,7 +17,7 @@ pub async fn open(
     Auth(id): Auth,
     Path(cid): Path<u64>,
 ) -> poem::Result<Response> {
-    let (v, new) = st.inbox.open_dialog(id.manager.id, cid).await?;
+    let (v, new) = st.inbox.open_dialog(id.actor(), cid).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -32,6 +32,6 @@ pub async fn close(
     Auth(id): Auth,
     Path(did): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let d = st.inbox.close_dialog(id.manager.id, did).await?;
+    let d = st.inbox.close_dialog(id.actor(), did).await?;
     Ok(Json(dialog_json(&d)))
 }

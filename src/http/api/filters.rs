@@ -18,7 +18,7 @@ use crate::inbox::saved::FilterInput;
 pub async fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<Json<Value>> {
     let items: Vec<_> = st
         .inbox
-        .filters_for(id.manager.id)
+        .filters_for(id.actor())
         .await?
         .iter()
         .map(filter_json)
@@ -50,7 +50,7 @@ pub async fn create(
     Auth(id): Auth,
     Json(b): Json<FilterBody>,
 ) -> poem::Result<Response> {
-    let f = st.inbox.create_filter(id.manager.id, b.into()).await?;
+    let f = st.inbox.create_filter(id.actor(), b.into()).await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
 }
 
@@ -62,7 +62,7 @@ pub async fn update(
     Path(fid): Path<u64>,
     Json(b): Json<FilterBody>,
 ) -> poem::Result<Json<Value>> {
-    let f = st.inbox.update_filter(id.manager.id, fid, b.into()).await?;
+    let f = st.inbox.update_filter(id.actor(), fid, b.into()).await?;
     Ok(Json(filter_json(&f)))
 }
 
@@ -72,7 +72,7 @@ pub async fn duplicate(
     Auth(id): Auth,
     Path(fid): Path<u64>,
 ) -> poem::Result<Response> {
-    let f = st.inbox.duplicate_filter(id.manager.id, fid).await?;
+    let f = st.inbox.duplicate_filter(id.actor(), fid).await?;
     Ok((StatusCode::CREATED, Json(filter_json(&f))).into_response())
 }
 
@@ -82,6 +82,6 @@ pub async fn delete(
     Auth(id): Auth,
     Path(fid): Path<u64>,
 ) -> poem::Result<StatusCode> {
-    st.inbox.delete_filter(id.manager.id, fid).await?;
+    st.inbox.delete_filter(id.actor(), fid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

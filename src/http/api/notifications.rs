@@ -20,7 +20,7 @@ pub async fn list(
 ) -> poem::Result<Json<Value>> {
     let n = st
         .inbox
-        .notifications(id.manager.id, q.unread.unwrap_or(false))
+        .notifications(id.actor(), q.unread.unwrap_or(false))
         .await?;
     let items: Vec<_> = n.items.iter().map(views::notification_json).collect();
     Ok(Json(json!({"items": items, "unread": n.unread})))
@@ -37,7 +37,7 @@ pub async fn read(
     Auth(id): Auth,
     Path(nid): Path<u64>,
 ) -> poem::Result<Json<Value>> {
-    let v = st.inbox.read_notification(id.manager.id, Some(nid)).await?;
+    let v = st.inbox.read_notification(id.actor(), Some(nid)).await?;
     Ok(Json(
         v.as_ref().map_or(Value::Null, views::notification_json),
     ))
@@ -45,6 +45,6 @@ pub async fn read(
 
 #[handler]
 pub async fn read_all(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Result<StatusCode> {
-    st.inbox.read_notification(id.manager.id, None).await?;
+    st.inbox.read_notification(id.actor(), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

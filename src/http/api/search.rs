@@ -35,7 +35,7 @@ pub fn next_offset(offset: usize, got: usize, limit: usize, total: usize) -> Opt
 /// The filter of a request: `filter` (JSON) or a saved filter the manager may use.
 pub fn request_filter(
     st: &AppState,
-    manager: u64,
+    manager: crate::domain::manager::ManagerId,
     filter: Option<&str>,
     saved_id: Option<u64>,
 ) -> Result<Option<Filter>> {

@@ -43,7 +43,7 @@ pub async fn add(
 ) -> poem::Result<Response> {
     let v = st
         .inbox
-        .add_task(id.manager.id, cid, b.title, b.due_ms, b.assignee)
+        .add_task(id.actor(), cid, b.title, b.due_ms, b.assignee)
         .await?;
     Ok((StatusCode::CREATED, Json(task_json(&v))).into_response())
 }
@@ -72,6 +72,6 @@ pub async fn patch(
         assignee: b.assignee,
         done: b.done,
     };
-    let t = st.inbox.update_task(id.manager.id, tid, p).await?;
+    let t = st.inbox.update_task(id.actor(), tid, p).await?;
     Ok(Json(task_json(&t)))
 }
