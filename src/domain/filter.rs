@@ -366,3 +366,170 @@ mod tests {
         assert!(parse("'; DROP TABLE contacts; --").is_err());
     }
 }
+
+/// The words of a value the way the index cuts custom fields into words (lowercase, ё as е,
+/// split on anything but letters and digits), so `Contains` means the same in a funnel's
+/// condition as in the contact list.
+fn value_words(s: &str) -> Vec<String> {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ё' { 'е' } else { c })
+        .collect::<String>()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(24).collect())
+        .collect()
+}
+
+fn text_holds(value: Option<&str>, op: &TextOp, custom: bool) -> bool {
+    let v = value.map(fold_value).filter(|v| !v.is_empty());
+    match op {
+        TextOp::Equals(want) => v.as_deref() == Some(want.as_str()),
+        TextOp::Contains(want) if custom => {
+            let have = v.as_deref().map(value_words).unwrap_or_default();
+            let want = value_words(want);
+            !want.is_empty() && want.iter().all(|w| have.contains(w))
+        }
+        TextOp::Contains(want) => v.is_some_and(|v| v.contains(want.as_str())),
+        TextOp::Empty => v.is_none(),
+        TextOp::NotEmpty => v.is_some(),
+    }
+}
+
+impl Filter {
+    /// Whether one client matches, decided the same way the index decides it for the list
+    /// (`search::query::contact_filter`), from the client, its chats and its tasks. Funnel
+    /// conditions use it on the client in front of them, with no index round trip.
+    pub fn matches(
+        &self,
+        c: &crate::domain::inbox::Contact,
+        chats: &[crate::domain::inbox::Chat],
+        tasks: &[crate::domain::inbox::Task],
+    ) -> bool {
+        if !self.messengers.is_empty()
+            && !chats
+                .iter()
+                .any(|ch| self.messengers.contains(&ch.channel_kind))
+        {
+            return false;
+        }
+        if self.has_phone.is_some_and(|v| v == c.phones.is_empty()) {
+            return false;
+        }
+        if self.has_email.is_some_and(|v| v == c.emails.is_empty()) {
+            return false;
+        }
+        if let Some(p) = &self.sales_plan
+            && c.sales_plan.as_deref().map(fold_value) != Some(fold_value(p))
+        {
+            return false;
+        }
+        if self.conditions.is_empty() {
+            return true;
+        }
+        let one = |cond: &Cond| match cond {
+            Cond::Tag { value, negate } => {
+                c.tags.iter().any(|t| fold_value(t) == *value) != *negate
+            }
+            Cond::Channel { id, negate } => {
+                chats.iter().any(|ch| fold_value(&ch.channel_id) == *id) != *negate
+            }
+            Cond::Messenger { kind, negate } => {
+                chats.iter().any(|ch| ch.channel_kind == *kind) != *negate
+            }
+            Cond::SalesPlan(op) => text_holds(c.sales_plan.as_deref(), op, false),
+            Cond::Custom { key, op } => {
+                let value = c
+                    .custom_fields
+                    .iter()
+                    .find(|(k, _)| fold_value(k) == *key)
+                    .map(|(_, v)| v.as_str());
+                text_holds(value, op, true)
+            }
+            Cond::Created { from, to } => {
+                from.is_none_or(|f| c.created_ms >= f) && to.is_none_or(|t| c.created_ms <= t)
+            }
+            Cond::LastActivity { from, to } => {
+                from.is_none_or(|f| c.last_activity_ms >= f)
+                    && to.is_none_or(|t| c.last_activity_ms <= t)
+            }
+            Cond::Flag { flag, value } => {
+                let on = match *flag {
+                    "archived" => c.archived,
+                    "blacklisted" => c.blacklisted,
+                    "open_task" => c.open_tasks > 0,
+                    "unread" => c.unread > 0,
+                    "has_phone" => !c.phones.is_empty(),
+                    "has_email" => !c.emails.is_empty(),
+                    _ => false,
+                };
+                on == *value
+            }
+            Cond::Assigned(id) => tasks.iter().any(|t| !t.done && t.assignee == Some(*id)),
+        };
+        if self.match_all {
+            self.conditions.iter().all(one)
+        } else {
+            self.conditions.iter().any(one)
+        }
+    }
+}
+
+#[cfg(test)]
+mod match_tests {
+    use super::*;
+    use crate::domain::inbox::{Chat, Contact, Task};
+
+    fn f(json: &str) -> Filter {
+        parse(json).unwrap()
+    }
+
+    #[test]
+    fn one_client_is_matched_like_the_list_filters_it() {
+        let mut c = Contact {
+            id: 1,
+            name: "Анна".into(),
+            phones: vec!["79001234567".into()],
+            tags: vec!["VIP".into()],
+            sales_plan: Some("Wholesale".into()),
+            created_ms: 1_000,
+            ..Default::default()
+        };
+        c.custom_fields
+            .insert("City".into(), "Нижний Новгород".into());
+        let chats = vec![Chat {
+            channel_id: "tg-main".into(),
+            channel_kind: "telegram".into(),
+            ..Default::default()
+        }];
+        let tasks = vec![Task {
+            id: 1,
+            contact_id: 1,
+            title: "call back".into(),
+            due_ms: None,
+            assignee: Some(7),
+            done: false,
+            created_ms: 0,
+            created_by: None,
+        }];
+        let yes = [
+            r#"{"conditions":[{"field":"tag","op":"is","value":"vip"}]}"#,
+            r#"{"messengers":["telegram"],"has_phone":true}"#,
+            r#"{"conditions":[{"field":"custom_field","key":"city","op":"contains","value":"новгород"}]}"#,
+            r#"{"conditions":[{"field":"sales_plan","op":"equals","value":"wholesale"}]}"#,
+            r#"{"match":"any","conditions":[{"field":"tag","op":"is","value":"nope"},{"field":"has_email","op":"is","value":false}]}"#,
+        ];
+        for j in yes {
+            assert!(f(j).matches(&c, &chats, &tasks), "{j}");
+        }
+        let no = [
+            r#"{"conditions":[{"field":"tag","op":"is_not","value":"vip"}]}"#,
+            r#"{"messengers":["whatsapp"]}"#,
+            r#"{"has_email":true}"#,
+            r#"{"conditions":[{"field":"custom_field","key":"city","op":"contains","value":"москва"}]}"#,
+        ];
+        for j in no {
+            assert!(!f(j).matches(&c, &chats, &tasks), "{j}");
+        }
+    }
+}
