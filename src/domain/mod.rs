@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod filter;
+pub mod hours;
 pub mod inbox;
 pub mod manager;
 pub mod normalise;
