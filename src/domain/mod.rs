@@ -1,5 +1,6 @@
 //! Plain types and rules, no I/O.
 
+pub mod automation;
 pub mod event;
 pub mod filter;
 pub mod hours;
