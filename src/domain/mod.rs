@@ -1,7 +1,9 @@
 //! Plain types and rules, no I/O.
 
+pub mod automation;
 pub mod event;
 pub mod filter;
+pub mod hours;
 pub mod inbox;
 pub mod manager;
 pub mod normalise;
