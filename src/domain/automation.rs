@@ -129,6 +129,35 @@ impl Step {
         )
     }
 
+    /// A short description for the run's system messages and the editor ("waiting 2 h",
+    /// "tags +warm −cold"). Plain English, like the other system messages.
+    pub fn summary(&self) -> String {
+        match self {
+            Step::Send { text, template } => match template {
+                Some(t) => format!("send template \u{2018}{t}\u{2019}"),
+                None => format!("send \u{201c}{}\u{201d}", super::normalise::preview(text)),
+            },
+            Step::Delay { seconds } => format!("waiting {}", duration(*seconds)),
+            Step::DelayUntil { at } => format!("waiting until {at}"),
+            Step::DelayBusinessHours => "waiting for business hours".into(),
+            Step::Condition { .. } => "condition".into(),
+            Step::Tag { add, remove } => {
+                let mut parts: Vec<String> = add.iter().map(|t| format!("+{t}")).collect();
+                parts.extend(remove.iter().map(|t| format!("\u{2212}{t}")));
+                format!("tags {}", parts.join(" "))
+            }
+            Step::SetField { name, value } => format!("field {name} = {value}"),
+            Step::Task { title, .. } => format!("task \u{201c}{title}\u{201d}"),
+            Step::Assign {
+                manager_id: Some(id),
+            } => format!("assign manager {id}"),
+            Step::Assign { manager_id: None } => "assign automatically".into(),
+            Step::OpenDialog => "open a dialog".into(),
+            Step::Webhook { url } => format!("webhook {url}"),
+            Step::Stop => "stop".into(),
+        }
+    }
+
     fn branch(&self, b: Branch) -> Option<&[Step]> {
         match (self, b) {
             (Step::Condition { yes, .. }, Branch::Yes) => Some(yes),
@@ -354,6 +383,25 @@ pub fn words(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(|w| w.to_lowercase().replace('ё', "е"))
         .collect()
+}
+
+/// A duration the way people say it: "45 s", "2 h", "1 h 30 min", "1 d 3 h" (the two
+/// largest non-zero units; a delay's system message needs no more).
+pub fn duration(seconds: u64) -> String {
+    let units = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")];
+    let mut left = seconds;
+    let mut parts = Vec::new();
+    for (size, name) in units {
+        if left >= size && parts.len() < 2 {
+            parts.push(format!("{} {name}", left / size));
+            left %= size;
+        }
+    }
+    if parts.is_empty() {
+        "0 s".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// One client's run through a funnel.

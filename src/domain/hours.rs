@@ -260,6 +260,31 @@ impl BusinessHours {
     }
 }
 
+/// The next instant after `at_ms` when the clock in zone `tz` shows `at` (a "delay until
+/// 09:00" step): today if that is still ahead, else tomorrow. An unknown zone counts as
+/// UTC; a time inside a spring-forward gap resolves to just after it. None only for
+/// instants outside jiff's range (far past or future).
+pub fn next_time_of_day(tz: &str, at_ms: i64, at: TimeOfDay) -> Option<i64> {
+    let zone = TimeZone::get(tz).unwrap_or(TimeZone::UTC);
+    let now = Timestamp::from_millisecond(at_ms).ok()?;
+    let mut day = zone.to_datetime(now).date();
+    // Two days cover "later today" and "tomorrow"; the third is slack for a zone that
+    // skipped a calendar day (Samoa, 2011-12-30), where "tomorrow" resolves past a gap.
+    for _ in 0..3 {
+        let dt = DateTime::from_parts(day, at.civil());
+        let ms = zone
+            .to_ambiguous_timestamp(dt)
+            .compatible()
+            .ok()?
+            .as_millisecond();
+        if ms > at_ms {
+            return Some(ms);
+        }
+        day = day.tomorrow().ok()?;
+    }
+    None
+}
+
 fn minutes_of(dt: DateTime) -> u16 {
     // hour() is 0..=23 and minute() 0..=59, so this fits and is never negative.
     (dt.hour().unsigned_abs() as u16) * 60 + u16::from(dt.minute().unsigned_abs())
@@ -432,6 +457,26 @@ mod tests {
         h.week[0] = vec![(t("20:00"), t("24:00"))];
         assert!(h.is_open(utc(2026, 12, 7, 23, 59)));
         assert!(!h.is_open(utc(2026, 12, 8, 0, 0)));
+    }
+
+    #[test]
+    fn delay_until_a_time_of_day_follows_the_zone() {
+        // Saturday 2026-03-28 12:00 UTC in Berlin (13:00 CET): next 09:00 is Sunday, after
+        // the switch, so 07:00 UTC; next 14:00 is the same day, 13:00 UTC.
+        let from = utc(2026, 3, 28, 12, 0);
+        assert_eq!(
+            next_time_of_day("Europe/Berlin", from, t("09:00")),
+            Some(utc(2026, 3, 29, 7, 0))
+        );
+        assert_eq!(
+            next_time_of_day("Europe/Berlin", from, t("14:00")),
+            Some(utc(2026, 3, 28, 13, 0))
+        );
+        // Exactly at the time: the next day's, never "now" twice.
+        assert_eq!(
+            next_time_of_day("Europe/Moscow", utc(2026, 1, 1, 6, 0), t("09:00")),
+            Some(utc(2026, 1, 2, 6, 0))
+        );
     }
 
     #[test]

@@ -313,3 +313,20 @@ fn a_patch_changes_only_what_it_names() {
         .expect_err("bad step");
     assert!(e.to_string().starts_with("steps[0].kind"), "{e}");
 }
+
+#[test]
+fn summaries_and_durations_read_like_system_messages() {
+    assert_eq!(duration(45), "45 s");
+    assert_eq!(duration(7200), "2 h");
+    assert_eq!(duration(5400), "1 h 30 min");
+    assert_eq!(duration(97_200), "1 d 3 h");
+    assert_eq!(duration(86_400 + 300), "1 d 5 min");
+    assert_eq!(duration(90_061), "1 d 1 h");
+    assert_eq!(duration(0), "0 s");
+    let f = funnel(every_step());
+    let s: Vec<String> = f.steps.iter().map(Step::summary).collect();
+    assert_eq!(s[0], "send template \u{2018}welcome\u{2019}");
+    assert_eq!(s[1], "waiting 2 h");
+    assert_eq!(s[2], "waiting until 09:30");
+    assert_eq!(s[10], "stop");
+}

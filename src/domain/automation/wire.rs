@@ -575,8 +575,9 @@ impl From<&Step> for StepInput {
 }
 
 impl Funnel {
-    /// Apply a PATCH body (any top-level keys of the wire shape, e.g. `{"enabled": false}`)
-    /// and validate the result; id and created time stay, `updated_ms` is the caller's.
+    /// Apply a PATCH body (any top-level keys of the wire shape, e.g. `{"enabled": false}`;
+    /// `id` and the times are ignored) and validate the result. The id and the times stay:
+    /// setting `updated_ms` is the caller's, who has the clock.
     pub fn patched(&self, patch: &Value) -> Result<Funnel> {
         let Value::Object(changes) = patch else {
             return Err(Error::invalid("funnel", "must be a JSON object"));
@@ -584,8 +585,11 @@ impl Funnel {
         let mut body = serde_json::to_value(FunnelInput::from(self))
             .map_err(|e| Error::Internal(format!("funnel to JSON: {e}")))?;
         if let Value::Object(m) = &mut body {
+            // A client that PATCHes back what it GOT sends the read-only keys too.
             for (k, v) in changes {
-                m.insert(k.clone(), v.clone());
+                if !["id", "created_ms", "updated_ms"].contains(&k.as_str()) {
+                    m.insert(k.clone(), v.clone());
+                }
             }
         }
         let mut f = validate(&parse(&body)?)?;
