@@ -99,6 +99,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let (stop, stop_rx) = watch::channel(false);
     let channels = Arc::new(Channels::from_config(&config));
     let inbox = Inbox::new(store.clone(), channels, hub.clone());
+    inbox.load_funnels()?;
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
     // server serves; `search.rebuilding()` says how far it is.
@@ -274,6 +275,13 @@ pub async fn start(config: Config) -> Result<Running> {
         let stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             outbox.run(stop_rx).await;
+            Ok(())
+        }));
+    }
+    {
+        let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::automation::run(inbox, stop_rx).await;
             Ok(())
         }));
     }

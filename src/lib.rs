@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod automation;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -103,6 +103,19 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             delete(contacts::dismiss_merge),
         )
         .at("/contacts/:id/tasks", get(tasks::list).post(tasks::add))
+        .at("/contacts/:id/runs", get(api::funnels::runs))
+        .at("/runs/:id/stop", post(api::funnels::stop_run))
+        .at(
+            "/funnels",
+            get(api::funnels::list).post(api::funnels::create),
+        )
+        .at(
+            "/funnels/:id",
+            get(api::funnels::get)
+                .patch(api::funnels::patch)
+                .delete(api::funnels::delete),
+        )
+        .at("/funnels/:id/start", post(api::funnels::start))
         .at("/contacts/:id/dialogs", post(dialogs::open))
         .at("/tasks/:id", patch(tasks::patch))
         .at("/dialogs/:id/close", post(dialogs::close))

@@ -379,3 +379,53 @@ pub fn filter_json(f: &SavedFilter) -> Value {
 pub fn plan_json(p: &Plan) -> Value {
     json!({"name": p.name, "stages": p.stages, "created_ms": p.created_ms})
 }
+
+/// A funnel in its wire shape (`FunnelInput`), with its id, times and, when known, the
+/// clients waiting at each step.
+pub fn funnel_json(
+    f: &crate::domain::automation::Funnel,
+    waiting: Option<&[(String, u64)]>,
+) -> Value {
+    let mut v = serde_json::to_value(crate::domain::automation::FunnelInput::from(f))
+        .unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("id".into(), json!(f.id));
+        m.insert("created_ms".into(), json!(f.created_ms));
+        m.insert("updated_ms".into(), json!(f.updated_ms));
+        if let Some(w) = waiting {
+            let total: u64 = w.iter().map(|(_, n)| n).sum();
+            let by_step: serde_json::Map<String, Value> =
+                w.iter().map(|(p, n)| (p.clone(), json!(n))).collect();
+            m.insert(
+                "waiting".into(),
+                json!({"total": total, "by_step": by_step}),
+            );
+        }
+    }
+    v
+}
+
+/// One client's run through a funnel.
+pub fn run_json(r: &crate::domain::automation::Run, funnel_name: &str) -> Value {
+    use crate::domain::automation::RunState;
+    let (due, reason) = match &r.state {
+        RunState::Waiting { due_ms } => (Some(*due_ms), None),
+        RunState::Stopped { reason } | RunState::Cancelled { reason } => {
+            (None, Some(reason.clone()))
+        }
+        RunState::Done => (None, None),
+    };
+    json!({
+        "id": r.id,
+        "funnel_id": r.funnel_id,
+        "funnel_name": funnel_name,
+        "contact_id": r.contact_id,
+        "chat_id": r.chat_id,
+        "step": r.path.to_string(),
+        "state": r.state.kind(),
+        "due_ms": due,
+        "reason": reason,
+        "started_ms": r.started_ms,
+        "updated_ms": r.updated_ms,
+    })
+}

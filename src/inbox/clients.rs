@@ -249,25 +249,45 @@ impl Inbox {
         if tag.is_empty() {
             return Err(Error::invalid("tag", "must not be empty"));
         }
-        self.change_contact(id, move |w, c| {
-            if !c.tags.contains(&tag) {
-                if c.tags.len() >= 100 {
-                    return Err(Error::invalid("tag", "a client has at most 100 tags"));
+        let funnels = self.live_funnels();
+        let fired = self
+            .change_contact(id, move |w, c| {
+                if !c.tags.contains(&tag) {
+                    if c.tags.len() >= 100 {
+                        return Err(Error::invalid("tag", "a client has at most 100 tags"));
+                    }
+                    c.tags.push(tag.clone());
+                    // Funnels listening for this tag start in the client's latest chat.
+                    if let Some(mut chat) = w
+                        .contact_chats(c.id)?
+                        .into_iter()
+                        .max_by_key(|ch| ch.last_inbound_ms)
+                        && super::automation::on_fired(
+                            w,
+                            &funnels,
+                            &super::automation::Fired::TagAdded(&tag),
+                            &mut chat,
+                            c,
+                            store::now_ms(),
+                        )?
+                    {
+                        db::put_chat(w, &chat)?;
+                    }
+                    let who = manager_name(w, manager)?;
+                    db::add_log(
+                        w,
+                        c.id,
+                        "tag_added",
+                        &format!("{who} added the tag {tag:?}"),
+                        Some(manager),
+                        store::now_ms(),
+                    )?;
                 }
-                c.tags.push(tag.clone());
-                let who = manager_name(w, manager)?;
-                db::add_log(
-                    w,
-                    c.id,
-                    "tag_added",
-                    &format!("{who} added the tag {tag:?}"),
-                    Some(manager),
-                    store::now_ms(),
-                )?;
-            }
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await?;
+        self.automation_wake.notify_one();
+        Ok(fired)
     }
 
     pub async fn remove_tag(&self, manager: ManagerId, id: u64, tag: String) -> Result<Contact> {
@@ -635,6 +655,12 @@ impl Inbox {
                     db::put_contact(w, Some(&old_contact), &contact)?;
                 }
                 db::put_chat(w, &chat)?;
+                // H2: a disabled chat's funnel runs end for good; enabling it again does not
+                // bring them back.
+                if chat.disabled && !before.disabled {
+                    super::automation::cancel_chat_runs(w, &chat, "cancelled: the chat was disabled")?;
+                    chat = w.chat_or_404(chat_id)?;
+                }
                 let view = chat_view(&chat, &channels);
                 w.emit(None, Event::ChatFlags(view.clone()))?;
                 Ok(view)

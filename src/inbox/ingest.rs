@@ -102,7 +102,10 @@ fn learn_identifiers(w: &W, contact: &mut Contact, inb: &Inbound) -> Result<()> 
 impl Inbox {
     pub async fn ingest(&self, inb: Inbound) -> Result<Ingested> {
         let channels = self.channels.clone();
-        self.store
+        let funnels = self.live_funnels();
+        let any_funnel = !funnels.is_empty();
+        let r = self
+            .store
             .write(move |w| {
                 if let Some(ext) = &inb.message_id
                     && let Some((message_id, chat_id)) = w.ext_message(&inb.channel_id, ext)?
@@ -145,9 +148,19 @@ impl Inbox {
                 if let Some(ext) = &inb.message_id {
                     db::remember_ext_message(w, &inb.channel_id, ext, m.id, chat.id)?;
                 }
+                emit_message(w, true, contact.id, &m)?;
+                if !funnels.is_empty() {
+                    // The client's first message in this chat: no client message before it.
+                    let (earlier, _) = w.history(chat.id, Some(m.id), 50)?;
+                    let first = !earlier.iter().any(|x| x.kind == Kind::Client);
+                    let fired = super::automation::Fired::Message {
+                        text: &m.text,
+                        first,
+                    };
+                    super::automation::on_fired(w, &funnels, &fired, &mut chat, &mut contact, now)?;
+                }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
-                emit_message(w, true, contact.id, &m)?;
                 emit_row(w, &contact, &channels)?;
                 Ok(Ingested {
                     contact_id: contact.id,
@@ -156,7 +169,11 @@ impl Inbox {
                     duplicate: false,
                 })
             })
-            .await
+            .await?;
+        if any_funnel && !r.duplicate {
+            self.automation_wake.notify_one();
+        }
+        Ok(r)
     }
 }
 
@@ -358,7 +375,10 @@ impl Inbox {
     /// this event, so a redelivery changes nothing. Returns None for a duplicate.
     pub async fn client_event(&self, inb: Inbound, ev: ClientEvent) -> Result<Option<Ingested>> {
         let channels = self.channels.clone();
-        self.store
+        let funnels = self.live_funnels();
+        let any_funnel = !funnels.is_empty() && ev == ClientEvent::Subscribed;
+        let r = self
+            .store
             .write(move |w| {
                 let dedupe = inb.message_id.as_ref().map(|id| format!("event:{id}"));
                 if let Some(key) = &dedupe
@@ -396,9 +416,13 @@ impl Inbox {
                     db::remember_ext_message(w, &inb.channel_id, key, m.id, chat.id)?;
                 }
                 db::add_log(w, contact.id, ev.event(), ev.text(), None, now)?;
+                emit_message(w, true, contact.id, &m)?;
+                if ev == ClientEvent::Subscribed {
+                    let fired = super::automation::Fired::Subscribed;
+                    super::automation::on_fired(w, &funnels, &fired, &mut chat, &mut contact, now)?;
+                }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
-                emit_message(w, true, contact.id, &m)?;
                 emit_row(w, &contact, &channels)?;
                 Ok(Some(Ingested {
                     contact_id: contact.id,
@@ -407,7 +431,11 @@ impl Inbox {
                     duplicate: false,
                 }))
             })
-            .await
+            .await?;
+        if any_funnel {
+            self.automation_wake.notify_one();
+        }
+        Ok(r)
     }
 
     /// A value a channel keeps across restarts (Telegram's polling offset).

@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod automation;
 pub mod blobs;
 pub mod channel_io;
 pub mod clients;
@@ -73,6 +74,10 @@ pub struct Inbox {
     pub outbox_wake: Arc<Notify>,
     /// Where committed events and typing signals go out.
     pub hub: Arc<Hub>,
+    /// Wakes the funnel scheduler when a run becomes due now.
+    pub automation_wake: Arc<Notify>,
+    /// The enabled funnels, for the triggers.
+    funnels: Arc<automation::Funnels>,
 }
 
 impl Inbox {
@@ -86,6 +91,8 @@ impl Inbox {
             channels,
             outbox_wake: Arc::new(Notify::new()),
             hub,
+            automation_wake: Arc::new(Notify::new()),
+            funnels: Arc::default(),
         }
     }
 

@@ -80,6 +80,11 @@ pub fn read_u64(b: &[u8], at: usize) -> Result<u64> {
         .ok_or_else(|| Error::Corrupt("short key".into()))
 }
 
+/// An `i64` written by `Key::i64` (sign bit flipped).
+pub fn read_i64(b: &[u8], at: usize) -> Result<i64> {
+    Ok((read_u64(b, at)? ^ (1 << 63)) as i64)
+}
+
 /// The smallest key greater than every key starting with `prefix`, or None when the prefix is
 /// all 0xFF (then the range is open-ended).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {

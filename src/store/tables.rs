@@ -80,6 +80,19 @@ pub const KEPT_BLOBS: Table = TableDefinition::new("sha256_kept");
 /// contact id ++ other contact id → merge suggestion (stored on both sides).
 pub const MERGE_SUGGESTIONS: Table = TableDefinition::new("contactother_mergesuggestion");
 
+/// funnel id → funnel (B1)
+pub const FUNNELS: Table = TableDefinition::new("funnelid_funnel");
+/// run id → one client's run through a funnel
+pub const RUNS: Table = TableDefinition::new("runid_run");
+/// contact id ++ run id → (): a client's runs, for the card and for cancelling them
+pub const CONTACT_RUNS: Table = TableDefinition::new("contactid_runid");
+/// funnel id ++ run id → (): a funnel's runs, for its step counts and for stopping them
+pub const FUNNEL_RUNS: Table = TableDefinition::new("funnelid_runid");
+/// due ms ++ run id → (): waiting runs in the order the scheduler fires them
+pub const RUNS_DUE: Table = TableDefinition::new("duems_runid");
+/// funnel id ++ contact id → (hour start ms, sends in that hour): the per-client send cap
+pub const FUNNEL_SENDS: Table = TableDefinition::new("funnelcontact_sends");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -122,4 +135,10 @@ pub const ALL: &[Table] = &[
     UPLOADS,
     KEPT_BLOBS,
     MERGE_SUGGESTIONS,
+    FUNNELS,
+    RUNS,
+    CONTACT_RUNS,
+    FUNNEL_RUNS,
+    RUNS_DUE,
+    FUNNEL_SENDS,
 ];

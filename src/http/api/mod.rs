@@ -6,6 +6,7 @@ pub mod dialogs;
 pub mod docs;
 pub mod files;
 pub mod filters;
+pub mod funnels;
 pub mod managers;
 pub mod notifications;
 pub mod plans;

@@ -1,0 +1,68 @@
+//! The funnel scheduler (B1): fires runs as they come due, through the inbox's use cases.
+//! It holds nothing of its own: what is due lives in the store (`RUNS_DUE`), so a restart
+//! or a kill -9 loses no delay, and a million waiting clients cost no memory here — each
+//! round reads only the next batch of due runs. A run is advanced in one transaction that
+//! also moves it on, so firing the same run twice does nothing twice.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::domain::now_ms;
+use crate::inbox::Inbox;
+
+/// Due runs read per round.
+const BATCH: usize = 500;
+/// Runs advanced at once: their transactions share group commits.
+const PARALLEL: usize = 32;
+/// The longest sleep, so a clock jump or a missed wake-up costs at most this much.
+const MAX_SLEEP: Duration = Duration::from_secs(5);
+
+/// Fire due runs until the server stops.
+pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = now_ms();
+        let due = match inbox.due_runs(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("funnels: cannot read due runs: {e}");
+                Vec::new()
+            }
+        };
+        let full = due.len() == BATCH;
+        let mut set = JoinSet::new();
+        for id in due {
+            while set.len() >= PARALLEL {
+                set.join_next().await;
+            }
+            let inbox = inbox.clone();
+            set.spawn(async move {
+                if let Err(e) = inbox.advance_run(id).await {
+                    tracing::warn!("funnels: run {id} could not advance: {e}");
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        if full {
+            continue;
+        }
+        let wait = match inbox.next_run_due().await {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, 5_000) as u64),
+            _ => MAX_SLEEP,
+        };
+        if wait.is_zero() {
+            // Due already (a run that failed to advance): do not spin on it.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = inbox.automation_wake.notified() => {}
+            _ = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
