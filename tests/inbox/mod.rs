@@ -1,6 +1,7 @@
 mod actions;
 mod api_channel;
 mod card;
+mod funnels;
 mod lists;
 mod notes;
 mod outbox;

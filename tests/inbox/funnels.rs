@@ -1,0 +1,285 @@
+//! Funnels (B1) through the real server: a keyword funnel with a delay reaches the API
+//! channel's callback in order and once; H2 (a disabled chat cancels its runs for good) and
+//! H3 (bot messages off skips sends); a condition takes its branch; bad funnels are refused
+//! naming the step; the client's runs can be listed and stopped.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::fake::{Fake, Recorded};
+use crate::support::{Browser, TestApp, api_channel};
+
+/// The bot messages the callback received, in order.
+fn bot_texts(reqs: &[Recorded]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| r.json())
+        .filter(|v| v["event"] == "message.created" && v["message"]["kind"] == "bot")
+        .map(|v| v["message"]["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+async fn setup() -> (TestApp, Fake, Browser) {
+    let fake = Fake::start(&[]).await;
+    let app = TestApp::spawn_with(&api_channel("crm", Some(&fake.url("/cb")))).await;
+    app.add_manager("boss", "admin").await;
+    let boss = app.login("boss").await;
+    (app, fake, boss)
+}
+
+async fn funnel(boss: &Browser, body: Value) -> u64 {
+    let (st, f) = boss.post("/api/v1/funnels", body).await;
+    assert_eq!(st, 201, "{f}");
+    f["id"].as_u64().unwrap()
+}
+
+async fn history(boss: &Browser, chat: &Value) -> Vec<Value> {
+    let (_, h) = boss
+        .get(&format!("/api/v1/chats/{chat}/messages?limit=200"))
+        .await;
+    h["items"].as_array().unwrap().clone()
+}
+
+fn texts_of(items: &[Value], kind: &str) -> Vec<String> {
+    items
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .map(|m| m["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_keyword_funnel_with_a_delay_sends_both_messages_in_order_once() {
+    let (app, fake, boss) = setup().await;
+    funnel(
+        &boss,
+        json!({"name": "Welcome", "channels": ["crm"],
+               "trigger": {"kind": "keyword", "keywords": ["price"]},
+               "steps": [{"kind": "send", "text": "Hello, {client.name}!"},
+                         {"kind": "delay", "seconds": 2},
+                         {"kind": "send", "text": "Still interested?"}]}),
+    )
+    .await;
+    // Not the keyword: nothing happens.
+    app.client_says("c-1", "Ирина", "m-1", "hello there").await;
+    let r = app
+        .client_says("c-1", "Ирина", "m-2", "What is the PRICE?")
+        .await;
+    let chat = r["chat_id"].clone();
+
+    let got = fake.wait_for(5, |r| bot_texts(r).len() >= 1).await;
+    assert_eq!(
+        bot_texts(&got),
+        vec!["Hello, Ирина!"],
+        "the first send at once"
+    );
+    // During the delay nothing more goes out.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(bot_texts(&fake.requests()).len(), 1, "the delay holds");
+    let got = fake.wait_for(8, |r| bot_texts(r).len() >= 2).await;
+    assert_eq!(
+        bot_texts(&got),
+        vec!["Hello, Ирина!", "Still interested?"],
+        "both, in order"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(bot_texts(&fake.requests()).len(), 2, "each exactly once");
+
+    let items = history(&boss, &chat).await;
+    let system = texts_of(&items, "system");
+    assert!(
+        system
+            .iter()
+            .any(|t| t.contains("Funnel Welcome: trigger: keyword")),
+        "{system:?}"
+    );
+    assert!(
+        system.iter().any(|t| t == "Funnel Welcome: waiting 2 s"),
+        "{system:?}"
+    );
+    assert!(
+        system.iter().any(|t| t == "Funnel Welcome: finished"),
+        "{system:?}"
+    );
+    assert_eq!(texts_of(&items, "bot").len(), 2);
+
+    let contact = r["contact_id"].clone();
+    let (_, runs) = boss.get(&format!("/api/v1/contacts/{contact}/runs")).await;
+    let runs = runs["items"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state"], "done");
+    assert_eq!(runs[0]["funnel_name"], "Welcome");
+}
+
+#[tokio::test]
+async fn a_disabled_chat_cancels_its_runs_for_good_and_bot_messages_off_skips_sends() {
+    let (app, fake, boss) = setup().await;
+    funnel(
+        &boss,
+        json!({"name": "Nurture", "trigger": {"kind": "first_message"},
+               "steps": [{"kind": "delay", "seconds": 2},
+                         {"kind": "send", "text": "Day two"}]}),
+    )
+    .await;
+    // H2: the chat is disabled during the delay; enabling it again does not resume the run.
+    let r = app.client_says("h2", "Пётр", "m-1", "hi").await;
+    let (chat, contact) = (r["chat_id"].clone(), r["contact_id"].clone());
+    let (st, _) = boss
+        .send(
+            "PATCH",
+            &format!("/api/v1/chats/{chat}"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, runs) = boss.get(&format!("/api/v1/contacts/{contact}/runs")).await;
+    assert_eq!(runs["items"][0]["state"], "cancelled", "{runs}");
+    boss.send(
+        "PATCH",
+        &format!("/api/v1/chats/{chat}"),
+        Some(json!({"disabled": false})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert!(
+        bot_texts(&fake.requests()).is_empty(),
+        "nothing sent after H2"
+    );
+    let (_, runs) = boss.get(&format!("/api/v1/contacts/{contact}/runs")).await;
+    assert_eq!(
+        runs["items"][0]["state"], "cancelled",
+        "not resumed: {runs}"
+    );
+
+    // H3: bot messages off; the step is skipped with a system message, the run ends.
+    let r = app.client_says("h3", "Вера", "m-2", "hi").await;
+    let chat = r["chat_id"].clone();
+    boss.send(
+        "PATCH",
+        &format!("/api/v1/chats/{chat}"),
+        Some(json!({"bot_disabled": true})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert!(
+        bot_texts(&fake.requests()).is_empty(),
+        "nothing sent with H3 on"
+    );
+    let system = texts_of(&history(&boss, &chat).await, "system");
+    assert!(
+        system
+            .iter()
+            .any(|t| t == "Funnel Nurture: skipped: bot messages are off"),
+        "{system:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_condition_takes_its_branch_and_bad_funnels_are_refused_naming_the_step() {
+    let (app, fake, boss) = setup().await;
+    let id = funnel(
+        &boss,
+        json!({"name": "Qualify", "trigger": {"kind": "keyword", "keywords": ["order"]},
+               "steps": [{"kind": "condition", "filter": {"has_phone": true},
+                          "yes": [{"kind": "send", "text": "We will call you"}],
+                          "no": [{"kind": "send", "text": "Your phone, please?"},
+                                 {"kind": "tag", "add": ["no-phone"]}]},
+                         {"kind": "send", "text": "Thanks"}]}),
+    )
+    .await;
+    let (st, _) = app
+        .inbound(
+            "crm",
+            json!({"external_id": "p1", "name": "With Phone", "phone": "+7 900 111-22-33"}),
+            json!({"external_id": "m-1", "text": "my order"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let r = app
+        .client_says("p2", "No Phone", "m-2", "order status")
+        .await;
+    let got = fake.wait_for(5, |r| bot_texts(r).len() >= 4).await;
+    let mut sent = bot_texts(&got);
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec![
+            "Thanks",
+            "Thanks",
+            "We will call you",
+            "Your phone, please?"
+        ]
+    );
+    let (_, c) = boss
+        .get(&format!("/api/v1/contacts/{}", r["contact_id"]))
+        .await;
+    assert!(
+        c.to_string().contains("no-phone"),
+        "the no branch tagged the client: {c}"
+    );
+
+    // Refused with 422 naming the step; nothing stored.
+    let (st, e) = boss
+        .post(
+            "/api/v1/funnels",
+            json!({"name": "Bad", "trigger": {"kind": "manual"},
+                   "steps": [{"kind": "send", "text": "ok"},
+                             {"kind": "condition", "filter": {"has_phone": true},
+                              "yes": [{"kind": "teleport"}], "no": []}]}),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e.to_string().contains("steps[1].yes[0]"), "{e}");
+    let (st, e) = boss
+        .post(
+            "/api/v1/funnels",
+            json!({"name": "Hours", "trigger": {"kind": "manual"},
+                   "steps": [{"kind": "delay_business_hours"}]}),
+        )
+        .await;
+    assert_eq!(st, 422, "not available yet, so not accepted: {e}");
+    let (_, all) = boss.get("/api/v1/funnels").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // A manager starts a funnel by hand and stops the run while it waits.
+    let wait = funnel(
+        &boss,
+        json!({"name": "Later", "trigger": {"kind": "manual"},
+               "steps": [{"kind": "delay", "seconds": 3600}, {"kind": "send", "text": "late"}]}),
+    )
+    .await;
+    let (st, run) = boss
+        .post(
+            &format!("/api/v1/funnels/{wait}/start"),
+            json!({"contact_id": r["contact_id"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{run}");
+    let (st, again) = boss
+        .post(
+            &format!("/api/v1/funnels/{wait}/start"),
+            json!({"contact_id": r["contact_id"]}),
+        )
+        .await;
+    assert_eq!(st, 409, "one run per client and funnel: {again}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, list) = boss.get("/api/v1/funnels").await;
+    let later = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == wait)
+        .unwrap()
+        .clone();
+    assert_eq!(later["waiting"]["total"], 1, "{later}");
+    let (st, stopped) = boss
+        .post(&format!("/api/v1/runs/{}/stop", run["id"]), json!({}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(stopped["state"], "cancelled");
+    // Deleting a funnel leaves the others.
+    let (st, _) = boss
+        .send("DELETE", &format!("/api/v1/funnels/{id}"), None)
+        .await;
+    assert_eq!(st, 204);
+}
