@@ -147,6 +147,17 @@ pub const MATRIX: &[Row] = &[
     row("GET /api/v1/contacts/{id}/log", "/api/v1/contacts/<contact>/log", Session, OK),
     // 404: the fixture's client has no merge suggestion; the check is who gets past auth.
     row("DELETE /api/v1/contacts/{id}/merge_suggestions/{other}", "/api/v1/contacts/<contact>/merge_suggestions/999999", Session, &[204, 404]),
+    row("GET /api/v1/contacts/{id}/runs", "/api/v1/contacts/<contact>/runs", Session, OK),
+    // 404: no such run or funnel in the fixture; the check is who gets past auth.
+    row("POST /api/v1/runs/{id}/stop", "/api/v1/runs/999999/stop", Session, &[200, 404]),
+    row("GET /api/v1/funnels", "/api/v1/funnels", Session, OK),
+    row("POST /api/v1/funnels", "/api/v1/funnels", Admin, CREATED)
+        .json(r#"{"name":"Matrix <uniq>","trigger":{"kind":"manual"},"steps":[{"kind":"send","text":"hi"}]}"#),
+    row("GET /api/v1/funnels/{id}", "/api/v1/funnels/999999", Session, &[200, 404]),
+    row("PATCH /api/v1/funnels/{id}", "/api/v1/funnels/999999", Admin, &[200, 404]).json(r#"{"enabled":false}"#),
+    row("DELETE /api/v1/funnels/{id}", "/api/v1/funnels/999999", Admin, &[204, 404]),
+    row("POST /api/v1/funnels/{id}/start", "/api/v1/funnels/999999/start", Session, &[201, 404])
+        .json(r#"{"contact_id":1}"#),
     row("GET /api/v1/contacts/{id}/tasks", "/api/v1/contacts/<contact>/tasks", Session, OK),
     row("POST /api/v1/contacts/{id}/tasks", "/api/v1/contacts/<contact>/tasks", Session, CREATED)
         .json(r#"{"title":"matrix task"}"#),
