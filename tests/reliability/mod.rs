@@ -2,5 +2,6 @@
 
 pub mod crash;
 pub mod diskfull;
+pub mod funnel_crash;
 pub mod fuzz_corpus;
 pub mod hostile;
