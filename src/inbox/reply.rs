@@ -36,6 +36,14 @@ impl Inbox {
             .store
             .write(move |w| {
                 let mut chat = w.chat_or_404(out.chat_id)?;
+                // H2 and H3 hold for bot messages an integration posts, as for funnels.
+                if out.kind == Kind::Bot && (chat.disabled || chat.bot_disabled) {
+                    return Err(Error::Conflict(if chat.disabled {
+                        "the chat is disabled: it receives no bot messages".into()
+                    } else {
+                        "bot messages are off for this chat".into()
+                    }));
+                }
                 let old = w.contact_or_404(chat.contact_id)?;
                 let mut contact = old.clone();
                 let now = store::now_ms();

@@ -260,6 +260,35 @@ async fn api_tokens_act_without_csrf_and_can_be_revoked() {
     assert_eq!(r.status(), 201);
     let m: serde_json::Value = r.json().await.unwrap();
     assert_eq!(m["kind"], "bot");
+    // H3 and H2 hold for an integration's bot messages too: refused, nothing stored or sent.
+    for (switch, why) in [
+        ("bot_disabled", "bot messages are off"),
+        ("disabled", "disabled"),
+    ] {
+        b.send(
+            "PATCH",
+            &format!("/api/v1/chats/{chat}"),
+            Some(json!({switch: true})),
+        )
+        .await;
+        let r = c
+            .post(format!("{}/api/v1/chats/{chat}/messages", app.url))
+            .bearer_auth(&token)
+            .json(&json!({"text": "refused", "kind": "bot"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409, "{switch}");
+        assert!(r.text().await.unwrap().contains(why), "{switch}");
+        b.send(
+            "PATCH",
+            &format!("/api/v1/chats/{chat}"),
+            Some(json!({switch: false})),
+        )
+        .await;
+    }
+    let (_, h) = b.get(&format!("/api/v1/chats/{chat}/messages")).await;
+    assert!(!h.to_string().contains("refused"), "nothing stored: {h}");
     let (_, list) = b.get("/api/v1/tokens").await;
     assert!(
         list["items"][0].get("token").is_none(),
