@@ -98,7 +98,13 @@ pub async fn start(config: Config) -> Result<Running> {
 
     let (stop, stop_rx) = watch::channel(false);
     let channels = Arc::new(Channels::from_config(&config));
-    let inbox = Inbox::new(store.clone(), channels, hub.clone());
+    let mut inbox = Inbox::new(store.clone(), channels, hub.clone());
+    inbox.business = match &config.business_hours {
+        Some(c) => Some(Arc::new(crate::inbox::automation::Business::from_config(
+            c,
+        )?)),
+        None => None,
+    };
     inbox.load_funnels()?;
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the

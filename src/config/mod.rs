@@ -47,6 +47,7 @@ pub struct Config {
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
     pub delivery: DeliveryConfig,
+    pub business_hours: Option<BusinessHoursConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -336,6 +337,27 @@ impl fmt::Debug for AssistantConfig {
 pub struct TemplateConfig {
     pub name: String,
     pub text: String,
+}
+
+/// Opening hours (B4), in the business's time zone. Each day lists ranges like "09:00-18:00"
+/// ("22:00-02:00" runs overnight); a day without ranges is closed. Checked when the server
+/// starts (`inbox::automation::Business::from_config`), naming the key.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHoursConfig {
+    /// An IANA zone name, e.g. "Europe/Moscow".
+    pub time_zone: String,
+    pub monday: Vec<String>,
+    pub tuesday: Vec<String>,
+    pub wednesday: Vec<String>,
+    pub thursday: Vec<String>,
+    pub friday: Vec<String>,
+    pub saturday: Vec<String>,
+    pub sunday: Vec<String>,
+    /// Closed all day, "2026-12-31".
+    pub holidays: Vec<String>,
+    /// Sent once per closed period to a client who writes outside the hours (none if unset).
+    pub away_message: Option<String>,
 }
 
 /// Values given on the command line; `None` keeps what the lower layers said.

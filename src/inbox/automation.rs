@@ -7,8 +7,10 @@
 use std::sync::{Arc, RwLock};
 
 use super::{Inbox, emit_message, emit_row};
+use crate::config::BusinessHoursConfig;
 use crate::domain::automation::{self as auto, Funnel, Run, RunState, Step, Trigger};
 use crate::domain::event::Event;
+use crate::domain::hours::{BusinessHours, Date, TimeOfDay};
 use crate::domain::inbox::{Chat, Contact, Delivery, Kind, Message, Status};
 use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
@@ -39,6 +41,79 @@ impl Funnels {
     }
 }
 
+/// The business's hours and away reply (B4), from `[business_hours]`.
+#[derive(Clone, Debug)]
+pub struct Business {
+    pub hours: BusinessHours,
+    pub away_message: Option<String>,
+}
+
+impl Business {
+    /// Read `[business_hours]`; an error names the key (the server does not start).
+    pub fn from_config(c: &BusinessHoursConfig) -> Result<Business> {
+        let bad = |key: String, why: String| Error::Config(format!("business_hours.{key}: {why}"));
+        let days = [
+            ("monday", &c.monday),
+            ("tuesday", &c.tuesday),
+            ("wednesday", &c.wednesday),
+            ("thursday", &c.thursday),
+            ("friday", &c.friday),
+            ("saturday", &c.saturday),
+            ("sunday", &c.sunday),
+        ];
+        let mut week: [Vec<(TimeOfDay, TimeOfDay)>; 7] = Default::default();
+        for (i, (name, ranges)) in days.iter().enumerate() {
+            for (j, r) in ranges.iter().enumerate() {
+                let parsed = r.split_once('-').and_then(|(a, b)| {
+                    Some((TimeOfDay::parse(a.trim())?, TimeOfDay::parse(b.trim())?))
+                });
+                match parsed {
+                    Some(p) => week[i].push(p),
+                    None => {
+                        return Err(bad(
+                            format!("{name}[{j}]"),
+                            format!("{r:?} is not a range like \"09:00-18:00\""),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut holidays = Vec::new();
+        for (j, d) in c.holidays.iter().enumerate() {
+            holidays.push(Date::parse(d).ok_or_else(|| {
+                bad(
+                    format!("holidays[{j}]"),
+                    format!("{d:?} is not a date like \"2026-12-31\""),
+                )
+            })?);
+        }
+        let hours = BusinessHours {
+            tz: c.time_zone.clone(),
+            week,
+            holidays,
+        };
+        hours.validate().map_err(|e| match e {
+            Error::Invalid { field, message } => {
+                let field = field.replace("tz", "time_zone");
+                bad(field, message)
+            }
+            other => other,
+        })?;
+        let away_message = c
+            .away_message
+            .as_deref()
+            .map(|m| normalise::text(m, 4096))
+            .filter(|m| !m.is_empty());
+        if let Some(m) = &away_message {
+            auto::check_template(m).map_err(|why| bad("away_message".into(), why))?;
+        }
+        Ok(Business {
+            hours,
+            away_message,
+        })
+    }
+}
+
 /// What fired, for the funnels listening to it.
 pub(crate) enum Fired<'a> {
     /// A client's message; `first` when it is their first in this chat.
@@ -64,11 +139,11 @@ pub struct FunnelView {
 
 /// Step kinds this server cannot carry out yet; a funnel using them is refused (422) rather
 /// than accepted and silently skipped.
-fn unsupported(f: &Funnel) -> Result<()> {
+fn unsupported(f: &Funnel, business: bool) -> Result<()> {
     for (path, step) in f.walk() {
         let why = match step {
-            Step::DelayUntil { .. } | Step::DelayBusinessHours => {
-                "needs business hours (time zone), which this server does not have yet"
+            Step::DelayUntil { .. } | Step::DelayBusinessHours if !business => {
+                "needs [business_hours] (at least time_zone) in the config file"
             }
             Step::Assign { .. } => "needs manager assignment, which this server does not have yet",
             Step::Webhook { .. } => "webhook steps are not available yet",
@@ -170,6 +245,104 @@ fn system(
     emit_message(w, true, contact.id, &m)
 }
 
+/// A bot message stored and queued for delivery in the same transaction, with its live event.
+fn queue_bot(
+    w: &W,
+    chat: &mut Chat,
+    contact: &mut Contact,
+    text: String,
+    event: &str,
+    now: i64,
+) -> Result<()> {
+    let m = db::append_message(
+        w,
+        chat,
+        contact,
+        Message {
+            id: 0,
+            chat_id: 0,
+            kind: Kind::Bot,
+            text,
+            attachments: vec![],
+            author: None,
+            created_ms: now,
+            status: Some(Status::Queued),
+            error: None,
+            edited: false,
+            mentions: vec![],
+            event: Some(event.to_string()),
+            external_id: None,
+        },
+    )?;
+    db::enqueue(
+        w,
+        &Delivery {
+            message_id: m.id,
+            chat_id: chat.id,
+            attempts: 0,
+            due_ms: now,
+            last_error: None,
+            parts_sent: 0,
+        },
+    )?;
+    emit_message(w, true, contact.id, &m)
+}
+
+/// The away reply (B4) to a client who writes while the business is closed: once per closed
+/// period (not again until the hours have opened since the last one), never to a chat that
+/// takes no bot messages. Returns whether one was queued.
+pub(crate) fn away_reply(
+    w: &W,
+    business: &Business,
+    chat: &mut Chat,
+    contact: &mut Contact,
+    now: i64,
+) -> Result<bool> {
+    let Some(text) = &business.away_message else {
+        return Ok(false);
+    };
+    if business.hours.is_open(now)
+        || chat.disabled
+        || chat.bot_disabled
+        || chat.unreachable
+        || contact.blacklisted
+    {
+        return Ok(false);
+    }
+    let key = crate::store::codec::Key::new()
+        .str("away_reply")
+        .u64(chat.id)
+        .build();
+    let last =
+        crate::store::meta::get(w, &key)?.and_then(|b| crate::store::codec::read_i64(&b, 0).ok());
+    if !away_again(&business.hours, last, now) {
+        return Ok(false);
+    }
+    let body = normalise::text(
+        &auto::render(text, &auto::Vars::of(contact, None)),
+        super::reply::MAX_TEXT,
+    );
+    if body.is_empty() {
+        return Ok(false);
+    }
+    queue_bot(w, chat, contact, body, "away_reply", now)?;
+    let stamp = crate::store::codec::Key::new().i64(now).build();
+    crate::store::meta::put(w, &key, &stamp)?;
+    Ok(true)
+}
+
+/// Whether a closed period has begun since the last away reply (`last`): the hours opened
+/// at some point after it, and it is closed now.
+fn away_again(hours: &BusinessHours, last: Option<i64>, now: i64) -> bool {
+    if hours.is_open(now) {
+        return false;
+    }
+    match last {
+        None => true,
+        Some(last) => hours.next_open(last).is_some_and(|opened| opened <= now),
+    }
+}
+
 /// "2 h", "90 s", "3 d": how a delay reads in the history.
 fn duration_text(secs: u64) -> String {
     match secs {
@@ -248,7 +421,7 @@ impl Inbox {
     /// Store a new funnel from its JSON body (validated; 422 names the step).
     pub async fn create_funnel(&self, body: serde_json::Value) -> Result<Funnel> {
         let mut f = auto::validate(&auto::parse(&body)?)?;
-        unsupported(&f)?;
+        unsupported(&f, self.business.is_some())?;
         let now = store::now_ms();
         f.created_ms = now;
         f.updated_ms = now;
@@ -267,13 +440,14 @@ impl Inbox {
     /// Change a funnel with a PATCH body. Runs waiting at a step the new steps no longer
     /// have are stopped (they cannot be placed in a funnel that changed under them).
     pub async fn update_funnel(&self, id: u64, patch: serde_json::Value) -> Result<Funnel> {
+        let business = self.business.is_some();
         let f = self
             .store
             .write(move |w| {
                 let old = db_auto::funnel(w, id)?
                     .ok_or_else(|| Error::NotFound(format!("funnel {id}")))?;
                 let mut f = old.patched(&patch)?;
-                unsupported(&f)?;
+                unsupported(&f, business)?;
                 f.updated_ms = store::now_ms();
                 db_auto::put_funnel(w, &mut f)?;
                 if f.steps != old.steps {
@@ -447,6 +621,7 @@ impl Inbox {
     /// already advanced by someone else) is left alone, so firing twice does nothing twice.
     pub async fn advance_run(&self, run_id: u64) -> Result<()> {
         let channels = self.channels.clone();
+        let business = self.business.clone();
         let sent = self
             .store
             .write(move |w| {
@@ -460,7 +635,7 @@ impl Inbox {
                 if due_ms > now {
                     return Ok(false);
                 }
-                advance(w, run, now, &channels)
+                advance(w, run, now, &channels, business.as_deref())
             })
             .await?;
         if sent {
@@ -515,7 +690,13 @@ pub(crate) fn cancel_chat_runs(w: &W, chat: &Chat, why: &str) -> Result<()> {
 }
 
 /// Run the steps of `run` from where it stands. Returns whether a message was queued.
-fn advance(w: &W, old: Run, now: i64, channels: &super::Channels) -> Result<bool> {
+fn advance(
+    w: &W,
+    old: Run,
+    now: i64,
+    channels: &super::Channels,
+    business: Option<&Business>,
+) -> Result<bool> {
     let mut run = old.clone();
     let Some(f) = db_auto::funnel(w, run.funnel_id)? else {
         end_run(
@@ -634,38 +815,14 @@ fn advance(w: &W, old: Run, now: i64, channels: &super::Channels) -> Result<bool
                     path = None;
                     break;
                 } else {
-                    let m = db::append_message(
+                    queue_bot(
                         w,
                         &mut chat,
                         &mut contact,
-                        Message {
-                            id: 0,
-                            chat_id: 0,
-                            kind: Kind::Bot,
-                            text: body,
-                            attachments: vec![],
-                            author: None,
-                            created_ms: now,
-                            status: Some(Status::Queued),
-                            error: None,
-                            edited: false,
-                            mentions: vec![],
-                            event: Some(format!("funnel:{}", f.name)),
-                            external_id: None,
-                        },
+                        body,
+                        &format!("funnel:{}", f.name),
+                        now,
                     )?;
-                    db::enqueue(
-                        w,
-                        &Delivery {
-                            message_id: m.id,
-                            chat_id: chat.id,
-                            attempts: 0,
-                            due_ms: now,
-                            last_error: None,
-                            parts_sent: 0,
-                        },
-                    )?;
-                    emit_message(w, true, contact.id, &m)?;
                     queued = true;
                 }
             }
@@ -807,6 +964,41 @@ fn advance(w: &W, old: Run, now: i64, channels: &super::Channels) -> Result<bool
                 )?;
                 next = None;
             }
+            Step::DelayUntil { .. } | Step::DelayBusinessHours if business.is_some() => {
+                let Some(b) = business else { break };
+                let (due, what) = match step {
+                    Step::DelayUntil { at } => (
+                        crate::domain::hours::next_time_of_day(&b.hours.tz, now, *at),
+                        format!("until {at}"),
+                    ),
+                    _ => (b.hours.next_open(now), "until business hours".to_string()),
+                };
+                let Some(due) = due else {
+                    state = RunState::Stopped {
+                        reason: "the business hours never open".into(),
+                    };
+                    path = None;
+                    break;
+                };
+                if due > now {
+                    system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!("{label}: waiting {what}"),
+                        now,
+                    )?;
+                    match next {
+                        Some(n) => {
+                            state = RunState::Waiting { due_ms: due };
+                            path = Some(n);
+                        }
+                        None => state = RunState::Done,
+                    }
+                    break;
+                }
+            }
             Step::DelayUntil { .. }
             | Step::DelayBusinessHours
             | Step::Assign { .. }
@@ -845,4 +1037,73 @@ fn advance(w: &W, old: Run, now: i64, channels: &super::Channels) -> Result<bool
     w.emit(None, Event::ContactUpdated(contact.clone()))?;
     emit_row(w, &contact, channels)?;
     Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn the_away_reply_comes_once_per_closed_period() {
+        let c = BusinessHoursConfig {
+            time_zone: "Europe/Moscow".into(),
+            monday: vec!["09:00-18:00".into()],
+            tuesday: vec!["09:00-18:00".into()],
+            away_message: Some("We answer from 9:00, {client.name}".into()),
+            ..Default::default()
+        };
+        let b = Business::from_config(&c).unwrap();
+        let h = &b.hours;
+        // Monday 2026-12-07, Moscow is UTC+3.
+        let mon_evening = ms("2026-12-07T17:00:00Z"); // 20:00 local
+        assert!(
+            away_again(h, None, mon_evening),
+            "first message after closing"
+        );
+        assert!(
+            !away_again(h, Some(mon_evening), ms("2026-12-07T19:00:00Z")),
+            "not again the same night"
+        );
+        assert!(
+            !away_again(h, None, ms("2026-12-07T08:00:00Z")),
+            "never while open (11:00 local)"
+        );
+        assert!(
+            away_again(h, Some(mon_evening), ms("2026-12-08T16:00:00Z")),
+            "Tuesday evening: the hours opened since"
+        );
+    }
+
+    #[test]
+    fn business_hours_config_errors_name_the_key() {
+        let bad = |c: BusinessHoursConfig| Business::from_config(&c).unwrap_err().to_string();
+        let base = BusinessHoursConfig {
+            time_zone: "Europe/Moscow".into(),
+            ..Default::default()
+        };
+        let e = bad(BusinessHoursConfig {
+            friday: vec!["9 to 5".into()],
+            ..base.clone()
+        });
+        assert!(e.contains("business_hours.friday[0]"), "{e}");
+        let e = bad(BusinessHoursConfig {
+            time_zone: "Mars/Olympus".into(),
+            ..base.clone()
+        });
+        assert!(e.contains("business_hours.time_zone"), "{e}");
+        let e = bad(BusinessHoursConfig {
+            holidays: vec!["31.12.2026".into()],
+            ..base.clone()
+        });
+        assert!(e.contains("business_hours.holidays[0]"), "{e}");
+        let e = bad(BusinessHoursConfig {
+            away_message: Some("Hi {client.nmae}".into()),
+            ..base
+        });
+        assert!(e.contains("business_hours.away_message"), "{e}");
+    }
 }

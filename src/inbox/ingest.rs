@@ -104,6 +104,7 @@ impl Inbox {
         let channels = self.channels.clone();
         let funnels = self.live_funnels();
         let any_funnel = !funnels.is_empty();
+        let business = self.business.clone();
         let r = self
             .store
             .write(move |w| {
@@ -159,6 +160,9 @@ impl Inbox {
                     };
                     super::automation::on_fired(w, &funnels, &fired, &mut chat, &mut contact, now)?;
                 }
+                if let Some(b) = &business {
+                    super::automation::away_reply(w, b, &mut chat, &mut contact, now)?;
+                }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
                 emit_row(w, &contact, &channels)?;
@@ -172,6 +176,9 @@ impl Inbox {
             .await?;
         if any_funnel && !r.duplicate {
             self.automation_wake.notify_one();
+        }
+        if self.business.is_some() && !r.duplicate {
+            self.outbox_wake.notify_one();
         }
         Ok(r)
     }

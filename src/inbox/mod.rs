@@ -78,6 +78,8 @@ pub struct Inbox {
     pub automation_wake: Arc<Notify>,
     /// The enabled funnels, for the triggers.
     funnels: Arc<automation::Funnels>,
+    /// Business hours and the away reply, when configured.
+    pub business: Option<Arc<automation::Business>>,
 }
 
 impl Inbox {
@@ -93,6 +95,7 @@ impl Inbox {
             hub,
             automation_wake: Arc::new(Notify::new()),
             funnels: Arc::default(),
+            business: None,
         }
     }
 

@@ -67,7 +67,7 @@ async fn a_keyword_funnel_with_a_delay_sends_both_messages_in_order_once() {
         .await;
     let chat = r["chat_id"].clone();
 
-    let got = fake.wait_for(5, |r| bot_texts(r).len() >= 1).await;
+    let got = fake.wait_for(5, |r| !bot_texts(r).is_empty()).await;
     assert_eq!(
         bot_texts(&got),
         vec!["Hello, Ирина!"],
@@ -282,4 +282,60 @@ async fn a_condition_takes_its_branch_and_bad_funnels_are_refused_naming_the_ste
         .send("DELETE", &format!("/api/v1/funnels/{id}"), None)
         .await;
     assert_eq!(st, 204);
+}
+
+#[tokio::test]
+async fn outside_business_hours_the_away_reply_comes_once_and_delays_wait_for_the_hours() {
+    let fake = Fake::start(&[]).await;
+    // Open only on a holiday-free day that never comes around in this test: closed now.
+    let cfg = format!(
+        "{}[business_hours]\ntime_zone = \"Europe/Moscow\"\nholidays = [\"2026-12-31\"]\naway_message = \"We are closed, {{client.name}}. We answer in business hours.\"\n",
+        api_channel("crm", Some(&fake.url("/cb")))
+    );
+    let app = TestApp::spawn_with(&cfg).await;
+    app.add_manager("boss", "admin").await;
+    let boss = app.login("boss").await;
+    let r = app.client_says("a1", "Лев", "m-1", "anyone there?").await;
+    let got = fake.wait_for(5, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(
+        bot_texts(&got),
+        vec!["We are closed, Лев. We answer in business hours."]
+    );
+    app.client_says("a1", "Лев", "m-2", "hello?").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        bot_texts(&fake.requests()).len(),
+        1,
+        "once per closed period"
+    );
+
+    // With [business_hours] set, "until business hours" is accepted; with no hours at all
+    // the run cannot be scheduled and stops, saying why.
+    let id = funnel(
+        &boss,
+        json!({"name": "Tomorrow", "trigger": {"kind": "manual"},
+               "steps": [{"kind": "delay_business_hours"}, {"kind": "send", "text": "Good morning"}]}),
+    )
+    .await;
+    let (st, run) = boss
+        .post(
+            &format!("/api/v1/funnels/{id}/start"),
+            json!({"contact_id": r["contact_id"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{run}");
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        let (_, runs) = boss
+            .get(&format!("/api/v1/contacts/{}/runs", r["contact_id"]))
+            .await;
+        state = runs["items"][0].clone();
+        if state["state"] != "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state["state"], "stopped", "{state}");
+    assert_eq!(state["reason"], "the business hours never open");
+    assert_eq!(bot_texts(&fake.requests()).len(), 1, "nothing more sent");
 }
