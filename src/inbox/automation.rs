@@ -114,6 +114,14 @@ impl Business {
     }
 }
 
+/// A chat template's text by name (case-insensitive).
+fn template_text<'a>(templates: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    templates
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, t)| t.as_str())
+}
+
 /// What fired, for the funnels listening to it.
 pub(crate) enum Fired<'a> {
     /// A client's message; `first` when it is their first in this chat.
@@ -139,8 +147,19 @@ pub struct FunnelView {
 
 /// Step kinds this server cannot carry out yet; a funnel using them is refused (422) rather
 /// than accepted and silently skipped.
-fn unsupported(f: &Funnel, business: bool) -> Result<()> {
+fn unsupported(f: &Funnel, business: bool, templates: &[(String, String)]) -> Result<()> {
     for (path, step) in f.walk() {
+        if let Step::Send {
+            template: Some(name),
+            ..
+        } = step
+            && template_text(templates, name).is_none()
+        {
+            return Err(Error::invalid(
+                format!("{}.template", path.field()),
+                format!("no chat template {name:?} (Variables lists them)"),
+            ));
+        }
         let why = match step {
             Step::DelayUntil { .. } | Step::DelayBusinessHours if !business => {
                 "needs [business_hours] (at least time_zone) in the config file"
@@ -421,7 +440,7 @@ impl Inbox {
     /// Store a new funnel from its JSON body (validated; 422 names the step).
     pub async fn create_funnel(&self, body: serde_json::Value) -> Result<Funnel> {
         let mut f = auto::validate(&auto::parse(&body)?)?;
-        unsupported(&f, self.business.is_some())?;
+        unsupported(&f, self.business.is_some(), &self.templates)?;
         let now = store::now_ms();
         f.created_ms = now;
         f.updated_ms = now;
@@ -441,13 +460,14 @@ impl Inbox {
     /// have are stopped (they cannot be placed in a funnel that changed under them).
     pub async fn update_funnel(&self, id: u64, patch: serde_json::Value) -> Result<Funnel> {
         let business = self.business.is_some();
+        let templates = self.templates.clone();
         let f = self
             .store
             .write(move |w| {
                 let old = db_auto::funnel(w, id)?
                     .ok_or_else(|| Error::NotFound(format!("funnel {id}")))?;
                 let mut f = old.patched(&patch)?;
-                unsupported(&f, business)?;
+                unsupported(&f, business, &templates)?;
                 f.updated_ms = store::now_ms();
                 db_auto::put_funnel(w, &mut f)?;
                 if f.steps != old.steps {
@@ -622,6 +642,7 @@ impl Inbox {
     pub async fn advance_run(&self, run_id: u64) -> Result<()> {
         let channels = self.channels.clone();
         let business = self.business.clone();
+        let templates = self.templates.clone();
         let sent = self
             .store
             .write(move |w| {
@@ -635,7 +656,7 @@ impl Inbox {
                 if due_ms > now {
                     return Ok(false);
                 }
-                advance(w, run, now, &channels, business.as_deref())
+                advance(w, run, now, &channels, business.as_deref(), &templates)
             })
             .await?;
         if sent {
@@ -696,6 +717,7 @@ fn advance(
     now: i64,
     channels: &super::Channels,
     business: Option<&Business>,
+    templates: &[(String, String)],
 ) -> Result<bool> {
     let mut run = old.clone();
     let Some(f) = db_auto::funnel(w, run.funnel_id)? else {
@@ -759,7 +781,12 @@ fn advance(
         };
         let mut next = f.next_after(&at);
         match step {
-            Step::Send { text, .. } => {
+            Step::Send { text, template } => {
+                // The template as it is now; the step's own text if it was deleted since.
+                let text = template
+                    .as_deref()
+                    .and_then(|n| template_text(templates, n))
+                    .unwrap_or(text);
                 let vars = auto::Vars::of(&contact, None);
                 let body = normalise::text(&auto::render(text, &vars), super::reply::MAX_TEXT);
                 if chat.bot_disabled {

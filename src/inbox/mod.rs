@@ -80,6 +80,8 @@ pub struct Inbox {
     funnels: Arc<automation::Funnels>,
     /// Business hours and the away reply, when configured.
     pub business: Option<Arc<automation::Business>>,
+    /// Chat templates (name, text) funnels' send steps may name.
+    pub templates: Arc<Vec<(String, String)>>,
 }
 
 impl Inbox {
@@ -96,6 +98,7 @@ impl Inbox {
             automation_wake: Arc::new(Notify::new()),
             funnels: Arc::default(),
             business: None,
+            templates: Arc::default(),
         }
     }
 

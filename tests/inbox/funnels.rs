@@ -339,3 +339,33 @@ async fn outside_business_hours_the_away_reply_comes_once_and_delays_wait_for_th
     assert_eq!(state["reason"], "the business hours never open");
     assert_eq!(bot_texts(&fake.requests()).len(), 1, "nothing more sent");
 }
+
+#[tokio::test]
+async fn a_send_step_may_name_a_chat_template() {
+    let fake = Fake::start(&[]).await;
+    let cfg = format!(
+        "{}[[templates]]\nname = \"Greeting\"\ntext = \"Hello, {{client.name}}! How can we help?\"\n",
+        api_channel("crm", Some(&fake.url("/cb")))
+    );
+    let app = TestApp::spawn_with(&cfg).await;
+    app.add_manager("boss", "admin").await;
+    let boss = app.login("boss").await;
+    let (st, e) = boss
+        .post(
+            "/api/v1/funnels",
+            json!({"name": "T", "trigger": {"kind": "manual"},
+                   "steps": [{"kind": "send", "template": "Nope", "text": ""}]}),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e.to_string().contains("steps[0].template"), "{e}");
+    funnel(
+        &boss,
+        json!({"name": "Hi", "trigger": {"kind": "keyword", "keywords": ["hi"]},
+               "steps": [{"kind": "send", "template": "greeting", "text": ""}]}),
+    )
+    .await;
+    app.client_says("t1", "Маша", "m-1", "hi").await;
+    let got = fake.wait_for(5, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(bot_texts(&got), vec!["Hello, Маша! How can we help?"]);
+}
