@@ -298,6 +298,13 @@ pub async fn start(config: Config) -> Result<Running> {
             Ok(())
         }));
     }
+    {
+        let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::automation::broadcasts::run(inbox, stop_rx).await;
+            Ok(())
+        }));
+    }
 
     tasks.push(tokio::spawn({
         let sweep = crate::channels::widget::sweep(

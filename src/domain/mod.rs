@@ -1,6 +1,7 @@
 //! Plain types and rules, no I/O.
 
 pub mod automation;
+pub mod broadcast;
 pub mod event;
 pub mod filter;
 pub mod hours;

@@ -116,6 +116,14 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
                 .delete(api::funnels::delete),
         )
         .at("/funnels/:id/start", post(api::funnels::start))
+        .at(
+            "/broadcasts",
+            get(api::broadcasts::list).post(api::broadcasts::create),
+        )
+        .at("/broadcasts/:id", get(api::broadcasts::get))
+        .at("/broadcasts/:id/pause", post(api::broadcasts::pause))
+        .at("/broadcasts/:id/resume", post(api::broadcasts::resume))
+        .at("/broadcasts/:id/cancel", post(api::broadcasts::cancel))
         .at("/contacts/:id/dialogs", post(dialogs::open))
         .at("/tasks/:id", patch(tasks::patch))
         .at("/dialogs/:id/close", post(dialogs::close))

@@ -429,3 +429,44 @@ pub fn run_json(r: &crate::domain::automation::Run, funnel_name: &str) -> Value 
         "updated_ms": r.updated_ms,
     })
 }
+
+/// A broadcast, and what became of its clients when the report is given.
+pub fn broadcast_json(
+    b: &crate::domain::broadcast::Broadcast,
+    report: Option<&crate::inbox::broadcasts::Report>,
+) -> Value {
+    use crate::domain::broadcast::Payload;
+    let (kind, what) = match &b.payload {
+        Payload::Text(t) => ("text", json!(t)),
+        Payload::Template(n) => ("template", json!(n)),
+        Payload::Funnel(f) => ("funnel", json!(f)),
+    };
+    let mut v = json!({
+        "id": b.id,
+        "name": b.name,
+        "state": b.state.as_str(),
+        kind: what,
+        "total": b.total,
+        "handled": b.handled,
+        "created_ms": b.created_ms,
+        "created_by": b.created_by,
+        "finished_ms": b.finished_ms,
+    });
+    if let (Some(r), Value::Object(m)) = (report, &mut v) {
+        let reasons: Vec<Value> = r
+            .reasons
+            .iter()
+            .map(|(why, n)| json!({"reason": why, "count": n}))
+            .collect();
+        m.insert(
+            "counts".into(),
+            json!({
+                "pending": r.pending, "queued": r.queued, "sent": r.sent,
+                "delivered": r.delivered, "read": r.read, "failed": r.failed,
+                "started": r.started, "skipped": r.skipped,
+            }),
+        );
+        m.insert("reasons".into(), json!(reasons));
+    }
+    v
+}

@@ -264,15 +264,16 @@ fn system(
     emit_message(w, true, contact.id, &m)
 }
 
-/// A bot message stored and queued for delivery in the same transaction, with its live event.
-fn queue_bot(
+/// A bot message stored and queued for delivery in the same transaction, with its live
+/// event; returns its id.
+pub(crate) fn queue_bot(
     w: &W,
     chat: &mut Chat,
     contact: &mut Contact,
     text: String,
     event: &str,
     now: i64,
-) -> Result<()> {
+) -> Result<u64> {
     let m = db::append_message(
         w,
         chat,
@@ -304,7 +305,8 @@ fn queue_bot(
             parts_sent: 0,
         },
     )?;
-    emit_message(w, true, contact.id, &m)
+    emit_message(w, true, contact.id, &m)?;
+    Ok(m.id)
 }
 
 /// The away reply (B4) to a client who writes while the business is closed: once per closed

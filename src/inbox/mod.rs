@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod blobs;
+pub mod broadcasts;
 pub mod channel_io;
 pub mod clients;
 pub mod demo;
@@ -76,6 +77,8 @@ pub struct Inbox {
     pub hub: Arc<Hub>,
     /// Wakes the funnel scheduler when a run becomes due now.
     pub automation_wake: Arc<Notify>,
+    /// Wakes the broadcast sender when a broadcast starts or resumes.
+    pub broadcast_wake: Arc<Notify>,
     /// The enabled funnels, for the triggers.
     funnels: Arc<automation::Funnels>,
     /// Business hours and the away reply, when configured.
@@ -96,6 +99,7 @@ impl Inbox {
             outbox_wake: Arc::new(Notify::new()),
             hub,
             automation_wake: Arc::new(Notify::new()),
+            broadcast_wake: Arc::new(Notify::new()),
             funnels: Arc::default(),
             business: None,
             templates: Arc::default(),

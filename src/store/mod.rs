@@ -5,6 +5,7 @@
 
 pub mod automation;
 pub mod backup;
+pub mod broadcasts;
 pub mod channels;
 pub mod codec;
 mod error;

@@ -93,6 +93,11 @@ pub const RUNS_DUE: Table = TableDefinition::new("duems_runid");
 /// funnel id ++ contact id → (hour start ms, sends in that hour): the per-client send cap
 pub const FUNNEL_SENDS: Table = TableDefinition::new("funnelcontact_sends");
 
+/// broadcast id → broadcast (B3)
+pub const BROADCASTS: Table = TableDefinition::new("broadcastid_broadcast");
+/// broadcast id ++ contact id → what became of that client
+pub const BROADCAST_TARGETS: Table = TableDefinition::new("broadcastcontact_target");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -141,4 +146,6 @@ pub const ALL: &[Table] = &[
     FUNNEL_RUNS,
     RUNS_DUE,
     FUNNEL_SENDS,
+    BROADCASTS,
+    BROADCAST_TARGETS,
 ];

@@ -369,3 +369,142 @@ async fn a_send_step_may_name_a_chat_template() {
     let got = fake.wait_for(5, |r| !bot_texts(r).is_empty()).await;
     assert_eq!(bot_texts(&got), vec!["Hello, Маша! How can we help?"]);
 }
+
+/// Wait until the broadcast's report satisfies `pred`.
+async fn report_until(boss: &Browser, id: &Value, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (_, b) = boss.get(&format!("/api/v1/broadcasts/{id}")).await;
+        if pred(&b) {
+            return b;
+        }
+        last = b;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("broadcast report never got there: {last}");
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_the_filter_skips_whom_it_must_and_can_be_paused_and_cancelled() {
+    let (app, fake, boss) = setup().await;
+    for (ext, name) in [("b1", "Анна"), ("b2", "Борис"), ("b3", "Вика")] {
+        app.client_says(ext, name, &format!("m-{ext}"), "hi").await;
+    }
+    let (_, list) = boss.get("/api/v1/contacts").await;
+    let ids: Vec<u64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    for id in &ids {
+        boss.post(
+            &format!("/api/v1/contacts/{id}/tags"),
+            json!({"tag": "vip"}),
+        )
+        .await;
+    }
+    // Вика's chat takes no bot messages: she is skipped, with the reason in the report.
+    app.wait_search().await;
+    let (_, rows) = boss.get("/api/v1/chats").await;
+    let vika_chat = rows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Вика")
+        .map(|r| r["default_chat_id"].clone())
+        .unwrap();
+    boss.send(
+        "PATCH",
+        &format!("/api/v1/chats/{vika_chat}"),
+        Some(json!({"bot_disabled": true})),
+    )
+    .await;
+    app.wait_search().await;
+
+    let (st, b) = boss
+        .post(
+            "/api/v1/broadcasts",
+            json!({"name": "Sale", "filter": {"conditions": [{"field": "tag", "op": "is", "value": "vip"}]},
+                   "text": "Sale today, {client.name}!"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert_eq!(b["total"], 3);
+    let r = report_until(&boss, &b["id"], |r| {
+        r["state"] == "done" && r["counts"]["sent"].as_u64() == Some(2)
+    })
+    .await;
+    assert_eq!(r["counts"]["skipped"], 1, "{r}");
+    assert_eq!(
+        r["reasons"][0]["reason"],
+        "bot messages are off in the chat"
+    );
+    let mut sent = bot_texts(&fake.requests());
+    sent.sort();
+    assert_eq!(sent, vec!["Sale today, Анна!", "Sale today, Борис!"]);
+
+    // Bad input: no audience, two payloads, an unknown template.
+    let (st, _) = boss
+        .post("/api/v1/broadcasts", json!({"text": "to whom?"}))
+        .await;
+    assert_eq!(st, 422);
+    let (st, _) = boss
+        .post(
+            "/api/v1/broadcasts",
+            json!({"filter": {"has_phone": false}, "text": "a", "template": "b"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+
+    // Pause, resume and cancel, on enough clients that the pace leaves time to act.
+    for i in 0..150 {
+        app.client_says(
+            &format!("p{i}"),
+            &format!("Client {i}"),
+            &format!("mp-{i}"),
+            "hi",
+        )
+        .await;
+    }
+    app.wait_search().await;
+    let (st, b) = boss
+        .post(
+            "/api/v1/broadcasts",
+            json!({"filter": {"messengers": ["api"]}, "text": "News"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let id = b["id"].clone();
+    let (st, p) = boss
+        .post(&format!("/api/v1/broadcasts/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{p}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, a) = boss.get(&format!("/api/v1/broadcasts/{id}")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, c) = boss.get(&format!("/api/v1/broadcasts/{id}")).await;
+    assert_eq!(a["state"], "paused");
+    assert_eq!(a["handled"], c["handled"], "nothing sent while paused");
+    assert!(c["handled"].as_u64().unwrap() < 153, "{c}");
+    boss.post(&format!("/api/v1/broadcasts/{id}/resume"), json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (st, x) = boss
+        .post(&format!("/api/v1/broadcasts/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(st, 200, "{x}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, d) = boss.get(&format!("/api/v1/broadcasts/{id}")).await;
+    let (_, e) = boss.get(&format!("/api/v1/broadcasts/{id}")).await;
+    assert_eq!(d["state"], "cancelled");
+    assert_eq!(d["handled"], e["handled"], "nothing after cancel");
+    assert!(
+        d["counts"]["pending"].as_u64().unwrap() > 0,
+        "cancelled before the end: {d}"
+    );
+    let (st, _) = boss
+        .post(&format!("/api/v1/broadcasts/{id}/resume"), json!({}))
+        .await;
+    assert_eq!(st, 409, "a cancelled broadcast stays cancelled");
+}

@@ -33,7 +33,7 @@ fn uncommented_example() -> String {
     text.lines()
         .map(|l| match l.strip_prefix("# ") {
             Some(rest)
-                if rest.starts_with("[[")
+                if rest.starts_with('[')
                     || rest.split_once(" = ").is_some_and(|(k, _)| {
                         k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                     }) =>

@@ -150,6 +150,13 @@ pub const MATRIX: &[Row] = &[
     row("GET /api/v1/contacts/{id}/runs", "/api/v1/contacts/<contact>/runs", Session, OK),
     // 404: no such run or funnel in the fixture; the check is who gets past auth.
     row("POST /api/v1/runs/{id}/stop", "/api/v1/runs/999999/stop", Session, &[200, 404]),
+    row("GET /api/v1/broadcasts", "/api/v1/broadcasts", Session, OK),
+    row("POST /api/v1/broadcasts", "/api/v1/broadcasts", Admin, CREATED)
+        .json(r#"{"filter":{"has_phone":true},"text":"matrix <uniq>"}"#),
+    row("GET /api/v1/broadcasts/{id}", "/api/v1/broadcasts/999999", Session, &[200, 404]),
+    row("POST /api/v1/broadcasts/{id}/pause", "/api/v1/broadcasts/999999/pause", Admin, &[200, 404]),
+    row("POST /api/v1/broadcasts/{id}/resume", "/api/v1/broadcasts/999999/resume", Admin, &[200, 404]),
+    row("POST /api/v1/broadcasts/{id}/cancel", "/api/v1/broadcasts/999999/cancel", Admin, &[200, 404]),
     row("GET /api/v1/funnels", "/api/v1/funnels", Session, OK),
     row("POST /api/v1/funnels", "/api/v1/funnels", Admin, CREATED)
         .json(r#"{"name":"Matrix <uniq>","trigger":{"kind":"manual"},"steps":[{"kind":"send","text":"hi"}]}"#),

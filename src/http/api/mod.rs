@@ -1,5 +1,6 @@
 //! REST resources under `/api/v1`, one file per resource.
 
+pub mod broadcasts;
 pub mod chats;
 pub mod contacts;
 pub mod dialogs;

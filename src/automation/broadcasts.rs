@@ -1,0 +1,102 @@
+//! The broadcast sender (B3): hands each running broadcast's next clients to the inbox, one
+//! at a time, no faster than each platform takes messages (`domain::broadcast::per_second`,
+//! a token bucket per channel kind). What was sent is recorded per client in the store, so
+//! after a restart the sender carries on with the next client.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::domain::broadcast::per_second;
+use crate::inbox::Inbox;
+
+/// Clients read per broadcast per round.
+const BATCH: usize = 200;
+
+/// A bucket of send tokens per channel kind, refilled at the platform's rate (one second's
+/// worth at most, so a pause does not turn into a burst).
+#[derive(Default)]
+struct Pace(HashMap<String, (f64, Instant)>);
+
+impl Pace {
+    /// How long to wait before the next send on `kind`; takes the token when it is zero.
+    fn wait(&mut self, kind: &str) -> Duration {
+        let rate = f64::from(per_second(kind));
+        let now = Instant::now();
+        let (tokens, at) = self.0.entry(kind.to_string()).or_insert((rate, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - *tokens) / rate)
+        }
+    }
+}
+
+/// Send until the server stops.
+pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
+    let mut pace = Pace::default();
+    loop {
+        let work = match inbox.broadcast_work(BATCH).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!("broadcasts: cannot read what is next: {e}");
+                Vec::new()
+            }
+        };
+        let mut did = false;
+        for (id, contacts) in work {
+            for c in contacts {
+                let kind = inbox
+                    .broadcast_channel(c)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                loop {
+                    let d = pace.wait(&kind);
+                    if d.is_zero() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+                if let Err(e) = inbox.broadcast_send(id, c).await {
+                    tracing::warn!("broadcast {id}: client {c}: {e}");
+                }
+                did = true;
+            }
+        }
+        if did {
+            continue;
+        }
+        tokio::select! {
+            _ = inbox.broadcast_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_keeps_to_the_platform_rate() {
+        let mut p = Pace::default();
+        let free = (0..25).filter(|_| p.wait("telegram").is_zero()).count();
+        assert_eq!(free, 25, "a second's worth at once");
+        let d = p.wait("telegram");
+        assert!(
+            d > Duration::ZERO && d <= Duration::from_millis(41),
+            "{d:?}"
+        );
+        assert!(p.wait("api").is_zero(), "each platform has its own bucket");
+    }
+}

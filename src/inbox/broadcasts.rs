@@ -1,0 +1,371 @@
+//! Broadcasts (B3) as use cases: create one for a list of clients (the HTTP layer resolves
+//! the filter with the search index), send to one client at a time (`automation::broadcasts`
+//! paces the calls per platform), pause, resume, cancel, and report what became of each.
+//! Each client's send is one transaction that also records it, so a restart neither skips
+//! nor repeats anyone.
+
+use super::{Inbox, emit_row};
+use crate::domain::automation::{Run, RunState};
+use crate::domain::broadcast::{Broadcast, BroadcastState, Payload, Target};
+use crate::domain::inbox::Status;
+use crate::domain::manager::ManagerId;
+use crate::domain::normalise;
+use crate::error::{Error, Result};
+use crate::store::automation as db_auto;
+use crate::store::broadcasts as db_b;
+use crate::store::inbox::{self as db, InboxReads};
+use crate::store::{self, W};
+
+/// How many clients one broadcast may reach.
+pub const MAX_TARGETS: usize = 1_000_000;
+
+/// What became of a broadcast's clients.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub pending: u64,
+    pub queued: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    pub started: u64,
+    pub skipped: u64,
+    /// Reasons for failures and skips, with how many clients each.
+    pub reasons: Vec<(String, u64)>,
+}
+
+fn add_reason(reasons: &mut Vec<(String, u64)>, why: &str) {
+    match reasons.iter_mut().find(|(r, _)| r == why) {
+        Some((_, n)) => *n += 1,
+        None => reasons.push((why.to_string(), 1)),
+    }
+}
+
+/// Handle one client of a running broadcast in `chat_id`: queue the message or start the
+/// funnel, or record why not. Returns whether a message was queued.
+fn send_one(
+    w: &W,
+    b: &Broadcast,
+    contact_id: u64,
+    templates: &[(String, String)],
+    channels: &super::Channels,
+) -> Result<bool> {
+    let skip = |why: &str| -> Result<bool> {
+        db_b::put_target(w, b.id, contact_id, &Target::Skipped { reason: why.into() })?;
+        Ok(false)
+    };
+    let Some(before) = w.contact(contact_id)? else {
+        return skip("the client was deleted");
+    };
+    let mut contact = before.clone();
+    let Some(mut chat) = w
+        .contact_chats(contact_id)?
+        .into_iter()
+        .filter(|c| !c.disabled)
+        .max_by_key(|c| c.last_inbound_ms)
+    else {
+        return skip("no chat that takes bot messages");
+    };
+    if contact.blacklisted {
+        return skip("the client is blacklisted");
+    }
+    if chat.bot_disabled {
+        return skip("bot messages are off in the chat");
+    }
+    if chat.unreachable {
+        return skip("the client cannot be reached");
+    }
+    let now = store::now_ms();
+    let queued = match &b.payload {
+        Payload::Text(_) | Payload::Template(_) => {
+            let text = match &b.payload {
+                Payload::Template(name) => {
+                    match templates.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                        Some((_, t)) => t.clone(),
+                        None => return skip("the template was removed"),
+                    }
+                }
+                Payload::Text(t) => t.clone(),
+                Payload::Funnel(_) => String::new(),
+            };
+            let vars = crate::domain::automation::Vars::of(&contact, None);
+            let body = normalise::text(
+                &crate::domain::automation::render(&text, &vars),
+                super::reply::MAX_TEXT,
+            );
+            if body.is_empty() {
+                return skip("the message is empty for this client");
+            }
+            let m = super::automation::queue_bot(
+                w,
+                &mut chat,
+                &mut contact,
+                body,
+                &format!("broadcast:{}", b.id),
+                now,
+            )?;
+            db_b::put_target(
+                w,
+                b.id,
+                contact_id,
+                &Target::Queued {
+                    chat_id: chat.id,
+                    message_id: m,
+                },
+            )?;
+            true
+        }
+        Payload::Funnel(fid) => {
+            let Some(f) = db_auto::funnel(w, *fid)? else {
+                return skip("the funnel was deleted");
+            };
+            if db_auto::contact_runs(w, contact_id)?
+                .iter()
+                .any(|r| r.funnel_id == f.id && r.state.is_active())
+            {
+                return skip("already in the funnel");
+            }
+            let Some(first) = f.first() else {
+                return skip("the funnel has no steps");
+            };
+            let mut run = Run {
+                id: 0,
+                funnel_id: f.id,
+                contact_id,
+                chat_id: Some(chat.id),
+                path: first,
+                state: RunState::Waiting { due_ms: now },
+                started_ms: now,
+                updated_ms: now,
+            };
+            db_auto::put_run(w, None, &mut run)?;
+            db_b::put_target(w, b.id, contact_id, &Target::Started { run_id: run.id })?;
+            false
+        }
+    };
+    db::put_chat(w, &chat)?;
+    db::put_contact(w, Some(&before), &contact)?;
+    emit_row(w, &contact, channels)?;
+    Ok(queued)
+}
+
+impl Inbox {
+    /// A broadcast of `payload` to `contacts` (the filter's matches), started at once.
+    pub async fn create_broadcast(
+        &self,
+        manager: ManagerId,
+        name: String,
+        payload: Payload,
+        mut contacts: Vec<u64>,
+    ) -> Result<Broadcast> {
+        let name = normalise::text(&name, 100);
+        match &payload {
+            Payload::Text(t) => {
+                if normalise::text(t, super::reply::MAX_TEXT).is_empty() {
+                    return Err(Error::invalid("text", "write something"));
+                }
+                crate::domain::automation::check_template(t)
+                    .map_err(|m| Error::invalid("text", m))?;
+            }
+            Payload::Template(n) => {
+                if !self
+                    .templates
+                    .iter()
+                    .any(|(t, _)| t.eq_ignore_ascii_case(n))
+                {
+                    return Err(Error::invalid(
+                        "template",
+                        format!("no chat template {n:?} (Variables lists them)"),
+                    ));
+                }
+            }
+            Payload::Funnel(_) => {}
+        }
+        if contacts.len() > MAX_TARGETS {
+            return Err(Error::invalid(
+                "filter",
+                format!("matches more than {MAX_TARGETS} clients"),
+            ));
+        }
+        contacts.sort_unstable();
+        contacts.dedup();
+        let b = self
+            .store
+            .write(move |w| {
+                if let Payload::Funnel(fid) = &payload
+                    && db_auto::funnel(w, *fid)?.is_none()
+                {
+                    return Err(Error::invalid("funnel", format!("no funnel {fid}")));
+                }
+                let mut b = Broadcast {
+                    id: 0,
+                    name: name.clone(),
+                    payload: payload.clone(),
+                    state: BroadcastState::Running,
+                    total: contacts.len() as u64,
+                    handled: 0,
+                    cursor: 0,
+                    created_ms: store::now_ms(),
+                    created_by: manager.0,
+                    finished_ms: None,
+                };
+                if contacts.is_empty() {
+                    b.state = BroadcastState::Done;
+                    b.finished_ms = Some(b.created_ms);
+                }
+                db_b::put_broadcast(w, &mut b)?;
+                for c in &contacts {
+                    db_b::put_target(w, b.id, *c, &Target::Pending)?;
+                }
+                Ok(b)
+            })
+            .await?;
+        self.broadcast_wake.notify_one();
+        Ok(b)
+    }
+
+    pub async fn broadcasts(&self) -> Result<Vec<Broadcast>> {
+        self.store.query(db_b::broadcasts).await
+    }
+
+    /// A broadcast and what became of its clients (their messages' statuses as of now).
+    pub async fn broadcast_report(&self, id: u64) -> Result<(Broadcast, Report)> {
+        self.store
+            .query(move |r| {
+                let b = db_b::broadcast(r, id)?
+                    .ok_or_else(|| Error::NotFound(format!("broadcast {id}")))?;
+                let mut rep = Report::default();
+                let mut after = None;
+                loop {
+                    let page = db_b::targets(r, id, after, 1000)?;
+                    let Some((last, _)) = page.last() else { break };
+                    after = Some(*last);
+                    for (_, t) in page {
+                        match t {
+                            Target::Pending => rep.pending += 1,
+                            Target::Started { .. } => rep.started += 1,
+                            Target::Skipped { reason } => {
+                                rep.skipped += 1;
+                                add_reason(&mut rep.reasons, &reason);
+                            }
+                            Target::Queued {
+                                chat_id,
+                                message_id,
+                            } => match r.message(chat_id, message_id)? {
+                                Some(m) => match m.status {
+                                    Some(Status::Sent) => rep.sent += 1,
+                                    Some(Status::Delivered) => rep.delivered += 1,
+                                    Some(Status::Read) => rep.read += 1,
+                                    Some(Status::Failed) => {
+                                        rep.failed += 1;
+                                        add_reason(
+                                            &mut rep.reasons,
+                                            m.error.as_deref().unwrap_or("failed"),
+                                        );
+                                    }
+                                    _ => rep.queued += 1,
+                                },
+                                None => rep.queued += 1,
+                            },
+                        }
+                    }
+                }
+                Ok((b, rep))
+            })
+            .await
+    }
+
+    /// Pause, resume or cancel a broadcast. Cancelled and finished ones stay as they are.
+    pub async fn set_broadcast_state(&self, id: u64, to: BroadcastState) -> Result<Broadcast> {
+        let b = self
+            .store
+            .write(move |w| {
+                let mut b = db_b::broadcast(w, id)?
+                    .ok_or_else(|| Error::NotFound(format!("broadcast {id}")))?;
+                if matches!(b.state, BroadcastState::Cancelled | BroadcastState::Done) {
+                    return Err(Error::Conflict(format!(
+                        "the broadcast is {} already",
+                        b.state.as_str()
+                    )));
+                }
+                b.state = to;
+                if to == BroadcastState::Cancelled {
+                    b.finished_ms = Some(store::now_ms());
+                }
+                db_b::put_broadcast(w, &mut b)?;
+                Ok(b)
+            })
+            .await?;
+        self.broadcast_wake.notify_one();
+        Ok(b)
+    }
+
+    /// Running broadcasts and up to `limit` of the clients each has next.
+    pub async fn broadcast_work(&self, limit: usize) -> Result<Vec<(u64, Vec<u64>)>> {
+        self.store
+            .query(move |r| {
+                let mut out = Vec::new();
+                for b in db_b::broadcasts(r)? {
+                    if b.state != BroadcastState::Running {
+                        continue;
+                    }
+                    let next: Vec<u64> = db_b::targets(r, b.id, Some(b.cursor), limit)?
+                        .into_iter()
+                        .filter(|(c, _)| *c > b.cursor || b.cursor == 0)
+                        .map(|(c, _)| c)
+                        .collect();
+                    out.push((b.id, next));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// The channel kind a broadcast would reach this client on (for pacing), if any.
+    pub async fn broadcast_channel(&self, contact_id: u64) -> Result<Option<String>> {
+        self.store
+            .query(move |r| {
+                Ok(r.contact_chats(contact_id)?
+                    .into_iter()
+                    .filter(|c| !c.disabled)
+                    .max_by_key(|c| c.last_inbound_ms)
+                    .map(|c| c.channel_kind))
+            })
+            .await
+    }
+
+    /// Handle the broadcast's next client, if it is still running and this is that client.
+    pub async fn broadcast_send(&self, id: u64, contact_id: u64) -> Result<()> {
+        let templates = self.templates.clone();
+        let channels = self.channels.clone();
+        let (queued, started) = self
+            .store
+            .write(move |w| {
+                let Some(mut b) = db_b::broadcast(w, id)? else {
+                    return Ok((false, false));
+                };
+                if b.state != BroadcastState::Running
+                    || !matches!(db_b::target(w, id, contact_id)?, Some(Target::Pending))
+                {
+                    return Ok((false, false));
+                }
+                let queued = send_one(w, &b, contact_id, &templates, &channels)?;
+                b.handled += 1;
+                b.cursor = b.cursor.max(contact_id);
+                if b.handled >= b.total {
+                    b.state = BroadcastState::Done;
+                    b.finished_ms = Some(store::now_ms());
+                }
+                db_b::put_broadcast(w, &mut b)?;
+                Ok((queued, matches!(b.payload, Payload::Funnel(_))))
+            })
+            .await?;
+        if queued {
+            self.outbox_wake.notify_one();
+        }
+        if started {
+            self.automation_wake.notify_one();
+        }
+        Ok(())
+    }
+}
