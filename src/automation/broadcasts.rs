@@ -48,15 +48,21 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
             }
         };
         let mut did = false;
-        for (id, contacts) in work {
+        for (id, paced, contacts) in work {
             for c in contacts {
-                let kind = inbox
-                    .broadcast_channel(c)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                loop {
+                let kind = if paced {
+                    inbox
+                        .broadcast_channel(c)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                // A funnel start sends nothing itself (its send steps go through the outbox
+                // one client at a time), so it is not paced.
+                while paced {
                     let d = pace.wait(&kind);
                     if d.is_zero() {
                         break;

@@ -300,8 +300,9 @@ impl Inbox {
         Ok(b)
     }
 
-    /// Running broadcasts and up to `limit` of the clients each has next.
-    pub async fn broadcast_work(&self, limit: usize) -> Result<Vec<(u64, Vec<u64>)>> {
+    /// Running broadcasts, whether their sends are paced (messages, not funnel starts), and
+    /// up to `limit` of the clients each has next.
+    pub async fn broadcast_work(&self, limit: usize) -> Result<Vec<(u64, bool, Vec<u64>)>> {
         self.store
             .query(move |r| {
                 let mut out = Vec::new();
@@ -314,7 +315,7 @@ impl Inbox {
                         .filter(|(c, _)| *c > b.cursor || b.cursor == 0)
                         .map(|(c, _)| c)
                         .collect();
-                    out.push((b.id, next));
+                    out.push((b.id, !matches!(b.payload, Payload::Funnel(_)), next));
                 }
                 Ok(out)
             })
