@@ -105,13 +105,14 @@ pub async fn start(config: Config) -> Result<Running> {
         )?)),
         None => None,
     };
-    inbox.templates = Arc::new(
+    inbox.templates = Arc::new(crate::inbox::templates::Templates::new(
         config
             .templates
             .iter()
             .map(|t| (t.name.clone(), t.text.clone()))
             .collect(),
-    );
+    ));
+    inbox.load_templates()?;
     inbox.load_funnels()?;
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the

@@ -381,3 +381,14 @@ pub fn receipt_applies(current: Option<Status>, new: Status) -> bool {
         (Some(cur), _) => new > cur,
     }
 }
+
+/// A chat template (A3) made in the UI; those in the config file's `[[templates]]` are not
+/// stored and cannot be changed from the UI.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub text: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub created_by: Option<u64>,
+}

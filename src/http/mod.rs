@@ -142,7 +142,14 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/filters/:id/duplicate", post(api::filters::duplicate))
         .at("/sales_plans", get(api::plans::list).post(api::plans::put))
         .at("/sales_plans/:name", delete(api::plans::delete))
-        .at("/templates", get(api::settings::templates))
+        .at(
+            "/templates",
+            get(api::templates::list).post(api::templates::create),
+        )
+        .at(
+            "/templates/:name",
+            patch(api::templates::patch).delete(api::templates::delete),
+        )
         .at("/assistants", get(api::settings::assistants))
         .at("/channels", get(api::settings::channels))
         .at("/tokens", get(tokens::list).post(tokens::create))

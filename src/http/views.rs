@@ -470,3 +470,13 @@ pub fn broadcast_json(
     }
     v
 }
+
+/// A chat template as the Variables page lists it.
+pub fn template_json(t: &crate::inbox::templates::TemplateView) -> Value {
+    json!({
+        "name": t.name,
+        "text": t.text,
+        "source": if t.from_config { "config" } else { "ui" },
+        "updated_ms": t.updated_ms,
+    })
+}

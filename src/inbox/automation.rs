@@ -442,7 +442,7 @@ impl Inbox {
     /// Store a new funnel from its JSON body (validated; 422 names the step).
     pub async fn create_funnel(&self, body: serde_json::Value) -> Result<Funnel> {
         let mut f = auto::validate(&auto::parse(&body)?)?;
-        unsupported(&f, self.business.is_some(), &self.templates)?;
+        unsupported(&f, self.business.is_some(), &self.templates.all())?;
         let now = store::now_ms();
         f.created_ms = now;
         f.updated_ms = now;
@@ -462,7 +462,7 @@ impl Inbox {
     /// have are stopped (they cannot be placed in a funnel that changed under them).
     pub async fn update_funnel(&self, id: u64, patch: serde_json::Value) -> Result<Funnel> {
         let business = self.business.is_some();
-        let templates = self.templates.clone();
+        let templates = self.templates.all();
         let f = self
             .store
             .write(move |w| {
@@ -644,7 +644,7 @@ impl Inbox {
     pub async fn advance_run(&self, run_id: u64) -> Result<()> {
         let channels = self.channels.clone();
         let business = self.business.clone();
-        let templates = self.templates.clone();
+        let templates = self.templates.all();
         let sent = self
             .store
             .write(move |w| {

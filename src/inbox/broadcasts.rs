@@ -170,6 +170,7 @@ impl Inbox {
             Payload::Template(n) => {
                 if !self
                     .templates
+                    .all()
                     .iter()
                     .any(|(t, _)| t.eq_ignore_ascii_case(n))
                 {
@@ -337,7 +338,7 @@ impl Inbox {
 
     /// Handle the broadcast's next client, if it is still running and this is that client.
     pub async fn broadcast_send(&self, id: u64, contact_id: u64) -> Result<()> {
-        let templates = self.templates.clone();
+        let templates = self.templates.all();
         let channels = self.channels.clone();
         let (queued, started) = self
             .store

@@ -16,6 +16,7 @@ pub mod message_search;
 pub mod reads;
 pub mod reply;
 pub mod saved;
+pub mod templates;
 pub mod visitors;
 
 use std::collections::HashMap;
@@ -83,8 +84,8 @@ pub struct Inbox {
     funnels: Arc<automation::Funnels>,
     /// Business hours and the away reply, when configured.
     pub business: Option<Arc<automation::Business>>,
-    /// Chat templates (name, text) funnels' send steps may name.
-    pub templates: Arc<Vec<(String, String)>>,
+    /// Chat templates (name, text) funnels' send steps and broadcasts may name.
+    pub templates: Arc<templates::Templates>,
 }
 
 impl Inbox {

@@ -19,6 +19,7 @@ pub mod saved;
 pub mod search_log;
 pub mod sessions;
 mod tables;
+pub mod templates;
 mod writer;
 
 use std::cell::RefCell;

@@ -98,6 +98,9 @@ pub const BROADCASTS: Table = TableDefinition::new("broadcastid_broadcast");
 /// broadcast id ++ contact id → what became of that client
 pub const BROADCAST_TARGETS: Table = TableDefinition::new("broadcastcontact_target");
 
+/// lowercased template name → chat template made in the UI (A3)
+pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -148,4 +151,5 @@ pub const ALL: &[Table] = &[
     FUNNEL_SENDS,
     BROADCASTS,
     BROADCAST_TARGETS,
+    TEMPLATES,
 ];

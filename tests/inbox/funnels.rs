@@ -508,3 +508,91 @@ async fn a_broadcast_reaches_the_filter_skips_whom_it_must_and_can_be_paused_and
         .await;
     assert_eq!(st, 409, "a cancelled broadcast stays cancelled");
 }
+
+#[tokio::test]
+async fn chat_templates_are_managed_in_the_ui_and_config_ones_stay_read_only() {
+    let fake = Fake::start(&[]).await;
+    let cfg = format!(
+        "{}[[templates]]\nname = \"Greeting\"\ntext = \"Hello!\"\n",
+        api_channel("crm", Some(&fake.url("/cb")))
+    );
+    let app = TestApp::spawn_with(&cfg).await;
+    app.add_manager("anna", "manager").await;
+    let anna = app.login("anna").await;
+    let (st, t) = anna
+        .post(
+            "/api/v1/templates",
+            json!({"name": "Delivery", "text": "Your order ships today, {client.name}."}),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let (st, _) = anna
+        .post(
+            "/api/v1/templates",
+            json!({"name": "delivery", "text": "again"}),
+        )
+        .await;
+    assert_eq!(st, 409, "names differ by more than case");
+    let (st, e) = anna
+        .post(
+            "/api/v1/templates",
+            json!({"name": "Bad", "text": "Hi {client.nmae}"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    let (st, _) = anna
+        .send(
+            "PATCH",
+            "/api/v1/templates/Greeting",
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(st, 409, "the config's are read-only");
+    let (_, list) = anna.get("/api/v1/templates").await;
+    let sources: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        vec![
+            ("Greeting".to_string(), "config".to_string()),
+            ("Delivery".to_string(), "ui".to_string())
+        ]
+    );
+    // A funnel uses the template as it is when the step runs.
+    app.add_manager("boss", "admin").await;
+    let boss = app.login("boss").await;
+    funnel(
+        &boss,
+        json!({"name": "Ship", "trigger": {"kind": "keyword", "keywords": ["ship"]},
+               "steps": [{"kind": "send", "template": "delivery", "text": ""}]}),
+    )
+    .await;
+    let (st, _) = anna
+        .send(
+            "PATCH",
+            "/api/v1/templates/Delivery",
+            Some(json!({"text": "Shipping now, {client.name}!"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    app.client_says("s1", "Оля", "m-1", "ship it").await;
+    let got = fake.wait_for(5, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(bot_texts(&got), vec!["Shipping now, Оля!"]);
+    let (st, _) = anna
+        .send("DELETE", "/api/v1/templates/Delivery", None)
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = anna
+        .send("DELETE", "/api/v1/templates/Delivery", None)
+        .await;
+    assert_eq!(st, 404);
+}

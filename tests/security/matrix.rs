@@ -187,6 +187,12 @@ pub const MATRIX: &[Row] = &[
         .json(r#"{"name":"Matrix plan","stages":["lead","won"]}"#),
     row("DELETE /api/v1/sales_plans/{name}", "/api/v1/sales_plans/<plan>", Session, GONE),
     row("GET /api/v1/templates", "/api/v1/templates", Session, OK),
+    row("POST /api/v1/templates", "/api/v1/templates", Session, CREATED)
+        .json(r#"{"name":"Matrix <uniq>","text":"Hello, {client.name}"}"#),
+    // 404: the fixture has no such template; the check is who gets past auth.
+    row("PATCH /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[200, 404])
+        .json(r#"{"text":"changed"}"#),
+    row("DELETE /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[204, 404]),
     row("GET /api/v1/assistants", "/api/v1/assistants", Session, OK),
     row("GET /api/v1/channels", "/api/v1/channels", Session, OK),
     row("GET /api/v1/tokens", "/api/v1/tokens", Admin, OK),

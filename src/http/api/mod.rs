@@ -15,4 +15,5 @@ pub mod search;
 pub mod session;
 pub mod settings;
 pub mod tasks;
+pub mod templates;
 pub mod tokens;

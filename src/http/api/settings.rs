@@ -1,5 +1,5 @@
-//! Read-only views of the configuration managers need in the UI: chat templates, assistants
-//! and channels (no secrets).
+//! Read-only views of the configuration managers need in the UI: assistants and channels
+//! (no secrets).
 
 use std::sync::Arc;
 
@@ -11,17 +11,6 @@ use crate::channels::ChannelState;
 use crate::config::ChannelKindConfig;
 use crate::http::AppState;
 use crate::http::auth::Auth;
-
-#[handler]
-pub fn templates(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
-    let items: Vec<_> = st
-        .config
-        .templates
-        .iter()
-        .map(|t| json!({"name": t.name, "text": t.text}))
-        .collect();
-    Json(json!({ "items": items }))
-}
 
 #[handler]
 pub fn assistants(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
