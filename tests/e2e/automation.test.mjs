@@ -215,9 +215,23 @@ test('a 422 shows its message at the step it names', async () => {
   await page.locator('#fn-1-yes-0-text').fill('Welcome, VIP');
   await page.locator('#fn-save').click();
   await eventually(async () => assert.match(page.url(), /#\/automation\/\d+$/));
-  const [, f] = await call(ADMIN, 'GET', `/api/v1/funnels/${page.url().split('/').pop()}`);
+  const id = page.url().split('/').pop();
+  const [, f] = await call(ADMIN, 'GET', `/api/v1/funnels/${id}`);
   assert.deepEqual(f.steps[1].yes, [{ kind: 'send', text: 'Welcome, VIP' }]);
   assert.equal(f.steps[1].filter.conditions[0].value, 'vip');
+
+  // Reorder: the first step goes down, its branch with it; focus stays on the moved step.
+  await page.locator('#fn-save').waitFor({ state: 'attached' });
+  await page.locator('button[aria-label="Move step 1 down"]').click();
+  const top = () => page.$$eval('.fn-steps > .fn-branch > .fn-list > .fn-step', (els) => els.map((e) => e.dataset.kind));
+  assert.deepEqual(await top(), ['condition', 'send']);
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Move step 2 up');
+  await page.locator('#fn-save').click();
+  await eventually(async () => {
+    const [, g] = await call(ADMIN, 'GET', `/api/v1/funnels/${id}`);
+    assert.deepEqual(g.steps.map((s) => s.kind), ['condition', 'send']);
+    assert.equal(g.steps[0].yes[0].text, 'Welcome, VIP');
+  });
 });
 
 test('the card lists a waiting run and stops it; Delete asks in a page dialog', async () => {
@@ -272,4 +286,22 @@ test('a manager sees funnels without edit controls', async () => {
   await page.screenshot({ path: join(SHOTS, 'automation-readonly.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await bob.context.close();
+});
+
+test('funnel and client names are shown as text, never as markup', async () => {
+  const { page } = alice;
+  const name = '<img src=x onerror="window.__xss=1">Promo';
+  const [st, f] = await call(ADMIN, 'POST', '/api/v1/funnels', { name, trigger: { kind: 'manual' }, steps: [{ kind: 'send', text: '<b>{client.name}</b>' }] });
+  assert.equal(st, 201, JSON.stringify(f));
+  await page.evaluate(() => { location.hash = '#/chats'; });
+  await page.evaluate(() => { location.hash = '#/automation'; });
+  const link = page.locator(`#view-automation tr[data-id="${f.id}"] a.fn-link`);
+  await link.waitFor();
+  assert.equal(await link.textContent(), name);
+  await link.click();
+  await page.locator('#fn-preview-pick').click();
+  await page.locator('#fn-clients button', { hasText: CLIENT }).click();
+  await eventually(async () => assert.equal(await page.locator('.fn-step[data-path="0"] .fn-preview').textContent(), `Preview: <b>${CLIENT}</b>`));
+  assert.equal(await page.locator('#view-automation img, #view-automation b').count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
 });

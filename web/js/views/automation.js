@@ -237,7 +237,7 @@ function stepItem(list, i, path) {
   }
   return h('li', { class: ['fn-step', `fn-kind-${s.kind}`, err && 'has-error'], 'data-path': path, 'data-kind': s.kind },
     h('div', { class: 'fn-step-head' }, h('span', { class: 'fn-num', text: label }), h('strong', { class: 'fn-kind', text: KINDS[s.kind] || s.kind }),
-      n ? h('span', { class: 'badge fn-waiting', text: plural(n, { one: '{n} client waiting', other: '{n} clients waiting' }) }) : null, tools),
+      n ? h('span', { class: 'badge fn-waiting', text: plural(n, { one: '{n} client waiting for this step', other: '{n} clients waiting for this step' }) }) : null, tools),
     h('div', { class: 'fn-step-body' }, stepBody(s, path)),
     err ? h('p', { class: 'form-error fn-step-error', role: 'alert', text: err }) : null);
 }
