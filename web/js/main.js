@@ -1,6 +1,6 @@
 // Parley — bootstrap: session check, sign-in / sign-out, hash routing, the header.
 // Routes: #/chats[/<contact>[/<chat>[/<message>]]], #/audience[/<id>], #/orders[/<id>],
-// #/variables, #/settings. A view module exports mount(el) (run once) and show(args).
+// #/automation[/<id>|/new], #/variables, #/settings. A view module exports mount(el) (run once) and show(args).
 
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { state as shared, loadManagers, on } from './store.js';
@@ -18,6 +18,7 @@ const ROUTES = {
   chats: ['Chats', async () => chats],
   audience: ['Audience', () => import('./views/audience.js')],
   orders: ['Orders and sales', () => import('./views/orders.js')],
+  automation: ['Automation', () => import('./views/automation.js')],
   variables: ['Variables', () => import('./views/variables.js')],
   settings: ['Settings', () => import('./views/settings.js')],
 };

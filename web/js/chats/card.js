@@ -7,7 +7,7 @@ import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { t } from '../i18n.js';
 
-const cs = { id: null, log: [], logMore: false, large: null };
+const cs = { id: null, log: [], logMore: false, runs: [], large: null };
 let root = null;
 let hooks = {};
 const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: t('The client card appears here.') }));
@@ -29,7 +29,8 @@ export function mountCard(el, opts) {
     if (contact?.id === cs.id) loadLog();
   });
   // Actions write a system message with each log entry.
-  on('ws:message.created', (d) => d.message?.kind === 'system' && d.contact_id === cs.id && loadLog());
+  // Funnel steps too, so the runs are read again with the log.
+  on('ws:message.created', (d) => d.message?.kind === 'system' && d.contact_id === cs.id && (loadLog(), loadRuns()));
   on('ws:dialog.updated', ({ dialog }) => {
     if (dialog) merge(dialog.contact_id, 'dialogs', dialog);
     if (dialog?.contact_id === cs.id) loadLog();
@@ -46,7 +47,9 @@ function show(d) {
     cs.id = d.contact.id;
     cs.log = [];
     cs.logMore = false;
+    cs.runs = [];
     loadLog();
+    loadRuns();
   }
   render();
 }
@@ -96,6 +99,20 @@ async function loadLog(before) {
   }
 }
 
+/** The client's funnel runs (B1), newest first. */
+async function loadRuns() {
+  const id = cs.id;
+  if (id == null) return;
+  try {
+    const items = (await api('GET', `/api/v1/contacts/${id}/runs`)).items || [];
+    if (cs.id !== id) return;
+    cs.runs = items;
+    render();
+  } catch (err) {
+    console.warn('runs:', err.message);
+  }
+}
+
 // ---------- building ----------
 
 const section = (title, ...children) => h('section', { class: 'card-sec' }, h('h3', { text: title }), children);
@@ -123,7 +140,7 @@ function build(large) {
         ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
         h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? t('Open') : t('Go to chat'), 'aria-label': t('Go to the chat on {name}', { name }) }));
     }))),
-    tagsSection(c), tasksSection(tasks), actionsSection(c, chats, large),
+    tagsSection(c), tasksSection(tasks), runsSection(), actionsSection(c, chats, large),
     section(t('Client log'), cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
       h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none(t('Nothing happened with this client yet.')),
     cs.logMore ? btn(t('Show older'), () => loadLog(cs.log[cs.log.length - 1].id)) : null));
@@ -163,6 +180,25 @@ function tasksSection(tasks) {
     return h('li', { class: ['task', tk.due_ms && tk.due_ms < Date.now() && 'is-overdue'] }, box,
       h('label', { for: box.id }, h('span', { text: tk.title }), h('span', { class: 'muted', text: info })));
   })) : none(t('No open tasks')), h('button', { class: 'btn btn-sm btn-ghost', onclick: addTask }, icon('plus'), h('span', { text: t('Add task') })));
+}
+
+const RUN = { waiting: t('waiting'), done: t('done'), stopped: t('stopped'), cancelled: t('cancelled') };
+/** "2", "2 › Yes › 1": a run's step path ("1", "1.yes.0") as the Automation editor numbers it. */
+const stepNo = (p) => String(p).split('.').map((x, i) => (i % 2 ? t(x === 'yes' ? 'Yes' : 'No') : Number(x) + 1)).join(' › ');
+
+/** Running funnels first, then the last few finished; "Stop" for a waiting one. */
+function runsSection() {
+  const runs = cs.runs.filter((r) => r.state === 'waiting').concat(cs.runs.filter((r) => r.state !== 'waiting').slice(0, 5));
+  return section(t('Funnels'), runs.length ? h('ul', { class: 'card-chats runs' }, runs.map((r) => {
+    const info = [t('step {n}', { n: stepNo(r.step) }), RUN[r.state] || r.state, r.due_ms ? t('due {date}', { date: fullTime(r.due_ms) }) : '', r.reason || ''];
+    return h('li', { class: 'run', 'data-state': r.state }, h('span', { class: 'grow' }, h('strong', { text: r.funnel_name || `#${r.funnel_id}` }),
+      h('span', { class: 'muted', text: ` · ${info.filter(Boolean).join(' · ')}` })),
+    r.state === 'waiting' ? btn(t('Stop'), () => stopRun(r), 'ghost', { 'aria-label': t('Stop the funnel {name}', { name: r.funnel_name }) }) : null);
+  })) : none(t('Not in any funnel')));
+}
+
+async function stopRun(r) {
+  if (await change('POST', `/api/v1/runs/${r.id}/stop`, undefined, () => loadRuns())) flash(t('Funnel “{name}” stopped', { name: r.funnel_name }), 'ok');
 }
 
 function actionsSection(c, chats, large) {
