@@ -62,14 +62,16 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
                 };
                 // A funnel start sends nothing itself (its send steps go through the outbox
                 // one client at a time), so it is not paced.
-                while paced {
-                    let d = pace.wait(&kind);
-                    if d.is_zero() {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(d) => {}
-                        _ = stop.changed() => return,
+                if paced {
+                    loop {
+                        let d = pace.wait(&kind);
+                        if d.is_zero() {
+                            break;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(d) => {}
+                            _ = stop.changed() => return,
+                        }
                     }
                 }
                 if let Err(e) = inbox.broadcast_send(id, c).await {

@@ -32,7 +32,7 @@ impl Templates {
         self.all.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn from_config(&self, name: &str) -> bool {
+    fn in_config(&self, name: &str) -> bool {
         self.config
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -117,7 +117,7 @@ impl Inbox {
         text: &str,
     ) -> Result<Template> {
         let (name, text) = checked(name, text)?;
-        if self.templates.from_config(&name) {
+        if self.templates.in_config(&name) {
             return Err(Error::Conflict(format!(
                 "the config file has a template {name:?}"
             )));
@@ -151,7 +151,7 @@ impl Inbox {
         new_name: Option<&str>,
         text: Option<&str>,
     ) -> Result<Template> {
-        if self.templates.from_config(name) {
+        if self.templates.in_config(name) {
             return Err(Error::Conflict(format!(
                 "{name:?} is set in the config file; change it there"
             )));
@@ -161,7 +161,7 @@ impl Inbox {
         let text = text.map(str::to_string);
         let from_config = new_name
             .as_deref()
-            .is_some_and(|n| self.templates.from_config(n));
+            .is_some_and(|n| self.templates.in_config(n));
         let t = self
             .store
             .write(move |w| {
@@ -192,7 +192,7 @@ impl Inbox {
     }
 
     pub async fn delete_template(&self, name: &str) -> Result<()> {
-        if self.templates.from_config(name) {
+        if self.templates.in_config(name) {
             return Err(Error::Conflict(format!(
                 "{name:?} is set in the config file; remove it there"
             )));
