@@ -778,7 +778,7 @@ mod tests {
             .lines()
             .map(|l| match l.strip_prefix("# ") {
                 Some(rest)
-                    if rest.starts_with("[[")
+                    if rest.starts_with('[')
                         || rest.split_once(" = ").is_some_and(|(k, _)| {
                             k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                         }) =>
@@ -855,6 +855,10 @@ mod tests {
             );
         }
         assert!(!c.templates.is_empty() && !c.assistants.is_empty());
+        assert!(
+            c.business_hours.is_some(),
+            "config.example.toml documents [business_hours]"
+        );
         let text = EXAMPLE_CONFIG;
         // Every key the structs know appears in the example (commented or not).
         let rendered = toml::to_string(&Config::default()).unwrap();

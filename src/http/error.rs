@@ -24,7 +24,18 @@ impl ResponseError for Error {
         } else {
             self.to_string()
         };
-        let mut resp = json_error(status, self.code(), &message);
+        let mut resp = match self {
+            // The field a 422 is about, on its own, so a form can show the error beside it.
+            Error::Invalid { field, .. } => {
+                let body =
+                    serde_json::json!({"code": self.code(), "message": message, "field": field});
+                Response::builder()
+                    .status(status)
+                    .content_type("application/json")
+                    .body(body.to_string())
+            }
+            _ => json_error(status, self.code(), &message),
+        };
         match self {
             Error::RateLimited(wait) => {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -340,7 +340,10 @@ pub(crate) fn away_reply(
         return Ok(false);
     }
     let body = normalise::text(
-        &auto::render(text, &auto::Vars::of(contact, None)),
+        &auto::render(
+            text,
+            &auto::Vars::of(contact, manager_name(w, contact)?.as_deref()),
+        ),
         super::reply::MAX_TEXT,
     );
     if body.is_empty() {
@@ -362,6 +365,21 @@ fn away_again(hours: &BusinessHours, last: Option<i64>, now: i64) -> bool {
         None => true,
         Some(last) => hours.next_open(last).is_some_and(|opened| opened <= now),
     }
+}
+
+/// The manager `{manager.name}` stands for in automated messages: the one handling the
+/// client's open dialog (there is no responsible manager until assignment exists).
+pub(crate) fn manager_name<T: crate::store::Read>(
+    r: &T,
+    contact: &Contact,
+) -> Result<Option<String>> {
+    let Some(d) = contact.open_dialog else {
+        return Ok(None);
+    };
+    let Some(dialog) = r.dialog(d)? else {
+        return Ok(None);
+    };
+    Ok(r.manager(dialog.manager_id)?.map(|m| m.name))
 }
 
 /// "2 h", "90 s", "3 d": how a delay reads in the history.
@@ -789,7 +807,7 @@ fn advance(
                     .as_deref()
                     .and_then(|n| template_text(templates, n))
                     .unwrap_or(text);
-                let vars = auto::Vars::of(&contact, None);
+                let vars = auto::Vars::of(&contact, manager_name(w, &contact)?.as_deref());
                 let body = normalise::text(&auto::render(text, &vars), super::reply::MAX_TEXT);
                 if chat.bot_disabled {
                     system(

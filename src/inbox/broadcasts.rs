@@ -88,7 +88,8 @@ fn send_one(
                 Payload::Text(t) => t.clone(),
                 Payload::Funnel(_) => String::new(),
             };
-            let vars = crate::domain::automation::Vars::of(&contact, None);
+            let who = super::automation::manager_name(w, &contact)?;
+            let vars = crate::domain::automation::Vars::of(&contact, who.as_deref());
             let body = normalise::text(
                 &crate::domain::automation::render(&text, &vars),
                 super::reply::MAX_TEXT,

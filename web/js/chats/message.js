@@ -83,7 +83,9 @@ export function renderMessage(m, ctx) {
   // manager or bot: on the right; my own messages show my name and avatar as they are now
   const bot = m.kind === 'bot';
   const who = (m.author?.id === state.me?.id ? state.me : m.author) || {};
-  const name = bot ? t('Bot') : who.name || t('Manager');
+  // A funnel's or a broadcast's message says which (`event` is "funnel:<name>" or "broadcast:<id>").
+  const from = bot && typeof m.event === 'string' && m.event.startsWith('funnel:') ? m.event.slice(7) : '';
+  const name = bot ? (from ? `${t('Bot')} · ${from}` : t('Bot')) : who.name || t('Manager');
   const failed = m.status === 'failed';
   const waiting = m.status === 'queued' && m.delivery;
   const el = base(bot ? 'bot' : 'manager',
