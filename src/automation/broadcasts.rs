@@ -49,6 +49,24 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
         };
         let mut did = false;
         for (id, paced, contacts) in work {
+            if !paced {
+                // Funnel starts: many at once, so their transactions share group commits.
+                let mut set = tokio::task::JoinSet::new();
+                for c in contacts {
+                    while set.len() >= 64 {
+                        set.join_next().await;
+                    }
+                    let inbox = inbox.clone();
+                    set.spawn(async move {
+                        if let Err(e) = inbox.broadcast_send(id, c).await {
+                            tracing::warn!("broadcast {id}: client {c}: {e}");
+                        }
+                    });
+                    did = true;
+                }
+                while set.join_next().await.is_some() {}
+                continue;
+            }
             for c in contacts {
                 let kind = if paced {
                     inbox

@@ -79,6 +79,6 @@ pub fn per_second(channel_kind: &str) -> u32 {
         "telegram" => 25,
         "whatsapp" => 60,
         "viber" => 25,
-        _ => 100,
+        _ => 500,
     }
 }
