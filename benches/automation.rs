@@ -264,8 +264,17 @@ async fn main() {
             took.as_secs_f64()
         );
     }
-    // Each run advances once (to its delay) right after it is scheduled; let that finish.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Each run advances once (to its delay) right after it is scheduled; wait for all of them
+    // to wait, so the lag probe below is not queued behind them.
+    let settle = Instant::now();
+    loop {
+        let next = st.inbox.next_run_due().await.unwrap();
+        if next.is_none_or(|at| at > parley::domain::now_ms() + 3_600_000) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let settled = settle.elapsed();
     let took = first.unwrap_or_default();
     let pending = all.len() as u64 * funnels;
     rows.push((
@@ -280,6 +289,10 @@ async fn main() {
             before,
             rss_mb(),
         ),
+    ));
+    rows.push((
+        format!("{pending} runs taken to their delay step (after the last was scheduled)"),
+        format!("{:.1} s", settled.as_secs_f64()),
     ));
 
     // --- dispatch lag: 1,000 runs due at once while the pending delays wait.

@@ -113,6 +113,7 @@ pub async fn start(config: Config) -> Result<Running> {
             .collect(),
     ));
     inbox.load_templates()?;
+    inbox.sends_per_hour = config.automation.sends_per_client_per_hour.max(1);
     inbox.load_funnels()?;
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the

@@ -13,6 +13,8 @@ use crate::inbox::Inbox;
 
 /// Clients read per broadcast per round.
 const BATCH: usize = 200;
+/// Paced sends committing at once (they share group commits).
+const IN_FLIGHT: usize = 32;
 
 /// A bucket of send tokens per channel kind, refilled at the platform's rate (one second's
 /// worth at most, so a pause does not turn into a burst).
@@ -48,6 +50,7 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
             }
         };
         let mut did = false;
+        let mut inflight = tokio::task::JoinSet::new();
         for (id, paced, contacts) in work {
             if !paced {
                 // Funnel starts: many at once, so their transactions share group commits.
@@ -92,11 +95,19 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
                         }
                     }
                 }
-                if let Err(e) = inbox.broadcast_send(id, c).await {
-                    tracing::warn!("broadcast {id}: client {c}: {e}");
+                // The pace decides when a send starts; several may be committing at once.
+                while inflight.len() >= IN_FLIGHT {
+                    inflight.join_next().await;
                 }
+                let inbox = inbox.clone();
+                inflight.spawn(async move {
+                    if let Err(e) = inbox.broadcast_send(id, c).await {
+                        tracing::warn!("broadcast {id}: client {c}: {e}");
+                    }
+                });
                 did = true;
             }
+            while inflight.join_next().await.is_some() {}
         }
         if did {
             continue;

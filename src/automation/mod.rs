@@ -33,19 +33,37 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
             }
         };
         let full = due.len() == BATCH;
+        let tried = due.len();
+        let mut advanced = 0;
         let mut set = JoinSet::new();
         for id in due {
             while set.len() >= PARALLEL {
-                set.join_next().await;
+                if let Some(r) = set.join_next().await {
+                    advanced += usize::from(r.unwrap_or(false));
+                }
             }
             let inbox = inbox.clone();
             set.spawn(async move {
-                if let Err(e) = inbox.advance_run(id).await {
-                    tracing::warn!("funnels: run {id} could not advance: {e}");
+                match inbox.advance_run(id).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!("funnels: run {id} could not advance: {e}");
+                        false
+                    }
                 }
             });
         }
-        while set.join_next().await.is_some() {}
+        while let Some(r) = set.join_next().await {
+            advanced += usize::from(r.unwrap_or(false));
+        }
+        if tried > 0 && advanced == 0 {
+            // Every due run failed (the store refuses writes): do not spin on them.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
         if full {
             continue;
         }
@@ -54,11 +72,7 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
             _ => MAX_SLEEP,
         };
         if wait.is_zero() {
-            // Due already (a run that failed to advance): do not spin on it.
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = stop.changed() => return,
-            }
+            // Runs came due while this round ran: the next round takes them at once.
             continue;
         }
         tokio::select! {

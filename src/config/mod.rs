@@ -47,6 +47,7 @@ pub struct Config {
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
     pub delivery: DeliveryConfig,
+    pub automation: AutomationConfig,
     pub business_hours: Option<BusinessHoursConfig>,
 }
 
@@ -158,6 +159,23 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             max_attempts: 24,
             max_backoff_secs: 300,
+        }
+    }
+}
+
+/// Limits on funnels (B1), so a mis-built funnel can never flood a client.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutomationConfig {
+    /// Automated messages one funnel may send one client within an hour; the run stops at
+    /// the next one, saying why.
+    pub sends_per_client_per_hour: u32,
+}
+
+impl Default for AutomationConfig {
+    fn default() -> Self {
+        AutomationConfig {
+            sends_per_client_per_hour: 20,
         }
     }
 }

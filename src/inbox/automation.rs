@@ -23,8 +23,6 @@ use crate::store::{self, W};
 /// Steps one advance runs at most before it saves the run and yields (a long funnel
 /// without delays still cannot hold the writer).
 const MAX_STEPS_PER_ADVANCE: usize = 50;
-/// Automated sends to one client per funnel per hour (a mis-built funnel cannot flood).
-pub const SENDS_PER_HOUR: u32 = 20;
 
 /// The enabled funnels as of the last change, read by every trigger without a table scan.
 #[derive(Default)]
@@ -663,6 +661,7 @@ impl Inbox {
         let channels = self.channels.clone();
         let business = self.business.clone();
         let templates = self.templates.all();
+        let cap = self.sends_per_hour;
         let sent = self
             .store
             .write(move |w| {
@@ -676,7 +675,7 @@ impl Inbox {
                 if due_ms > now {
                     return Ok(false);
                 }
-                advance(w, run, now, &channels, business.as_deref(), &templates)
+                advance(w, run, now, &channels, business.as_deref(), &templates, cap)
             })
             .await?;
         if sent {
@@ -738,6 +737,7 @@ fn advance(
     channels: &super::Channels,
     business: Option<&Business>,
     templates: &[(String, String)],
+    cap: u32,
 ) -> Result<bool> {
     let mut run = old.clone();
     let Some(f) = db_auto::funnel(w, run.funnel_id)? else {
@@ -845,9 +845,9 @@ fn advance(
                         &format!("{label}: skipped: the message is empty"),
                         now,
                     )?;
-                } else if !db_auto::count_send(w, f.id, contact.id, now, SENDS_PER_HOUR)? {
+                } else if !db_auto::count_send(w, f.id, contact.id, now, cap)? {
                     state = RunState::Stopped {
-                        reason: format!("more than {SENDS_PER_HOUR} messages in an hour"),
+                        reason: format!("more than {cap} messages in an hour"),
                     };
                     system(
                         w,
@@ -855,7 +855,7 @@ fn advance(
                         &mut contact,
                         "funnel_step",
                         &format!(
-                            "{label}: stopped: more than {SENDS_PER_HOUR} messages to this client in an hour"
+                            "{label}: stopped: more than {cap} messages to this client in an hour"
                         ),
                         now,
                     )?;

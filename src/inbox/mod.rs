@@ -84,6 +84,8 @@ pub struct Inbox {
     funnels: Arc<automation::Funnels>,
     /// Business hours and the away reply, when configured.
     pub business: Option<Arc<automation::Business>>,
+    /// Automated messages one funnel may send one client within an hour.
+    pub sends_per_hour: u32,
     /// Chat templates (name, text) funnels' send steps and broadcasts may name.
     pub templates: Arc<templates::Templates>,
 }
@@ -104,6 +106,7 @@ impl Inbox {
             funnels: Arc::default(),
             business: None,
             templates: Arc::default(),
+            sends_per_hour: 20,
         }
     }
 
