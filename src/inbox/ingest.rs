@@ -161,7 +161,7 @@ impl Inbox {
                     super::automation::on_fired(w, &funnels, &fired, &mut chat, &mut contact, now)?;
                 }
                 if let Some(b) = &business {
-                    super::automation::away_reply(w, b, &mut chat, &mut contact, now)?;
+                    super::hours::away_reply(w, b, &mut chat, &mut contact, now)?;
                 }
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;

@@ -8,6 +8,7 @@ pub mod broadcasts;
 pub mod channel_io;
 pub mod clients;
 pub mod demo;
+pub mod hours;
 pub mod identity;
 pub mod indexing;
 pub mod ingest;
