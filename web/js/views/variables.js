@@ -183,7 +183,7 @@ function openNew() {
     el.createForm.name.focus();
     return;
   }
-  el.createForm = templateForm({ name: '', text: '' }, 'tpl-new', { label: t('New template'), submit: t('Create'), onSubmit: create, onCancel: closeNew });
+  el.createForm = templateForm({ name: '', text: '' }, 'tpl-new', { label: t('New template'), submit: t('Create'), onSubmit: create, onCancel: () => closeNew() });
   fill(el.create, h('h3', { class: 'panel-title', id: 'tpl-new-title', text: t('New template') }), el.createForm.form);
   el.create.hidden = false;
   el.newBtn.setAttribute('aria-expanded', 'true');
