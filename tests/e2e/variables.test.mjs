@@ -123,6 +123,7 @@ test('a manager creates a template: a 422 shows at the text field, a 409 at the 
   assert.equal(await page.locator('#tpl-new-name-error').isHidden(), true);
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'tpl-new-text');
   assert.ok(!(await templates()).some((x) => x.name === 'Delivery'));
+  await page.screenshot({ path: join(SHOTS, 'variables-new-422.png'), fullPage: true });
 
   // The Variables menu inserts at the cursor; typing clears the error.
   await page.locator('#tpl-new-text').fill('Hi ');
@@ -182,6 +183,7 @@ test('a template is renamed and rewritten inline; Escape cancels an edit', async
   await page.locator('#tpl-edit-save').click();
   await page.locator('#tpl-edit-text-error').waitFor();
   assert.match(await page.locator('#tpl-edit-text-error').textContent(), /client\.nmae/);
+  await page.screenshot({ path: join(SHOTS, 'variables-edit.png'), fullPage: true });
   await page.locator('#tpl-edit-name').fill('Shipping');
   await page.locator('#tpl-edit-text').fill('Hello {client.name}, your order ships today!');
   await page.locator('#tpl-edit-save').click();
