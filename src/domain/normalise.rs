@@ -48,6 +48,11 @@ pub fn preview(text: &str) -> String {
     one
 }
 
+/// Whether two names are the same ignoring case in any script ("Привет" and "ПРИВЕТ").
+pub fn same_text(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

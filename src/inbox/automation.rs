@@ -41,7 +41,7 @@ impl Funnels {
 fn template_text<'a>(templates: &'a [(String, String)], name: &str) -> Option<&'a str> {
     templates
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .find(|(n, _)| n.to_lowercase() == name.trim().to_lowercase())
         .map(|(_, t)| t.as_str())
 }
 
@@ -125,7 +125,9 @@ pub(crate) fn on_fired(
             }
             (Trigger::FirstMessage, Fired::Message { first: true, .. }) => "first message".into(),
             (Trigger::Subscribed, Fired::Subscribed) => "subscribed".into(),
-            (Trigger::TagAdded { tag }, Fired::TagAdded(t)) if tag.eq_ignore_ascii_case(t) => {
+            (Trigger::TagAdded { tag }, Fired::TagAdded(t))
+                if crate::domain::normalise::same_text(tag, t) =>
+            {
                 format!("tag \u{2018}{t}\u{2019} added")
             }
             _ => continue,
@@ -787,15 +789,20 @@ fn advance(
             }
             Step::Tag { add, remove } => {
                 for t in add {
-                    if !contact.tags.iter().any(|x| x.eq_ignore_ascii_case(t))
+                    if !contact
+                        .tags
+                        .iter()
+                        .any(|x| crate::domain::normalise::same_text(x, t))
                         && contact.tags.len() < 100
                     {
                         contact.tags.push(t.clone());
                     }
                 }
-                contact
-                    .tags
-                    .retain(|x| !remove.iter().any(|r| r.eq_ignore_ascii_case(x)));
+                contact.tags.retain(|x| {
+                    !remove
+                        .iter()
+                        .any(|r| crate::domain::normalise::same_text(r, x))
+                });
                 let mut parts = Vec::new();
                 if !add.is_empty() {
                     parts.push(format!("tags added: {}", add.join(", ")));

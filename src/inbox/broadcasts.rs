@@ -80,7 +80,10 @@ fn send_one(
         Payload::Text(_) | Payload::Template(_) => {
             let text = match &b.payload {
                 Payload::Template(name) => {
-                    match templates.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    match templates
+                        .iter()
+                        .find(|(n, _)| crate::domain::normalise::same_text(n, name))
+                    {
                         Some((_, t)) => t.clone(),
                         None => return skip("the template was removed"),
                     }
@@ -173,7 +176,7 @@ impl Inbox {
                     .templates
                     .all()
                     .iter()
-                    .any(|(t, _)| t.eq_ignore_ascii_case(n))
+                    .any(|(t, _)| crate::domain::normalise::same_text(t, n))
                 {
                     return Err(Error::invalid(
                         "template",

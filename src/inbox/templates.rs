@@ -35,7 +35,7 @@ impl Templates {
     fn in_config(&self, name: &str) -> bool {
         self.config
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            .any(|(n, _)| crate::domain::normalise::same_text(n, name))
     }
 
     fn set_stored(&self, stored: Vec<Template>) {
@@ -171,7 +171,7 @@ impl Inbox {
                     new_name.as_deref().unwrap_or(&old.name),
                     text.as_deref().unwrap_or(&old.text),
                 )?;
-                if !name.eq_ignore_ascii_case(&old.name) {
+                if name.to_lowercase() != old.name.to_lowercase() {
                     if from_config || db_t::template(w, &name)?.is_some() {
                         return Err(Error::Conflict(format!("a template {name:?} exists")));
                     }

@@ -533,6 +533,28 @@ async fn chat_templates_are_managed_in_the_ui_and_config_ones_stay_read_only() {
         )
         .await;
     assert_eq!(st, 409, "names differ by more than case");
+    let (st, _) = anna
+        .post(
+            "/api/v1/templates",
+            json!({"name": "Привет", "text": "Здравствуйте!"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = anna
+        .post(
+            "/api/v1/templates",
+            json!({"name": "ПРИВЕТ", "text": "again"}),
+        )
+        .await;
+    assert_eq!(st, 409, "in any script");
+    let (st, _) = anna
+        .send(
+            "DELETE",
+            "/api/v1/templates/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82",
+            None,
+        )
+        .await;
+    assert_eq!(st, 204, "found by its name in another case");
     let (st, e) = anna
         .post(
             "/api/v1/templates",

@@ -146,7 +146,10 @@ function insert(text) {
 export function fillTemplate(text) {
   const c = contact || {};
   const vals = { 'client.name': c.name, 'client.phone': c.phones?.[0] && `+${c.phones[0]}`, 'client.email': c.emails?.[0], 'manager.name': state.me?.name };
-  return String(text || '').replace(/\{(client\.name|client\.phone|client\.email|manager\.name)\}/g, (_, k) => vals[k] || '');
+  const fields = c.custom_fields || {};
+  const field = (name) => fields[name] ?? Object.entries(fields).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+  return String(text || '').replace(/\{(client\.name|client\.phone|client\.email|manager\.name|client\.field\.([^{}]+))\}/g,
+    (_, k, f) => (f !== undefined ? field(f) : vals[k]) || '');
 }
 
 function openVariables() {
@@ -161,7 +164,7 @@ function openVariables() {
     }
     if (!panel.isConnected) return;
     panel.append(h('div', { class: 'pop-head' }, h('h2', { text: t('Variables') })));
-    if (!list.length) return panel.append(h('p', { class: 'empty', text: failed || t('No chat templates yet. An admin adds them ([[templates]] in the config file); see Variables.') }));
+    if (!list.length) return panel.append(h('p', { class: 'empty', text: failed || t('No chat templates yet. Make them on the Variables page.') }));
     const preview = h('p', { class: 'var-preview', id: 'var-preview' });
     const ul = h('ul', { class: 'var-list' }, list.map((t) => {
       const value = fillTemplate(t.text);

@@ -454,6 +454,7 @@ export default {
   "By": "Автор",
   "Chat templates are set by the admin in the config file as [[templates]] with a name and a text. Placeholders: {list}.": "Шаблоны чатов задаёт администратор в файле конфигурации в разделе [[templates]] — с названием и текстом. Подстановки: {list}.",
   "No chat templates yet.": "Шаблонов чатов пока нет.",
+  "No chat templates yet. Make them on the Variables page.": "Шаблонов пока нет. Их создают на странице «Переменные».",
   "Cannot reach the server. Check your connection.": "Не удаётся связаться с сервером. Проверьте подключение.",
   "The server sent an unexpected response.": "Сервер прислал неожиданный ответ.",
   "Phone": "Телефон",
