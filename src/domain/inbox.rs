@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest message text (bytes) a manager, a funnel or a broadcast may send.
+pub const MAX_MESSAGE_TEXT: usize = 16 * 1024;
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u64,

@@ -679,7 +679,10 @@ fn advance(
                     .and_then(|n| template_text(templates, n))
                     .unwrap_or(text);
                 let vars = auto::Vars::of(&contact, manager_name(w, &contact)?.as_deref());
-                let body = normalise::text(&auto::render(text, &vars), super::reply::MAX_TEXT);
+                let body = normalise::text(
+                    &auto::render(text, &vars),
+                    crate::domain::inbox::MAX_MESSAGE_TEXT,
+                );
                 if chat.bot_disabled {
                     system(
                         w,

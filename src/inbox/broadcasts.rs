@@ -95,7 +95,7 @@ fn send_one(
             let vars = crate::domain::automation::Vars::of(&contact, who.as_deref());
             let body = normalise::text(
                 &crate::domain::automation::render(&text, &vars),
-                super::reply::MAX_TEXT,
+                crate::domain::inbox::MAX_MESSAGE_TEXT,
             );
             if body.is_empty() {
                 return skip("the message is empty for this client");
@@ -165,7 +165,7 @@ impl Inbox {
         let name = normalise::text(&name, 100);
         match &payload {
             Payload::Text(t) => {
-                if normalise::text(t, super::reply::MAX_TEXT).is_empty() {
+                if normalise::text(t, crate::domain::inbox::MAX_MESSAGE_TEXT).is_empty() {
                     return Err(Error::invalid("text", "write something"));
                 }
                 crate::domain::automation::check_template(t)

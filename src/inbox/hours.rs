@@ -119,7 +119,7 @@ pub(crate) fn away_reply(
             text,
             &auto::Vars::of(contact, manager_name(w, contact)?.as_deref()),
         ),
-        super::reply::MAX_TEXT,
+        crate::domain::inbox::MAX_MESSAGE_TEXT,
     );
     if body.is_empty() {
         return Ok(false);

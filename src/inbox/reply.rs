@@ -11,7 +11,7 @@ use crate::store;
 use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
 
-pub const MAX_TEXT: usize = 16 * 1024;
+pub use crate::domain::inbox::MAX_MESSAGE_TEXT as MAX_TEXT;
 
 pub struct Outgoing {
     pub chat_id: u64,
