@@ -3,7 +3,7 @@
 //! a token bucket per channel kind). What was sent is recorded per client in the store, so
 //! after a restart the sender carries on with the next client.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -19,14 +19,23 @@ const IN_FLIGHT: usize = 32;
 /// A bucket of send tokens per channel kind, refilled at the platform's rate (one second's
 /// worth at most, so a pause does not turn into a burst).
 #[derive(Default)]
-struct Pace(HashMap<String, (f64, Instant)>);
+struct Pace {
+    buckets: HashMap<String, (f64, Instant)>,
+    /// Messages per second by channel kind, where the config overrides the built-in pace.
+    rates: BTreeMap<String, u32>,
+}
 
 impl Pace {
     /// How long to wait before the next send on `kind`; takes the token when it is zero.
     fn wait(&mut self, kind: &str) -> Duration {
-        let rate = f64::from(per_second(kind));
+        let rate = f64::from(
+            self.rates
+                .get(kind)
+                .copied()
+                .unwrap_or_else(|| per_second(kind)),
+        );
         let now = Instant::now();
-        let (tokens, at) = self.0.entry(kind.to_string()).or_insert((rate, now));
+        let (tokens, at) = self.buckets.entry(kind.to_string()).or_insert((rate, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
         *at = now;
         if *tokens >= 1.0 {
@@ -38,9 +47,12 @@ impl Pace {
     }
 }
 
-/// Send until the server stops.
-pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
-    let mut pace = Pace::default();
+/// Send until the server stops; `rates` override the built-in pace per channel kind.
+pub async fn run(inbox: Inbox, rates: BTreeMap<String, u32>, mut stop: watch::Receiver<bool>) {
+    let mut pace = Pace {
+        rates,
+        ..Pace::default()
+    };
     loop {
         let work = match inbox.broadcast_work(BATCH).await {
             Ok(w) => w,
@@ -135,5 +147,14 @@ mod tests {
             "{d:?}"
         );
         assert!(p.wait("api").is_zero(), "each platform has its own bucket");
+        let mut slow = Pace {
+            rates: [("api".to_string(), 2)].into(),
+            ..Pace::default()
+        };
+        assert!(slow.wait("api").is_zero() && slow.wait("api").is_zero());
+        assert!(
+            slow.wait("api") > Duration::from_millis(400),
+            "the config's pace"
+        );
     }
 }

@@ -170,12 +170,16 @@ pub struct AutomationConfig {
     /// Automated messages one funnel may send one client within an hour; the run stops at
     /// the next one, saying why.
     pub sends_per_client_per_hour: u32,
+    /// Broadcast messages per second by channel kind, overriding the built-in pace (kept
+    /// under each platform's published limit), e.g. `{ whatsapp = 80 }` on a higher tier.
+    pub broadcast_per_second: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for AutomationConfig {
     fn default() -> Self {
         AutomationConfig {
             sends_per_client_per_hour: 20,
+            broadcast_per_second: Default::default(),
         }
     }
 }
@@ -442,6 +446,18 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         self.check_secrets()?;
+        for (kind, n) in &self.automation.broadcast_per_second {
+            if !["telegram", "whatsapp", "viber", "widget", "api"].contains(&kind.as_str()) {
+                return Err(Error::Config(format!(
+                    "automation.broadcast_per_second.{kind}: not a channel kind (telegram, whatsapp, viber, widget, api)"
+                )));
+            }
+            if !(1..=1000).contains(n) {
+                return Err(Error::Config(format!(
+                    "automation.broadcast_per_second.{kind}: {n} must be 1 to 1000"
+                )));
+            }
+        }
         parse_addr("server.listen", &self.server.listen)?;
         if !self.http_listen_off() {
             parse_addr("server.http_listen", &self.server.http_listen)?;
@@ -807,6 +823,32 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn broadcast_rates_name_the_bad_key() {
+        for (text, key) in [
+            (
+                "[automation]\nbroadcast_per_second = { fax = 5 }\n",
+                "broadcast_per_second.fax",
+            ),
+            (
+                "[automation]\nbroadcast_per_second = { api = 0 }\n",
+                "broadcast_per_second.api",
+            ),
+        ] {
+            let e = load(text, &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{e}");
+        }
+        let c = load(
+            "[automation]\nbroadcast_per_second = { whatsapp = 80 }\n",
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.automation.broadcast_per_second.get("whatsapp"), Some(&80));
     }
 
     #[test]
