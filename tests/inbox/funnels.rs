@@ -56,7 +56,7 @@ async fn a_keyword_funnel_with_a_delay_sends_both_messages_in_order_once() {
         json!({"name": "Welcome", "channels": ["crm"],
                "trigger": {"kind": "keyword", "keywords": ["price"]},
                "steps": [{"kind": "send", "text": "Hello, {client.name}!"},
-                         {"kind": "delay", "seconds": 2},
+                         {"kind": "delay", "seconds": 3},
                          {"kind": "send", "text": "Still interested?"}]}),
     )
     .await;
@@ -76,7 +76,7 @@ async fn a_keyword_funnel_with_a_delay_sends_both_messages_in_order_once() {
     // During the delay nothing more goes out.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(bot_texts(&fake.requests()).len(), 1, "the delay holds");
-    let got = fake.wait_for(8, |r| bot_texts(r).len() >= 2).await;
+    let got = fake.wait_for(12, |r| bot_texts(r).len() >= 2).await;
     assert_eq!(
         bot_texts(&got),
         vec!["Hello, Ирина!", "Still interested?"],
@@ -94,7 +94,7 @@ async fn a_keyword_funnel_with_a_delay_sends_both_messages_in_order_once() {
         "{system:?}"
     );
     assert!(
-        system.iter().any(|t| t == "Funnel Welcome: waiting 2 s"),
+        system.iter().any(|t| t == "Funnel Welcome: waiting 3 s"),
         "{system:?}"
     );
     assert!(
@@ -117,7 +117,7 @@ async fn a_disabled_chat_cancels_its_runs_for_good_and_bot_messages_off_skips_se
     funnel(
         &boss,
         json!({"name": "Nurture", "trigger": {"kind": "first_message"},
-               "steps": [{"kind": "delay", "seconds": 2},
+               "steps": [{"kind": "delay", "seconds": 3},
                          {"kind": "send", "text": "Day two"}]}),
     )
     .await;
@@ -140,7 +140,7 @@ async fn a_disabled_chat_cancels_its_runs_for_good_and_bot_messages_off_skips_se
         Some(json!({"disabled": false})),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     assert!(
         bot_texts(&fake.requests()).is_empty(),
         "nothing sent after H2"
@@ -160,7 +160,7 @@ async fn a_disabled_chat_cancels_its_runs_for_good_and_bot_messages_off_skips_se
         Some(json!({"bot_disabled": true})),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     assert!(
         bot_texts(&fake.requests()).is_empty(),
         "nothing sent with H3 on"

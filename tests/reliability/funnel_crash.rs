@@ -1,5 +1,5 @@
 //! kill -9 during a funnel's delay: the real binary serves an API channel whose callback is
-//! a fake; a keyword funnel sends, waits 3 s and sends again. The process is killed with
+//! a fake; a keyword funnel sends, waits 6 s and sends again. The process is killed with
 //! SIGKILL while the run waits and started again on the same data directory: the second
 //! message arrives once, after the delay, and the first is not sent again.
 
@@ -55,7 +55,7 @@ async fn a_delay_survives_kill_9_and_fires_once() {
         .json(
             &json!({"name": "Survivor", "trigger": {"kind": "keyword", "keywords": ["hello"]},
                       "steps": [{"kind": "send", "text": "one"},
-                                {"kind": "delay", "seconds": 3},
+                                {"kind": "delay", "seconds": 6},
                                 {"kind": "send", "text": "two"}]}),
         )
         .send()
@@ -111,7 +111,7 @@ async fn a_delay_survives_kill_9_and_fires_once() {
     );
     let mut server = serve.spawn();
     server.ready(Duration::from_secs(60)).await.unwrap();
-    let got = fake.wait_for(15, |r| bot_texts(r).len() >= 2).await;
+    let got = fake.wait_for(20, |r| bot_texts(r).len() >= 2).await;
     assert_eq!(
         bot_texts(&got),
         vec!["one", "two"],
