@@ -159,7 +159,7 @@ pub(crate) fn on_fired(
     Ok(started)
 }
 
-/// A `system` message in the chat, with its live event.
+/// A `system` message in the chat, with its live event (the caller stores the chat).
 fn system(
     w: &W,
     chat: &mut Chat,
@@ -168,27 +168,7 @@ fn system(
     text: &str,
     now: i64,
 ) -> Result<()> {
-    let m = db::append_message(
-        w,
-        chat,
-        contact,
-        Message {
-            id: 0,
-            chat_id: 0,
-            kind: Kind::System,
-            text: text.to_string(),
-            attachments: vec![],
-            author: None,
-            created_ms: now,
-            status: None,
-            error: None,
-            edited: false,
-            mentions: vec![],
-            event: Some(event.to_string()),
-            external_id: None,
-        },
-    )?;
-    emit_message(w, true, contact.id, &m)
+    super::append_system(w, chat, contact, event, text, None, now)
 }
 
 /// A bot message stored and queued for delivery in the same transaction, with its live

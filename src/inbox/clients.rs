@@ -4,9 +4,9 @@
 use crate::domain::manager::ManagerId;
 use std::collections::BTreeMap;
 
-use super::{Inbox, chat_view, emit_message, emit_row};
+use super::{Inbox, chat_view, emit_row};
 use crate::domain::event::{ChatView, Event, NotificationView};
-use crate::domain::inbox::{Chat, Contact, Dialog, Kind, Message, Notification, Task};
+use crate::domain::inbox::{Chat, Contact, Dialog, Notification, Task};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
@@ -56,28 +56,8 @@ fn system_message(
     manager: Option<u64>,
     now: i64,
 ) -> Result<()> {
-    let m = db::append_message(
-        w,
-        chat,
-        contact,
-        Message {
-            id: 0,
-            chat_id: 0,
-            kind: Kind::System,
-            text: text.to_string(),
-            attachments: vec![],
-            author: manager,
-            created_ms: now,
-            status: None,
-            error: None,
-            edited: false,
-            mentions: vec![],
-            event: Some(event.to_string()),
-            external_id: None,
-        },
-    )?;
-    db::put_chat(w, chat)?;
-    emit_message(w, true, contact.id, &m)
+    super::append_system(w, chat, contact, event, text, manager, now)?;
+    db::put_chat(w, chat)
 }
 
 fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {

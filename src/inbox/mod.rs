@@ -170,6 +170,40 @@ pub fn chat_view(c: &Chat, channels: &Channels) -> ChatView {
 }
 
 /// Record that a message was created (or changed) in its chat.
+/// Append a `system` message to `chat` (`manager` as its author, if any) and emit its live
+/// event; the caller stores the chat and the contact.
+pub(crate) fn append_system(
+    w: &W,
+    chat: &mut Chat,
+    contact: &mut Contact,
+    event: &str,
+    text: &str,
+    manager: Option<u64>,
+    now: i64,
+) -> Result<()> {
+    let m = crate::store::inbox::append_message(
+        w,
+        chat,
+        contact,
+        Message {
+            id: 0,
+            chat_id: 0,
+            kind: crate::domain::inbox::Kind::System,
+            text: text.to_string(),
+            attachments: vec![],
+            author: manager,
+            created_ms: now,
+            status: None,
+            error: None,
+            edited: false,
+            mentions: vec![],
+            event: Some(event.to_string()),
+            external_id: None,
+        },
+    )?;
+    emit_message(w, true, contact.id, &m)
+}
+
 pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -> Result<()> {
     let change = MessageChange {
         chat_id: m.chat_id,
