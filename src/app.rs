@@ -295,8 +295,12 @@ pub async fn start(config: Config) -> Result<Running> {
     }
     {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        let hooks = crate::automation::webhook::Webhooks::new(
+            &config.automation.webhook_allow,
+            config.automation.webhook_secret.as_deref(),
+        );
         tasks.push(tokio::spawn(async move {
-            crate::automation::run(inbox, stop_rx).await;
+            crate::automation::run(inbox, hooks, stop_rx).await;
             Ok(())
         }));
     }

@@ -5,6 +5,7 @@
 //! also moves it on, so firing the same run twice does nothing twice.
 
 pub mod broadcasts;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ const PARALLEL: usize = 32;
 const MAX_SLEEP: Duration = Duration::from_secs(5);
 
 /// Fire due runs until the server stops.
-pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
+pub async fn run(inbox: Inbox, hooks: webhook::Webhooks, mut stop: watch::Receiver<bool>) {
     loop {
         let now = now_ms();
         let due = match inbox.due_runs(now, BATCH).await {
@@ -43,9 +44,15 @@ pub async fn run(inbox: Inbox, mut stop: watch::Receiver<bool>) {
                 }
             }
             let inbox = inbox.clone();
+            let hooks = hooks.clone();
             set.spawn(async move {
                 match inbox.advance_run(id).await {
-                    Ok(()) => true,
+                    Ok(call) => {
+                        if let Some(call) = call {
+                            hooks.spawn(inbox, call);
+                        }
+                        true
+                    }
                     Err(e) => {
                         tracing::warn!("funnels: run {id} could not advance: {e}");
                         false

@@ -1,6 +1,7 @@
-//! Downloading a file from a URL someone else gave us (an attachment URL in a webhook). The
-//! host must resolve only to public addresses, and the connection is pinned to the address
-//! we checked, so neither a private URL nor a DNS rebind can reach inside the network.
+//! Calling a URL someone else gave us: downloading an attachment URL from a webhook, or a
+//! funnel's webhook step. The host must resolve only to public addresses (or ones the admin
+//! allowed), and the connection is pinned to the address we checked, so neither a private
+//! URL nor a DNS rebind can reach inside the network.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -62,15 +63,46 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// Fetch `url` (vetted, pinned, no redirects) and keep the file it answers with.
 pub async fn download(url: &str, blobs: &Blobs, mime: &str, name: &str) -> Result<Attachment> {
-    let (parsed, host, addr) = vet(url).await?;
+    let (parsed, host, addr) = vet(url, &[]).await?;
     let r = get_pinned(parsed, &host, addr).await?;
     let stream = r.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
     blobs.put_stream(mime, name, Box::pin(stream)).await
 }
 
-/// The URL parsed, its host, and the one public address to connect to. Anything else is a
-/// 400 that names the URL (as given, shortened).
-async fn vet(url: &str) -> Result<(reqwest::Url, String, SocketAddr)> {
+/// POST `body` (JSON) to `url`, vetted and pinned like a download, no redirects; `allow`
+/// lists the private ranges the admin lets through. Returns the HTTP status; an unreachable
+/// or refused URL is an error naming it.
+pub async fn post_json(
+    url: &str,
+    allow: &[(IpAddr, u8)],
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+    timeout: std::time::Duration,
+) -> Result<u16> {
+    let (parsed, host, addr) = vet(url, allow).await?;
+    let shown: String = url.chars().take(200).collect();
+    let client = super::http_client_builder()?
+        .resolve(&host, addr)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Error::Internal(format!("http client: {e}")))?;
+    let mut req = client
+        .post(parsed)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let r = req
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Error::BadRequest(format!("url {shown:?} could not be reached: {e}")))?;
+    Ok(r.status().as_u16())
+}
+
+/// The URL parsed, its host, and the one public (or allowed) address to connect to.
+/// Anything else is a 400 that names the URL (as given, shortened).
+async fn vet(url: &str, allow: &[(IpAddr, u8)]) -> Result<(reqwest::Url, String, SocketAddr)> {
     let shown: String = url.chars().take(200).collect();
     let bad = |m: String| Error::BadRequest(format!("url {shown:?} {m}"));
     let parsed = reqwest::Url::parse(url).map_err(|e| bad(format!("is not a URL: {e}")))?;
@@ -90,7 +122,9 @@ async fn vet(url: &str) -> Result<(reqwest::Url, String, SocketAddr)> {
     let Some(addr) = addrs.first().copied() else {
         return Err(bad("does not resolve".into()));
     };
-    if addrs.iter().any(|a| !is_public(a.ip())) {
+    let allowed =
+        |ip: IpAddr| is_public(ip) || allow.iter().any(|&r| crate::config::in_cidr(ip, r));
+    if addrs.iter().any(|a| !allowed(a.ip())) {
         return Err(bad(format!(
             "(host {host:?}) resolves to a private address; refusing to fetch it"
         )));

@@ -173,6 +173,12 @@ pub struct AutomationConfig {
     /// Broadcast messages per second by channel kind, overriding the built-in pace (kept
     /// under each platform's published limit), e.g. `{ whatsapp = 80 }` on a higher tier.
     pub broadcast_per_second: std::collections::BTreeMap<String, u32>,
+    /// Private addresses or ranges (`127.0.0.1`, `10.0.0.0/8`) webhook steps may call, e.g.
+    /// the business's CRM on this machine; every other private, loopback or link-local
+    /// address is refused like an attachment URL (SSRF).
+    pub webhook_allow: Vec<String>,
+    /// When set, webhook steps sign their body: `X-Parley-Signature: sha256=<HMAC-SHA256>`.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for AutomationConfig {
@@ -180,6 +186,8 @@ impl Default for AutomationConfig {
         AutomationConfig {
             sends_per_client_per_hour: 20,
             broadcast_per_second: Default::default(),
+            webhook_allow: Vec::new(),
+            webhook_secret: None,
         }
     }
 }
@@ -457,6 +465,18 @@ impl Config {
                     "automation.broadcast_per_second.{kind}: {n} must be 1 to 1000"
                 )));
             }
+        }
+        for (i, p) in self.automation.webhook_allow.iter().enumerate() {
+            if parse_cidr(p).is_none() {
+                return Err(Error::Config(format!(
+                    "automation.webhook_allow[{i}]: {p:?} must be an IP address or a CIDR range such as \"127.0.0.1\" or \"10.0.0.0/8\""
+                )));
+            }
+        }
+        if let Some(s) = &self.automation.webhook_secret
+            && let Some(why) = secrets::weak_secret(s)
+        {
+            return Err(Error::Config(format!("automation.webhook_secret: {why}")));
         }
         parse_addr("server.listen", &self.server.listen)?;
         if !self.http_listen_off() {
@@ -835,6 +855,14 @@ mod tests {
             (
                 "[automation]\nbroadcast_per_second = { api = 0 }\n",
                 "broadcast_per_second.api",
+            ),
+            (
+                "[automation]\nwebhook_allow = [\"localhost\"]\n",
+                "automation.webhook_allow[0]",
+            ),
+            (
+                "[automation]\nwebhook_secret = \"short\"\n",
+                "automation.webhook_secret",
             ),
         ] {
             let e = load(text, &[], Overrides::default())

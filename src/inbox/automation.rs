@@ -18,6 +18,10 @@ use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
 use crate::store::{self, W};
 
+/// How long a run waits for its webhook call before the scheduler tries the step again
+/// (a process that stopped mid-call): longer than the call with its retries can take.
+pub const WEBHOOK_LEASE_MS: i64 = 120_000;
+
 /// Steps one advance runs at most before it saves the run and yields (a long funnel
 /// without delays still cannot hold the writer).
 const MAX_STEPS_PER_ADVANCE: usize = 50;
@@ -56,6 +60,24 @@ pub(crate) enum Fired<'a> {
     TagAdded(&'a str),
 }
 
+/// A webhook step reached by a run: what to POST, and where. The run is parked with a
+/// lease (`WEBHOOK_LEASE_MS`) until `Inbox::webhook_done` records the answer and moves on,
+/// so the call is made at least once, and again only if the process stopped mid-call (the
+/// receiver dedupes with `key`).
+#[derive(Clone, Debug)]
+pub struct WebhookCall {
+    pub run_id: u64,
+    pub path: auto::StepPath,
+    pub url: String,
+    pub funnel_id: u64,
+    pub funnel_name: String,
+    pub contact: Contact,
+    pub chat_id: u64,
+    pub channel_id: String,
+    /// Stable for this run and step: `run-<id>-step-<path>`.
+    pub key: String,
+}
+
 /// The funnel a run belongs to and where it stands, for the client card.
 pub struct RunView {
     pub run: Run,
@@ -90,7 +112,6 @@ fn unsupported(f: &Funnel, business: bool, templates: &[(String, String)]) -> Re
                 "needs [business_hours] (at least time_zone) in the config file"
             }
             Step::Assign { .. } => "needs manager assignment, which this server does not have yet",
-            Step::Webhook { .. } => "webhook steps are not available yet",
             _ => continue,
         };
         return Err(Error::invalid(format!("{}.kind", path.field()), why));
@@ -508,31 +529,62 @@ impl Inbox {
 
     /// Carry a due run through its steps until it waits or ends. A run that is not due (or
     /// already advanced by someone else) is left alone, so firing twice does nothing twice.
-    pub async fn advance_run(&self, run_id: u64) -> Result<()> {
+    /// Returns the webhook call to make when the run stopped at a webhook step.
+    pub async fn advance_run(&self, run_id: u64) -> Result<Option<WebhookCall>> {
+        self.advance_with(run_id, None).await
+    }
+
+    /// Record the answer of a run's webhook step (`outcome` reads after "webhook …" in the
+    /// history) and carry the run on. Nothing happens if the run has moved on meanwhile.
+    pub async fn webhook_done(
+        &self,
+        run_id: u64,
+        path: auto::StepPath,
+        outcome: String,
+    ) -> Result<Option<WebhookCall>> {
+        self.advance_with(run_id, Some((path, outcome))).await
+    }
+
+    async fn advance_with(
+        &self,
+        run_id: u64,
+        resume: Option<(auto::StepPath, String)>,
+    ) -> Result<Option<WebhookCall>> {
         let channels = self.channels.clone();
         let business = self.business.clone();
         let templates = self.templates.all();
         let cap = self.sends_per_hour;
-        let sent = self
+        let (sent, call) = self
             .store
             .write(move |w| {
                 let now = store::now_ms();
                 let Some(run) = db_auto::run(w, run_id)? else {
-                    return Ok(false);
+                    return Ok((false, None));
                 };
                 let RunState::Waiting { due_ms } = run.state else {
-                    return Ok(false);
+                    return Ok((false, None));
                 };
-                if due_ms > now {
-                    return Ok(false);
+                let ctx = Ctx {
+                    channels: &channels,
+                    business: business.as_deref(),
+                    templates: &templates,
+                    cap,
+                };
+                match &resume {
+                    // The answer belongs to where the run is parked, lease or not.
+                    Some((p, outcome)) if *p == run.path => {
+                        advance(w, run, now, &ctx, Some((p, outcome.as_str())))
+                    }
+                    Some(_) => Ok((false, None)),
+                    None if due_ms > now => Ok((false, None)),
+                    None => advance(w, run, now, &ctx, None),
                 }
-                advance(w, run, now, &channels, business.as_deref(), &templates, cap)
             })
             .await?;
         if sent {
             self.outbox_wake.notify_one();
         }
-        Ok(())
+        Ok(call)
     }
 }
 
@@ -580,16 +632,30 @@ pub(crate) fn cancel_chat_runs(w: &W, chat: &Chat, why: &str) -> Result<()> {
     Ok(())
 }
 
-/// Run the steps of `run` from where it stands. Returns whether a message was queued.
+/// What an advance needs besides the run.
+struct Ctx<'a> {
+    channels: &'a super::Channels,
+    business: Option<&'a Business>,
+    templates: &'a [(String, String)],
+    cap: u32,
+}
+
+/// Run the steps of `run` from where it stands; `resume` is the answer of the webhook step
+/// the run is parked at. Returns whether a message was queued, and the webhook call to make
+/// when the run stopped at a webhook step.
 fn advance(
     w: &W,
     old: Run,
     now: i64,
-    channels: &super::Channels,
-    business: Option<&Business>,
-    templates: &[(String, String)],
-    cap: u32,
-) -> Result<bool> {
+    ctx: &Ctx<'_>,
+    mut resume: Option<(&auto::StepPath, &str)>,
+) -> Result<(bool, Option<WebhookCall>)> {
+    let Ctx {
+        channels,
+        business,
+        templates,
+        cap,
+    } = *ctx;
     let mut run = old.clone();
     let Some(f) = db_auto::funnel(w, run.funnel_id)? else {
         end_run(
@@ -599,7 +665,7 @@ fn advance(
                 reason: "the funnel was deleted".into(),
             },
         )?;
-        return Ok(false);
+        return Ok((false, None));
     };
     if !f.enabled {
         end_run(
@@ -609,7 +675,7 @@ fn advance(
                 reason: "the funnel was turned off".into(),
             },
         )?;
-        return Ok(false);
+        return Ok((false, None));
     }
     let before = w.contact_or_404(run.contact_id)?;
     let mut contact = before.clone();
@@ -621,7 +687,7 @@ fn advance(
                 reason: "the client has no chat".into(),
             },
         )?;
-        return Ok(false);
+        return Ok((false, None));
     };
     if chat.disabled {
         end_run(
@@ -631,11 +697,12 @@ fn advance(
                 reason: "the chat is disabled".into(),
             },
         )?;
-        return Ok(false);
+        return Ok((false, None));
     }
     run.chat_id = Some(chat.id);
     let label = format!("Funnel {}", f.name);
     let mut queued = false;
+    let mut call = None;
     let mut state = RunState::Done;
     let mut path = Some(run.path.clone());
     let mut steps = 0;
@@ -905,10 +972,38 @@ fn advance(
                     break;
                 }
             }
-            Step::DelayUntil { .. }
-            | Step::DelayBusinessHours
-            | Step::Assign { .. }
-            | Step::Webhook { .. } => {
+            Step::Webhook { url } => {
+                if let Some((_, outcome)) = resume.take_if(|(p, _)| **p == at) {
+                    system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!("{label}: webhook {}: {outcome}", host_of(url)),
+                        now,
+                    )?;
+                } else {
+                    // Park the run here: the call is made outside the transaction and its
+                    // answer moves the run on (`Inbox::webhook_done`).
+                    call = Some(WebhookCall {
+                        run_id: run.id,
+                        path: at.clone(),
+                        url: url.clone(),
+                        funnel_id: f.id,
+                        funnel_name: f.name.clone(),
+                        contact: contact.clone(),
+                        chat_id: chat.id,
+                        channel_id: chat.channel_id.clone(),
+                        key: format!("run-{}-step-{at}", run.id),
+                    });
+                    state = RunState::Waiting {
+                        due_ms: now.saturating_add(WEBHOOK_LEASE_MS),
+                    };
+                    path = Some(at);
+                    break;
+                }
+            }
+            Step::DelayUntil { .. } | Step::DelayBusinessHours | Step::Assign { .. } => {
                 // Refused when funnels are saved; a funnel stored by a newer version that has
                 // them is stopped rather than half-run.
                 state = RunState::Stopped {
@@ -942,5 +1037,11 @@ fn advance(
     db::put_contact(w, Some(&before), &contact)?;
     w.emit(None, Event::ContactUpdated(contact.clone()))?;
     emit_row(w, &contact, channels)?;
-    Ok(queued)
+    Ok((queued, call))
+}
+
+/// The host of a webhook URL, as the history names it.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }

@@ -3,7 +3,8 @@
 // the keyword through the API channel, and the open chat shows the funnel's system messages
 // and both bot messages live; the list's switch turns a funnel off; a 422 shows at its step;
 // Delete asks in a page dialog; the client card lists runs and stops a waiting one; a manager
-// (not an admin) sees the page without edit controls.
+// (not an admin) sees the page without edit controls; leaving unsaved edits asks first; the
+// waiting counts update live (and polling stops off the page).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -304,4 +305,122 @@ test('funnel and client names are shown as text, never as markup', async () => {
   await eventually(async () => assert.equal(await page.locator('.fn-step[data-path="0"] .fn-preview').textContent(), `Preview: <b>${CLIENT}</b>`));
   assert.equal(await page.locator('#view-automation img, #view-automation b').count(), 0);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
+});
+
+test('leaving an editor with unsaved changes asks in a page dialog; Cancel keeps the edits', async () => {
+  const { page, dialogs, errors } = alice;
+  const dlg = page.locator('dialog.modal[open]');
+  const unloadBlocked = () => page.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  await page.evaluate((id) => { location.hash = `#/automation/${id}`; }, funnelId);
+  await eventually(async () => assert.equal(await page.locator('#fn-name').inputValue(), FUNNEL));
+  // Nothing changed: no question, on the way out or on a reload.
+  assert.equal(await unloadBlocked(), false);
+  await page.locator('#view-automation a', { hasText: 'All funnels' }).click();
+  await page.locator(`#view-automation tr[data-id="${funnelId}"]`).waitFor();
+  assert.equal(await dlg.count(), 0);
+
+  await page.locator(`#view-automation tr[data-id="${funnelId}"] a.fn-link`).click();
+  await page.locator('#fn-name').fill(`${FUNNEL} (draft)`);
+  assert.equal(await unloadBlocked(), true, 'a reload or a closed tab is not warned about');
+  // Another section: asked; Cancel stays in the editor with the edit.
+  await page.locator('.app-nav a[data-route="chats"]').click();
+  await dlg.waitFor();
+  assert.match(await dlg.textContent(), /not saved/);
+  await dlg.locator('.btn-ghost', { hasText: 'Cancel' }).click();
+  await eventually(async () => assert.equal(await dlg.count(), 0));
+  assert.match(page.url(), new RegExp(`#/automation/${funnelId}$`));
+  assert.equal(await page.locator('#view-automation').isVisible(), true);
+  assert.equal(await page.locator('#fn-name').inputValue(), `${FUNNEL} (draft)`);
+  // The back link within the page asks too; Esc is a Cancel.
+  await page.locator('#view-automation a', { hasText: 'All funnels' }).click();
+  await dlg.waitFor();
+  await page.keyboard.press('Escape');
+  await eventually(async () => assert.equal(await dlg.count(), 0));
+  assert.equal(await page.locator('#fn-name').inputValue(), `${FUNNEL} (draft)`);
+  // Leave without saving: the funnel keeps its saved name.
+  await page.locator('.app-nav a[data-route="chats"]').click();
+  await dlg.waitFor();
+  await dlg.locator('.btn-danger').click();
+  await eventually(async () => assert.match(page.url(), /#\/chats/));
+  await page.locator('#view-chats').waitFor({ state: 'visible' });
+  assert.equal(await unloadBlocked(), false);
+  const [, f] = await call(ADMIN, 'GET', `/api/v1/funnels/${funnelId}`);
+  assert.equal(f.name, FUNNEL);
+
+  // Saved changes leave without a question.
+  await page.evaluate((id) => { location.hash = `#/automation/${id}`; }, funnelId);
+  await eventually(async () => assert.equal(await page.locator('#fn-name').inputValue(), FUNNEL));
+  await page.locator('#fn-keywords').fill('price, cost');
+  await page.locator('#fn-save').click();
+  await eventually(async () => {
+    const [, g] = await call(ADMIN, 'GET', `/api/v1/funnels/${funnelId}`);
+    assert.deepEqual(g.trigger.keywords, ['price', 'cost']);
+  });
+  assert.equal(await unloadBlocked(), false);
+  await page.locator('.app-nav a[data-route="chats"]').click();
+  await eventually(async () => assert.match(page.url(), /#\/chats/));
+  assert.equal(await dlg.count(), 0);
+  assert.deepEqual(dialogs, [], 'no window.confirm');
+  assert.deepEqual(errors, []);
+});
+
+test('waiting counts follow the clients live on the list and in the editor, and polling stops off the page', async () => {
+  const { page, errors } = alice;
+  const [st, f] = await call(ADMIN, 'POST', '/api/v1/funnels', { name: 'Call back', enabled: true, trigger: { kind: 'keyword', keywords: ['callback'] },
+    steps: [{ kind: 'delay', seconds: 3600 }, { kind: 'send', text: 'We will call you' }] });
+  assert.equal(st, 201, JSON.stringify(f));
+  const enters = async (ext, name) => {
+    const res = await hook.post('/webhooks/api/crm', {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      data: { contact: { external_id: ext, name }, message: { external_id: `${ext}-${Date.now()}-${Math.random()}`, text: 'A callback, please' } },
+    });
+    assert.equal(res.status(), 200, await res.text());
+  };
+  let polls = 0;
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/v1/funnels' && r.method() === 'GET') polls++; });
+
+  await page.evaluate(() => { window.__noReload = true; location.hash = '#/automation'; });
+  const count = page.locator(`#view-automation tr[data-id="${f.id}"] td.fn-count`);
+  await eventually(async () => assert.equal(await count.textContent(), '0'));
+  await enters('c-wait-1', 'Kirill Wait');
+  await eventually(async () => assert.equal(await count.textContent(), '1'), { timeout: 12000 });
+
+  // The editor's step shows its waiting clients and follows a second one in.
+  await page.locator(`#view-automation tr[data-id="${f.id}"] a.fn-link`).click();
+  const badge = page.locator('.fn-step[data-path="0"] .fn-waiting');
+  await eventually(async () => assert.equal(await badge.textContent(), '1 client waiting for this step'));
+  await page.locator('#fn-0').focus();
+  await enters('c-wait-2', 'Lena Wait');
+  await eventually(async () => assert.equal(await badge.textContent(), '2 clients waiting for this step'), { timeout: 12000 });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'fn-0', 'the update took the focus');
+  assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was reloaded');
+
+  // A hidden tab does not poll; shown again, it fetches at once.
+  await page.evaluate(() => { location.hash = '#/automation'; });
+  await eventually(async () => assert.equal(await count.textContent(), '2'));
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  polls = 0;
+  await new Promise((r) => setTimeout(r, 5600));
+  assert.equal(polls, 0, 'polled while the tab was hidden');
+  await page.evaluate(() => {
+    delete document.hidden;
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await eventually(async () => assert.ok(polls >= 1), { timeout: 2000 });
+
+  // Another page: no more requests.
+  await page.locator('.app-nav a[data-route="chats"]').click();
+  await page.locator('#view-chats').waitFor({ state: 'visible' });
+  await new Promise((r) => setTimeout(r, 300));
+  polls = 0;
+  await new Promise((r) => setTimeout(r, 5600));
+  assert.equal(polls, 0, 'polling went on after leaving the page');
+  assert.deepEqual(errors, []);
 });

@@ -627,3 +627,101 @@ async fn chat_templates_are_managed_in_the_ui_and_config_ones_stay_read_only() {
         .await;
     assert_eq!(st, 404);
 }
+
+const HOOK_SECRET: &str = "hook-secret-0123456789abcdef";
+
+/// A webhook step POSTs the client's details (signed, with a stable idempotency key), is
+/// retried once the receiver is back, leaves its answer in the history, and the run goes on.
+#[tokio::test]
+async fn a_webhook_step_posts_the_client_retries_and_goes_on() {
+    let fake = Fake::start(&[]).await;
+    let hook = Fake::start(&[503]).await;
+    let config = format!(
+        "{}[automation]\nwebhook_allow = [\"127.0.0.1\"]\nwebhook_secret = \"{HOOK_SECRET}\"\n",
+        api_channel("crm", Some(&fake.url("/cb")))
+    );
+    let app = TestApp::spawn_with(&config).await;
+    app.add_manager("boss", "admin").await;
+    let boss = app.login("boss").await;
+    funnel(
+        &boss,
+        json!({"name": "Leads", "trigger": {"kind": "keyword", "keywords": ["order"]},
+               "steps": [{"kind": "tag", "add": ["lead"]},
+                         {"kind": "webhook", "url": hook.url("/lead?src=parley")},
+                         {"kind": "send", "text": "We got your order"}]}),
+    )
+    .await;
+    let r = app
+        .client_says("w-1", "Анна", "m-1", "I want to order")
+        .await;
+    let got = hook.wait_for(20, |r| r.len() >= 2).await;
+    assert_eq!(got.len(), 2, "503, then a second try");
+    let key = got[0].header("idempotency-key").unwrap().to_string();
+    for req in &got {
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/lead?src=parley");
+        assert_eq!(
+            req.header("idempotency-key"),
+            Some(key.as_str()),
+            "same key"
+        );
+        assert_eq!(
+            req.header("x-parley-signature").unwrap(),
+            parley::channels::api::sign(HOOK_SECRET, &req.body)
+        );
+        let j = req.json();
+        assert_eq!(j["event"], "funnel.webhook");
+        assert_eq!(j["funnel"]["name"], "Leads");
+        assert_eq!(j["client"]["name"], "Анна");
+        assert_eq!(j["client"]["id"], r["contact_id"]);
+        assert_eq!(
+            j["client"]["tags"],
+            json!(["lead"]),
+            "the step before ran first"
+        );
+        assert_eq!(j["chat"]["id"], r["chat_id"]);
+        assert_eq!(j["chat"]["channel_id"], "crm");
+    }
+    let sent = fake.wait_for(10, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(bot_texts(&sent), vec!["We got your order"]);
+    let items = history(&boss, &r["chat_id"]).await;
+    let system = texts_of(&items, "system");
+    let host = hook.url("").trim_start_matches("http://").to_string();
+    assert!(
+        system
+            .iter()
+            .any(|t| *t == format!("Funnel Leads: webhook {host}: answered 200")),
+        "{system:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.requests().len(), 2, "no call after the answer");
+}
+
+/// Without the admin's allowance a webhook to a private address is refused like an
+/// attachment URL (SSRF): no request is made, the history says why, the run goes on.
+#[tokio::test]
+async fn a_webhook_step_to_a_private_address_is_refused_and_the_run_goes_on() {
+    let (app, fake, boss) = setup().await;
+    let hook = Fake::start(&[]).await;
+    funnel(
+        &boss,
+        json!({"name": "Inside", "trigger": {"kind": "first_message"},
+               "steps": [{"kind": "webhook", "url": hook.url("/admin")},
+                         {"kind": "send", "text": "Hello"}]}),
+    )
+    .await;
+    let r = app.client_says("w-2", "Олег", "m-1", "hi").await;
+    let sent = fake.wait_for(10, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(bot_texts(&sent), vec!["Hello"]);
+    assert!(hook.requests().is_empty(), "the private address was called");
+    let items = history(&boss, &r["chat_id"]).await;
+    let system = texts_of(&items, "system");
+    assert!(
+        system
+            .iter()
+            .any(|t| t.starts_with("Funnel Inside: webhook 127.0.0.1")
+                && t.contains("failed")
+                && t.contains("private address")),
+        "{system:?}"
+    );
+}
