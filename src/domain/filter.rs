@@ -44,15 +44,37 @@ pub enum TextOp {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cond {
-    Tag { value: String, negate: bool },
-    Channel { id: String, negate: bool },
-    Messenger { kind: String, negate: bool },
+    Tag {
+        value: String,
+        negate: bool,
+    },
+    Channel {
+        id: String,
+        negate: bool,
+    },
+    Messenger {
+        kind: String,
+        negate: bool,
+    },
     SalesPlan(TextOp),
-    Custom { key: String, op: TextOp },
-    Created { from: Option<i64>, to: Option<i64> },
-    LastActivity { from: Option<i64>, to: Option<i64> },
-    Flag { flag: &'static str, value: bool },
-    Assigned(u64),
+    Custom {
+        key: String,
+        op: TextOp,
+    },
+    Created {
+        from: Option<i64>,
+        to: Option<i64>,
+    },
+    LastActivity {
+        from: Option<i64>,
+        to: Option<i64>,
+    },
+    Flag {
+        flag: &'static str,
+        value: bool,
+    },
+    /// The responsible manager (T1); None: nobody.
+    Assigned(Option<u64>),
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -63,6 +85,9 @@ pub struct Filter {
     pub has_email: Option<bool>,
     pub sales_plan: Option<String>,
     pub conditions: Vec<Cond>,
+    /// The list's `assigned=me|none|<id>` (T1), ANDed with the rest; not part of the wire
+    /// form of a saved filter (its `assigned_manager` condition is).
+    pub assignee: Option<Option<u64>>,
 }
 
 pub const KINDS: &[&str] = &["telegram", "whatsapp", "viber", "widget", "api"];
@@ -275,9 +300,15 @@ impl FilterSpec {
                             format!("unknown operator {op:?} (is)"),
                         ));
                     }
-                    Cond::Assigned(c.value.as_u64().ok_or_else(|| {
-                        Error::invalid(format!("{at}.value"), "must be a manager id")
-                    })?)
+                    Cond::Assigned(match &c.value {
+                        Value::Null => None,
+                        v => Some(v.as_u64().ok_or_else(|| {
+                            Error::invalid(
+                                format!("{at}.value"),
+                                "must be a manager id, or null for nobody",
+                            )
+                        })?),
+                    })
                 }
                 other => {
                     return Err(Error::invalid(
@@ -299,6 +330,7 @@ impl FilterSpec {
                 .map(fold_value)
                 .filter(|s| !s.is_empty()),
             conditions,
+            assignee: None,
         })
     }
 }
@@ -404,7 +436,6 @@ impl Filter {
         &self,
         c: &crate::domain::inbox::Contact,
         chats: &[crate::domain::inbox::Chat],
-        tasks: &[crate::domain::inbox::Task],
     ) -> bool {
         if !self.messengers.is_empty()
             && !chats
@@ -422,6 +453,9 @@ impl Filter {
         if let Some(p) = &self.sales_plan
             && c.sales_plan.as_deref().map(fold_value) != Some(fold_value(p))
         {
+            return false;
+        }
+        if self.assignee.is_some_and(|a| a != c.assignee) {
             return false;
         }
         if self.conditions.is_empty() {
@@ -465,7 +499,7 @@ impl Filter {
                 };
                 on == *value
             }
-            Cond::Assigned(id) => tasks.iter().any(|t| !t.done && t.assignee == Some(*id)),
+            Cond::Assigned(id) => c.assignee == *id,
         };
         if self.match_all {
             self.conditions.iter().all(one)
@@ -478,7 +512,7 @@ impl Filter {
 #[cfg(test)]
 mod match_tests {
     use super::*;
-    use crate::domain::inbox::{Chat, Contact, Task};
+    use crate::domain::inbox::{Chat, Contact};
 
     fn f(json: &str) -> Filter {
         parse(json).unwrap()
@@ -493,6 +527,7 @@ mod match_tests {
             tags: vec!["VIP".into()],
             sales_plan: Some("Wholesale".into()),
             created_ms: 1_000,
+            assignee: Some(7),
             ..Default::default()
         };
         c.custom_fields
@@ -502,34 +537,27 @@ mod match_tests {
             channel_kind: "telegram".into(),
             ..Default::default()
         }];
-        let tasks = vec![Task {
-            id: 1,
-            contact_id: 1,
-            title: "call back".into(),
-            due_ms: None,
-            assignee: Some(7),
-            done: false,
-            created_ms: 0,
-            created_by: None,
-        }];
         let yes = [
             r#"{"conditions":[{"field":"tag","op":"is","value":"vip"}]}"#,
             r#"{"messengers":["telegram"],"has_phone":true}"#,
             r#"{"conditions":[{"field":"custom_field","key":"city","op":"contains","value":"новгород"}]}"#,
             r#"{"conditions":[{"field":"sales_plan","op":"equals","value":"wholesale"}]}"#,
             r#"{"match":"any","conditions":[{"field":"tag","op":"is","value":"nope"},{"field":"has_email","op":"is","value":false}]}"#,
+            r#"{"conditions":[{"field":"assigned_manager","op":"is","value":7}]}"#,
         ];
         for j in yes {
-            assert!(f(j).matches(&c, &chats, &tasks), "{j}");
+            assert!(f(j).matches(&c, &chats), "{j}");
         }
         let no = [
             r#"{"conditions":[{"field":"tag","op":"is_not","value":"vip"}]}"#,
             r#"{"messengers":["whatsapp"]}"#,
             r#"{"has_email":true}"#,
             r#"{"conditions":[{"field":"custom_field","key":"city","op":"contains","value":"москва"}]}"#,
+            r#"{"conditions":[{"field":"assigned_manager","op":"is","value":8}]}"#,
+            r#"{"conditions":[{"field":"assigned_manager","op":"is","value":null}]}"#,
         ];
         for j in no {
-            assert!(!f(j).matches(&c, &chats, &tasks), "{j}");
+            assert!(!f(j).matches(&c, &chats), "{j}");
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Contact {
     pub chat_count: u32,
     /// Id of the open dialog, if any.
     pub open_dialog: Option<u64>,
+    /// The responsible manager (T1), if any.
+    pub assignee: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

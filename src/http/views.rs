@@ -138,6 +138,7 @@ pub fn contact_json(c: &Contact) -> Value {
         "last_activity_ms": c.last_activity_ms,
         "unread": c.unread,
         "open_tasks": c.open_tasks,
+        "assignee": c.assignee,
     })
 }
 

@@ -111,10 +111,30 @@ fn unsupported(f: &Funnel, business: bool, templates: &[(String, String)]) -> Re
             Step::DelayUntil { .. } | Step::DelayBusinessHours if !business => {
                 "needs [business_hours] (at least time_zone) in the config file"
             }
-            Step::Assign { .. } => "needs manager assignment, which this server does not have yet",
+            Step::Assign { manager_id: None } => {
+                "automatic assignment is not available yet: choose a manager"
+            }
             _ => continue,
         };
         return Err(Error::invalid(format!("{}.kind", path.field()), why));
+    }
+    Ok(())
+}
+
+/// Assign steps must name a manager who exists and is active (checked again when the step
+/// runs, since a manager can be disabled later).
+fn check_assignees(w: &W, f: &Funnel) -> Result<()> {
+    for (path, step) in f.walk() {
+        if let Step::Assign {
+            manager_id: Some(id),
+        } = step
+            && w.manager(*id)?.is_none_or(|m| m.disabled)
+        {
+            return Err(Error::invalid(
+                format!("{}.manager_id", path.field()),
+                format!("no active manager {id}"),
+            ));
+        }
     }
     Ok(())
 }
@@ -338,6 +358,7 @@ impl Inbox {
             .store
             .write(move |w| {
                 let mut f = f.clone();
+                check_assignees(w, &f)?;
                 db_auto::put_funnel(w, &mut f)?;
                 Ok(f)
             })
@@ -358,6 +379,7 @@ impl Inbox {
                     .ok_or_else(|| Error::NotFound(format!("funnel {id}")))?;
                 let mut f = old.patched(&patch)?;
                 unsupported(&f, business, &templates)?;
+                check_assignees(w, &f)?;
                 f.updated_ms = store::now_ms();
                 db_auto::put_funnel(w, &mut f)?;
                 if f.steps != old.steps {
@@ -818,8 +840,7 @@ fn advance(
             Step::Condition { filter, yes, no } => {
                 let fl = filter.validate()?;
                 let chats = w.contact_chats(contact.id)?;
-                let tasks = w.tasks(contact.id)?;
-                let holds = fl.matches(&contact, &chats, &tasks);
+                let holds = fl.matches(&contact, &chats);
                 let (branch, word, list) = if holds {
                     (auto::Branch::Yes, "yes", yes)
                 } else {
@@ -1003,7 +1024,40 @@ fn advance(
                     break;
                 }
             }
-            Step::DelayUntil { .. } | Step::DelayBusinessHours | Step::Assign { .. } => {
+            Step::Assign {
+                manager_id: Some(id),
+            } => {
+                let active = w.manager(*id)?.filter(|m| !m.disabled);
+                match active {
+                    Some(m) if contact.assignee == Some(m.id) => system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!("{label}: already assigned to {}", m.name),
+                        now,
+                    )?,
+                    Some(_) => super::clients::assign(
+                        w,
+                        &mut contact,
+                        Some(*id),
+                        None,
+                        &label,
+                        Some(&mut chat),
+                    )?,
+                    None => system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!("{label}: skipped: no active manager {id}"),
+                        now,
+                    )?,
+                }
+            }
+            Step::DelayUntil { .. }
+            | Step::DelayBusinessHours
+            | Step::Assign { manager_id: None } => {
                 // Refused when funnels are saved; a funnel stored by a newer version that has
                 // them is stopped rather than half-run.
                 state = RunState::Stopped {

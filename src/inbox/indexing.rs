@@ -31,7 +31,6 @@ pub fn source(store: Store) -> Arc<dyn Source> {
 fn contact_doc<T: Read>(r: &T, contact: Contact) -> Result<ContactDoc> {
     Ok(ContactDoc {
         chats: r.contact_chats(contact.id)?,
-        tasks: r.tasks(contact.id)?,
         sections: Section::ALL
             .iter()
             .filter(|s| s.holds(&contact))

@@ -181,6 +181,19 @@ pub(crate) fn append_system(
     manager: Option<u64>,
     now: i64,
 ) -> Result<()> {
+    append_system_message(w, chat, contact, event, text, manager, now).map(|_| ())
+}
+
+/// `append_system`, returning the message.
+pub(crate) fn append_system_message(
+    w: &W,
+    chat: &mut Chat,
+    contact: &mut Contact,
+    event: &str,
+    text: &str,
+    manager: Option<u64>,
+    now: i64,
+) -> Result<Message> {
     let m = crate::store::inbox::append_message(
         w,
         chat,
@@ -201,7 +214,8 @@ pub(crate) fn append_system(
             external_id: None,
         },
     )?;
-    emit_message(w, true, contact.id, &m)
+    emit_message(w, true, contact.id, &m)?;
+    Ok(m)
 }
 
 pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -> Result<()> {

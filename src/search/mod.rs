@@ -189,7 +189,7 @@ const SYNC_REBUILD_CONTACTS: u64 = 1_000;
 const SYNC_REBUILD_MESSAGES: u64 = 10_000;
 
 fn contact_doc(f: &ContactFields, d: &ContactDoc) -> TantivyDocument {
-    schema::contact_doc(f, &d.contact, &d.chats, &d.tasks, &d.sections)
+    schema::contact_doc(f, &d.contact, &d.chats, &d.sections)
 }
 
 /// Change-log entries read per batch.

@@ -226,10 +226,11 @@ fn condition(f: &ContactFields, c: &Cond) -> Box<dyn Query> {
         Cond::Created { from, to } => range(f.created, *from, *to),
         Cond::LastActivity { from, to } => range(f.activity, *from, *to),
         Cond::Flag { flag, value } => maybe_not(term(f.flags, flag), !value),
-        Cond::Assigned(id) => Box::new(TermQuery::new(
+        Cond::Assigned(Some(id)) => Box::new(TermQuery::new(
             Term::from_field_u64(f.assignees, *id),
             IndexRecordOption::Basic,
         )),
+        Cond::Assigned(None) => not(term(f.flags, "assigned")),
     }
 }
 
@@ -263,6 +264,9 @@ pub fn contact_filter(f: &ContactFields, filter: &Filter) -> Option<Box<dyn Quer
     }
     if let Some(p) = &filter.sales_plan {
         must.push(term(f.plan, &fold_value(p)));
+    }
+    if let Some(a) = filter.assignee {
+        must.push(condition(f, &Cond::Assigned(a)));
     }
     if !filter.conditions.is_empty() {
         let qs: Vec<_> = filter.conditions.iter().map(|c| condition(f, c)).collect();

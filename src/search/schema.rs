@@ -11,11 +11,11 @@ use tantivy::tokenizer::{
 use tantivy::{Index, TantivyDocument};
 
 use crate::domain::filter::fold_value;
-use crate::domain::inbox::{Chat, Contact, Message, Task};
+use crate::domain::inbox::{Chat, Contact, Message};
 use crate::error::{Error, Result};
 
 /// Bump when fields or analyzers change: an index of another version is rebuilt at start.
-pub const CONTACTS_VERSION: u32 = 1;
+pub const CONTACTS_VERSION: u32 = 2;
 pub const MESSAGES_VERSION: u32 = 1;
 /// Longest prefix indexed for names and e-mails; longer query words are cut to it.
 pub const MAX_GRAM: usize = 24;
@@ -136,7 +136,6 @@ pub fn contact_doc(
     f: &ContactFields,
     c: &Contact,
     chats: &[Chat],
-    tasks: &[Task],
     sections: &[&str],
 ) -> TantivyDocument {
     let mut d = TantivyDocument::default();
@@ -196,13 +195,12 @@ pub fn contact_doc(
     flag(c.unread > 0, "unread");
     flag(!c.phones.is_empty(), "has_phone");
     flag(!c.emails.is_empty(), "has_email");
+    flag(c.assignee.is_some(), "assigned");
     for s in sections {
         d.add_text(f.flags, format!("s:{s}"));
     }
-    for t in tasks.iter().filter(|t| !t.done) {
-        if let Some(a) = t.assignee {
-            d.add_u64(f.assignees, a);
-        }
+    if let Some(a) = c.assignee {
+        d.add_u64(f.assignees, a);
     }
     d.add_i64(f.created, c.created_ms);
     d.add_i64(f.activity, c.last_activity_ms);

@@ -6,7 +6,7 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::domain::inbox::{Chat, Contact, Message, Task};
+use crate::domain::inbox::{Chat, Contact, Message};
 use crate::error::Result;
 
 /// A contact and what its search document holds besides the contact itself.
@@ -14,8 +14,6 @@ pub struct ContactDoc {
     pub contact: Contact,
     /// Its chats (their channels are searchable).
     pub chats: Vec<Chat>,
-    /// Its tasks (open tasks' assignees are searchable).
-    pub tasks: Vec<Task>,
     /// Names of the list sections it is listed in, for section-scoped searches.
     pub sections: Vec<&'static str>,
 }

@@ -15,7 +15,7 @@ pub const RETAIN: u64 = 200_000;
 
 /// Format of a stored event after its audience: bump with `Event`'s layout. A row of another
 /// format is not replayed (browsers that need it resync), which is what an event log is for.
-const FORMAT: u8 = 2;
+const FORMAT: u8 = 3;
 
 pub(super) type Pending = Published;
 

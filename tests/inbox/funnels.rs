@@ -725,3 +725,58 @@ async fn a_webhook_step_to_a_private_address_is_refused_and_the_run_goes_on() {
         "{system:?}"
     );
 }
+
+/// An assign step makes a manager responsible (system message, notification); a manager
+/// who does not exist is refused when the funnel is saved, naming the step.
+#[tokio::test]
+async fn an_assign_step_makes_a_manager_responsible() {
+    let (app, _fake, boss) = setup().await;
+    let anna = app.add_manager("anna", "manager").await["id"]
+        .as_u64()
+        .unwrap();
+    let (st, e) = boss
+        .post(
+            "/api/v1/funnels",
+            json!({"name": "Bad", "trigger": {"kind": "first_message"},
+                   "steps": [{"kind": "tag", "add": ["x"]}, {"kind": "assign", "manager_id": 999}]}),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(e["field"], "steps[1].manager_id");
+    funnel(
+        &boss,
+        json!({"name": "Route", "trigger": {"kind": "keyword", "keywords": ["wholesale"]},
+               "steps": [{"kind": "assign", "manager_id": anna}]}),
+    )
+    .await;
+    let r = app
+        .client_says("a-1", "Борис", "m-1", "wholesale prices")
+        .await;
+    let contact = r["contact_id"].clone();
+    let mut assigned = Value::Null;
+    for _ in 0..50 {
+        let (_, c) = boss.get(&format!("/api/v1/contacts/{contact}")).await;
+        assigned = c["contact"]["assignee"].clone();
+        if assigned != Value::Null {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        assigned,
+        anna,
+        "{:?}",
+        texts_of(&history(&boss, &r["chat_id"]).await, "system")
+    );
+    let items = history(&boss, &r["chat_id"]).await;
+    let system = texts_of(&items, "system");
+    assert!(
+        system
+            .iter()
+            .any(|t| t == "Funnel Route assigned the client to anna name"),
+        "{system:?}"
+    );
+    let a = app.login("anna").await;
+    let (_, n) = a.get("/api/v1/notifications").await;
+    assert_eq!(n["items"][0]["contact_id"], contact, "{n}");
+}

@@ -1,5 +1,6 @@
 mod actions;
 mod api_channel;
+mod assignment;
 mod card;
 mod funnels;
 mod lists;

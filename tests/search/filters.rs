@@ -69,7 +69,13 @@ async fn filters_combine_conditions_with_all_or_any() {
     .await;
     b.post(
         &format!("/api/v1/contacts/{cc}/tasks"),
-        json!({"title": "call", "assignee": boss_id}),
+        json!({"title": "call"}),
+    )
+    .await;
+    b.send(
+        "PATCH",
+        &format!("/api/v1/contacts/{cc}"),
+        Some(json!({"assignee": boss_id})),
     )
     .await;
     b.post(&format!("/api/v1/chats/{}/read", a["chat_id"]), json!({}))
@@ -139,6 +145,11 @@ async fn filters_combine_conditions_with_all_or_any() {
     check(
         json!({"conditions": [{"field": "assigned_manager", "op": "is", "value": boss_id}]}),
         &["Clara"],
+    )
+    .await;
+    check(
+        json!({"conditions": [{"field": "assigned_manager", "op": "is", "value": null}]}),
+        &["Anna", "Boris"],
     )
     .await;
     check(

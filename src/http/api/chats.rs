@@ -25,6 +25,23 @@ pub struct ListQuery {
     q: Option<String>,
     filter: Option<String>,
     saved_filter: Option<u64>,
+    /// `me`, `none` or a manager id: the responsible manager (T1).
+    assigned: Option<String>,
+}
+
+/// The `assigned` parameter: Some(None) for nobody, Some(Some(id)) for a manager.
+fn assigned(
+    q: Option<&str>,
+    me: crate::domain::manager::ManagerId,
+) -> poem::Result<Option<Option<u64>>> {
+    Ok(match q.map(str::trim) {
+        None | Some("") => None,
+        Some("me") => Some(Some(me.0)),
+        Some("none") => Some(None),
+        Some(id) => Some(Some(id.parse::<u64>().map_err(|_| {
+            Error::invalid("assigned", "must be me, none or a manager id")
+        })?)),
+    })
 }
 
 #[handler]
@@ -34,8 +51,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> poem::Result<poem::Response> {
     let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
-    let filter =
+    let mut filter =
         super::search::request_filter(st, id.actor(), q.filter.as_deref(), q.saved_filter)?;
+    if let Some(a) = assigned(q.assigned.as_deref(), id.actor())? {
+        filter.get_or_insert_default().assignee = Some(a);
+    }
     if text.is_some() || filter.is_some() {
         return search_list(st, id.actor(), &q, text, filter.as_ref()).await;
     }

@@ -98,6 +98,9 @@ pub struct PatchBody {
     archived: Option<bool>,
     blacklisted: Option<bool>,
     marked: Option<bool>,
+    /// The responsible manager's id, or null for nobody (T1).
+    #[serde(default, with = "double_option")]
+    assignee: Option<Option<u64>>,
 }
 
 #[handler]
@@ -116,6 +119,7 @@ pub async fn patch(
         archived: b.archived,
         blacklisted: b.blacklisted,
         marked: b.marked,
+        assignee: b.assignee,
     };
     let c = st.inbox.update_contact(id.actor(), cid, p).await?;
     Ok(Json(contact_json(&c)))

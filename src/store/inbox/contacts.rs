@@ -14,6 +14,69 @@ pub(super) fn section_table(section: Section) -> Table {
     }
 }
 
+impl codec::Record for Contact {
+    const VERSION: u8 = 2;
+    const NAME: &'static str = "contact";
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Contact> {
+        match version {
+            1 => {
+                let v1: ContactV1 = postcard::from_bytes(bytes)
+                    .map_err(|e| Error::Corrupt(format!("contact row (format 1): {e}")))?;
+                Ok(v1.into())
+            }
+            v => Err(Error::Corrupt(format!(
+                "contact row has unknown format version {v}"
+            ))),
+        }
+    }
+}
+
+/// A contact as stored before assignment (T1) existed.
+#[derive(serde::Deserialize)]
+struct ContactV1 {
+    id: u64,
+    name: String,
+    phones: Vec<String>,
+    emails: Vec<String>,
+    tags: Vec<String>,
+    custom_fields: std::collections::BTreeMap<String, String>,
+    sales_plan: Option<String>,
+    archived: bool,
+    blacklisted: bool,
+    marked: bool,
+    created_ms: i64,
+    last_activity_ms: i64,
+    unread: u32,
+    open_tasks: u32,
+    chat_count: u32,
+    open_dialog: Option<u64>,
+}
+
+impl From<ContactV1> for Contact {
+    fn from(c: ContactV1) -> Contact {
+        Contact {
+            id: c.id,
+            name: c.name,
+            phones: c.phones,
+            emails: c.emails,
+            tags: c.tags,
+            custom_fields: c.custom_fields,
+            sales_plan: c.sales_plan,
+            archived: c.archived,
+            blacklisted: c.blacklisted,
+            marked: c.marked,
+            created_ms: c.created_ms,
+            last_activity_ms: c.last_activity_ms,
+            unread: c.unread,
+            open_tasks: c.open_tasks,
+            chat_count: c.chat_count,
+            open_dialog: c.open_dialog,
+            assignee: None,
+        }
+    }
+}
+
 fn section_key(c: &Contact) -> Vec<u8> {
     Key::new().i64(c.last_activity_ms).u64(c.id).build()
 }
@@ -114,4 +177,63 @@ pub fn contacts_after<T: Read>(
         .into_iter()
         .map(|(k, v)| Ok((k, codec::decode::<Contact>(&v)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_stored_before_assignment_reads_with_none() {
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            id: u64,
+            name: &'a str,
+            phones: Vec<&'a str>,
+            emails: Vec<&'a str>,
+            tags: Vec<&'a str>,
+            custom_fields: std::collections::BTreeMap<String, String>,
+            sales_plan: Option<&'a str>,
+            archived: bool,
+            blacklisted: bool,
+            marked: bool,
+            created_ms: i64,
+            last_activity_ms: i64,
+            unread: u32,
+            open_tasks: u32,
+            chat_count: u32,
+            open_dialog: Option<u64>,
+        }
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&V1 {
+                id: 7,
+                name: "Ирина",
+                phones: vec!["79991234567"],
+                emails: vec![],
+                tags: vec!["vip"],
+                custom_fields: Default::default(),
+                sales_plan: Some("Gold"),
+                archived: false,
+                blacklisted: true,
+                marked: false,
+                created_ms: 5,
+                last_activity_ms: 9,
+                unread: 2,
+                open_tasks: 1,
+                chat_count: 1,
+                open_dialog: Some(3),
+            })
+            .unwrap(),
+        );
+        let c: Contact = codec::decode(&bytes).unwrap();
+        assert_eq!(
+            (c.id, c.name.as_str(), c.open_dialog),
+            (7, "Ирина", Some(3))
+        );
+        assert!(c.blacklisted && c.assignee.is_none());
+        let again: Contact = codec::decode(&codec::encode(&c).unwrap()).unwrap();
+        assert_eq!(again.assignee, None);
+        assert_eq!(again.tags, vec!["vip"]);
+    }
 }

@@ -33,7 +33,7 @@ macro_rules! record {
     )*};
 }
 record!(
-    Contact => "contact", Chat => "chat", Message => "message", Task => "task",
+    Chat => "chat", Message => "message", Task => "task",
     Dialog => "dialog", Notification => "notification", LogEntry => "log entry",
     Draft => "draft", Blob => "blob", Visitor => "visitor", Upload => "upload",
     MergeSuggestion => "merge suggestion",
