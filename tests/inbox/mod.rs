@@ -1,5 +1,6 @@
 mod actions;
 mod api_channel;
+mod broadcasts;
 mod card;
 mod funnels;
 mod lists;
