@@ -62,72 +62,84 @@ pub async fn run(inbox: Inbox, rates: BTreeMap<String, u32>, mut stop: watch::Re
             }
         };
         let mut did = false;
-        let mut inflight = tokio::task::JoinSet::new();
-        for (id, paced, contacts) in work {
-            if !paced {
+        // Whether any send went through this round: clients whose sends the store refused
+        // (unavailable) come back at once, and must not be tried again in a tight loop.
+        let mut progressed = false;
+        for w in work {
+            let id = w.id;
+            if !w.paced {
                 // Funnel starts: many at once, so their transactions share group commits.
                 let mut set = tokio::task::JoinSet::new();
-                for c in contacts {
+                for c in w.next {
                     while set.len() >= 64 {
-                        set.join_next().await;
+                        progressed |= matches!(set.join_next().await, Some(Ok(true)));
                     }
-                    let inbox = inbox.clone();
-                    set.spawn(async move {
-                        if let Err(e) = inbox.broadcast_send(id, c).await {
-                            tracing::warn!("broadcast {id}: client {c}: {e}");
-                        }
-                    });
+                    set.spawn(send(inbox.clone(), id, c));
                     did = true;
                 }
-                while set.join_next().await.is_some() {}
+                while let Some(r) = set.join_next().await {
+                    progressed |= matches!(r, Ok(true));
+                }
                 continue;
             }
-            for c in contacts {
-                let kind = if paced {
+            let mut inflight = tokio::task::JoinSet::new();
+            for c in w.next {
+                // A funnel start sends nothing itself (its send steps go through the outbox
+                // one client at a time), so only messages are paced.
+                let kind = if w.whatsapp {
+                    "whatsapp".to_string()
+                } else {
                     inbox
                         .broadcast_channel(c)
                         .await
                         .ok()
                         .flatten()
                         .unwrap_or_default()
-                } else {
-                    String::new()
                 };
-                // A funnel start sends nothing itself (its send steps go through the outbox
-                // one client at a time), so it is not paced.
-                if paced {
-                    loop {
-                        let d = pace.wait(&kind);
-                        if d.is_zero() {
-                            break;
-                        }
-                        tokio::select! {
-                            _ = tokio::time::sleep(d) => {}
-                            _ = stop.changed() => return,
-                        }
+                loop {
+                    let d = pace.wait(&kind);
+                    if d.is_zero() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = stop.changed() => return,
                     }
                 }
                 // The pace decides when a send starts; several may be committing at once.
                 while inflight.len() >= IN_FLIGHT {
-                    inflight.join_next().await;
+                    progressed |= matches!(inflight.join_next().await, Some(Ok(true)));
                 }
-                let inbox = inbox.clone();
-                inflight.spawn(async move {
-                    if let Err(e) = inbox.broadcast_send(id, c).await {
-                        tracing::warn!("broadcast {id}: client {c}: {e}");
-                    }
-                });
+                inflight.spawn(send(inbox.clone(), id, c));
                 did = true;
             }
-            while inflight.join_next().await.is_some() {}
+            while let Some(r) = inflight.join_next().await {
+                progressed |= matches!(r, Ok(true));
+            }
         }
-        if did {
+        if did && progressed {
             continue;
         }
+        let idle = if did {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
         tokio::select! {
             _ = inbox.broadcast_wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Hand one client to the inbox; whether that went through.
+async fn send(inbox: Inbox, id: u64, contact: u64) -> bool {
+    match inbox.broadcast_send(id, contact).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("broadcast {id}: client {contact}: {e}");
+            false
         }
     }
 }

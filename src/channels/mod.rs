@@ -181,6 +181,8 @@ pub struct Outgoing<'a> {
     pub message: &'a Message,
     /// The outbox row, with how many parts earlier attempts delivered.
     pub delivery: &'a Delivery,
+    /// Send the message as this WhatsApp template (only ever set on WhatsApp chats).
+    pub wa_template: Option<&'a crate::domain::broadcast::WaTemplate>,
 }
 
 impl Outgoing<'_> {

@@ -189,7 +189,7 @@ impl Outbox {
 
     async fn attempt(&self, d: &Delivery) -> std::result::Result<Option<String>, SendError> {
         let loaded = self.ctx.inbox.outgoing(d);
-        let (m, chat, contact) = match loaded {
+        let row = match loaded {
             Ok(Some(v)) => v,
             Ok(None) => {
                 return Err(SendError::Permanent(
@@ -203,7 +203,8 @@ impl Outbox {
                 });
             }
         };
-        if contact.as_ref().is_some_and(|c| c.blacklisted) {
+        let (m, chat, contact) = (&row.message, &row.chat, row.contact.as_ref());
+        if contact.is_some_and(|c| c.blacklisted) {
             return Err(SendError::Permanent(
                 "the client is blacklisted; nothing was sent".into(),
             ));
@@ -214,12 +215,22 @@ impl Outbox {
                 chat.channel_id
             )));
         };
+        if row.wa_template.is_some() && channel.kind.kind_name() != "whatsapp" {
+            // Broadcasts queue templates on WhatsApp chats only; any other adapter would
+            // send the history's description of the template as if it were the message.
+            return Err(SendError::Permanent(format!(
+                "a WhatsApp template cannot go out on the {} channel {:?}",
+                channel.kind.kind_name(),
+                channel.id
+            )));
+        }
         let out = Outgoing {
             channel,
-            chat: &chat,
-            contact: contact.as_ref(),
-            message: &m,
+            chat,
+            contact,
+            message: m,
             delivery: d,
+            wa_template: row.wa_template.as_ref(),
         };
         let r = super::send(&self.ctx, &out).await;
         if let Err(e) = &r {

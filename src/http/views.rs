@@ -441,6 +441,10 @@ pub fn broadcast_json(
         Payload::Text(t) => ("text", json!(t)),
         Payload::Template(n) => ("template", json!(n)),
         Payload::Funnel(f) => ("funnel", json!(f)),
+        Payload::WhatsAppTemplate(t) => (
+            "whatsapp_template",
+            json!({"name": t.name, "language": t.language, "params": t.params}),
+        ),
     };
     let mut v = json!({
         "id": b.id,

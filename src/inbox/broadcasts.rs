@@ -3,11 +3,16 @@
 //! paces the calls per platform), pause, resume, cancel, and report what became of each.
 //! Each client's send is one transaction that also records it, so a restart neither skips
 //! nor repeats anyone.
+//!
+//! A new broadcast's clients are stored in transactions of `TARGET_BATCH` rows, so a
+//! broadcast to a million clients does not hold the single writer (and every other write)
+//! for seconds; its own row is written last, and the sender only looks at broadcasts that
+//! have one, so no client is sent to before every client is stored.
 
 use super::{Inbox, emit_row};
 use crate::domain::automation::{Run, RunState};
-use crate::domain::broadcast::{Broadcast, BroadcastState, Payload, Target};
-use crate::domain::inbox::Status;
+use crate::domain::broadcast::{Broadcast, BroadcastState, Payload, Target, WaTemplate};
+use crate::domain::inbox::{Chat, Status};
 use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
 use crate::error::{Error, Result};
@@ -18,6 +23,34 @@ use crate::store::{self, W};
 
 /// How many clients one broadcast may reach.
 pub const MAX_TARGETS: usize = 1_000_000;
+/// Clients stored per transaction when a broadcast is created: big enough that a million
+/// take a few hundred commits, small enough that other writes wait milliseconds between.
+pub const TARGET_BATCH: usize = 5_000;
+
+/// The chat a broadcast reaches a client in: the enabled one the client wrote in last
+/// (for a WhatsApp template, the last WhatsApp one), or why there is none.
+fn broadcast_chat(
+    chats: Vec<Chat>,
+    whatsapp_only: bool,
+) -> std::result::Result<Chat, &'static str> {
+    let mut open = chats.into_iter().filter(|c| !c.disabled).peekable();
+    if open.peek().is_none() {
+        return Err("no chat that takes bot messages");
+    }
+    open.filter(|c| !whatsapp_only || c.channel_kind == "whatsapp")
+        .max_by_key(|c| c.last_inbound_ms)
+        .ok_or("not a WhatsApp chat")
+}
+
+/// Count one more client of `b` as handled, finishing the broadcast with the last one.
+fn count_handled(b: &mut Broadcast, contact_id: u64) {
+    b.handled += 1;
+    b.cursor = b.cursor.max(contact_id);
+    if b.handled >= b.total {
+        b.state = BroadcastState::Done;
+        b.finished_ms = Some(store::now_ms());
+    }
+}
 
 /// What became of a broadcast's clients.
 #[derive(Debug, Default)]
@@ -58,13 +91,12 @@ fn send_one(
         return skip("the client was deleted");
     };
     let mut contact = before.clone();
-    let Some(mut chat) = w
-        .contact_chats(contact_id)?
-        .into_iter()
-        .filter(|c| !c.disabled)
-        .max_by_key(|c| c.last_inbound_ms)
-    else {
-        return skip("no chat that takes bot messages");
+    let mut chat = match broadcast_chat(
+        w.contact_chats(contact_id)?,
+        matches!(b.payload, Payload::WhatsAppTemplate(_)),
+    ) {
+        Ok(c) => c,
+        Err(why) => return skip(why),
     };
     if contact.blacklisted {
         return skip("the client is blacklisted");
@@ -76,81 +108,109 @@ fn send_one(
         return skip("the client cannot be reached");
     }
     let now = store::now_ms();
-    let queued = match &b.payload {
-        Payload::Text(_) | Payload::Template(_) => {
-            let text = match &b.payload {
-                Payload::Template(name) => {
-                    match templates
-                        .iter()
-                        .find(|(n, _)| crate::domain::normalise::same_text(n, name))
-                    {
-                        Some((_, t)) => t.clone(),
-                        None => return skip("the template was removed"),
-                    }
-                }
-                Payload::Text(t) => t.clone(),
-                Payload::Funnel(_) => String::new(),
-            };
-            let who = super::automation::manager_name(w, &contact)?;
-            let vars = crate::domain::automation::Vars::of(&contact, who.as_deref());
-            let body = normalise::text(
-                &crate::domain::automation::render(&text, &vars),
-                crate::domain::inbox::MAX_MESSAGE_TEXT,
-            );
-            if body.is_empty() {
-                return skip("the message is empty for this client");
-            }
-            let m = super::automation::queue_bot(
-                w,
-                &mut chat,
-                &mut contact,
-                body,
-                &format!("broadcast:{}", b.id),
-                now,
-            )?;
-            db_b::put_target(
-                w,
-                b.id,
-                contact_id,
-                &Target::Queued {
-                    chat_id: chat.id,
-                    message_id: m,
-                },
-            )?;
-            true
-        }
-        Payload::Funnel(fid) => {
-            let Some(f) = db_auto::funnel(w, *fid)? else {
-                return skip("the funnel was deleted");
-            };
-            if db_auto::contact_runs(w, contact_id)?
+    let who = super::automation::manager_name(w, &contact)?;
+    let vars = crate::domain::automation::Vars::of(&contact, who.as_deref());
+    let render = |text: &str| {
+        normalise::text(
+            &crate::domain::automation::render(text, &vars),
+            crate::domain::inbox::MAX_MESSAGE_TEXT,
+        )
+    };
+    // A message: its text for the history, and the template the outbox sends instead.
+    let (body, wa_template) = match &b.payload {
+        Payload::Funnel(fid) => return start_funnel(w, b, contact_id, *fid, chat.id),
+        Payload::Text(t) => (render(t), None),
+        Payload::Template(name) => {
+            match templates
                 .iter()
-                .any(|r| r.funnel_id == f.id && r.state.is_active())
+                .find(|(n, _)| crate::domain::normalise::same_text(n, name))
             {
-                return skip("already in the funnel");
+                Some((_, t)) => (render(t), None),
+                None => return skip("the template was removed"),
             }
-            let Some(first) = f.first() else {
-                return skip("the funnel has no steps");
+        }
+        Payload::WhatsAppTemplate(t) => {
+            let mut params = Vec::with_capacity(t.params.len());
+            for (i, p) in t.params.iter().enumerate() {
+                let v = render(p);
+                if v.is_empty() {
+                    return skip(&format!(
+                        "template parameter {} is empty for this client",
+                        i + 1
+                    ));
+                }
+                params.push(v);
+            }
+            let sent = WaTemplate {
+                name: t.name.clone(),
+                language: t.language.clone(),
+                params,
             };
-            let mut run = Run {
-                id: 0,
-                funnel_id: f.id,
-                contact_id,
-                chat_id: Some(chat.id),
-                path: first,
-                state: RunState::Waiting { due_ms: now },
-                started_ms: now,
-                updated_ms: now,
-            };
-            db_auto::put_run(w, None, &mut run)?;
-            db_b::put_target(w, b.id, contact_id, &Target::Started { run_id: run.id })?;
-            false
+            let text = normalise::text(&sent.summary(), crate::domain::inbox::MAX_MESSAGE_TEXT);
+            (text, Some(sent))
         }
     };
+    if body.is_empty() {
+        return skip("the message is empty for this client");
+    }
+    let m = super::automation::queue_bot(
+        w,
+        &mut chat,
+        &mut contact,
+        body,
+        &format!("broadcast:{}", b.id),
+        now,
+    )?;
+    if let Some(t) = &wa_template {
+        db::put_wa_template(w, m, t)?;
+    }
+    db_b::put_target(
+        w,
+        b.id,
+        contact_id,
+        &Target::Queued {
+            chat_id: chat.id,
+            message_id: m,
+        },
+    )?;
     db::put_chat(w, &chat)?;
     db::put_contact(w, Some(&before), &contact)?;
     emit_row(w, &contact, channels)?;
-    Ok(queued)
+    Ok(true)
+}
+
+/// Start funnel `fid` for the client in `chat_id`, or record why not.
+fn start_funnel(w: &W, b: &Broadcast, contact_id: u64, fid: u64, chat_id: u64) -> Result<bool> {
+    let skip = |why: &str| -> Result<bool> {
+        db_b::put_target(w, b.id, contact_id, &Target::Skipped { reason: why.into() })?;
+        Ok(false)
+    };
+    let Some(f) = db_auto::funnel(w, fid)? else {
+        return skip("the funnel was deleted");
+    };
+    if db_auto::contact_runs(w, contact_id)?
+        .iter()
+        .any(|r| r.funnel_id == f.id && r.state.is_active())
+    {
+        return skip("already in the funnel");
+    }
+    let Some(first) = f.first() else {
+        return skip("the funnel has no steps");
+    };
+    let now = store::now_ms();
+    let mut run = Run {
+        id: 0,
+        funnel_id: f.id,
+        contact_id,
+        chat_id: Some(chat_id),
+        path: first,
+        state: RunState::Waiting { due_ms: now },
+        started_ms: now,
+        updated_ms: now,
+    };
+    db_auto::put_run(w, None, &mut run)?;
+    db_b::put_target(w, b.id, contact_id, &Target::Started { run_id: run.id })?;
+    Ok(false)
 }
 
 impl Inbox {
@@ -184,6 +244,7 @@ impl Inbox {
                     ));
                 }
             }
+            Payload::WhatsAppTemplate(t) => t.check("whatsapp_template")?,
             Payload::Funnel(_) => {}
         }
         if contacts.len() > MAX_TARGETS {
@@ -194,34 +255,52 @@ impl Inbox {
         }
         contacts.sort_unstable();
         contacts.dedup();
-        let b = self
+        let check = payload.clone();
+        let id = self
             .store
             .write(move |w| {
-                if let Payload::Funnel(fid) = &payload
+                if let Payload::Funnel(fid) = &check
                     && db_auto::funnel(w, *fid)?.is_none()
                 {
                     return Err(Error::invalid("funnel", format!("no funnel {fid}")));
                 }
+                db_b::next_broadcast_id(w)
+            })
+            .await?;
+        // Rows of a broadcast whose own row never gets written (the process died midway)
+        // are never read: nothing lists or sends a broadcast without its row.
+        for batch in contacts.chunks(TARGET_BATCH) {
+            let batch = batch.to_vec();
+            self.store
+                .write(move |w| {
+                    for c in &batch {
+                        db_b::put_target(w, id, *c, &Target::Pending)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        let total = contacts.len() as u64;
+        let b = self
+            .store
+            .write(move |w| {
                 let mut b = Broadcast {
-                    id: 0,
+                    id,
                     name: name.clone(),
                     payload: payload.clone(),
                     state: BroadcastState::Running,
-                    total: contacts.len() as u64,
+                    total,
                     handled: 0,
                     cursor: 0,
                     created_ms: store::now_ms(),
                     created_by: manager.0,
                     finished_ms: None,
                 };
-                if contacts.is_empty() {
+                if total == 0 {
                     b.state = BroadcastState::Done;
                     b.finished_ms = Some(b.created_ms);
                 }
                 db_b::put_broadcast(w, &mut b)?;
-                for c in &contacts {
-                    db_b::put_target(w, b.id, *c, &Target::Pending)?;
-                }
                 Ok(b)
             })
             .await?;
@@ -251,6 +330,10 @@ impl Inbox {
                             Target::Started { .. } => rep.started += 1,
                             Target::Skipped { reason } => {
                                 rep.skipped += 1;
+                                add_reason(&mut rep.reasons, &reason);
+                            }
+                            Target::Failed { reason } => {
+                                rep.failed += 1;
                                 add_reason(&mut rep.reasons, &reason);
                             }
                             Target::Queued {
@@ -305,9 +388,8 @@ impl Inbox {
         Ok(b)
     }
 
-    /// Running broadcasts, whether their sends are paced (messages, not funnel starts), and
-    /// up to `limit` of the clients each has next.
-    pub async fn broadcast_work(&self, limit: usize) -> Result<Vec<(u64, bool, Vec<u64>)>> {
+    /// Running broadcasts and up to `limit` of the clients each has next.
+    pub async fn broadcast_work(&self, limit: usize) -> Result<Vec<BroadcastWork>> {
         self.store
             .query(move |r| {
                 let mut out = Vec::new();
@@ -315,12 +397,20 @@ impl Inbox {
                     if b.state != BroadcastState::Running {
                         continue;
                     }
-                    let next: Vec<u64> = db_b::targets(r, b.id, Some(b.cursor), limit)?
+                    let mut next: Vec<u64> = db_b::targets(r, b.id, Some(b.cursor), limit)?
                         .into_iter()
-                        .filter(|(c, _)| *c > b.cursor || b.cursor == 0)
+                        .filter(|(c, t)| *c > b.cursor && *t == Target::Pending)
                         .map(|(c, _)| c)
                         .collect();
-                    out.push((b.id, !matches!(b.payload, Payload::Funnel(_)), next));
+                    if next.is_empty() && b.handled < b.total {
+                        next = stranded(r, b.id, limit)?;
+                    }
+                    out.push(BroadcastWork {
+                        id: b.id,
+                        paced: !matches!(b.payload, Payload::Funnel(_)),
+                        whatsapp: matches!(b.payload, Payload::WhatsAppTemplate(_)),
+                        next,
+                    });
                 }
                 Ok(out)
             })
@@ -331,20 +421,20 @@ impl Inbox {
     pub async fn broadcast_channel(&self, contact_id: u64) -> Result<Option<String>> {
         self.store
             .query(move |r| {
-                Ok(r.contact_chats(contact_id)?
-                    .into_iter()
-                    .filter(|c| !c.disabled)
-                    .max_by_key(|c| c.last_inbound_ms)
+                Ok(broadcast_chat(r.contact_chats(contact_id)?, false)
+                    .ok()
                     .map(|c| c.channel_kind))
             })
             .await
     }
 
     /// Handle the broadcast's next client, if it is still running and this is that client.
+    /// A send that fails in the store counts the client as failed, so the broadcast still
+    /// finishes; only a store that is unavailable leaves the client for a later round.
     pub async fn broadcast_send(&self, id: u64, contact_id: u64) -> Result<()> {
         let templates = self.templates.all();
         let channels = self.channels.clone();
-        let (queued, started) = self
+        let sent = self
             .store
             .write(move |w| {
                 let Some(mut b) = db_b::broadcast(w, id)? else {
@@ -356,16 +446,19 @@ impl Inbox {
                     return Ok((false, false));
                 }
                 let queued = send_one(w, &b, contact_id, &templates, &channels)?;
-                b.handled += 1;
-                b.cursor = b.cursor.max(contact_id);
-                if b.handled >= b.total {
-                    b.state = BroadcastState::Done;
-                    b.finished_ms = Some(store::now_ms());
-                }
+                count_handled(&mut b, contact_id);
                 db_b::put_broadcast(w, &mut b)?;
                 Ok((queued, matches!(b.payload, Payload::Funnel(_))))
             })
-            .await?;
+            .await;
+        let (queued, started) = match sent {
+            Ok(v) => v,
+            Err(e @ Error::Unavailable(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!("broadcast {id}: client {contact_id} failed: {e}");
+                return self.broadcast_failed(id, contact_id, e.to_string()).await;
+            }
+        };
         if queued {
             self.outbox_wake.notify_one();
         }
@@ -373,5 +466,62 @@ impl Inbox {
             self.automation_wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Record that handling this client failed (its own transaction was rolled back).
+    async fn broadcast_failed(&self, id: u64, contact_id: u64, reason: String) -> Result<()> {
+        self.store
+            .write(move |w| {
+                let Some(mut b) = db_b::broadcast(w, id)? else {
+                    return Ok(());
+                };
+                if matches!(b.state, BroadcastState::Cancelled | BroadcastState::Done)
+                    || !matches!(db_b::target(w, id, contact_id)?, Some(Target::Pending))
+                {
+                    return Ok(());
+                }
+                let reason = reason.clone();
+                db_b::put_target(w, id, contact_id, &Target::Failed { reason })?;
+                count_handled(&mut b, contact_id);
+                db_b::put_broadcast(w, &mut b)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// What the sender does next for one running broadcast.
+#[derive(Debug)]
+pub struct BroadcastWork {
+    pub id: u64,
+    /// Messages are paced per platform; funnel starts are not (their sends go through the
+    /// outbox one step at a time).
+    pub paced: bool,
+    /// A WhatsApp template: every send goes out on WhatsApp.
+    pub whatsapp: bool,
+    /// Clients still pending, in contact id order.
+    pub next: Vec<u64>,
+}
+
+/// Up to `limit` clients still pending anywhere in the broadcast. Sends commit out of order,
+/// so the cursor can pass a client whose send was refused (the store was unavailable); once
+/// nothing is left after the cursor, they are found from the start.
+fn stranded<T: crate::store::Read>(r: &T, id: u64, limit: usize) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db_b::targets(r, id, after, 1000)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(out);
+        };
+        after = Some(*last);
+        for (c, t) in page {
+            if t == Target::Pending {
+                out.push(c);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::Inbox;
 use super::ingest::Ingested;
+use crate::domain::broadcast::WaTemplate;
 use crate::domain::inbox::{Chat, Contact, Delivery, Message};
 use crate::error::Result;
 use crate::store::inbox::{self as db, InboxReads};
@@ -12,6 +13,15 @@ use crate::store::{codec, meta};
 
 /// What a channel's state keeps across restarts (the rest belongs to the running process).
 pub use crate::store::channels::SavedState as SavedChannelState;
+
+/// A queued message with what its delivery needs.
+pub struct OutgoingRow {
+    pub message: Message,
+    pub chat: Chat,
+    pub contact: Option<Contact>,
+    /// Send it as this WhatsApp template rather than as its text (a broadcast's template).
+    pub wa_template: Option<WaTemplate>,
+}
 
 impl Inbox {
     /// The message a channel already delivered under this id, answered as the duplicate
@@ -48,18 +58,23 @@ impl Inbox {
             .read(|r| Ok(r.chat(chat_id)?.map(|c| c.channel_id)))
     }
 
-    /// What a delivery sends: the message, its chat and the chat's contact; None when the
-    /// message or the chat is gone.
-    pub fn outgoing(&self, d: &Delivery) -> Result<Option<(Message, Chat, Option<Contact>)>> {
+    /// What a delivery sends; None when the message or the chat is gone.
+    pub fn outgoing(&self, d: &Delivery) -> Result<Option<OutgoingRow>> {
         self.store.read(|r| {
-            let Some(m) = r.message(d.chat_id, d.message_id)? else {
+            let Some(message) = r.message(d.chat_id, d.message_id)? else {
                 return Ok(None);
             };
             let Some(chat) = r.chat(d.chat_id)? else {
                 return Ok(None);
             };
             let contact = r.contact(chat.contact_id)?;
-            Ok(Some((m, chat, contact)))
+            let wa_template = db::wa_template(r, message.id)?;
+            Ok(Some(OutgoingRow {
+                message,
+                chat,
+                contact,
+                wa_template,
+            }))
         })
     }
 

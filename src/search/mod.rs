@@ -6,6 +6,7 @@
 //! and an intact one catches up from the log, so a crash at any moment loses nothing. Search
 //! reads neither the log nor the tables itself: it is fed through a `Source`.
 
+mod ids;
 pub mod query;
 pub mod schema;
 pub mod source;
@@ -628,6 +629,37 @@ impl Search {
         limit: usize,
     ) -> Result<(Vec<u64>, usize)> {
         self.check_ready(&self.rebuild.contacts)?;
+        let (q, scored) = self.contact_query(text, filter, section)?;
+        let searcher = self.contacts.reader.searcher();
+        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
+        if scored {
+            let (hits, total) = searcher
+                .search(&q, &(top.order_by_score(), Count))
+                .map_err(terr)?;
+            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
+        } else {
+            let order = if newest_first {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            let (hits, total) = searcher
+                .search(
+                    &q,
+                    &(top.order_by_fast_field::<i64>("activity", order), Count),
+                )
+                .map_err(terr)?;
+            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
+        }
+    }
+
+    /// The query for contacts matching text, filter and section; whether it scores (text).
+    fn contact_query(
+        &self,
+        text: Option<&str>,
+        filter: Option<&Filter>,
+        section: Option<&str>,
+    ) -> Result<(Box<dyn Query>, bool)> {
         let f = &self.contacts.fields;
         let mut parts: Vec<Box<dyn Query>> = Vec::new();
         let text_q = match text {
@@ -654,27 +686,38 @@ impl Search {
                     .collect(),
             )),
         };
+        Ok((q, scored))
+    }
+
+    /// Every contact the filter matches, as ids in ascending order, and how many matched;
+    /// more than `cap` matches give no ids, only the count. One pass over the matches
+    /// reading the `id` fast field (a broadcast to a million clients costs one query, not a
+    /// thousand pages).
+    pub fn all_contacts(&self, filter: &Filter, cap: usize) -> Result<(Vec<u64>, usize)> {
+        self.check_ready(&self.rebuild.contacts)?;
+        let (q, _) = self.contact_query(None, Some(filter), None)?;
         let searcher = self.contacts.reader.searcher();
-        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
-        if scored {
-            let (hits, total) = searcher
-                .search(&q, &(top.order_by_score(), Count))
-                .map_err(terr)?;
-            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
-        } else {
-            let order = if newest_first {
-                Order::Desc
-            } else {
-                Order::Asc
-            };
-            let (hits, total) = searcher
-                .search(
-                    &q,
-                    &(top.order_by_fast_field::<i64>("activity", order), Count),
-                )
-                .map_err(terr)?;
-            Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
+        let (mut ids, matched) = searcher
+            .search(&q, &ids::Ids { field: "id", cap })
+            .map_err(terr)?;
+        if matched > cap {
+            return Ok((Vec::new(), matched));
         }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok((ids, matched))
+    }
+
+    /// `all_contacts`, run off the async workers.
+    pub async fn find_all_contacts(
+        self: &Arc<Self>,
+        filter: Filter,
+        cap: usize,
+    ) -> Result<(Vec<u64>, usize)> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.all_contacts(&filter, cap))
+            .await
+            .map_err(|e| Error::Internal(format!("contact search task: {e}")))?
     }
 
     /// Messages matching the words (the last one as a prefix), best first.

@@ -98,6 +98,10 @@ pub const BROADCASTS: Table = TableDefinition::new("broadcastid_broadcast");
 /// broadcast id ++ contact id → what became of that client
 pub const BROADCAST_TARGETS: Table = TableDefinition::new("broadcastcontact_target");
 
+/// message id → the WhatsApp template (parameters rendered) the outbox sends for that bot
+/// message instead of its text; the message's text only describes it for the history.
+pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watemplate");
+
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
@@ -151,5 +155,6 @@ pub const ALL: &[Table] = &[
     FUNNEL_SENDS,
     BROADCASTS,
     BROADCAST_TARGETS,
+    MESSAGE_WA_TEMPLATES,
     TEMPLATES,
 ];

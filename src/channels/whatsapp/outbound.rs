@@ -52,6 +52,20 @@ fn template_param(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The `template` object of a send: an approved template filled with body parameters (a
+/// template without variables takes no components).
+fn template_object(name: &str, language: &str, params: &[String]) -> Value {
+    let mut t = json!({"name": name, "language": {"code": language}});
+    if !params.is_empty() {
+        let params: Vec<Value> = params
+            .iter()
+            .map(|p| json!({"type": "text", "text": template_param(p)}))
+            .collect();
+        t["components"] = json!([{"type": "body", "parameters": params}]);
+    }
+    t
+}
+
 /// Cut text into pieces Graph accepts, at a line or word break when there is one.
 fn split_text(text: &str, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
@@ -83,6 +97,16 @@ pub(super) async fn send(
         SendError::Permanent(format!("channel {:?} is not WhatsApp", out.channel.id))
     })?;
     let to = out.chat.external_id.as_str();
+    if let Some(t) = out.wa_template {
+        // Approved templates are what WhatsApp delivers outside the window, so a
+        // broadcast's template goes out whenever the client last wrote.
+        let body = envelope(
+            to,
+            "template",
+            template_object(&t.name, &t.language, &t.params),
+        );
+        return post_message(ctx, &wa, &body).await;
+    }
     let text = out.message.text.trim();
     let files = &out.message.attachments;
     if !window_open(now_ms(), out.chat.last_inbound_ms) {
@@ -99,14 +123,7 @@ pub(super) async fn send(
         let body = envelope(
             to,
             "template",
-            json!({
-                "name": template,
-                "language": {"code": wa.template_language},
-                "components": [{
-                    "type": "body",
-                    "parameters": [{"type": "text", "text": template_param(text)}],
-                }],
-            }),
+            template_object(template, wa.template_language, &[text.to_string()]),
         );
         return post_message(ctx, &wa, &body).await;
     }

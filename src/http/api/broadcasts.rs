@@ -1,5 +1,6 @@
-//! `/api/v1/broadcasts…` (B3): admins send a message, a chat template or a funnel start to
-//! every client of a filter; anyone signed in sees the progress and the report.
+//! `/api/v1/broadcasts…` (B3): admins send a message, a chat template, a WhatsApp template
+//! or a funnel start to every client of a filter; anyone signed in sees the progress and the
+//! report.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::broadcast::{BroadcastState, Payload};
+use crate::domain::broadcast::{BroadcastState, Payload, WaTemplate};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::{Admin, Auth};
@@ -24,7 +25,18 @@ pub struct CreateBody {
     filter: Option<Value>,
     text: Option<String>,
     template: Option<String>,
+    whatsapp_template: Option<WaTemplateBody>,
     funnel: Option<u64>,
+}
+
+/// `{"name": "order_update", "language": "en_US", "params": ["{client.name}", "…"]}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaTemplateBody {
+    name: String,
+    language: String,
+    #[serde(default)]
+    params: Vec<String>,
 }
 
 #[handler]
@@ -33,14 +45,21 @@ pub async fn create(
     Admin(id): Admin,
     Json(b): Json<CreateBody>,
 ) -> poem::Result<Response> {
-    let payload = match (b.text, b.template, b.funnel) {
-        (Some(t), None, None) => Payload::Text(t),
-        (None, Some(t), None) => Payload::Template(t),
-        (None, None, Some(f)) => Payload::Funnel(f),
+    let payload = match (b.text, b.template, b.whatsapp_template, b.funnel) {
+        (Some(t), None, None, None) => Payload::Text(t),
+        (None, Some(t), None, None) => Payload::Template(t),
+        (None, None, Some(t), None) => Payload::WhatsAppTemplate(WaTemplate {
+            name: t.name,
+            language: t.language,
+            params: t.params,
+        }),
+        (None, None, None, Some(f)) => Payload::Funnel(f),
         _ => {
-            return Err(
-                Error::invalid("text", "give exactly one of text, template or funnel").into(),
-            );
+            return Err(Error::invalid(
+                "text",
+                "give exactly one of text, template, whatsapp_template or funnel",
+            )
+            .into());
         }
     };
     let filter_text = b.filter.as_ref().map(Value::to_string);
@@ -49,31 +68,13 @@ pub async fn create(
             .ok_or_else(|| {
                 Error::invalid("filter", "give a filter or a saved_filter: who gets it")
             })?;
-    let mut contacts = Vec::new();
-    loop {
-        let (ids, total) = st
-            .search
-            .find_contacts(
-                None,
-                Some(filter.clone()),
-                None,
-                true,
-                contacts.len(),
-                10_000,
-            )
-            .await?;
-        if total > MAX_TARGETS {
-            return Err(Error::invalid(
-                "filter",
-                format!("matches {total} clients; a broadcast reaches at most {MAX_TARGETS}"),
-            )
-            .into());
-        }
-        let got = ids.len();
-        contacts.extend(ids);
-        if got == 0 || contacts.len() >= total {
-            break;
-        }
+    let (contacts, total) = st.search.find_all_contacts(filter, MAX_TARGETS).await?;
+    if total > MAX_TARGETS {
+        return Err(Error::invalid(
+            "filter",
+            format!("matches {total} clients; a broadcast reaches at most {MAX_TARGETS}"),
+        )
+        .into());
     }
     let name = b.name.unwrap_or_else(|| "Broadcast".into());
     let br = st

@@ -37,6 +37,27 @@ impl Record for Delivery {
     }
 }
 
+impl Record for crate::domain::broadcast::WaTemplate {
+    const NAME: &'static str = "whatsapp template";
+}
+
+/// Send this bot message as a WhatsApp template (written with the message).
+pub fn put_wa_template(
+    w: &W,
+    message_id: u64,
+    t: &crate::domain::broadcast::WaTemplate,
+) -> Result<()> {
+    w.put(MESSAGE_WA_TEMPLATES, &k(message_id), t)
+}
+
+/// The WhatsApp template this message goes out as, if it is one.
+pub fn wa_template<T: Read>(
+    r: &T,
+    message_id: u64,
+) -> Result<Option<crate::domain::broadcast::WaTemplate>> {
+    r.get(MESSAGE_WA_TEMPLATES, &k(message_id))
+}
+
 /// Queue a delivery; `due_ms` orders the outbox.
 pub fn enqueue(w: &W, d: &Delivery) -> Result<()> {
     w.put_raw(OUTBOX_DUE, &k(d.message_id), &k(d.due_ms as u64))?;
