@@ -1,6 +1,7 @@
 // Parley — bootstrap: session check, sign-in / sign-out, hash routing, the header.
 // Routes: #/chats[/<contact>[/<chat>[/<message>]]], #/audience[/<id>], #/orders[/<id>],
-// #/automation[/<id>|/new], #/variables, #/settings. A view module exports mount(el) (run once) and show(args).
+// #/automation[/<id>|/new], #/variables, #/settings. A view module exports mount(el) (run once) and show(args);
+// optionally hide() (another route is shown) and canLeave() (resolves false to keep the manager there).
 
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { state as shared, loadManagers, on } from './store.js';
@@ -29,7 +30,7 @@ const el = {
   app: $('app'), name: $('manager-name'), me: $('me-avatar'), signout: $('signout'), main: $('main'), title: $('view-title'), conn: $('conn'),
   links: Array.from(document.querySelectorAll('.app-nav a[data-route]')),
 };
-const st = { pending: false, lockedUntil: 0, mounted: new Map(), shown: null, seq: 0 };
+const st = { pending: false, lockedUntil: 0, mounted: new Map(), shown: null, seq: 0, asking: false };
 
 // ---------- views ----------
 
@@ -111,7 +112,26 @@ async function renderRoute(focus = false) {
   if (focus && name !== 'chats') el.main.focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', () => el.app.hidden || renderRoute(true));
+/** True when the shown view lets the manager go (a view with unsaved edits exports canLeave(),
+ *  which asks in a page dialog). */
+const mayLeave = async () => (await st.mounted.get(st.shown)?.canLeave?.()) !== false;
+
+// A hash change has already happened when we hear of it: a view that keeps the manager puts
+// the old address back (replaceState: no second hashchange).
+window.addEventListener('hashchange', async (e) => {
+  if (el.app.hidden) return;
+  if (st.asking || !(await guarded(mayLeave))) return history.replaceState(null, '', e.oldURL);
+  renderRoute(true);
+});
+
+async function guarded(fn) {
+  st.asking = true;
+  try {
+    return await fn();
+  } finally {
+    st.asking = false;
+  }
+}
 
 // ---------- header ----------
 
@@ -169,6 +189,7 @@ el.form.addEventListener('submit', async (e) => {
 });
 
 el.signout.addEventListener('click', async () => {
+  if (st.asking || !(await guarded(mayLeave))) return;
   el.signout.disabled = true;
   try {
     await api('DELETE', SESSION);

@@ -3,11 +3,13 @@
 // vertical list of steps (a condition's yes / no branches nested, with the same controls),
 // previews send steps for a chosen client and starts the funnel for one ("Test on a client").
 // Admins edit; other managers see the same page read-only (the server answers them 403).
+// The waiting counts (list and editor) are polled every few seconds while shown and the tab is
+// visible; leaving an editor with unsaved changes asks first (canLeave, and beforeunload).
 
 import { api } from '../api.js';
 import { h, btn, lbl, field, fill, table, phone, num, debounce, errText } from '../dom.js';
 import { icon } from '../icons.js';
-import { isAdmin, loadChannels, loadTemplates } from '../store.js';
+import { state, isAdmin, loadChannels, loadTemplates, loadManagers, managerName } from '../store.js';
 import { modal, confirmDialog, flash, togglePopover, setNote, iconButton } from '../ui.js';
 import { t, plural } from '../i18n.js';
 import { filterEditor } from './funnel-filter.js';
@@ -15,26 +17,91 @@ import { filterEditor } from './funnel-filter.js';
 const FUNNELS = '/api/v1/funnels';
 const TRIGGERS = [['keyword', t('A keyword in a message')], ['first_message', t('The first message')], ['subscribed', t('Subscribed to a channel')],
   ['tag_added', t('A tag added')], ['manual', t('Started by hand')]];
-// The step kinds the server runs now (delay_until, delay_business_hours, assign and webhook are refused).
+// The step kinds the editor offers: every kind the server runs except delay_until and
+// delay_business_hours (a funnel holding one shows it as is, read-only). webhook: POST the
+// client's details to a URL (SSRF rules on the server); assign: a manager, or null for the
+// channel's automatic assignment (T1).
 const KINDS = { send: t('Send a message'), delay: t('Wait'), condition: t('Condition'), tag: t('Tags'), set_field: t('Set a custom field'),
-  task: t('Add a task'), open_dialog: t('Open a dialog'), stop: t('Stop the funnel') };
+  task: t('Add a task'), assign: t('Assign a manager'), open_dialog: t('Open a dialog'), webhook: t('Call a webhook'), stop: t('Stop the funnel') };
 const UNITS = [[86400, t('days')], [3600, t('hours')], [60, t('minutes')], [1, t('seconds')]];
 const VARS = [['{client.name}', t('Client name')], ['{client.phone}', t('Client phone')], ['{client.email}', t('Client e-mail')], ['{manager.name}', t('Manager name')]];
 
-const st = { seq: 0, channels: null, draft: null, waiting: {}, moved: false, errors: {}, preview: null, ro: true };
+const POLL_MS = 5000;
+// clean: the draft as saved (JSON of body()), to tell unsaved changes.
+const st = { seq: 0, channels: null, draft: null, clean: '', waiting: {}, moved: false, errors: {}, preview: null, ro: true };
 const el = {};
 
 export function mount(root) {
   el.root = root;
   // The page's rules load with it, not with the Chats screen.
   document.head.append(h('link', { rel: 'stylesheet', href: '/css/automation.css' }));
+  window.addEventListener('beforeunload', (e) => {
+    if (!dirty()) return;
+    e.preventDefault();
+    e.returnValue = '';
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) clearTimeout(poll.timer);
+    else if (poll.fn && !poll.busy) tick();
+  });
 }
 
 export function show(args) {
   const seq = ++st.seq;
+  stopPoll();
+  st.draft = null;
   st.ro = !isAdmin();
   if (!args[0]) return showList(seq);
   return openEditor(args[0] === 'new' ? null : Number(args[0]), seq);
+}
+
+/** Another page is shown: nothing of this one keeps running. */
+export function hide() {
+  st.seq++;
+  stopPoll();
+  st.draft = null;
+}
+
+/** The router asks before leaving: unsaved changes in the editor need a yes. */
+export async function canLeave() {
+  if (!dirty()) return true;
+  const ok = await confirmDialog(t('The funnel has changes that are not saved. Leave without saving them?'), { ok: t('Leave without saving'), danger: true });
+  if (ok) st.draft = null;
+  return ok;
+}
+
+const dirty = () => !st.ro && st.draft != null && JSON.stringify(body()) !== st.clean;
+
+// ---------- polling: one chain of timeouts, run only while the tab is visible ----------
+
+const poll = { fn: null, timer: 0, busy: false };
+
+function startPoll(fn) {
+  stopPoll();
+  poll.fn = fn;
+  schedule();
+}
+
+function stopPoll() {
+  clearTimeout(poll.timer);
+  poll.fn = null;
+}
+
+function schedule() {
+  clearTimeout(poll.timer);
+  if (poll.fn && !document.hidden) poll.timer = setTimeout(tick, POLL_MS);
+}
+
+async function tick() {
+  const fn = poll.fn;
+  if (!fn) return;
+  clearTimeout(poll.timer);
+  poll.busy = true;
+  try {
+    await fn();
+  } catch { /* the next round tries again */ }
+  poll.busy = false;
+  if (poll.fn === fn) schedule();
 }
 
 const clone = (x) => JSON.parse(JSON.stringify(x));
@@ -58,20 +125,36 @@ async function showList(seq) {
     st.ro ? null : h('a', { class: 'btn btn-primary', href: '#/automation/new', id: 'fn-new' }, icon('plus'), h('span', { text: t('New funnel') }))),
   h('p', { class: 'muted', text: t('A funnel takes a client through its steps (messages, waits, conditions, actions) from its trigger on.') }),
   table(['On', 'Funnel', 'Trigger', 'Channels', 'Clients waiting'], body), note);
+  const rows = new Map(); // id → paint(funnel), to update a row in place
+  const render = (list) => {
+    const ids = list.map((f) => String(f.id));
+    if (ids.length === rows.size && ids.every((id, i) => body.rows[i]?.dataset.id === id)) for (const f of list) rows.get(String(f.id))(f);
+    else {
+      rows.clear();
+      fill(body, list.map((f) => row(f, rows)));
+    }
+    note.textContent = list.length ? '' : st.ro ? t('No funnels yet.') : t('No funnels yet. Create one with New funnel.');
+  };
   try {
     const [list] = await Promise.all([listFunnels(), channelsOnce()]);
     if (seq !== st.seq) return;
-    fill(body, list.map(row));
-    note.textContent = list.length ? '' : st.ro ? t('No funnels yet.') : t('No funnels yet. Create one with New funnel.');
+    render(list);
+    // The counts change as clients move on: fetch the list again while it is shown.
+    startPoll(async () => {
+      const next = await listFunnels();
+      if (seq === st.seq) render(next);
+    });
   } catch (err) {
     if (seq === st.seq) note.textContent = errText(err);
   }
 }
 
-function row(f) {
-  const sw = h('input', { type: 'checkbox', role: 'switch', class: 'switch-input', checked: f.enabled, disabled: st.ro, 'aria-label': t('Funnel “{name}” on', { name: f.name }) });
+/** A row of the list; `rows` gets its paint(funnel) for the updates. */
+function row(f, rows) {
+  let busy = false;
+  const sw = h('input', { type: 'checkbox', role: 'switch', class: 'switch-input', disabled: st.ro });
   sw.addEventListener('change', async () => {
-    sw.disabled = true;
+    busy = sw.disabled = true;
     try {
       f.enabled = (await api('PATCH', `${FUNNELS}/${f.id}`, { enabled: sw.checked })).enabled;
       flash(f.enabled ? t('“{name}” is on', { name: f.name }) : t('“{name}” is off', { name: f.name }), 'ok');
@@ -79,15 +162,28 @@ function row(f) {
       flash(errText(err), 'error');
     }
     sw.checked = f.enabled;
-    sw.disabled = false;
+    busy = sw.disabled = false;
   });
-  const waiting = f.waiting?.total || 0;
+  const link = h('a', { href: `#/automation/${f.id}`, class: 'fn-link' });
+  const trigger = h('td');
+  const channels = h('td');
+  const count = h('td', { class: 'fn-count' });
+  const paint = (next) => {
+    if (!busy) {
+      f = next;
+      sw.checked = f.enabled;
+    }
+    sw.setAttribute('aria-label', t('Funnel “{name}” on', { name: next.name }));
+    link.textContent = next.name;
+    trigger.textContent = triggerText(next.trigger);
+    channels.textContent = channelsText(next.channels);
+    count.textContent = num(next.waiting?.total || 0);
+  };
+  paint(f);
+  rows.set(String(f.id), paint);
   return h('tr', { 'data-id': f.id },
     h('td', null, h('label', { class: 'switch' }, sw, h('span', { class: 'switch-track', 'aria-hidden': 'true' }))),
-    h('td', null, h('a', { href: `#/automation/${f.id}`, class: 'fn-link', text: f.name })),
-    h('td', { text: triggerText(f.trigger) }),
-    h('td', { text: channelsText(f.channels) }),
-    h('td', { class: 'fn-count', text: num(waiting) }));
+    h('td', null, link), trigger, channels, count);
 }
 
 function triggerText(tr = {}) {
@@ -108,10 +204,12 @@ const blank = () => ({ name: '', enabled: true, channels: [], trigger: { kind: '
 async function openEditor(id, seq) {
   fill(el.root, h('p', { class: 'muted', role: 'status', text: t('Loading…') }));
   try {
-    const [list, f] = await Promise.all([listFunnels(), id == null ? blank() : api('GET', `${FUNNELS}/${id}`), channelsOnce(), loadTemplates().catch(() => [])]);
+    const [list, f] = await Promise.all([listFunnels(), id == null ? blank() : api('GET', `${FUNNELS}/${id}`), channelsOnce(), loadTemplates().catch(() => []),
+      state.managers.size > 1 ? null : loadManagers()]);
     if (seq !== st.seq) return;
     st.waiting = list.find((x) => x.id === id)?.waiting?.by_step || {};
     edit(f);
+    if (id != null) startPoll(() => refreshWaiting(seq, id));
   } catch (err) {
     if (seq === st.seq) fill(el.root, backLink(), h('p', { class: 'form-error', role: 'alert', text: errText(err) }));
   }
@@ -123,6 +221,29 @@ function edit(f) {
   st.moved = false;
   st.errors = {};
   renderEditor();
+  // After the first render: it fills in what a step lacks (a condition's branches).
+  st.clean = JSON.stringify(body());
+}
+
+/** The per-step counts again, painted into the steps in place (focus and typing untouched). */
+async function refreshWaiting(seq, id) {
+  const list = await listFunnels();
+  if (seq !== st.seq || st.draft?.id !== id) return;
+  st.waiting = list.find((x) => x.id === id)?.waiting?.by_step || {};
+  for (const li of el.steps.querySelectorAll('.fn-step')) {
+    const head = li.querySelector(':scope > .fn-step-head');
+    const old = head.querySelector(':scope > .fn-waiting');
+    const now = waitingBadge(li.dataset.path);
+    if (old && now) old.textContent = now.textContent;
+    else if (old) old.remove();
+    else if (now) head.insertBefore(now, head.querySelector(':scope > .fn-tools'));
+  }
+}
+
+/** "3 clients waiting for this step", or null; none once steps moved (the paths no longer fit). */
+function waitingBadge(path) {
+  const n = st.moved ? 0 : st.waiting[path] || 0;
+  return n ? h('span', { class: 'badge fn-waiting', text: plural(n, { one: '{n} client waiting for this step', other: '{n} clients waiting for this step' }) }) : null;
 }
 
 const backLink = () => h('a', { class: 'btn btn-ghost', href: '#/automation' }, icon('back'), h('span', { text: t('All funnels') }));
@@ -209,7 +330,6 @@ function stepList(list, prefix) {
 
 function stepItem(list, i, path) {
   const s = list[i];
-  const n = st.moved ? 0 : st.waiting[path] || 0;
   const err = st.errors[path];
   const label = stepLabel(path);
   let tools = null;
@@ -222,8 +342,8 @@ function stepItem(list, i, path) {
       iconButton('x', t('Delete step {n}', { n: label }), { cls: 'icon-btn-sm', onclick: () => { list.splice(i, 1); changed(true); } }));
   }
   return h('li', { class: ['fn-step', `fn-kind-${s.kind}`, err && 'has-error'], 'data-path': path, 'data-kind': s.kind },
-    h('div', { class: 'fn-step-head' }, h('span', { class: 'fn-num', text: label }), h('strong', { class: 'fn-kind', text: KINDS[s.kind] || s.kind }),
-      n ? h('span', { class: 'badge fn-waiting', text: plural(n, { one: '{n} client waiting for this step', other: '{n} clients waiting for this step' }) }) : null, tools),
+    h('div', { class: 'fn-step-head' }, h('span', { class: 'fn-num', text: label }), h('strong', { class: 'fn-kind', text: stepTitle(s) }),
+      waitingBadge(path), tools),
     h('div', { class: 'fn-step-body' }, stepBody(s, path)),
     err ? h('p', { class: 'form-error fn-step-error', role: 'alert', text: err }) : null);
 }
@@ -249,8 +369,29 @@ const NEW = {
   send: () => ({ kind: 'send', text: '' }), delay: () => ({ kind: 'delay', seconds: 3600 }),
   condition: () => ({ kind: 'condition', filter: { match: 'all', conditions: [{ field: 'tag', op: 'is', value: '' }] }, yes: [], no: [] }),
   tag: () => ({ kind: 'tag', add: [], remove: [] }), set_field: () => ({ kind: 'set_field', name: '', value: '' }),
-  task: () => ({ kind: 'task', title: '' }), open_dialog: () => ({ kind: 'open_dialog' }), stop: () => ({ kind: 'stop' }),
+  task: () => ({ kind: 'task', title: '' }), assign: () => ({ kind: 'assign', manager_id: null }), open_dialog: () => ({ kind: 'open_dialog' }),
+  webhook: () => ({ kind: 'webhook', url: '' }), stop: () => ({ kind: 'stop' }),
 };
+
+/** A step's heading: its kind, or what it does where that fits in a line ("Assign to Anna"). */
+function stepTitle(s) {
+  if (s.kind === 'assign') return s.manager_id == null ? t('Assign automatically') : t('Assign to {name}', { name: managerName(s.manager_id) });
+  if (s.kind === 'webhook') {
+    let host = '';
+    try {
+      const u = new URL(s.url);
+      if (/^https?:$/.test(u.protocol)) host = u.host;
+    } catch { /* not a URL yet */ }
+    return host ? t('Call webhook {host}', { host }) : KINDS.webhook;
+  }
+  return KINDS[s.kind] || s.kind;
+}
+
+/** After an edit that changes what the heading of `control`'s step says. */
+function retitle(control, s) {
+  const head = control.closest('.fn-step')?.querySelector(':scope > .fn-step-head > .fn-kind');
+  if (head) head.textContent = stepTitle(s);
+}
 
 function addMenu(list, prefix) {
   const where = prefix ? t('Add a step to “{branch}”', { branch: stepLabel(prefix.slice(0, -1)) }) : t('Add a step');
@@ -285,10 +426,35 @@ function stepBody(s, path) {
     case 'set_field': return h('div', { class: 'form-grid' }, text('name', t('Custom field'), { maxlength: '64' }), text('value', t('Value')));
     case 'task': return h('div', { class: 'form-grid' }, text('title', t('Task title'), { maxlength: '200' }),
       h('div', { class: 'inline-form fn-delay' }, duration(s, 'due_seconds', `${id}-due`, t('Due in (optional)'))));
+    case 'assign': return assignBody(s, id);
+    case 'webhook': return webhookBody(s, id);
     case 'open_dialog': return h('p', { class: 'hint', text: t('Opens a dialog with the client, as a manager would.') });
     case 'stop': return h('p', { class: 'hint', text: t('The funnel ends here for the client.') });
     default: return h('p', { class: 'hint' }, t('This kind of step is kept as it is; it cannot be edited here.'), ' ', h('code', { text: JSON.stringify(s) }));
   }
+}
+
+function assignBody(s, id) {
+  const known = Array.from(state.managers.values()).filter((m) => !m.disabled || m.id === s.manager_id).map((m) => [m.id, m.name || m.login]);
+  if (s.manager_id != null && !known.some(([k]) => k === s.manager_id)) known.push([s.manager_id, managerName(s.manager_id)]);
+  const sel = h('select', { id: `${id}-manager` }, options([['', t('Automatic (per the channel’s assignment rule)')], ...known], s.manager_id ?? ''));
+  sel.addEventListener('change', () => {
+    s.manager_id = sel.value === '' ? null : Number(sel.value);
+    retitle(sel, s);
+  });
+  const f = field(t('Responsible manager'), sel, t('Automatic hands the client to the channel’s assignment rule; with none, the client stays unassigned.'));
+  f.classList.add('fn-assign');
+  return f;
+}
+
+function webhookBody(s, id) {
+  const input = h('input', { type: 'url', id: `${id}-url`, value: s.url || '', maxlength: '2048', placeholder: 'https://crm.example.com/hook', autocomplete: 'off', spellcheck: 'false' });
+  input.addEventListener('input', () => {
+    s.url = input.value.trim();
+    retitle(input, s);
+  });
+  return [field(t('Webhook URL'), input, t('Parley sends the client’s details to this address as JSON in a POST request.')),
+    h('p', { class: 'hint', text: t('Private and loopback addresses (such as 127.0.0.1, 10.x or 192.168.x) are refused unless the admin allows them in the config file ([automation] webhook_allow).') })];
 }
 
 /** A number and a unit for `s[key]` in seconds; an empty optional one removes the key. */
@@ -414,13 +580,19 @@ async function save() {
     renderSteps();
   }
   b.disabled = true;
+  const seq = st.seq;
   try {
     const f = d.id ? await api('PATCH', `${FUNNELS}/${d.id}`, body()) : await api('POST', FUNNELS, body());
-    if (!d.id) history.replaceState(null, '', `#/automation/${f.id}`);
-    st.waiting = (await listFunnels().catch(() => [])).find((x) => x.id === f.id)?.waiting?.by_step || {};
-    edit(f);
     flash(t('Funnel “{name}” saved', { name: f.name }), 'ok');
+    if (seq !== st.seq) return; // the manager has gone elsewhere meanwhile
+    if (!d.id) history.replaceState(null, '', `#/automation/${f.id}`);
+    // Saved: the editor starts again from the server's copy, its counts follow.
+    st.waiting = {};
+    edit(f);
+    startPoll(() => refreshWaiting(seq, f.id));
+    refreshWaiting(seq, f.id).catch(() => {});
   } catch (err) {
+    if (seq !== st.seq) return flash(errText(err), 'error');
     b.disabled = false;
     if (err.status === 422) invalid(err.message);
     else setNote(el.err, err.status === 403 ? t('Only an admin can change funnels.') : errText(err));
@@ -451,6 +623,7 @@ async function remove() {
   try {
     await api('DELETE', `${FUNNELS}/${d.id}`);
     flash(t('Funnel “{name}” deleted', { name: d.name }), 'ok');
+    st.draft = null;
     location.hash = '#/automation';
   } catch (err) {
     flash(errText(err), 'error');
