@@ -306,6 +306,13 @@ pub async fn start(config: Config) -> Result<Running> {
     }
     {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::automation::assignment::run(inbox, stop_rx).await;
+            Ok(())
+        }));
+    }
+    {
+        let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
         let rates = config.automation.broadcast_per_second.clone();
         tasks.push(tokio::spawn(async move {
             crate::automation::broadcasts::run(inbox, rates, stop_rx).await;

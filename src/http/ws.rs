@@ -81,6 +81,7 @@ async fn session(
     since: Option<u64>,
 ) -> Result<(), String> {
     let me = id.manager.id;
+    let _online = st.hub.connect(me);
     let (mut tx, mut rx) = socket.split();
     // Subscribe before reading the log so nothing committed in between is missed.
     let mut live = st.hub.subscribe();

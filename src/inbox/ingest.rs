@@ -105,6 +105,7 @@ impl Inbox {
         let funnels = self.live_funnels();
         let any_funnel = !funnels.is_empty();
         let business = self.business.clone();
+        let online = self.hub.online();
         let r = self
             .store
             .write(move |w| {
@@ -150,6 +151,7 @@ impl Inbox {
                     db::remember_ext_message(w, &inb.channel_id, ext, m.id, chat.id)?;
                 }
                 emit_message(w, true, contact.id, &m)?;
+                super::assignment::auto_assign(w, &channels, &online, &mut chat, &mut contact)?;
                 if !funnels.is_empty() {
                     // The client's first message in this chat: no client message before it.
                     let (earlier, _) = w.history(chat.id, Some(m.id), 50)?;

@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod assignment;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;

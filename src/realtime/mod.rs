@@ -34,6 +34,27 @@ pub struct Hub {
     typing: Mutex<HashMap<(u64, u64), (Instant, String)>>,
     signals: broadcast::Sender<Arc<Typing>>,
     revoked: broadcast::Sender<Revoked>,
+    /// Open WebSockets per manager: a manager with one is online (T1, T4).
+    presence: Mutex<HashMap<u64, usize>>,
+    arrivals: broadcast::Sender<u64>,
+}
+
+/// A manager's open connection; while it lives they count as online.
+pub struct Online {
+    hub: Arc<Hub>,
+    manager: u64,
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        let mut map = self.hub.presence.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.manager) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.manager);
+            }
+        }
+    }
 }
 
 impl Default for Hub {
@@ -43,6 +64,8 @@ impl Default for Hub {
             typing: Mutex::new(HashMap::new()),
             signals: broadcast::channel(1024).0,
             revoked: broadcast::channel(256).0,
+            presence: Mutex::new(HashMap::new()),
+            arrivals: broadcast::channel(256).0,
         }
     }
 }
@@ -57,6 +80,37 @@ impl Hub {
     /// committed in between is missed.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events.subscribe()
+    }
+
+    /// A manager opened a connection; they are online until every `Online` they hold is
+    /// dropped. The first one announces their arrival.
+    pub fn connect(self: &Arc<Self>, manager: u64) -> Online {
+        let first = {
+            let mut map = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+            let n = map.entry(manager).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            let _ = self.arrivals.send(manager);
+        }
+        Online {
+            hub: self.clone(),
+            manager,
+        }
+    }
+
+    /// Managers online now, by id.
+    pub fn online(&self) -> Vec<u64> {
+        let map = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<u64> = map.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Managers as they come online (their first connection).
+    pub fn subscribe_arrivals(&self) -> broadcast::Receiver<u64> {
+        self.arrivals.subscribe()
     }
 
     /// Sessions, managers or tokens whose access ended: open connections made with them close.

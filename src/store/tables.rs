@@ -105,6 +105,11 @@ pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watempla
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
+/// manager id ++ contact id → (): the manager's open conversations (T1: assigned to them,
+/// not archived, with unread client messages or an open dialog), for the assignment cap
+/// and "fewest open".
+pub const ASSIGNED_OPEN: Table = TableDefinition::new("managercontact_open");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -157,4 +162,5 @@ pub const ALL: &[Table] = &[
     BROADCAST_TARGETS,
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
+    ASSIGNED_OPEN,
 ];
