@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The longest message text (bytes) a manager, a funnel or a broadcast may send.
 pub const MAX_MESSAGE_TEXT: usize = 16 * 1024;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u64,
     pub name: String,

@@ -638,7 +638,9 @@ fn end_run(w: &W, old: Run, state: RunState) -> Result<Run> {
             now,
         )?;
         db::put_chat(w, &chat)?;
-        db::put_contact(w, Some(&before), &contact)?;
+        if contact != before {
+            db::put_contact(w, Some(&before), &contact)?;
+        }
     }
     Ok(run)
 }
@@ -1115,9 +1117,13 @@ fn advance(
     }
     db_auto::put_run(w, Some(&old), &mut run)?;
     db::put_chat(w, &chat)?;
-    db::put_contact(w, Some(&before), &contact)?;
-    w.emit(None, Event::ContactUpdated(contact.clone()))?;
-    emit_row(w, &contact, channels)?;
+    // Most steps only leave system messages, which change neither the client nor their
+    // row: storing the contact would re-index it and wake every list for nothing.
+    if contact != before {
+        db::put_contact(w, Some(&before), &contact)?;
+        w.emit(None, Event::ContactUpdated(contact.clone()))?;
+        emit_row(w, &contact, channels)?;
+    }
     Ok((queued, call))
 }
 
