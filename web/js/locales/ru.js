@@ -591,4 +591,8 @@ export default {
   "Template “{name}” saved": "Шаблон «{name}» сохранён",
   "Delete the template “{name}”? Managers will no longer find it under Variables in a chat.": "Удалить шаблон «{name}»? Менеджеры больше не найдут его в «Переменных» в чате.",
   "Template “{name}” deleted": "Шаблон «{name}» удалён",
+  "Responsible": "Ответственный",
+  "Mine": "Мои",
+  "Unassigned": "Без ответственного",
+  "{n} clients: {who}": {"one": "{n} клиент: {who}", "few": "{n} клиента: {who}", "many": "{n} клиентов: {who}", "other": "{n} клиента: {who}"},
 };
