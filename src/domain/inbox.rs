@@ -397,3 +397,19 @@ pub struct Template {
     pub updated_ms: i64,
     pub created_by: Option<u64>,
 }
+
+/// A saved reply (T2): typed in the composer by its shortcut after `/`. Personal replies
+/// belong to their owner; shared ones are everyone's and admins manage them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QuickReply {
+    pub id: u64,
+    /// Lowercase letters, digits, `-` and `_`, without the leading `/`.
+    pub shortcut: String,
+    /// May hold variables (`{client.name}`), filled when it is inserted.
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub shared: bool,
+    pub owner: u64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}

@@ -150,6 +150,14 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/templates/:name",
             patch(api::templates::patch).delete(api::templates::delete),
         )
+        .at(
+            "/replies",
+            get(api::replies::list).post(api::replies::create),
+        )
+        .at(
+            "/replies/:id",
+            patch(api::replies::patch).delete(api::replies::delete),
+        )
         .at("/assistants", get(api::settings::assistants))
         .at("/channels", get(api::settings::channels))
         .at("/tokens", get(tokens::list).post(tokens::create))

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod lists;
 pub mod message_search;
 pub mod reads;
+pub mod replies;
 pub mod reply;
 pub mod saved;
 pub mod templates;

@@ -110,6 +110,9 @@ pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 /// and "fewest open".
 pub const ASSIGNED_OPEN: Table = TableDefinition::new("managercontact_open");
 
+/// quick reply id → quick reply (T2)
+pub const REPLIES: Table = TableDefinition::new("replyid_reply");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -163,4 +166,5 @@ pub const ALL: &[Table] = &[
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
     ASSIGNED_OPEN,
+    REPLIES,
 ];

@@ -164,7 +164,10 @@ async fn round_robin_among_managers_online_holds_the_cap_and_waits_for_the_next(
     );
     // Nobody online yet: the first client waits.
     let early = app.client_says("early", "Early", "e1", "hello?").await["contact_id"].clone();
-    assert_eq!(assignees(&boss, std::slice::from_ref(&early)).await, vec![0]);
+    assert_eq!(
+        assignees(&boss, std::slice::from_ref(&early)).await,
+        vec![0]
+    );
 
     let _wa = crate::support::ws::connect(&app, &a.cookie(), Some(&app.url), "")
         .await
@@ -313,7 +316,10 @@ async fn an_automatic_assign_step_follows_the_channel_rule() {
         .unwrap();
     let r = app.client_says("s1", "Sofia", "m1", "hi").await;
     let cid = r["contact_id"].clone();
-    assert_eq!(assignees(&boss, std::slice::from_ref(&cid)).await, vec![anna]);
+    assert_eq!(
+        assignees(&boss, std::slice::from_ref(&cid)).await,
+        vec![anna]
+    );
     boss.send(
         "PATCH",
         &format!("/api/v1/contacts/{cid}"),

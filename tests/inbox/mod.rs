@@ -8,4 +8,5 @@ mod lists;
 mod notes;
 mod outbox;
 mod realtime;
+mod replies;
 mod rows;
