@@ -364,3 +364,73 @@ async fn an_automatic_assign_step_follows_the_channel_rule() {
         "{texts:?}"
     );
 }
+
+/// Presence (T4): a manager with the app open is online, away when the page reports them
+/// idle, offline when it closes; every manager's socket hears each change, the managers
+/// list shows it, and automatic assignment passes an away manager by until they are back.
+#[tokio::test]
+async fn presence_follows_sockets_and_idle_reports() {
+    let app = TestApp::spawn_with(&assigning("round_robin", 10)).await;
+    app.add_manager("boss", "admin").await;
+    let anna = app.add_manager("anna", "manager").await["id"]
+        .as_u64()
+        .unwrap();
+    let boss = app.login("boss").await;
+    let a = app.login("anna").await;
+    let presence_of = |v: &Value, id: u64| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["presence"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let (_, list) = boss.get("/api/v1/managers").await;
+    assert_eq!(presence_of(&list, anna), "offline");
+    let mut watch = crate::support::ws::connect(&app, &boss.cookie(), Some(&app.url), "")
+        .await
+        .unwrap();
+    let mut wa = crate::support::ws::connect(&app, &a.cookie(), Some(&app.url), "")
+        .await
+        .unwrap();
+    let is = |state: &'static str| {
+        move |v: &Value| {
+            v["type"] == "presence"
+                && v["data"]["manager_id"] == anna
+                && v["data"]["state"] == state
+        }
+    };
+    assert!(watch.until(5, is("online")).await.is_some());
+    // The watching admin is idle too, so nobody is online once Anna is away.
+    watch.send(json!({"type": "idle", "idle": true})).await;
+    let (_, list) = boss.get("/api/v1/managers").await;
+    assert_eq!(presence_of(&list, anna), "online");
+
+    wa.send(json!({"type": "idle", "idle": true})).await;
+    assert!(watch.until(5, is("away")).await.is_some());
+    let said = app.client_says("p1", "Pavel", "m1", "hi").await;
+    let waiting = said["contact_id"].clone();
+    assert_eq!(
+        assignees(&boss, std::slice::from_ref(&waiting)).await,
+        vec![0],
+        "nobody online: away managers get no new clients"
+    );
+    wa.send(json!({"type": "idle", "idle": false})).await;
+    assert!(watch.until(5, is("online")).await.is_some());
+    let mut got = vec![0];
+    for _ in 0..50 {
+        got = assignees(&boss, std::slice::from_ref(&waiting)).await;
+        if got[0] != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        got,
+        vec![anna],
+        "back online, Anna takes the waiting client"
+    );
+    drop(wa);
+    assert!(watch.until(5, is("offline")).await.is_some());
+}
