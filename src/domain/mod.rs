@@ -8,6 +8,7 @@ pub mod hours;
 pub mod inbox;
 pub mod manager;
 pub mod normalise;
+pub mod report;
 
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it). A rule about
 /// time (a link's expiry) needs the time without needing the store.

@@ -9,6 +9,8 @@ use crate::store::inbox::{Counts, InboxReads, Section};
 use crate::store::prelude::*;
 
 pub const MAX_PAGE: usize = 200;
+/// A manager's clients looked at for one "assigned to" page (and its total).
+const MAX_ASSIGNED: usize = 100_000;
 
 /// One list row. `manager` decides the draft mark (drafts are per manager); events sent to
 /// everyone carry `draft: false` and the browser keeps its own draft marks.
@@ -121,6 +123,49 @@ impl Inbox {
                     next_cursor: next.map(hex::encode),
                     counts: r.counts()?,
                 })
+            })
+            .await
+    }
+
+    /// One page of `assignee`'s clients in a section, straight from the store (the list's
+    /// `assigned=<manager>` without search text or a filter), with how many there are.
+    pub async fn assigned_list(
+        &self,
+        manager: ManagerId,
+        assignee: u64,
+        section: Section,
+        newest: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Page, usize)> {
+        let manager = manager.0;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let channels = self.channels.clone();
+        self.store
+            .query(move |r| {
+                let ids = crate::store::inbox::assigned_ids(r, assignee, newest, MAX_ASSIGNED)?;
+                let mut total = 0;
+                let mut items = Vec::new();
+                for id in ids {
+                    let Some(c) = r.contact(id)? else { continue };
+                    if section != Section::All && !section.holds(&c) {
+                        continue;
+                    }
+                    if total >= offset && items.len() < limit {
+                        items.push(row(r, &c, Some(manager), &channels)?);
+                    }
+                    total += 1;
+                }
+                let next =
+                    (offset + items.len() < total).then(|| (offset + items.len()).to_string());
+                Ok((
+                    Page {
+                        items,
+                        next_cursor: next,
+                        counts: r.counts()?,
+                    },
+                    total,
+                ))
             })
             .await
     }

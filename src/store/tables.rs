@@ -113,6 +113,15 @@ pub const ASSIGNED_OPEN: Table = TableDefinition::new("managercontact_open");
 /// quick reply id → quick reply (T2)
 pub const REPLIES: Table = TableDefinition::new("replyid_reply");
 
+/// chat id → where the chat stands for report figures (T3)
+pub const REPORT_CHATS: Table = TableDefinition::new("chatid_reportstate");
+/// UTC hour ++ channel id ++ manager id → that hour's figures (T3)
+pub const ROLLUPS: Table = TableDefinition::new("hourchannelmanager_rollup");
+
+/// manager id ++ last activity ++ contact id → (): each manager's clients in the list (T1),
+/// so "assigned to me" reads the store at once rather than the search index a moment later
+pub const ASSIGNED_LIST: Table = TableDefinition::new("manageractivitycontact");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -167,4 +176,7 @@ pub const ALL: &[Table] = &[
     TEMPLATES,
     ASSIGNED_OPEN,
     REPLIES,
+    ASSIGNED_LIST,
+    REPORT_CHATS,
+    ROLLUPS,
 ];

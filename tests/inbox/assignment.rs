@@ -49,6 +49,21 @@ async fn a_client_gets_one_responsible_manager_and_the_lists_follow() {
         )
         .await;
     assert_eq!(st, 200);
+    // "Mine" comes from the store: no wait for the search index.
+    let (st, mine) = anna.get("/api/v1/chats?section=all&assigned=me").await;
+    assert_eq!(st, 200, "{mine}");
+    assert_eq!(names(&mine), vec!["Olga", "Petr"]);
+    let (_, unread_mine) = anna
+        .get("/api/v1/chats?section=unread&assigned=me&limit=1")
+        .await;
+    assert_eq!(
+        (
+            unread_mine["total"].clone(),
+            unread_mine["items"].as_array().unwrap().len()
+        ),
+        (json!(2), 1)
+    );
+    assert!(unread_mine["next_cursor"].is_string(), "{unread_mine}");
     app.wait_search().await;
 
     let (st, mine) = anna.get("/api/v1/chats?section=all&assigned=me").await;

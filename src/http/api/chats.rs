@@ -53,7 +53,12 @@ pub async fn list(
     let text = q.q.as_deref().filter(|s| !s.trim().is_empty());
     let mut filter =
         super::search::request_filter(st, id.actor(), q.filter.as_deref(), q.saved_filter)?;
-    if let Some(a) = assigned(q.assigned.as_deref(), id.actor())? {
+    let assignee = assigned(q.assigned.as_deref(), id.actor())?;
+    if let (Some(Some(m)), None, None) = (assignee, text, &filter) {
+        // Only "assigned to": from the store, so a change shows at once.
+        return assigned_list(st, id.actor(), &q, m).await;
+    }
+    if let Some(a) = assignee {
         filter.get_or_insert_default().assignee = Some(a);
     }
     if text.is_some() || filter.is_some() {
@@ -78,6 +83,46 @@ pub async fn list(
     Ok(Json(Page {
         items: views::rows(&page.items),
         next_cursor: page.next_cursor,
+        counts: page.counts,
+    })
+    .into_response())
+}
+
+async fn assigned_list(
+    st: &AppState,
+    manager: crate::domain::manager::ManagerId,
+    q: &ListQuery,
+    assignee: u64,
+) -> poem::Result<poem::Response> {
+    let Some(section) = crate::domain::inbox::Section::parse(q.section.as_deref().unwrap_or("all"))
+    else {
+        return Err(Error::invalid("section", "must be all, unread, important or dialogs").into());
+    };
+    let newest = match q.sort.as_deref().unwrap_or("newest") {
+        "newest" | "" => true,
+        "oldest" => false,
+        _ => return Err(Error::invalid("sort", "must be newest or oldest").into()),
+    };
+    let offset = super::search::parse_offset(q.cursor.as_deref())?;
+    let (page, total) = st
+        .inbox
+        .assigned_list(
+            manager,
+            assignee,
+            section,
+            newest,
+            offset,
+            q.limit.unwrap_or(50),
+        )
+        .await?;
+    let items = views::rows(&page.items)
+        .into_iter()
+        .map(|r| json!(r))
+        .collect();
+    Ok(Json(SearchPage {
+        items,
+        next_cursor: page.next_cursor,
+        total,
         counts: page.counts,
     })
     .into_response())

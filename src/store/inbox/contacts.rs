@@ -83,6 +83,22 @@ fn open_with(c: &Contact) -> Option<u64> {
         .filter(|_| !c.archived && (c.unread > 0 || c.open_dialog.is_some()))
 }
 
+fn assigned_key(c: &Contact) -> Option<Vec<u8>> {
+    c.assignee
+        .filter(|_| Section::All.holds(c))
+        .map(|m| Key::new().u64(m).i64(c.last_activity_ms).u64(c.id).build())
+}
+
+/// The ids of `manager`'s clients in the list, newest activity first (or oldest), at most
+/// `limit`.
+pub fn assigned_ids<T: Read>(r: &T, manager: u64, newest: bool, limit: usize) -> Result<Vec<u64>> {
+    let prefix = Key::new().u64(manager).build();
+    r.scan(ASSIGNED_LIST, &prefix, None, newest, limit)?
+        .iter()
+        .map(|(k, _)| codec::read_u64(k, 16))
+        .collect()
+}
+
 /// How many open conversations `manager` holds, counting up to `limit`.
 pub fn open_conversations<T: Read>(r: &T, manager: u64, limit: usize) -> Result<u64> {
     let prefix = Key::new().u64(manager).build();
@@ -135,6 +151,15 @@ pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
         }
         for added in after.iter().filter(|p| !before.contains(p)) {
             w.put_raw(table, &Key::new().str(added).u64(new.id).build(), &[])?;
+        }
+    }
+    let (was, now) = (old.and_then(assigned_key), assigned_key(new));
+    if was != now {
+        if let Some(k) = &was {
+            w.del(ASSIGNED_LIST, k)?;
+        }
+        if let Some(k) = &now {
+            w.put_raw(ASSIGNED_LIST, k, &[])?;
         }
     }
     let (was, now) = (old.and_then(open_with), open_with(new));

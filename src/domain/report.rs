@@ -1,0 +1,308 @@
+//! Reports (T3): what counts, decided as messages happen, and the rollups the figures are
+//! summed from. Definitions (also shown on the Reports page):
+//! - a **conversation** starts with a client message in a chat where nobody wrote for
+//!   `CONVERSATION_GAP_MS` (or ever);
+//! - **messages in** are client messages; **messages out** are manager and bot messages (notes
+//!   and system messages are neither);
+//! - a client message **waits** from the first client message that no manager or bot message
+//!   followed; the next manager or bot message answers it: its **reply time** is the wait;
+//!   the first answer of a conversation is its **first response time**;
+//! - **resolution time** is from a dialog's opening to its closing.
+//!
+//! Rollups are kept per UTC hour × channel × manager, so a report in any time zone sums whole
+//! hours (a year is at most 8,760 of them per channel and manager).
+
+use serde::{Deserialize, Serialize};
+
+/// Quiet time after which a client message starts a new conversation.
+pub const CONVERSATION_GAP_MS: i64 = 24 * 3_600_000;
+
+/// Where a chat stands, for the next message's figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatState {
+    /// When the last client, manager or bot message was.
+    pub last_ms: Option<i64>,
+    /// Since when a client message waits for an answer.
+    pub waiting_since: Option<i64>,
+    /// The current conversation had its first answer.
+    pub answered: bool,
+}
+
+/// A message as reports see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    In,
+    Out,
+}
+
+/// What one message adds to the figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub conversation: bool,
+    pub first_response_ms: Option<i64>,
+    pub reply_ms: Option<i64>,
+}
+
+impl ChatState {
+    /// Take a message at `at` into account; returns what it counts for.
+    pub fn on(&mut self, flow: Flow, at: i64) -> Facts {
+        let mut f = Facts::default();
+        match flow {
+            Flow::In => {
+                if self
+                    .last_ms
+                    .is_none_or(|last| at - last >= CONVERSATION_GAP_MS)
+                {
+                    f.conversation = true;
+                    self.answered = false;
+                    self.waiting_since = None;
+                }
+                if self.waiting_since.is_none() {
+                    self.waiting_since = Some(at);
+                }
+            }
+            Flow::Out => {
+                if let Some(since) = self.waiting_since.take() {
+                    let wait = (at - since).max(0);
+                    f.reply_ms = Some(wait);
+                    if !self.answered {
+                        f.first_response_ms = Some(wait);
+                    }
+                    self.answered = true;
+                }
+            }
+        }
+        self.last_ms = Some(self.last_ms.map_or(at, |l| l.max(at)));
+        f
+    }
+}
+
+/// Durations kept as count, sum and a histogram with ~5 % wide buckets, so the average is
+/// exact and the median within a bucket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Durations {
+    pub count: u64,
+    pub sum_ms: u64,
+    /// (bucket, count), sorted by bucket.
+    pub buckets: Vec<(u16, u32)>,
+}
+
+const GROWTH: f64 = 1.05;
+
+fn bucket(ms: i64) -> u16 {
+    let v = (ms.max(0) + 1) as f64;
+    (v.ln() / GROWTH.ln()).floor().min(f64::from(u16::MAX)) as u16
+}
+
+/// The middle of a bucket, in ms.
+fn bucket_value(b: u16) -> i64 {
+    let lo = GROWTH.powi(i32::from(b));
+    ((lo * GROWTH).sqrt() * lo.sqrt() - 1.0).round().max(0.0) as i64
+}
+
+impl Durations {
+    pub fn add(&mut self, ms: i64) {
+        self.count += 1;
+        self.sum_ms = self.sum_ms.saturating_add(ms.max(0) as u64);
+        let b = bucket(ms);
+        match self.buckets.binary_search_by_key(&b, |(k, _)| *k) {
+            Ok(i) => self.buckets[i].1 += 1,
+            Err(i) => self.buckets.insert(i, (b, 1)),
+        }
+    }
+
+    pub fn merge(&mut self, o: &Durations) {
+        self.count += o.count;
+        self.sum_ms = self.sum_ms.saturating_add(o.sum_ms);
+        for &(b, n) in &o.buckets {
+            match self.buckets.binary_search_by_key(&b, |(k, _)| *k) {
+                Ok(i) => self.buckets[i].1 += n,
+                Err(i) => self.buckets.insert(i, (b, n)),
+            }
+        }
+    }
+
+    pub fn avg(&self) -> Option<i64> {
+        (self.count > 0).then(|| (self.sum_ms / self.count) as i64)
+    }
+
+    /// The median, within ~5 %.
+    pub fn p50(&self) -> Option<i64> {
+        let half = self.count.div_ceil(2);
+        let mut seen = 0u64;
+        for &(b, n) in &self.buckets {
+            seen += u64::from(n);
+            if seen >= half {
+                return Some(bucket_value(b));
+            }
+        }
+        None
+    }
+}
+
+/// The figures of one hour × channel × manager.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    pub conversations: u64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub first_response: Durations,
+    pub reply: Durations,
+    pub resolution: Durations,
+}
+
+impl Rollup {
+    pub fn merge(&mut self, o: &Rollup) {
+        self.conversations += o.conversations;
+        self.messages_in += o.messages_in;
+        self.messages_out += o.messages_out;
+        self.first_response.merge(&o.first_response);
+        self.reply.merge(&o.reply);
+        self.resolution.merge(&o.resolution);
+    }
+}
+
+/// Hours since 1970 (UTC) of a time in ms.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(3_600_000)
+}
+
+/// A UTC hour seen in a time zone: the local date ("2026-12-07"), the weekday (0 Monday …
+/// 6 Sunday) and the local hour its start falls in.
+pub fn local_hour(tz: &jiff::tz::TimeZone, hour: i64) -> Option<(String, u8, u8)> {
+    let ts = jiff::Timestamp::from_second(hour.checked_mul(3600)?).ok()?;
+    let dt = tz.to_datetime(ts);
+    Some((
+        dt.date().to_string(),
+        dt.weekday().to_monday_zero_offset() as u8,
+        dt.hour() as u8,
+    ))
+}
+
+/// The UTC hours `from..to` covering local days `from_day..=to_day` ("YYYY-MM-DD") in `tz`;
+/// an error names the parameter.
+pub fn day_span(
+    tz: &jiff::tz::TimeZone,
+    from_day: &str,
+    to_day: &str,
+) -> crate::error::Result<(i64, i64)> {
+    let parse = |name: &str, v: &str| {
+        v.parse::<jiff::civil::Date>().map_err(|_| {
+            crate::error::Error::invalid(name, format!("{v:?} is not a date (YYYY-MM-DD)"))
+        })
+    };
+    let (a, b) = (parse("from", from_day)?, parse("to", to_day)?);
+    if b < a {
+        return Err(crate::error::Error::invalid("to", "is before from"));
+    }
+    if a.until(b).map(|s| s.get_days()).unwrap_or(i32::MAX) > 731 {
+        return Err(crate::error::Error::invalid(
+            "to",
+            "a report spans at most two years",
+        ));
+    }
+    let start = |d: jiff::civil::Date| -> crate::error::Result<i64> {
+        let ts = tz
+            .to_ambiguous_timestamp(d.at(0, 0, 0, 0))
+            .compatible()
+            .map_err(|e| crate::error::Error::invalid("from", e.to_string()))?;
+        Ok(ts.as_second().div_euclid(3600))
+    };
+    let next = b
+        .tomorrow()
+        .map_err(|e| crate::error::Error::invalid("to", e.to_string()))?;
+    Ok((start(a)?, start(next)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    /// A scripted day in one chat with a fixed clock: every figure as the definitions say.
+    #[test]
+    fn a_scripted_timeline_counts_as_defined() {
+        let t0 = 1_700_000_000_000;
+        let mut s = ChatState::default();
+        // 10:00 client, 10:01 client again (still the same wait), 10:05 manager → first
+        // response and reply 5 min; 10:06 manager again → nothing waits.
+        assert_eq!(
+            s.on(Flow::In, t0),
+            Facts {
+                conversation: true,
+                ..Facts::default()
+            }
+        );
+        assert_eq!(s.on(Flow::In, t0 + MIN), Facts::default());
+        assert_eq!(
+            s.on(Flow::Out, t0 + 5 * MIN),
+            Facts {
+                conversation: false,
+                first_response_ms: Some(5 * MIN),
+                reply_ms: Some(5 * MIN),
+            }
+        );
+        assert_eq!(s.on(Flow::Out, t0 + 6 * MIN), Facts::default());
+        // 11:00 client, 11:02 bot → a reply of 2 min, not a first response.
+        s.on(Flow::In, t0 + 60 * MIN);
+        assert_eq!(
+            s.on(Flow::Out, t0 + 62 * MIN),
+            Facts {
+                reply_ms: Some(2 * MIN),
+                ..Facts::default()
+            }
+        );
+        // The next day after 24 h of quiet: a new conversation, with its own first response.
+        let next = t0 + 62 * MIN + CONVERSATION_GAP_MS;
+        assert!(s.on(Flow::In, next).conversation);
+        assert_eq!(
+            s.on(Flow::Out, next + 3 * MIN).first_response_ms,
+            Some(3 * MIN)
+        );
+        // A manager who writes first starts no conversation and answers nothing.
+        let mut quiet = ChatState::default();
+        assert_eq!(quiet.on(Flow::Out, t0), Facts::default());
+        assert!(!quiet.on(Flow::In, t0 + MIN).conversation, "within the gap");
+    }
+
+    #[test]
+    fn hours_are_read_in_the_business_time_zone() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        // 2026-12-07 (a Monday) in Berlin is UTC+1: local days start at 23:00 UTC.
+        let (from, to) = day_span(&berlin, "2026-12-07", "2026-12-07").unwrap();
+        assert_eq!(to - from, 24);
+        assert_eq!(
+            local_hour(&berlin, from).unwrap(),
+            ("2026-12-07".to_string(), 0, 0)
+        );
+        assert_eq!(
+            local_hour(&berlin, to - 1).unwrap(),
+            ("2026-12-07".to_string(), 0, 23)
+        );
+        assert!(day_span(&berlin, "2026-12-08", "2026-12-07").is_err());
+        assert!(day_span(&berlin, "yesterday", "2026-12-07").is_err());
+        // A DST switch day has 23 hours.
+        let (f, t) = day_span(&berlin, "2026-03-29", "2026-03-29").unwrap();
+        assert_eq!(t - f, 23);
+    }
+
+    #[test]
+    fn durations_give_an_exact_average_and_a_close_median() {
+        let mut d = Durations::default();
+        for ms in [1_000, 2_000, 3_000, 60_000, 120_000] {
+            d.add(ms);
+        }
+        assert_eq!(d.avg(), Some(37_200));
+        let p50 = d.p50().unwrap();
+        assert!((2_850..=3_150).contains(&p50), "{p50}");
+        let mut all = Durations::default();
+        all.merge(&d);
+        all.merge(&d);
+        assert_eq!((all.count, all.avg()), (10, Some(37_200)));
+        assert_eq!(Durations::default().p50(), None);
+        let mut zero = Durations::default();
+        zero.add(0);
+        assert_eq!(zero.p50(), Some(0));
+    }
+}
