@@ -85,6 +85,18 @@ export function avatar(name, key, extra = '', url = null) {
 export { time as clock, shortTime, dateTime as fullTime, dayLabel, fileSize, num, date } from './i18n.js';
 import { t } from './i18n.js';
 
+const PRESENCE = { online: 'Online', away: 'Away', offline: 'Offline' };
+
+/** Show a manager's presence (online / away / offline) on a dot; attention.js keeps dots live. */
+export function setPresence(dot, s) {
+  dot.dataset.presence = s = PRESENCE[s] ? s : 'offline';
+  dot.title = t(PRESENCE[s]);
+  dot.setAttribute('aria-label', dot.title);
+  return dot;
+}
+
+export const presenceDot = (m) => setPresence(h('span', { class: 'pdot', role: 'img', 'data-manager': m?.id }), m?.presence);
+
 /** Phones are stored as digits; show them in international form. */
 export function phone(p) {
   return /^\d+$/.test(p) ? `+${p}` : String(p || '');

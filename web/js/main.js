@@ -60,6 +60,8 @@ function showApp(session) {
   loadManagers();
   notifications.init();
   hotkeys.init();
+  // Desktop notifications, sound, the unread count in the title, idle reports (T4).
+  import('./attention.js').then((a) => a.start(), (err) => console.warn('attention:', err));
   renderRoute();
 }
 
@@ -200,6 +202,9 @@ el.signout.addEventListener('click', async () => {
 });
 
 // ---------- boot ----------
+
+// The PWA's service worker: it only shows an offline page when the network is down.
+navigator.serviceWorker?.register('/sw.js').catch(() => { /* e.g. an untrusted certificate */ });
 
 (async () => {
   await langReady; // the catalogue is in before anything renders

@@ -78,7 +78,9 @@ function render() {
   fill(st.panel, h('div', { class: 'pop-head' }, h('h2', { text: t('Notifications') }),
     btn(t('Mark all read'), () => post('/api/v1/notifications/read_all', () => { st.items.forEach((n) => { n.read = true; }); setUnread(0); }), 'ghost', { disabled: !st.unread })),
   st.items.length ? h('ul', { class: 'notif-list' }, st.items.slice(0, 100).map(item))
-    : h('p', { class: 'empty', text: st.loaded ? t('No notifications yet. Mentions of you in comments appear here.') : t('Loading…') }));
+    : h('p', { class: 'empty', text: st.loaded ? t('No notifications yet. Mentions of you in comments appear here.') : t('Loading…') }),
+  // Asked for politely: from here or Settings, never by itself.
+  window.Notification?.permission === 'default' && h('a', { class: 'notif-ask', href: '#/settings/attention', onclick: closePopover, text: t('Turn on desktop notifications') }));
 }
 
 function item(n) {

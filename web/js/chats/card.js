@@ -1,7 +1,7 @@
 // Parley — the client card (right pane, C1–C2) and the large card (modal, Ctrl+Shift+S).
 
 import { api } from '../api.js';
-import { h, btn, field, fill, avatar, phone, fullTime, date, errText } from '../dom.js';
+import { h, btn, field, fill, avatar, phone, fullTime, date, errText, presenceDot } from '../dom.js';
 import { icon, messengerIcon } from '../icons.js';
 import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
@@ -172,7 +172,7 @@ function assigneeSel(c) {
       render();
     }
   } }, h('option', { value: '', text: t('Nobody') }), ids.map((id) => h('option', { value: id, text: managerName(id), selected: id === cur })));
-  return [sel, cs.assignErr ? h('p', { class: 'form-error', role: 'alert', text: cs.assignErr }) : null];
+  return [h('div', { class: 'card-assignee-row' }, cur != null && presenceDot(state.managers.get(cur) || { id: cur }), sel), cs.assignErr ? h('p', { class: 'form-error', role: 'alert', text: cs.assignErr }) : null];
 }
 
 function tagsSection(c) {

@@ -1,8 +1,9 @@
 // Parley — the composer (S1–S6): text field, Variables, constructor, emoji, mention, Mark as
-// read, voice and Send. A failed send keeps the text and shows the reason.
+// read, voice and Send. A failed send keeps the text and shows the reason. `/` opens the quick
+// replies (T2, replies.js, loaded on demand), whose files wait above the text until sent.
 
 import { api, upload } from '../api.js';
-import { h, lbl, field, errText, modName } from '../dom.js';
+import { h, lbl, field, fill, errText, modName, presenceDot } from '../dom.js';
 import { icon } from '../icons.js';
 import { state, loadTemplates, setDraftMark, managerName } from '../store.js';
 import { togglePopover, modal, flash, setNote, iconButton, attempt } from '../ui.js';
@@ -14,6 +15,9 @@ import { t } from '../i18n.js';
 const EMOJI = Array.from('😀😂😊😍😉😎🤔😅😢😮🙏👍👎👌👋🙌👏💪🔥🎉✅❌⭐📦🚚💳📞📅⏰🛒🎁💬📎🙂😇💡');
 
 const texts = new Map(); // chat id → unsent text, kept while switching chats
+const files = new Map(); // chat id → attachments to send with the text ({id, name, …})
+let quick = null; // the quick replies module, once asked for
+const replies = () => (quick ||= import('./replies.js'));
 const el = {};
 let chatId = null;
 let contact = null;
@@ -32,9 +36,14 @@ export function mountComposer(root, opts) {
     if (el.text.value.trim()) selfTyped();
     setNote(el.error, '');
     autosize();
+    // `/` at the start or after a space: the quick replies, filtered by what follows it.
+    const m = /(?:^|\s)\/([^\s/]*)$/.exec(el.text.value.slice(0, el.text.selectionStart));
+    if (m || quick) replies().then((r) => r.suggest(m && m[1]));
   });
+  el.files = h('ul', { class: 'composer-files', 'aria-label': t('Attachments'), hidden: true });
   el.vars = iconButton('braces', t('Variables'), { onclick: openVariables });
   el.builder = iconButton('blocks', t('Message constructor'), { onclick: openBuilder });
+  const save = iconButton('bookmark', t('Save as quick reply'), { onclick: () => replies().then((r) => (el.text.value.trim() ? r.saveAs(el.text.value, files.get(chatId)) : setNote(el.error, t('Write a message first.')))) });
   el.emoji = iconButton('smile', t('Emoji'), { onclick: openEmoji });
   el.voice = h('button', { class: 'icon-btn voice-btn', 'aria-label': t('Voice message: hold to record, release to send'), title: t('Hold to record a voice message'), 'aria-pressed': 'false' }, icon('mic'));
   el.send = h('button', { class: 'btn btn-primary send-btn', title: t('Send ({mod}+Enter)', { mod: modName }), onclick: send }, icon('send'), h('span', { text: t('Send') }));
@@ -46,9 +55,9 @@ export function mountComposer(root, opts) {
       el.rec.textContent = t('Recording {time} — release to send', { time: `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}` });
     },
   });
-  root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, lbl('composer-text', t('Message'), true), el.text,
+  root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, el.files, lbl('composer-text', t('Message'), true), el.text,
     h('div', { class: 'composer-bar' },
-      h('div', { class: 'composer-tools' }, h('div', { class: 'pop-wrap' }, el.vars), el.builder, h('div', { class: 'pop-wrap' }, el.emoji),
+      h('div', { class: 'composer-tools' }, h('div', { class: 'pop-wrap' }, el.vars), save, el.builder, h('div', { class: 'pop-wrap' }, el.emoji),
         iconButton('at', t('Comment or mention a manager'), { onclick: openMention }),
         iconButton('checks', t('Mark as read (Shift+Enter)'), { onclick: markRead })),
       h('div', { class: 'composer-send' }, el.voice, el.send))));
@@ -66,6 +75,8 @@ export async function setComposerChat(id, c) {
   contact = c;
   el.text.value = texts.get(id) || '';
   autosize();
+  showFiles();
+  quick?.then((r) => r.suggest(null));
   setNote(el.error, '');
   el.builder.classList.remove('has-draft');
   setTypingChat(id);
@@ -89,7 +100,8 @@ export function focusComposer() {
 export async function send() {
   if (chatId == null || sending) return;
   const text = el.text.value.trim();
-  if (!text) {
+  const atts = files.get(chatId) || [];
+  if (!text && !atts.length) {
     setNote(el.error, t('Write a message first.'));
     el.text.focus();
     return;
@@ -97,12 +109,14 @@ export async function send() {
   const id = chatId;
   sending = el.send.disabled = true;
   try {
-    const m = await api('POST', `/api/v1/chats/${id}/messages`, { text });
+    const m = await api('POST', `/api/v1/chats/${id}/messages`, { text, attachments: atts.map((a) => ({ id: a.id, name: a.name })) });
+    texts.delete(id);
+    files.delete(id);
     if (chatId === id) {
       el.text.value = '';
       autosize();
+      showFiles();
     }
-    texts.delete(id);
     selfStopped();
     hooks.onSent(m);
   } catch (err) {
@@ -134,6 +148,20 @@ async function sendVoice(blob, ms) {
     setNote(el.error, t('Voice message not sent ({s} s): {error}', { s: Math.round(ms / 1000), error: errText(err) }));
   }
   el.rec.hidden = true;
+}
+
+/** Add files (a quick reply's) to the message being written. */
+export function addFiles(list = []) {
+  const cur = files.get(chatId) || [];
+  files.set(chatId, cur.concat(list.filter((a) => !cur.some((x) => x.id === a.id))));
+  showFiles();
+}
+
+function showFiles() {
+  const list = files.get(chatId) || [];
+  el.files.hidden = !list.length;
+  fill(el.files, list.map((a) => h('li', { class: 'file-chip' }, icon('file'), h('span', { text: a.name }),
+    iconButton('x', t('Remove {name}', { name: a.name }), { cls: 'icon-btn-sm', onclick: () => { files.set(chatId, list.filter((x) => x !== a)); showFiles(); el.text.focus(); } }))));
 }
 
 function insert(text) {
@@ -201,7 +229,7 @@ function openMention() {
   const add = h('button', { class: 'btn btn-primary', text: t('Add'), onclick: submit });
   const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); submit(); } },
     h('fieldset', { class: 'mention-list' }, h('legend', { text: t('Add managers to the chat') }),
-      others.length ? others.map((m) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: m.id, name: 'mention' }), ` ${m.name || m.login}`))
+      others.length ? others.map((m) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: m.id, name: 'mention' }), presenceDot(m), ` ${m.name || m.login}`))
         : h('p', { class: 'muted', text: t('No other managers.') })),
     field(t('Comment (visible only to managers)'), comment), err);
   const m = modal({ title: t('Comment or mention'), body: [form], actions: [add], cls: 'modal-mid' });

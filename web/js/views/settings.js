@@ -1,12 +1,13 @@
-// Parley — Settings (A4): profile (name, avatar) and password; for admins managers, channels'
-// state, API tokens.
+// Parley — Settings (A4): profile (name, avatar), notifications on this device, quick replies
+// and password; for admins managers (with their presence), channels' state, API tokens.
 
 import { api, upload } from '../api.js';
-import { h, btn, lbl, field, fill, table, avatar, fileSize, fullTime, errText } from '../dom.js';
+import { h, btn, lbl, field, fill, table, avatar, fileSize, fullTime, errText, presenceDot } from '../dom.js';
 import { state, emit, isAdmin, loadManagers, managerName } from '../store.js';
 import { messengerIcon, messengerLabel } from '../icons.js';
 import { modal, confirmDialog, flash, setNote, attempt } from '../ui.js';
 import { t, plural, LANGS, current as currentLang, setLang } from '../i18n.js';
+import { attentionPanel, repliesPanel } from './team.js';
 
 let root = null;
 const sec = {};
@@ -15,8 +16,10 @@ export function mount(el) {
   root = el;
 }
 
-export function show() {
-  fill(root, h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: t('Settings') })), profile(), password());
+/** #/settings[/attention|/replies]: the page, scrolled to that part. */
+export function show([part] = []) {
+  fill(root, h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: t('Settings') })), profile(), attentionPanel(), repliesPanel(), password());
+  if (part) document.getElementById(`set-${part}`)?.scrollIntoView();
   if (!isAdmin()) return;
   for (const k of ['managers', 'channels', 'tokens']) root.append(sec[k] = h('section', { class: 'panel' }));
   renderManagers();
@@ -128,7 +131,7 @@ function password() {
 async function renderManagers() {
   await loadManagers();
   const rows = Array.from(state.managers.values(), (m) => h('tr', null,
-    h('td', { text: m.login }), h('td', { text: m.name }), h('td', { text: m.role }), h('td', { text: m.disabled ? t('Disabled') : t('Active') }),
+    h('td', { text: m.login }), h('td', null, h('span', { class: 'who' }, presenceDot(m), h('span', { text: m.name }))), h('td', { text: m.role }), h('td', { text: m.disabled ? t('Disabled') : t('Active') }),
     h('td', { class: 'actions' }, m.id === state.me.id ? h('span', { class: 'muted', text: t('You') })
       : [btn(m.disabled ? t('Enable') : t('Disable'), () => setDisabled(m, !m.disabled)), btn(t('Reset password'), () => resetPassword(m))])));
   const input = (id, type = 'text') => h('input', { type, id, required: true, autocomplete: type === 'password' ? 'new-password' : 'off' });
