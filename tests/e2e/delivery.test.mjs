@@ -121,7 +121,8 @@ test('a retrying reply says why and when, Retry now tries at once, Cancel stops 
       data: { contact: { external_id: 'slow-1', name: 'Greta Slow' }, message: { external_id: `slow-fill-${i}-${Date.now()}`, text: `filler message ${i}` } },
     });
   }
-  await page.locator('.history .msg', { hasText: 'filler message 24' }).waitFor();
+  // The text alone: "filler message 2" next to a time such as "4:21 PM" reads "filler message 24:21 PM".
+  await page.locator('.history .msg-text', { hasText: /^filler message 24$/ }).waitFor();
   await failed.getByRole('button', { name: 'Retry' }).click();
   await page.locator('.history').evaluate((el) => { el.scrollTop = el.scrollHeight; });
   const outOfView = await reply.evaluate((el) => {
