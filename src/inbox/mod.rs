@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod assistant;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
@@ -89,6 +90,10 @@ pub struct Inbox {
     pub sends_per_hour: u32,
     /// Chat templates (name, text) funnels' send steps and broadcasts may name.
     pub templates: Arc<templates::Templates>,
+    /// The configured AI assistants, as the use cases need them (B2).
+    pub assistant_rules: Arc<assistant::AssistantRules>,
+    /// Wakes the assistant worker when an answer becomes due.
+    pub assistant_wake: Arc<Notify>,
 }
 
 impl Inbox {
@@ -108,6 +113,8 @@ impl Inbox {
             business: None,
             templates: Arc::default(),
             sends_per_hour: 20,
+            assistant_rules: Arc::default(),
+            assistant_wake: Arc::new(Notify::new()),
         }
     }
 

@@ -105,6 +105,13 @@ pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watempla
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
+/// chat id → the AI assistant's state in that chat (B2): history start, pause, owed answer
+pub const ASSISTANT_CHATS: Table = TableDefinition::new("chatid_assistantchat");
+/// due ms ++ chat id → (): answers the assistant owes, in the order they come due
+pub const ASSISTANT_DUE: Table = TableDefinition::new("duems_assistantchat");
+/// assistant id → usage over every chat and the last error, for Settings
+pub const ASSISTANT_STATS: Table = TableDefinition::new("assistantid_stats");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -157,4 +164,7 @@ pub const ALL: &[Table] = &[
     BROADCAST_TARGETS,
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
+    ASSISTANT_CHATS,
+    ASSISTANT_DUE,
+    ASSISTANT_STATS,
 ];
