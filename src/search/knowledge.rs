@@ -25,6 +25,9 @@ pub struct Passage {
     pub text: String,
 }
 
+/// Passages scoring below this share of the best one are left out.
+const MIN_RELATIVE_SCORE: f32 = 0.4;
+
 /// Query words used at most (a long client message is still one small query).
 const MAX_QUERY_WORDS: usize = 64;
 
@@ -125,8 +128,14 @@ impl Knowledge {
                 &TopDocs::with_limit(k).order_by_score(),
             )
             .map_err(terr)?;
+        let best = hits.first().map_or(0.0, |(s, _)| *s);
         let mut out = Vec::with_capacity(hits.len());
-        for (_, addr) in hits {
+        // A passage that shares only a common word with the query ("are", "the") scores far
+        // below the one that answers it, and would only add noise to the prompt.
+        for (_, addr) in hits
+            .into_iter()
+            .filter(|(s, _)| *s >= best * MIN_RELATIVE_SCORE)
+        {
             let d: TantivyDocument = searcher.doc(addr).map_err(terr)?;
             if let Some(p) = d
                 .get_first(self.id)
