@@ -1287,6 +1287,55 @@ mod tests {
     }
 
     #[test]
+    fn assistant_keys_are_checked_naming_the_entry_and_key() {
+        let base = "[[assistants]]\nid=\"h\"\nname=\"H\"\nmodel=\"m\"\n";
+        for (body, key) in [
+            ("url=\"ftp://x\"\n", "assistants[0].url"),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\ntimeout=0\n",
+                "assistants[0].timeout",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nmax_history=0\n",
+                "assistants[0].max_history",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nquiet_ms=99999\n",
+                "assistants[0].quiet_ms",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nknowledge=[\"/nonexistent/kb.md\"]\n",
+                "assistants[0].knowledge[0]",
+            ),
+            ("url=\"http://127.0.0.1:8081/v1\"\nmodle=\"x\"\n", "modle"),
+        ] {
+            let e = load(&format!("{base}{body}"), &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{body}: {e}");
+        }
+        let e = load(
+            &format!("{base}url=\"http://a/v1\"\n{base}url=\"http://b/v1\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("assistants[1].id") && e.contains("twice"), "{e}");
+        // A local server without a key, the old system_prompt name, the API base form.
+        let c = load(
+            &format!("{base}url=\"http://127.0.0.1:8081/v1/\"\nsystem_prompt=\"Be brief.\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        let a = &c.assistants[0];
+        assert_eq!(a.instructions.as_deref(), Some("Be brief."));
+        assert_eq!(a.endpoint(), "http://127.0.0.1:8081/v1/chat/completions");
+        assert_eq!((a.timeout, a.max_history, a.quiet_ms), (30, 20, 2000));
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let c = load(
             "[[channels]]\nid=\"a\"\nname=\"A\"\nkind=\"api\"\ntoken=\"supersecrettoken1\"\ncallback_url=\"https://x.example/cb\"\nsecret=\"hmacsecret-0123456789\"\n",
