@@ -158,21 +158,6 @@ pub(crate) fn on_manager_message(
     Ok(())
 }
 
-/// The assistant was reset, switched off or switched to another one in `chat` (inside
-/// `update_chat`'s transaction). A reset starts the history after the newest message.
-pub(crate) fn on_switch(w: &W, chat: &Chat, reset: bool) -> Result<()> {
-    let old = db_ai::chat_state(w, chat.id)?;
-    let mut s = old.clone();
-    s.job = None;
-    if reset {
-        s.since_msg = w.history(chat.id, None, 1)?.0.last().map_or(0, |m| m.id);
-        s.paused_until_ms = 0;
-        s.hour_start_ms = 0;
-        s.hour_replies = 0;
-    }
-    db_ai::put_chat_state(w, &old, &s)
-}
-
 /// Turn the assistant off in `chat`, say why, tell the client a person is coming and notify
 /// the responsible manager (or every active one). The caller stores the chat and contact.
 fn hand_over(

@@ -715,7 +715,7 @@ impl Inbox {
                     || (before.assistant_on
                         && (!chat.assistant_on || chat.assistant != before.assistant))
                 {
-                    super::assistant::on_switch(w, &chat, reset_assistant)?;
+                    crate::store::assistant::on_switch(w, chat.id, reset_assistant)?;
                 }
                 // H2: a disabled chat's funnel runs end for good; enabling it again does not
                 // bring them back.

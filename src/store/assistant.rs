@@ -2,6 +2,7 @@
 //! `ASSISTANT_DUE` keyed by when it is due, so the worker reads only the next few however
 //! many chats wait; `put_chat_state` keeps that index in step with the state.
 
+use super::inbox::InboxReads;
 use super::tables::*;
 use super::{Key, Read, Record, W, codec};
 use crate::domain::assistant::{ChatState, Stats};
@@ -71,4 +72,19 @@ pub fn put_stats(w: &W, assistant: &str, s: &Stats) -> Result<()> {
 /// Every chat the assistant has served, up to `limit` (Settings sorts them).
 pub fn chat_states<T: Read>(r: &T, limit: usize) -> Result<Vec<ChatState>> {
     r.values(ASSISTANT_CHATS, &[], false, limit)
+}
+
+/// The assistant was reset, switched off or switched to another one in `chat_id`: it owes
+/// no answer any more, and a reset starts its history after the chat's newest message.
+pub fn on_switch(w: &W, chat_id: u64, reset: bool) -> Result<()> {
+    let old = chat_state(w, chat_id)?;
+    let mut s = old.clone();
+    s.job = None;
+    if reset {
+        s.since_msg = w.history(chat_id, None, 1)?.0.last().map_or(0, |m| m.id);
+        s.paused_until_ms = 0;
+        s.hour_start_ms = 0;
+        s.hour_replies = 0;
+    }
+    put_chat_state(w, &old, &s)
 }
