@@ -381,16 +381,18 @@ impl Inbox {
                         }
                     },
                 };
+                if let Some(why) = why {
+                    db_ai::put_chat_state(w, &old, &s)?;
+                    let name = rule.map_or("", |r| r.name.as_str());
+                    let text =
+                        format!("AI assistant {name} is not answering: {why}").replace("  ", " ");
+                    note_in_chat(w, &mut chat, "assistant_skipped", &text, now)?;
+                    return Ok(None);
+                }
                 let Some(r) = rule.filter(|_| chat.assistant_on && s.paused_until_ms <= now) else {
                     db_ai::put_chat_state(w, &old, &s)?;
                     return Ok(None);
                 };
-                if let Some(why) = why {
-                    db_ai::put_chat_state(w, &old, &s)?;
-                    let text = format!("AI assistant {} is not answering: {why}", r.name);
-                    note_in_chat(w, &mut chat, "assistant_skipped", &text, now)?;
-                    return Ok(None);
-                }
                 let (turns, query) = history(w, chat_id, s.since_msg, r.max_history)?;
                 if query.is_empty() {
                     // Nothing left to answer: someone answered, or a Reset came after.

@@ -622,3 +622,18 @@ async fn the_api_key_never_appears_in_errors_logs_or_check_config() {
             .any(|r| r.header("authorization") == Some(&format!("Bearer {KEY}")))
     );
 }
+
+#[tokio::test]
+async fn an_owed_answer_survives_a_restart() {
+    let c = setup("quiet_ms = 1500\n").await;
+    let r = c.app.client_says("c-1", "Ivo", "m-1", "Hi").await;
+    let chat = r["chat_id"].clone();
+    switch_on(&c.boss, &chat).await;
+    c.app.client_says("c-1", "Ivo", "m-2", "Still there?").await;
+    // Stopped inside the quiet period: the answer is owed in the store, not in memory.
+    let app = c.app.restart().await;
+    let got = c.cb.wait_for(10, |r| !bot_texts(r).is_empty()).await;
+    assert_eq!(bot_texts(&got), vec!["We open at 10 on Saturday."]);
+    assert_eq!(c.llm.bodies().len(), 1, "answered once");
+    drop(app);
+}

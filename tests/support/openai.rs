@@ -112,10 +112,16 @@ pub fn messages(body: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// An `[[assistants]]` entry named `helper` on `base`, plus `extra` keys.
+/// An `[[assistants]]` entry named `helper` on `base`, plus `extra` keys (a quiet period
+/// of 300 ms unless `extra` sets one).
 pub fn assistant_toml(base: &str, extra: &str) -> String {
+    let quiet = if extra.contains("quiet_ms") {
+        ""
+    } else {
+        "quiet_ms = 300\n"
+    };
     format!(
-        "[[assistants]]\nid = \"helper\"\nname = \"Helper\"\nurl = \"{base}\"\napi_key = \"{KEY}\"\nmodel = \"test-model\"\ninstructions = \"You are the shop's helper.\"\nquiet_ms = 300\n{extra}\n"
+        "[[assistants]]\nid = \"helper\"\nname = \"Helper\"\nurl = \"{base}\"\napi_key = \"{KEY}\"\nmodel = \"test-model\"\ninstructions = \"You are the shop's helper.\"\n{quiet}{extra}\n"
     )
 }
 
