@@ -319,6 +319,13 @@ pub async fn start(config: Config) -> Result<Running> {
     {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {
+            crate::automation::assignment::run(inbox, stop_rx).await;
+            Ok(())
+        }));
+    }
+    {
+        let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
             crate::automation::assistant::run(inbox, assistants, stop_rx).await;
             Ok(())
         }));

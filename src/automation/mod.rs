@@ -4,6 +4,7 @@
 //! round reads only the next batch of due runs. A run is advanced in one transaction that
 //! also moves it on, so firing the same run twice does nothing twice.
 
+pub mod assignment;
 pub mod assistant;
 pub mod broadcasts;
 pub mod webhook;

@@ -216,8 +216,23 @@ impl Default for RetentionConfig {
 pub struct ChannelConfig {
     pub id: String,
     pub name: String,
+    /// Who gets a new conversation of this channel (T1).
+    pub assign: AssignMode,
+    /// Open conversations a manager may hold before automatic assignment passes them by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assign_cap: Option<u32>,
     #[serde(flatten)]
     pub kind: ChannelKindConfig,
+}
+
+/// Automatic assignment of a channel's new conversations (T1), among managers online.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignMode {
+    #[default]
+    Off,
+    RoundRobin,
+    FewestOpen,
 }
 
 impl<'de> Deserialize<'de> for ChannelConfig {
@@ -235,10 +250,43 @@ impl<'de> Deserialize<'de> for ChannelConfig {
         };
         let id = take("id")?;
         let name = take("name")?;
+        let assign = match t.remove("assign") {
+            None => AssignMode::Off,
+            Some(toml::Value::String(s)) => match s.as_str() {
+                "off" => AssignMode::Off,
+                "round_robin" => AssignMode::RoundRobin,
+                "fewest_open" => AssignMode::FewestOpen,
+                _ => {
+                    return Err(D::Error::custom(format!(
+                        "channel {id:?}: assign = {s:?} must be \"off\", \"round_robin\" or \"fewest_open\""
+                    )));
+                }
+            },
+            Some(_) => {
+                return Err(D::Error::custom(format!(
+                    "channel {id:?}: assign must be a string (\"off\", \"round_robin\" or \"fewest_open\")"
+                )));
+            }
+        };
+        let assign_cap = match t.remove("assign_cap") {
+            None => None,
+            Some(toml::Value::Integer(n)) if (1..=100_000).contains(&n) => Some(n as u32),
+            Some(v) => {
+                return Err(D::Error::custom(format!(
+                    "channel {id:?}: assign_cap = {v} must be a number from 1 to 100000"
+                )));
+            }
+        };
         let kind = ChannelKindConfig::deserialize(toml::Value::Table(t)).map_err(|e| {
             D::Error::custom(format!("channel {id:?}: {}", one_line(&e.to_string())))
         })?;
-        Ok(ChannelConfig { id, name, kind })
+        Ok(ChannelConfig {
+            id,
+            name,
+            assign,
+            assign_cap,
+            kind,
+        })
     }
 }
 
@@ -1063,6 +1111,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.automation.broadcast_per_second.get("whatsapp"), Some(&80));
+    }
+
+    #[test]
+    fn assignment_keys_are_checked() {
+        let ch = |extra: &str| {
+            format!(
+                "[[channels]]\nid = \"crm\"\nkind = \"api\"\nname = \"CRM\"\ntoken = \"tok-0123456789abcdefgh\"\n{extra}"
+            )
+        };
+        for (extra, want) in [
+            ("assign = \"random\"\n", "assign = \"random\""),
+            ("assign = 1\n", "assign must be a string"),
+            ("assign_cap = 0\n", "assign_cap = 0"),
+        ] {
+            let e = load(&ch(extra), &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want) && e.contains("crm"), "{e}");
+        }
+        let c = load(
+            &ch("assign = \"fewest_open\"\nassign_cap = 5\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.channels[0].assign, AssignMode::FewestOpen);
+        assert_eq!(c.channels[0].assign_cap, Some(5));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The longest message text (bytes) a manager, a funnel or a broadcast may send.
 pub const MAX_MESSAGE_TEXT: usize = 16 * 1024;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u64,
     pub name: String,
@@ -396,4 +396,20 @@ pub struct Template {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub created_by: Option<u64>,
+}
+
+/// A saved reply (T2): typed in the composer by its shortcut after `/`. Personal replies
+/// belong to their owner; shared ones are everyone's and admins manage them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QuickReply {
+    pub id: u64,
+    /// Lowercase letters, digits, `-` and `_`, without the leading `/`.
+    pub shortcut: String,
+    /// May hold variables (`{client.name}`), filled when it is inserted.
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub shared: bool,
+    pub owner: u64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
 }

@@ -153,6 +153,14 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/templates/:name",
             patch(api::templates::patch).delete(api::templates::delete),
         )
+        .at(
+            "/replies",
+            get(api::replies::list).post(api::replies::create),
+        )
+        .at(
+            "/replies/:id",
+            patch(api::replies::patch).delete(api::replies::delete),
+        )
         .at("/assistants", get(api::settings::assistants))
         .at("/assistants/usage", get(api::settings::assistant_usage))
         .at("/channels", get(api::settings::channels))

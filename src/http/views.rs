@@ -477,6 +477,29 @@ pub fn broadcast_json(
 }
 
 /// A chat template as the Variables page lists it.
+pub fn reply_json(q: &crate::domain::inbox::QuickReply) -> Value {
+    let attachments: Vec<Value> = q
+        .attachments
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.sha256, "name": a.name, "mime": a.mime, "size": a.size,
+                "url": format!("/api/v1/blobs/{}", a.sha256),
+            })
+        })
+        .collect();
+    json!({
+        "id": q.id,
+        "shortcut": q.shortcut,
+        "text": q.text,
+        "attachments": attachments,
+        "shared": q.shared,
+        "owner": q.owner,
+        "created_ms": q.created_ms,
+        "updated_ms": q.updated_ms,
+    })
+}
+
 pub fn template_json(t: &crate::inbox::templates::TemplateView) -> Value {
     json!({
         "name": t.name,

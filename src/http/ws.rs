@@ -81,6 +81,8 @@ async fn session(
     since: Option<u64>,
 ) -> Result<(), String> {
     let me = id.manager.id;
+    let mut online = st.hub.connect(me);
+    let mut presence = st.hub.subscribe_presence();
     let (mut tx, mut rx) = socket.split();
     // Subscribe before reading the log so nothing committed in between is missed.
     let mut live = st.hub.subscribe();
@@ -136,6 +138,13 @@ async fn session(
                 }
                 Err(RecvError::Closed) => break,
             },
+            p = presence.recv() => match p {
+                Ok((m, state)) => {
+                    tx.send(send(json!({"type": "presence", "data": {"manager_id": m, "state": state.as_str()}}).to_string())).await.map_err(|e| e.to_string())?;
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
             sig = typing.recv() => {
                 if let Ok(s) = sig && s.manager_id != me {
                     tx.send(send(views::typing_frame(&s))).await.map_err(|e| e.to_string())?;
@@ -143,14 +152,18 @@ async fn session(
             }
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    // Typing signals are rate-limited per connection; anything else is ignored.
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
-                        && v["type"] == "typing"
+                    // Typing signals are rate-limited per connection; idle reports set presence
+                    // (T4); anything else is ignored.
+                    let v = serde_json::from_str::<serde_json::Value>(&t).unwrap_or_default();
+                    if v["type"] == "typing"
                         && let Some(chat) = v["chat_id"].as_u64()
                         && last_typing.elapsed() >= Duration::from_millis(500)
                     {
                         last_typing = tokio::time::Instant::now();
                         st.inbox.typing(chat, me, &id.manager.name);
+                    } else if v["type"] == "idle" && let Some(idle) = v["idle"].as_bool() {
+                        // The page saw no input for a while (or input again): away / online.
+                        online.set_idle(idle);
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,

@@ -111,9 +111,6 @@ fn unsupported(f: &Funnel, business: bool, templates: &[(String, String)]) -> Re
             Step::DelayUntil { .. } | Step::DelayBusinessHours if !business => {
                 "needs [business_hours] (at least time_zone) in the config file"
             }
-            Step::Assign { manager_id: None } => {
-                "automatic assignment is not available yet: choose a manager"
-            }
             _ => continue,
         };
         return Err(Error::invalid(format!("{}.kind", path.field()), why));
@@ -576,6 +573,7 @@ impl Inbox {
         let business = self.business.clone();
         let templates = self.templates.all();
         let cap = self.sends_per_hour;
+        let online = self.hub.online();
         let (sent, call) = self
             .store
             .write(move |w| {
@@ -588,6 +586,7 @@ impl Inbox {
                 };
                 let ctx = Ctx {
                     channels: &channels,
+                    online: &online,
                     business: business.as_deref(),
                     templates: &templates,
                     cap,
@@ -639,7 +638,9 @@ fn end_run(w: &W, old: Run, state: RunState) -> Result<Run> {
             now,
         )?;
         db::put_chat(w, &chat)?;
-        db::put_contact(w, Some(&before), &contact)?;
+        if contact != before {
+            db::put_contact(w, Some(&before), &contact)?;
+        }
     }
     Ok(run)
 }
@@ -657,6 +658,8 @@ pub(crate) fn cancel_chat_runs(w: &W, chat: &Chat, why: &str) -> Result<()> {
 /// What an advance needs besides the run.
 struct Ctx<'a> {
     channels: &'a super::Channels,
+    /// Managers online when the advance began (automatic assignment picks among them).
+    online: &'a [u64],
     business: Option<&'a Business>,
     templates: &'a [(String, String)],
     cap: u32,
@@ -674,6 +677,7 @@ fn advance(
 ) -> Result<(bool, Option<WebhookCall>)> {
     let Ctx {
         channels,
+        online,
         business,
         templates,
         cap,
@@ -1037,12 +1041,12 @@ fn advance(
                         &format!("{label}: already assigned to {}", m.name),
                         now,
                     )?,
-                    Some(_) => super::clients::assign(
+                    Some(_) => super::assignment::assign(
                         w,
                         &mut contact,
                         Some(*id),
                         None,
-                        &label,
+                        super::assignment::By::Named(&label),
                         Some(&mut chat),
                     )?,
                     None => system(
@@ -1055,9 +1059,34 @@ fn advance(
                     )?,
                 }
             }
-            Step::DelayUntil { .. }
-            | Step::DelayBusinessHours
-            | Step::Assign { manager_id: None } => {
+            Step::Assign { manager_id: None } => {
+                let before = contact.assignee;
+                if before.is_none() {
+                    super::assignment::auto_assign(w, channels, online, &mut chat, &mut contact)?;
+                }
+                if contact.assignee.is_none() {
+                    system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!(
+                            "{label}: nobody assigned: no manager online under the cap, or the channel assigns nobody automatically"
+                        ),
+                        now,
+                    )?;
+                } else if before.is_some() {
+                    system(
+                        w,
+                        &mut chat,
+                        &mut contact,
+                        "funnel_step",
+                        &format!("{label}: the client already has a responsible manager"),
+                        now,
+                    )?;
+                }
+            }
+            Step::DelayUntil { .. } | Step::DelayBusinessHours => {
                 // Refused when funnels are saved; a funnel stored by a newer version that has
                 // them is stopped rather than half-run.
                 state = RunState::Stopped {
@@ -1088,9 +1117,13 @@ fn advance(
     }
     db_auto::put_run(w, Some(&old), &mut run)?;
     db::put_chat(w, &chat)?;
-    db::put_contact(w, Some(&before), &contact)?;
-    w.emit(None, Event::ContactUpdated(contact.clone()))?;
-    emit_row(w, &contact, channels)?;
+    // Most steps only leave system messages, which change neither the client nor their
+    // row: storing the contact would re-index it and wake every list for nothing.
+    if contact != before {
+        db::put_contact(w, Some(&before), &contact)?;
+        w.emit(None, Event::ContactUpdated(contact.clone()))?;
+        emit_row(w, &contact, channels)?;
+    }
     Ok((queued, call))
 }
 

@@ -4,6 +4,7 @@
 use crate::domain::manager::ManagerId;
 use std::collections::BTreeMap;
 
+use super::assignment::By;
 use super::{Inbox, chat_view, emit_row};
 use crate::domain::event::{ChatView, Event, NotificationView};
 use crate::domain::inbox::{Chat, Contact, Dialog, Notification, Task};
@@ -60,77 +61,7 @@ fn system_message(
     db::put_chat(w, chat)
 }
 
-/// Make `to` the client's responsible manager (T1), or nobody: a system message in their
-/// latest chat, a client-log entry, and a notification for the new one unless they did it
-/// themselves. `who` names who did it ("Anna", "Funnel Leads"). The caller stores the
-/// contact, and `chat` when it passes one (the message goes there instead). A manager who
-/// does not exist or is disabled is a 422 on `assignee`.
-pub(crate) fn assign(
-    w: &W,
-    c: &mut Contact,
-    to: Option<u64>,
-    by: Option<u64>,
-    who: &str,
-    chat: Option<&mut Chat>,
-) -> Result<()> {
-    let now = store::now_ms();
-    let text = match to {
-        Some(id) => {
-            let m = w
-                .manager(id)?
-                .filter(|m| !m.disabled)
-                .ok_or_else(|| Error::invalid("assignee", format!("no active manager {id}")))?;
-            format!("{who} assigned the client to {}", m.name)
-        }
-        None => {
-            let was = match c.assignee {
-                Some(id) => manager_name(w, id)?,
-                None => return Ok(()),
-            };
-            format!("{who} unassigned the client (was {was})")
-        }
-    };
-    c.assignee = to;
-    db::add_log(w, c.id, "assigned", &text, by, now)?;
-    let mut latest = None;
-    let own = chat.is_none();
-    let chat = match chat {
-        Some(ch) => ch,
-        None => match w
-            .contact_chats(c.id)?
-            .into_iter()
-            .max_by_key(|ch| ch.last_activity_ms)
-        {
-            Some(ch) => latest.insert(ch),
-            None => return Ok(()),
-        },
-    };
-    let m = super::append_system_message(w, chat, c, "assigned", &text, by, now)?;
-    if own {
-        db::put_chat(w, chat)?;
-    }
-    if let Some(id) = to
-        && Some(id) != by
-    {
-        let n = Notification {
-            id: w.next_id("notification")?,
-            manager_id: id,
-            chat_id: chat.id,
-            contact_id: c.id,
-            message_id: m.id,
-            from: by.unwrap_or(0),
-            text,
-            read: false,
-            created_ms: now,
-        };
-        db::put_notification(w, &n, None)?;
-        let view = notification_view(w, &n)?;
-        w.emit(Some(id), Event::NotificationCreated(view))?;
-    }
-    Ok(())
-}
-
-fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
+pub(crate) fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
     Ok(r.manager(id)?
         .map(|m| m.name)
         .unwrap_or_else(|| format!("manager {id}")))
@@ -292,7 +223,7 @@ impl Inbox {
             if let Some(to) = p.assignee
                 && to != c.assignee
             {
-                assign(w, c, to, Some(manager), &who, None)?;
+                super::assignment::assign(w, c, to, Some(manager), By::Named(&who), None)?;
             }
             Ok(())
         })

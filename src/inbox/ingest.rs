@@ -108,6 +108,7 @@ impl Inbox {
         let any_funnel = !funnels.is_empty();
         let business = self.business.clone();
         let rules = self.assistant_rules.clone();
+        let online = self.hub.online();
         let (r, ai) = self
             .store
             .write(move |w| {
@@ -156,6 +157,7 @@ impl Inbox {
                     db::remember_ext_message(w, &inb.channel_id, ext, m.id, chat.id)?;
                 }
                 emit_message(w, true, contact.id, &m)?;
+                super::assignment::auto_assign(w, &channels, &online, &mut chat, &mut contact)?;
                 if !funnels.is_empty() {
                     // The client's first message in this chat: no client message before it.
                     let (earlier, _) = w.history(chat.id, Some(m.id), 50)?;

@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod assignment;
 pub mod assistant;
 pub mod automation;
 pub mod blobs;
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod lists;
 pub mod message_search;
 pub mod reads;
+pub mod replies;
 pub mod reply;
 pub mod saved;
 pub mod templates;

@@ -16,6 +16,7 @@ pub mod managers;
 pub mod meta;
 mod migrate;
 pub mod private;
+pub mod replies;
 pub mod saved;
 pub mod search_log;
 pub mod sessions;

@@ -111,6 +111,13 @@ pub const ASSISTANT_CHATS: Table = TableDefinition::new("chatid_assistantchat");
 pub const ASSISTANT_DUE: Table = TableDefinition::new("duems_assistantchat");
 /// assistant id → usage over every chat and the last error, for Settings
 pub const ASSISTANT_STATS: Table = TableDefinition::new("assistantid_stats");
+/// manager id ++ contact id → (): the manager's open conversations (T1: assigned to them,
+/// not archived, with unread client messages or an open dialog), for the assignment cap
+/// and "fewest open".
+pub const ASSIGNED_OPEN: Table = TableDefinition::new("managercontact_open");
+
+/// quick reply id → quick reply (T2)
+pub const REPLIES: Table = TableDefinition::new("replyid_reply");
 
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
@@ -167,4 +174,6 @@ pub const ALL: &[Table] = &[
     ASSISTANT_CHATS,
     ASSISTANT_DUE,
     ASSISTANT_STATS,
+    ASSIGNED_OPEN,
+    REPLIES,
 ];

@@ -4,7 +4,8 @@
 // and both bot messages live; the list's switch turns a funnel off; a 422 shows at its step;
 // Delete asks in a page dialog; the client card lists runs and stops a waiting one; a manager
 // (not an admin) sees the page without edit controls; leaving unsaved edits asks first; the
-// waiting counts update live (and polling stops off the page).
+// waiting counts update live (and polling stops off the page); webhook and assign steps save and
+// come back with their choices.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,7 +120,7 @@ test('the Automation page is in the main navigation and loads on demand', async 
   assert.equal((await link.textContent()).trim(), 'Automation');
   assert.equal(await link.getAttribute('aria-current'), 'page');
   await page.locator('#fn-new').waitFor();
-  assert.match(await page.locator('#view-automation .muted[role="status"]').textContent(), /No funnels yet/);
+  await eventually(async () => assert.match(await page.locator('#view-automation .muted[role="status"]').textContent(), /No funnels yet/));
 });
 
 test('an admin builds a keyword funnel; the client’s keyword brings its steps into the open chat live', async () => {
@@ -233,6 +234,55 @@ test('a 422 shows its message at the step it names', async () => {
     assert.deepEqual(g.steps.map((s) => s.kind), ['condition', 'send']);
     assert.equal(g.steps[0].yes[0].text, 'Welcome, VIP');
   });
+});
+
+test('webhook and assign steps: the headings say what they do, they save as the server takes them and come back on a reload', async () => {
+  const { page, errors } = alice;
+  const [, managers] = await call(ADMIN, 'GET', '/api/v1/managers');
+  const bob = managers.items.find((m) => m.login === MANAGER.login);
+  assert.ok(bob, JSON.stringify(managers));
+  await page.evaluate(() => { location.hash = '#/automation/new'; });
+  await page.locator('#fn-name').fill('Hand over');
+  await page.locator('#fn-trigger').selectOption('manual');
+  await page.locator('#fn-0-text').fill('Passing you to a colleague');
+  const heading = (i) => page.locator(`.fn-step[data-path="${i}"] > .fn-step-head .fn-kind`);
+  await addStep(page, 'webhook');
+  assert.equal(await heading(1).textContent(), 'Call a webhook');
+  await page.locator('#fn-1-url').fill('https://crm.example.com/hook');
+  assert.equal(await heading(1).textContent(), 'Call webhook crm.example.com');
+  await addStep(page, 'assign');
+  assert.equal(await heading(2).textContent(), 'Assign automatically');
+  await page.locator('#fn-2-manager').selectOption(String(bob.id));
+  assert.equal(await heading(2).textContent(), `Assign to ${MANAGER.name}`);
+  await addStep(page, 'assign');
+  assert.equal(await heading(3).textContent(), 'Assign automatically');
+  await page.locator('#fn-save').click();
+  await eventually(async () => assert.match(page.url(), /#\/automation\/\d+$/));
+  const id = Number(page.url().split('/').pop());
+  const [st, f] = await call(ADMIN, 'GET', `/api/v1/funnels/${id}`);
+  assert.equal(st, 200);
+  assert.deepEqual(f.trigger, { kind: 'manual' });
+  assert.deepEqual(f.steps, [
+    { kind: 'send', text: 'Passing you to a colleague' },
+    { kind: 'webhook', url: 'https://crm.example.com/hook' },
+    { kind: 'assign', manager_id: bob.id },
+    { kind: 'assign', manager_id: null },
+  ]);
+
+  // A reload reads the funnel back: the same choices and headings.
+  await eventually(async () => assert.equal(await page.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  }), false));
+  await page.reload();
+  await page.locator('#fn-1-url').waitFor();
+  assert.equal(await page.locator('#fn-1-url').inputValue(), 'https://crm.example.com/hook');
+  assert.equal(await page.locator('#fn-2-manager').inputValue(), String(bob.id));
+  assert.equal(await page.locator('#fn-3-manager').inputValue(), '');
+  assert.deepEqual(await Promise.all([1, 2, 3].map((i) => heading(i).textContent())),
+    ['Call webhook crm.example.com', `Assign to ${MANAGER.name}`, 'Assign automatically']);
+  assert.deepEqual(errors, []);
 });
 
 test('the card lists a waiting run and stops it; Delete asks in a page dialog', async () => {

@@ -9,4 +9,5 @@ mod lists;
 mod notes;
 mod outbox;
 mod realtime;
+mod replies;
 mod rows;

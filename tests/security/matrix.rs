@@ -195,6 +195,13 @@ pub const MATRIX: &[Row] = &[
     row("PATCH /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[200, 404])
         .json(r#"{"text":"changed"}"#),
     row("DELETE /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[204, 404]),
+    row("GET /api/v1/replies", "/api/v1/replies", Session, OK),
+    row("POST /api/v1/replies", "/api/v1/replies", Session, CREATED)
+        .json(r#"{"shortcut":"m<uniq>","text":"Hello, {client.name}"}"#),
+    // 404: the fixture has no such reply; the check is who gets past auth.
+    row("PATCH /api/v1/replies/{id}", "/api/v1/replies/999999", Session, &[200, 404])
+        .json(r#"{"text":"changed"}"#),
+    row("DELETE /api/v1/replies/{id}", "/api/v1/replies/999999", Session, &[204, 404]),
     row("GET /api/v1/assistants", "/api/v1/assistants", Session, OK),
     row("GET /api/v1/assistants/usage", "/api/v1/assistants/usage", Admin, OK),
     row("GET /api/v1/channels", "/api/v1/channels", Session, OK),

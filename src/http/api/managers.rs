@@ -28,7 +28,11 @@ pub async fn list(Data(st): Data<&Arc<AppState>>, Auth(id): Auth) -> poem::Resul
     let items: Vec<_> = all
         .iter()
         .filter(|m| admin || !m.disabled)
-        .map(manager_json)
+        .map(|m| {
+            let mut j = manager_json(m);
+            j["presence"] = json!(st.hub.presence(m.id).as_str());
+            j
+        })
         .collect();
     Ok(json_response(json!({ "items": items }), 200))
 }

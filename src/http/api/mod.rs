@@ -11,6 +11,7 @@ pub mod funnels;
 pub mod managers;
 pub mod notifications;
 pub mod plans;
+pub mod replies;
 pub mod search;
 pub mod session;
 pub mod settings;

@@ -77,6 +77,34 @@ impl From<ContactV1> for Contact {
     }
 }
 
+/// The manager whose open conversation this contact is, if it is one (see `ASSIGNED_OPEN`).
+fn open_with(c: &Contact) -> Option<u64> {
+    c.assignee
+        .filter(|_| !c.archived && (c.unread > 0 || c.open_dialog.is_some()))
+}
+
+/// How many open conversations `manager` holds, counting up to `limit`.
+pub fn open_conversations<T: Read>(r: &T, manager: u64, limit: usize) -> Result<u64> {
+    let prefix = Key::new().u64(manager).build();
+    Ok(r.scan(ASSIGNED_OPEN, &prefix, None, false, limit)?.len() as u64)
+}
+
+/// Contacts with unread messages, the longest waiting first: up to `limit` (cursor, contact
+/// id) pairs after the cursor `after`.
+pub fn unread_oldest<T: Read>(
+    r: &T,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, u64)>> {
+    Ok(r.scan(SEC_UNREAD, &[], after, false, limit)?
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let id = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
+            Some((k, id))
+        })
+        .collect())
+}
+
 fn section_key(c: &Contact) -> Vec<u8> {
     Key::new().i64(c.last_activity_ms).u64(c.id).build()
 }
@@ -107,6 +135,15 @@ pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
         }
         for added in after.iter().filter(|p| !before.contains(p)) {
             w.put_raw(table, &Key::new().str(added).u64(new.id).build(), &[])?;
+        }
+    }
+    let (was, now) = (old.and_then(open_with), open_with(new));
+    if was != now {
+        if let Some(m) = was {
+            w.del(ASSIGNED_OPEN, &pair(m, new.id))?;
+        }
+        if let Some(m) = now {
+            w.put_raw(ASSIGNED_OPEN, &pair(m, new.id), &[])?;
         }
     }
     crate::store::search_log::contact(w, new.id)?;

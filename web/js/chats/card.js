@@ -7,7 +7,7 @@ import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { t } from '../i18n.js';
 
-const cs = { id: null, log: [], logMore: false, runs: [], large: null };
+const cs = { id: null, log: [], logMore: false, runs: [], large: null, assignErr: '' };
 let root = null;
 let hooks = {};
 const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: t('The client card appears here.') }));
@@ -20,6 +20,7 @@ export function mountCard(el, opts) {
   root.append(placeholder());
   const merge = (id, key, item) => patchClient(id, (d) => ({ ...d, [key]: d[key].filter((x) => x.id !== item.id).concat([item]) }));
   on('client', show);
+  on('managers', render);
   on('ws:task.updated', ({ task }) => {
     if (task) merge(task.contact_id, 'tasks', task);
     if (task?.contact_id === cs.id) loadLog();
@@ -48,6 +49,7 @@ function show(d) {
     cs.log = [];
     cs.logMore = false;
     cs.runs = [];
+    cs.assignErr = '';
     loadLog();
     loadRuns();
   }
@@ -60,7 +62,8 @@ function render() {
   if (cs.large) refill(cs.large.body, build(true));
 }
 
-/** Live events rebuild the card: keep focus, and what is being typed, on the same control. */
+/** Live events rebuild the card: keep focus, and what is being typed, on the same control
+ * (a data-live control shows the server's value instead). */
 function refill(host, node) {
   const a = document.activeElement;
   const key = host.contains(a) && a.getAttribute('aria-label');
@@ -68,7 +71,7 @@ function refill(host, node) {
   fill(host, node);
   const b = key && host.querySelector(`[aria-label="${CSS.escape(key)}"]`);
   if (b) {
-    if (v != null) b.value = v;
+    if (v != null && !('live' in b.dataset)) b.value = v;
     b.focus();
   }
 }
@@ -129,6 +132,7 @@ function build(large) {
         h('p', { class: 'muted', text: t('Client since {date}', { date: date(c.created_ms) }) })),
       large ? null : iconButton('external', t('Open the large card (Ctrl+Shift+S)'), { onclick: toggleLargeCard })),
     section(t('Client data'), h('dl', { class: 'kv' },
+      kv(t('Responsible'), assigneeSel(c)),
       kv(t('Phones'), c.phones.length ? c.phones.map((p) => h('a', { href: `tel:${phone(p)}`, text: phone(p) })) : '—'),
       kv(t('E-mails'), c.emails.length ? c.emails.map((e) => h('a', { href: `mailto:${e}`, text: e })) : '—'),
       kv(t('Sales plan'), c.sales_plan ? h('a', { href: `#/orders/${c.id}`, text: c.sales_plan }) : '—'),
@@ -152,6 +156,24 @@ const change = (method, path, body, then = (c) => patchClient(c.id, (d) => ({ ..
   then(res);
   return res;
 });
+
+/** The responsible manager (T1): Nobody or an active manager; a refusal shows under it. */
+function assigneeSel(c) {
+  const cur = c.assignee ?? null;
+  const ids = Array.from(state.managers.values()).filter((m) => !m.disabled || m.id === cur).map((m) => m.id);
+  if (cur != null && !ids.includes(cur)) ids.push(cur);
+  const sel = h('select', { class: 'card-assignee', 'aria-label': t('Responsible manager'), 'data-live': '', onchange: async () => {
+    try {
+      const res = await api('PATCH', `/api/v1/contacts/${c.id}`, { assignee: sel.value ? Number(sel.value) : null });
+      cs.assignErr = '';
+      patchClient(res.id, (d) => ({ ...d, contact: res }));
+    } catch (err) {
+      cs.assignErr = errText(err);
+      render();
+    }
+  } }, h('option', { value: '', text: t('Nobody') }), ids.map((id) => h('option', { value: id, text: managerName(id), selected: id === cur })));
+  return [sel, cs.assignErr ? h('p', { class: 'form-error', role: 'alert', text: cs.assignErr }) : null];
+}
 
 function tagsSection(c) {
   const input = h('input', { type: 'text', placeholder: t('New tag'), maxlength: '64', 'aria-label': t('New tag') });

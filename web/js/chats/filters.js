@@ -98,7 +98,7 @@ function condSpec(c) {
   if (c.field === 'custom_field') out.key = c.key;
   if (NO_VALUE.has(c.op)) return out;
   if (kind === 'bool') out.value = c.value !== 'no';
-  else if (kind === 'manager') out.value = Number(c.value) || 0;
+  else if (kind === 'manager') out.value = c.value === 'none' ? null : Number(c.value) || 0; // null: nobody
   else if (kind === 'date') {
     out.value = c.op === 'between' ? { from: dayMs(c.value), to: c.value2 ? dayMs(c.value2) + DAY : null }
       : c.op === 'after' ? dayMs(c.value) + DAY : dayMs(c.value);
@@ -114,7 +114,7 @@ function condFromSpec(s) {
   if (f[2] === 'bool') c.value = v === false ? 'no' : 'yes';
   else if (f[2] === 'date') {
     if (s.op === 'between') { c.value = toDay(v?.from); c.value2 = toDay(v?.to != null ? v.to - DAY : null); } else c.value = toDay(s.op === 'after' ? v - DAY : v);
-  } else c.value = v == null ? '' : String(v);
+  } else c.value = v === null && f[2] === 'manager' ? 'none' : v == null ? '' : String(v);
   return c;
 }
 
@@ -166,7 +166,7 @@ function summary(c) {
   const [label, ops, kind] = FIELDS[c.field];
   let v = c.value;
   if (kind === 'bool') v = c.value === 'no' ? t('no') : t('yes');
-  if (kind === 'manager') v = state.managers.get(Number(c.value))?.name;
+  if (kind === 'manager') v = c.value === 'none' ? t('Nobody') : state.managers.get(Number(c.value))?.name;
   if (kind === 'messenger') v = (MESSENGERS.find(([k]) => k === c.value) || [])[1];
   if (c.op === 'between') v = t('{a} and {b}', { a: c.value || '…', b: c.value2 || '…' });
   const op = (ops.find(([o]) => o === c.op) || [0, c.op])[1];
@@ -177,7 +177,7 @@ function valueInput(c, id) {
   const kind = FIELDS[c.field][2];
   const choose = (pairs) => h('select', { id }, options([['', t('Choose…')], ...pairs], c.value));
   if (kind === 'bool') return h('select', { id }, options([['yes', t('Yes')], ['no', t('No')]], c.value));
-  if (kind === 'manager') return choose(Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login]));
+  if (kind === 'manager') return choose([['none', t('Nobody')], ...Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login])]);
   if (kind === 'messenger') return choose(MESSENGERS.slice(1));
   if (kind === 'channel' && channels.length) return choose(channels.map((ch) => [ch.id, `${ch.name || ch.id} (${ch.kind} ${ch.id})`]));
   return h('input', { type: kind === 'date' ? 'date' : 'text', id, value: c.value });

@@ -14,7 +14,7 @@ const SECTIONS = [['important', t('Important')], ['all', t('All')], ['unread', t
 const EMPTY = { important: t('No clients with open tasks.'), unread: t('No unread chats. Well done!'), dialogs: t('No open dialogs.'), all: t('No chats yet.') };
 
 const st = {
-  section: 'all', sort: 'newest', q: '', filter: null, filterLabel: '',
+  section: 'all', sort: 'newest', q: '', filter: null, filterLabel: '', assigned: '', // '' | me | none | a manager id
   items: [], next: null, loading: false, gen: 0, selected: null,
   restDrafts: new Set(), // contacts whose REST row said draft:true (the chat is not named)
   pendingAnnounce: new Set(),
@@ -59,6 +59,13 @@ export function mountList(root) {
     b.append(h('span', { text }));
   }
   updateSortBtn();
+  // Whose clients (T1): the server's assigned=, kept across sections.
+  el.assigned = h('select', { id: 'list-assigned', class: 'assign-sel', 'aria-label': t('Responsible manager'), title: t('Responsible manager'), onchange: () => setAssigned(el.assigned.value) });
+  const whose = () => fill(el.assigned, [['', t('All')], ['me', t('Mine')], ['none', t('Unassigned')]]
+    .concat(Array.from(state.managers.values(), (m) => [String(m.id), m.name || m.login]).filter(([id]) => Number(id) !== state.me?.id))
+    .map(([v, text]) => h('option', { value: v, text, selected: v === st.assigned })));
+  whose();
+  on('managers', whose);
 
   el.plan = h('input', { type: 'text', id: 'plan-input', list: 'plan-options', placeholder: t('Sales plan name'), autocomplete: 'off' });
   el.planOptions = h('datalist', { id: 'plan-options' });
@@ -78,7 +85,7 @@ export function mountList(root) {
   el.empty = h('p', { class: 'empty list-empty', hidden: true });
   root.append(
     h('div', { class: 'list-head' }, el.sections,
-      h('div', { class: 'search-row' }, h('div', { class: 'search-box' }, icon('search'), el.search), el.planBtn, el.sortBtn, el.filterBtn, el.mode),
+      h('div', { class: 'search-row' }, h('div', { class: 'search-box' }, icon('search'), el.search), el.assigned, el.planBtn, el.sortBtn, el.filterBtn, el.mode),
       el.planRow, el.filtersHost, el.chip, el.note),
     el.scroller, el.empty, mountHits());
   el.root = root;
@@ -89,7 +96,12 @@ export function mountList(root) {
 
   on('ws:counts', setCounts);
   on('ws:chat.updated', onRowEvent);
-  on('ws:contact.updated', ({ contact: c }) => c && patchRow(c.id, { name: c.name, marked: c.marked, archived: c.archived, blacklisted: c.blacklisted }));
+  on('ws:contact.updated', ({ contact: c }) => {
+    if (!c) return;
+    patchRow(c.id, { name: c.name, marked: c.marked, archived: c.archived, blacklisted: c.blacklisted });
+    // Assigned to or away from the clients shown: the server says who belongs now.
+    if (st.assigned && 'assignee' in c && mine(c.assignee) !== !!getRow(c.id)) reloadLater();
+  });
   on('ws:message.created', onMessage);
   on('ws:dialog.updated', () => { if (st.section === 'dialogs' && !st.q && !st.filter) reloadSoon(); });
   on('draft:mark', ({ contactId, present }) => {
@@ -104,6 +116,8 @@ export function mountList(root) {
 // ---------- loading ----------
 
 const reloadSoon = debounce(() => reload(true), 400);
+// After a change the search index has yet to take in (it follows within a moment).
+const reloadLater = debounce(() => reload(true), 1200);
 
 /** One page of the list as it is set up now (search text and filter included). */
 function fetchRows(cursor) {
@@ -111,6 +125,7 @@ function fetchRows(cursor) {
   if (cursor) p.set('cursor', cursor);
   if (st.q) p.set('q', st.q);
   if (st.filter) p.set('filter', JSON.stringify(st.filter));
+  if (st.assigned) p.set('assigned', st.assigned);
   return api('GET', `/api/v1/chats?${p}`);
 }
 
@@ -129,6 +144,7 @@ export async function reload(keepScroll = false) {
     const n = page.total ?? st.items.length;
     if (st.q) setNote(el.note, plural(n, { one: '{n} client matching “{q}”', other: '{n} clients matching “{q}”' }).replace('{q}', () => st.q), 'info');
     else if (st.filter && page.total != null) setNote(el.note, plural(n, { one: '{n} client matches the filter', other: '{n} clients match the filter' }), 'info');
+    else if (st.assigned && page.total != null) setNote(el.note, plural(n, { one: '{n} client: {who}', other: '{n} clients: {who}' }).replace('{who}', () => el.assigned.selectedOptions[0]?.text || ''), 'info');
   } catch (err) {
     if (gen !== st.gen) return;
     st.items = [];
@@ -175,7 +191,7 @@ function learn(r) {
 
 function showEmpty() {
   el.empty.hidden = st.items.length > 0 || !!el.note.textContent;
-  el.empty.textContent = st.q ? t('No clients match your search.') : st.filter ? t('No clients match this filter.') : EMPTY[st.section];
+  el.empty.textContent = st.q ? t('No clients match your search.') : st.filter || st.assigned ? t('No clients match this filter.') : EMPTY[st.section];
 }
 
 function setCounts(c) {
@@ -195,6 +211,15 @@ function setSection(id) {
   for (const b of el.sections.children) b.setAttribute('aria-pressed', String(b.dataset.section === id));
   reload();
 }
+
+function setAssigned(v) {
+  st.assigned = v;
+  el.assigned.classList.toggle('is-active', !!v);
+  reload();
+}
+
+/** Does a client with this responsible manager belong in the narrowed list? */
+const mine = (a) => (st.assigned === 'none' ? a == null : a === (st.assigned === 'me' ? state.me?.id : Number(st.assigned)));
 
 function setQuery(q) {
   if (q !== st.q) { st.q = q; reload(); }
@@ -405,6 +430,8 @@ function onRowEvent({ contact_id: cid, row }) {
   if (st.pendingAnnounce.delete(cid)) announceRow(row);
   const i = st.items.findIndex((x) => x.contact_id === cid);
   if (st.q || st.filter) return void (i >= 0 && patchRow(cid, row));
+  // A client not shown may be a new unassigned one; the rows do not say whose they are.
+  if (st.assigned && i < 0) return void (st.assigned === 'none' && inSection(row) !== false && reloadLater());
   const belongs = inSection(row);
   if (belongs === null) return void (i >= 0 ? patchRow(cid, row) : reloadSoon());
   if (i >= 0) st.items.splice(i, 1);

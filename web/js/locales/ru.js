@@ -607,4 +607,8 @@ export default {
   "Usage per chat": "Использование по чатам",
   "No chat has used an assistant yet.": "Ни один чат ещё не использовал ассистента.",
   "Off": "Выкл.",
+  "Responsible": "Ответственный",
+  "Mine": "Мои",
+  "Unassigned": "Без ответственного",
+  "{n} clients: {who}": {"one": "{n} клиент: {who}", "few": "{n} клиента: {who}", "many": "{n} клиентов: {who}", "other": "{n} клиента: {who}"},
 };

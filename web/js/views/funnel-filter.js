@@ -77,8 +77,8 @@ function condRow(f, c, id, i, render) {
 
 function valueInput(c, kind, id) {
   const sel = (pairs, conv = String) => {
-    const s = h('select', { id, 'aria-label': t('Value') }, options([['', t('Choose…')], ...pairs], c.value ?? ''));
-    s.addEventListener('change', () => { c.value = s.value === '' ? '' : conv(s.value); });
+    const s = h('select', { id, 'aria-label': t('Value') }, options([['', t('Choose…')], ...pairs], c.value === null ? 'none' : c.value ?? ''));
+    s.addEventListener('change', () => { c.value = s.value === '' ? '' : s.value === 'none' ? null : conv(s.value); });
     return s;
   };
   if (kind === 'bool') {
@@ -88,7 +88,7 @@ function valueInput(c, kind, id) {
   }
   if (kind === 'channel') return sel(ctx.channels.map((ch) => [ch.id, `${ch.name || ch.id} (${ch.kind} ${ch.id})`]));
   if (kind === 'messenger') return sel(MESSENGERS);
-  if (kind === 'manager') return sel(Array.from(state.managers.values(), (m) => [m.id, m.name || m.login]), Number);
+  if (kind === 'manager') return sel([['none', t('Nobody')], ...Array.from(state.managers.values(), (m) => [m.id, m.name || m.login])], Number); // none: null, nobody
   if (kind === 'date') {
     const date = (v, onset, label, sfx = '') => {
       const d = h('input', { type: 'date', id: `${id}${sfx}`, value: toDay(v), 'aria-label': label });
