@@ -48,6 +48,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A service Parley calls (the AI assistant's endpoint) failed; the text says how.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -93,6 +96,7 @@ impl Error {
             Error::Corrupt(_) => "corrupt",
             Error::Tls(_) => "tls",
             Error::Io { .. } => "io",
+            Error::Upstream(_) => "upstream",
             Error::Internal(_) => "internal",
         }
     }
@@ -109,6 +113,7 @@ impl Error {
             Error::Unsupported(_) => 415,
             Error::RateLimited(_) => 429,
             Error::Unavailable(_) | Error::Locked(_) => 503,
+            Error::Upstream(_) => 502,
             Error::Config(_)
             | Error::Corrupt(_)
             | Error::Tls(_)

@@ -1,5 +1,6 @@
 //! Plain types and rules, no I/O.
 
+pub mod assistant;
 pub mod automation;
 pub mod broadcast;
 pub mod event;

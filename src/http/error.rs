@@ -18,7 +18,9 @@ impl ResponseError for Error {
     fn as_response(&self) -> Response {
         let status = ResponseError::status(self);
         // Internal details go to the log, not to the client.
-        let message = if status.is_server_error() && !matches!(self, Error::Unavailable(_)) {
+        let message = if status.is_server_error()
+            && !matches!(self, Error::Unavailable(_) | Error::Upstream(_))
+        {
             tracing::error!("request failed: {self}");
             "internal error; see the server log".to_string()
         } else {

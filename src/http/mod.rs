@@ -48,6 +48,8 @@ pub struct AppState {
     pub stop: tokio::sync::watch::Receiver<bool>,
     /// Request bodies buffered in memory at once (see `body`).
     pub bodies: Arc<body::BodyBudget>,
+    /// The AI assistants, for suggested replies (their worker answers chats on its own).
+    pub assistants: Arc<crate::automation::assistant::Assistants>,
 }
 
 /// Scripts and styles only from this origin, nothing inline, no framing.
@@ -78,6 +80,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/chats/counts", get(chats::counts))
         .at("/chats/:id", get(chats::get).patch(chats::patch))
         .at("/chats/:id/assistant/reset", post(chats::reset_assistant))
+        .at("/chats/:id/suggest", post(chats::suggest))
         .at(
             "/chats/:id/messages",
             get(chats::messages).post(chats::send),
@@ -159,6 +162,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             patch(api::replies::patch).delete(api::replies::delete),
         )
         .at("/assistants", get(api::settings::assistants))
+        .at("/assistants/usage", get(api::settings::assistant_usage))
         .at("/channels", get(api::settings::channels))
         .at("/tokens", get(tokens::list).post(tokens::create))
         .at("/tokens/:id", delete(tokens::delete))

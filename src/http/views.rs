@@ -508,3 +508,61 @@ pub fn template_json(t: &crate::inbox::templates::TemplateView) -> Value {
         "updated_ms": t.updated_ms,
     })
 }
+
+/// One assistant's or one chat's usage counters.
+fn usage_json(u: &crate::domain::assistant::Usage) -> Value {
+    json!({
+        "requests": u.requests,
+        "failures": u.failures,
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "last_ms": (u.last_ms > 0).then_some(u.last_ms),
+    })
+}
+
+/// `GET /api/v1/assistants/usage`: per assistant (never its key) and per chat.
+pub fn assistant_usage(
+    configs: &[crate::config::AssistantConfig],
+    stats: &[(String, crate::domain::assistant::Stats)],
+    chats: &[crate::inbox::assistant::ChatUsage],
+) -> Value {
+    let assistants: Vec<Value> = configs
+        .iter()
+        .map(|a| {
+            let s = stats
+                .iter()
+                .find(|(id, _)| *id == a.id)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_default();
+            let host = reqwest::Url::parse(&a.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string));
+            json!({
+                "id": a.id,
+                "name": a.name,
+                "model": a.model,
+                "host": host,
+                "knowledge_files": a.knowledge.len(),
+                "usage": usage_json(&s.usage),
+                "last_error": s.last_error,
+                "last_error_ms": s.last_error_ms,
+                "last_ok_ms": s.last_ok_ms,
+            })
+        })
+        .collect();
+    let chats: Vec<Value> = chats
+        .iter()
+        .map(|c| {
+            json!({
+                "chat_id": c.chat_id,
+                "contact_id": c.contact_id,
+                "contact_name": c.contact_name,
+                "channel_id": c.channel_id,
+                "assistant": c.assistant,
+                "assistant_on": c.assistant_on,
+                "usage": usage_json(&c.usage),
+            })
+        })
+        .collect();
+    json!({ "assistants": assistants, "chats": chats })
+}

@@ -642,6 +642,12 @@ impl Inbox {
                     db::put_contact(w, Some(&old_contact), &contact)?;
                 }
                 db::put_chat(w, &chat)?;
+                if reset_assistant
+                    || (before.assistant_on
+                        && (!chat.assistant_on || chat.assistant != before.assistant))
+                {
+                    crate::store::assistant::on_switch(w, chat.id, reset_assistant)?;
+                }
                 // H2: a disabled chat's funnel runs end for good; enabling it again does not
                 // bring them back.
                 if chat.disabled && !before.disabled {

@@ -3,6 +3,7 @@
 //! that describe it in the same transaction.
 
 pub mod assignment;
+pub mod assistant;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
@@ -91,6 +92,10 @@ pub struct Inbox {
     pub sends_per_hour: u32,
     /// Chat templates (name, text) funnels' send steps and broadcasts may name.
     pub templates: Arc<templates::Templates>,
+    /// The configured AI assistants, as the use cases need them (B2).
+    pub assistant_rules: Arc<assistant::AssistantRules>,
+    /// Wakes the assistant worker when an answer becomes due.
+    pub assistant_wake: Arc<Notify>,
 }
 
 impl Inbox {
@@ -110,6 +115,8 @@ impl Inbox {
             business: None,
             templates: Arc::default(),
             sends_per_hour: 20,
+            assistant_rules: Arc::default(),
+            assistant_wake: Arc::new(Notify::new()),
         }
     }
 

@@ -7,6 +7,7 @@
 //! reads neither the log nor the tables itself: it is fed through a `Source`.
 
 mod ids;
+pub mod knowledge;
 pub mod query;
 pub mod schema;
 pub mod source;

@@ -105,6 +105,12 @@ pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watempla
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
+/// chat id → the AI assistant's state in that chat (B2): history start, pause, owed answer
+pub const ASSISTANT_CHATS: Table = TableDefinition::new("chatid_assistantchat");
+/// due ms ++ chat id → (): answers the assistant owes, in the order they come due
+pub const ASSISTANT_DUE: Table = TableDefinition::new("duems_assistantchat");
+/// assistant id → usage over every chat and the last error, for Settings
+pub const ASSISTANT_STATS: Table = TableDefinition::new("assistantid_stats");
 /// manager id ++ contact id → (): the manager's open conversations (T1: assigned to them,
 /// not archived, with unread client messages or an open dialog), for the assignment cap
 /// and "fewest open".
@@ -174,6 +180,9 @@ pub const ALL: &[Table] = &[
     BROADCAST_TARGETS,
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
+    ASSISTANT_CHATS,
+    ASSISTANT_DUE,
+    ASSISTANT_STATS,
     ASSIGNED_OPEN,
     REPLIES,
     ASSIGNED_LIST,

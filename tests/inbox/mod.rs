@@ -1,6 +1,7 @@
 mod actions;
 mod api_channel;
 mod assignment;
+mod assistant;
 mod broadcasts;
 mod card;
 mod funnels;

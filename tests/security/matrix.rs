@@ -126,6 +126,8 @@ pub const MATRIX: &[Row] = &[
     row("GET /api/v1/chats/{id}", "/api/v1/chats/<chat>", Session, OK),
     row("PATCH /api/v1/chats/{id}", "/api/v1/chats/<chat>", Session, OK).json(r#"{"bot_disabled":false}"#),
     row("POST /api/v1/chats/{id}/assistant/reset", "/api/v1/chats/<chat>/assistant/reset", Session, OK),
+    // 422: the fixture configures no assistant; the check is who gets past auth.
+    row("POST /api/v1/chats/{id}/suggest", "/api/v1/chats/<chat>/suggest", Session, &[200, 422]),
     row("GET /api/v1/chats/{id}/messages", "/api/v1/chats/<chat>/messages", Session, OK),
     row("POST /api/v1/chats/{id}/messages", "/api/v1/chats/<chat>/messages", Session, CREATED)
         .json(r#"{"text":"matrix says hi"}"#),
@@ -201,6 +203,7 @@ pub const MATRIX: &[Row] = &[
         .json(r#"{"text":"changed"}"#),
     row("DELETE /api/v1/replies/{id}", "/api/v1/replies/999999", Session, &[204, 404]),
     row("GET /api/v1/assistants", "/api/v1/assistants", Session, OK),
+    row("GET /api/v1/assistants/usage", "/api/v1/assistants/usage", Admin, OK),
     row("GET /api/v1/channels", "/api/v1/channels", Session, OK),
     row("GET /api/v1/tokens", "/api/v1/tokens", Admin, OK),
     row("POST /api/v1/tokens", "/api/v1/tokens", Admin, CREATED).json(r#"{"name":"matrix token"}"#),
