@@ -2,6 +2,7 @@
 //! use case is one write through the store's group-commit writer, and emits the live events
 //! that describe it in the same transaction.
 
+pub mod audience;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
@@ -12,8 +13,10 @@ pub mod hours;
 pub mod identity;
 pub mod indexing;
 pub mod ingest;
+pub mod jobs;
 pub mod lists;
 pub mod message_search;
+pub mod orders;
 pub mod reads;
 pub mod reply;
 pub mod saved;
@@ -89,6 +92,8 @@ pub struct Inbox {
     pub sends_per_hour: u32,
     /// Chat templates (name, text) funnels' send steps and broadcasts may name.
     pub templates: Arc<templates::Templates>,
+    /// Long jobs (imports, bulk actions) and their progress.
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 impl Inbox {
@@ -108,6 +113,7 @@ impl Inbox {
             business: None,
             templates: Arc::default(),
             sends_per_hour: 20,
+            jobs: Arc::default(),
         }
     }
 

@@ -105,6 +105,15 @@ pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watempla
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
+/// order id → order (A2)
+pub const ORDERS: Table = TableDefinition::new("orderid_order");
+/// contact id ++ order id → (): a client's orders
+pub const CONTACT_ORDERS: Table = TableDefinition::new("contactid_orderid");
+/// lowercased plan name ++ order id → (): a plan's board
+pub const PLAN_ORDERS: Table = TableDefinition::new("planorder_orderid");
+/// merged-away contact id → the id of the contact it was merged into
+pub const MERGED: Table = TableDefinition::new("contactid_mergedinto");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -157,4 +166,8 @@ pub const ALL: &[Table] = &[
     BROADCAST_TARGETS,
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
+    ORDERS,
+    CONTACT_ORDERS,
+    PLAN_ORDERS,
+    MERGED,
 ];
