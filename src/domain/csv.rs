@@ -116,6 +116,15 @@ pub fn field(out: &mut String, v: &str) {
     }
 }
 
+/// A field as it was before `field` guarded it: the `'` before a formula character goes, so
+/// an exported file imports back unchanged.
+pub fn unguard(v: &str) -> &str {
+    match v.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => v,
+    }
+}
+
 /// `+79123456789; +4915…` stays as it is: a leading `+` before digits is a phone, not a formula.
 fn looks_like_phone(v: &str) -> bool {
     v.starts_with('+')
@@ -194,5 +203,7 @@ mod tests {
             recs[0].fields,
             vec!["a,b", "say \"hi\"", "'=SUM(A1)", "+79123456789", "x\ny"]
         );
+        assert_eq!(unguard("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(unguard("'quoted"), "'quoted");
     }
 }

@@ -126,7 +126,7 @@ fn check_row(fields: &[String], cols: &[Column]) -> Result<Option<Row>, String> 
     let mut row = Row::default();
     let mut any = false;
     for (i, col) in cols.iter().enumerate() {
-        let cell = fields.get(i).map_or("", |s| s.trim());
+        let cell = csv::unguard(fields.get(i).map_or("", |s| s.trim()));
         if cell.is_empty() || *col == Column::Skip {
             continue;
         }
@@ -336,8 +336,15 @@ impl<T: Read> Book for Dry<'_, T> {
     }
 }
 
-/// Apply one row: create a client, add what is new to the one it matches, or nothing.
-fn apply_row(book: &mut impl Book, row: &Row, report: &mut ImportReport) -> Result<()> {
+/// Apply one row: create a client, add what is new to the one it matches, or nothing. A
+/// client that several rows of the file match keeps the name of the first (`named` holds
+/// the clients earlier rows matched or created), so importing the file again changes nothing.
+fn apply_row(
+    book: &mut impl Book,
+    row: &Row,
+    report: &mut ImportReport,
+    named: &mut HashSet<String>,
+) -> Result<()> {
     let mut found = None;
     for p in &row.phones {
         if found.is_none() {
@@ -353,6 +360,20 @@ fn apply_row(book: &mut impl Book, row: &Row, report: &mut ImportReport) -> Resu
         Some(id) => book.get(id)?,
         None => None,
     };
+    // Rows are keyed by what found them, not by id: a dry run's new clients have none yet.
+    let key = row
+        .phones
+        .first()
+        .map(|p| format!("p{p}"))
+        .or_else(|| row.emails.first().map(|e| format!("e{e}")))
+        .unwrap_or_default();
+    let keys = |c: &Contact| {
+        c.phones
+            .iter()
+            .map(|p| format!("p{p}"))
+            .chain(c.emails.iter().map(|e| format!("e{e}")))
+            .collect::<Vec<_>>()
+    };
     let Some(old) = existing else {
         let now = store::now_ms();
         let name = if row.name.is_empty() {
@@ -364,7 +385,7 @@ fn apply_row(book: &mut impl Book, row: &Row, report: &mut ImportReport) -> Resu
         } else {
             row.name.clone()
         };
-        book.create(Contact {
+        let c = Contact {
             name,
             phones: row.phones.clone(),
             emails: row.emails.clone(),
@@ -372,12 +393,15 @@ fn apply_row(book: &mut impl Book, row: &Row, report: &mut ImportReport) -> Resu
             custom_fields: row.fields.clone(),
             created_ms: now,
             ..Contact::default()
-        })?;
+        };
+        named.extend(keys(&c));
+        book.create(c)?;
         report.created += 1;
         return Ok(());
     };
     let mut c = old.clone();
-    if !row.name.is_empty() {
+    let first = !keys(&old).iter().any(|k| named.contains(k)) && !named.contains(&key);
+    if !row.name.is_empty() && first {
         c.name.clone_from(&row.name);
     }
     for p in &row.phones {
@@ -405,6 +429,7 @@ fn apply_row(book: &mut impl Book, row: &Row, report: &mut ImportReport) -> Resu
         && c.emails == old.emails
         && c.tags == old.tags
         && c.custom_fields == old.custom_fields;
+    named.extend(keys(&c));
     if same {
         report.skipped += 1;
     } else {
@@ -454,8 +479,9 @@ impl Inbox {
                         phones: HashMap::new(),
                         emails: HashMap::new(),
                     };
+                    let mut named = HashSet::new();
                     for row in &rows {
-                        apply_row(&mut book, row, &mut report)?;
+                        apply_row(&mut book, row, &mut report, &mut named)?;
                     }
                     Ok(report)
                 })
@@ -483,17 +509,18 @@ impl Inbox {
         let total = rows.len() as u64;
         let mut done = 0u64;
         let mut rows = rows.into_iter().peekable();
+        let mut named = HashSet::new();
         while rows.peek().is_some() {
             let batch: Vec<Row> = rows.by_ref().take(BATCH).collect();
             let n = batch.len() as u64;
-            let base = report.clone();
+            let base = (report.clone(), named.clone());
             let channels = self.channels.clone();
             // The closure may run twice (group commit retries a failed batch alone), so it
             // starts from the report as it was before the batch each time.
-            report = self
+            let out = self
                 .store
                 .write(move |w| {
-                    let mut rep = base.clone();
+                    let (mut rep, mut named) = base.clone();
                     let mut book = Live {
                         w,
                         manager,
@@ -501,11 +528,12 @@ impl Inbox {
                         channels: &channels,
                     };
                     for row in &batch {
-                        apply_row(&mut book, row, &mut rep)?;
+                        apply_row(&mut book, row, &mut rep, &mut named)?;
                     }
-                    Ok(rep)
+                    Ok((rep, named))
                 })
                 .await?;
+            (report, named) = out;
             done += n;
             if let Some(id) = job {
                 self.jobs.progress(id, total, done, report.error_count);

@@ -1,11 +1,13 @@
 mod actions;
 mod api_channel;
 mod assignment;
+mod audience;
 mod broadcasts;
 mod card;
 mod funnels;
 mod lists;
 mod notes;
+mod orders;
 mod outbox;
 mod realtime;
 mod rows;
