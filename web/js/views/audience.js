@@ -480,6 +480,7 @@ async function edit(id) {
   if (st.editing !== id) return;
   const f = {
     name: h('input', { type: 'text', id: 'ed-name', value: c.name || '', required: true }),
+    plan: h('input', { type: 'text', id: 'ed-plan', value: c.sales_plan || '' }),
     phones: h('textarea', { id: 'ed-phones', rows: '2', value: c.phones.map(phone).join('\n') }),
     emails: h('textarea', { id: 'ed-emails', rows: '2', value: c.emails.join('\n') }),
     fields: h('textarea', { id: 'ed-fields', rows: '3', value: Object.entries(c.custom_fields || {}).map(([k, v]) => `${k}: ${v}`).join('\n') }),
@@ -488,7 +489,7 @@ async function edit(id) {
   };
   const out = h('p', { class: 'form-note', role: 'alert', hidden: true });
   const form = h('form', { class: 'form-grid' },
-    field(t('Name'), f.name), field(t('Phones (one per line)'), f.phones), field(t('E-mails (one per line)'), f.emails),
+    field(t('Name'), f.name), field(t('Sales plan'), f.plan), field(t('Phones (one per line)'), f.phones), field(t('E-mails (one per line)'), f.emails),
     field(t('Custom fields (key: value per line)'), f.fields),
     h('div', { class: 'field checks' }, h('label', { class: 'check' }, f.archived, ` ${t('Archived')}`), h('label', { class: 'check' }, f.blacklisted, ` ${t('Blacklisted')}`)),
     out,
@@ -503,7 +504,7 @@ async function edit(id) {
       const i = line.indexOf(':');
       if (i > 0) custom[line.slice(0, i).trim()] = line.slice(i + 1).trim();
     }
-    const body = { name: f.name.value.trim(), phones: lines(f.phones.value), emails: lines(f.emails.value), custom_fields: custom };
+    const body = { name: f.name.value.trim(), phones: lines(f.phones.value), emails: lines(f.emails.value), sales_plan: f.plan.value.trim() || null, custom_fields: custom };
     for (const k of ['archived', 'blacklisted']) if (f[k].checked !== c[k]) body[k] = f[k].checked;
     try {
       c = await api('PATCH', `/api/v1/contacts/${c.id}`, body);
