@@ -24,6 +24,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A client merged into another (A1): gone, but the caller learns where it went.
+    #[error("contact {id} was merged into contact {into}")]
+    Merged { id: u64, into: u64 },
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts, try again in {} s", .0.as_secs().max(1))]
@@ -87,6 +90,7 @@ impl Error {
             Error::InvalidCredentials => "invalid_credentials",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
+            Error::Merged { .. } => "merged",
             Error::Conflict(_) => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::TooLarge(_) => "payload_too_large",
@@ -107,7 +111,7 @@ impl Error {
             Error::Invalid { .. } => 422,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::Forbidden(_) => 403,
-            Error::NotFound(_) => 404,
+            Error::NotFound(_) | Error::Merged { .. } => 404,
             Error::Conflict(_) => 409,
             Error::TooLarge(_) => 413,
             Error::Unsupported(_) => 415,

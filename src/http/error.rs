@@ -36,6 +36,14 @@ impl ResponseError for Error {
                     .content_type("application/json")
                     .body(body.to_string())
             }
+            // Where a merged-away client went, so a stale link can follow it.
+            Error::Merged { into, .. } => {
+                let body = serde_json::json!({"code": self.code(), "message": message, "merged_into": into});
+                Response::builder()
+                    .status(status)
+                    .content_type("application/json")
+                    .body(body.to_string())
+            }
             _ => json_error(status, self.code(), &message),
         };
         match self {

@@ -97,6 +97,20 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/messages/:id/retry", post(chats::retry))
         .at("/messages/:id/cancel", post(chats::cancel_delivery))
         .at("/contacts", get(contacts::list))
+        .at("/audience", get(api::audience::table))
+        .at("/contacts/export", get(api::audience::export))
+        .at("/contacts/bulk", post(api::audience::bulk))
+        .at("/contacts/:id/merge", post(api::audience::merge))
+        .at("/contacts/:id/duplicates", get(api::audience::duplicates))
+        .at("/contacts/:id/orders", get(api::orders::of_contact))
+        .at("/jobs/:id", get(api::audience::get_job))
+        .at("/orders", get(api::orders::list).post(api::orders::create))
+        .at(
+            "/orders/:id",
+            get(api::orders::get)
+                .patch(api::orders::patch)
+                .delete(api::orders::delete),
+        )
         .at("/contacts/:id", get(contacts::get).patch(contacts::patch))
         .at("/contacts/:id/tags", post(contacts::add_tag))
         .at("/contacts/:id/tags/:tag", delete(contacts::remove_tag))
@@ -178,6 +192,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     // Uploads stream to disk with their own cap instead of being buffered.
     let api = Route::new()
         .at("/uploads", post(files::upload).put(files::upload))
+        // A client list is bigger than a JSON body: read with the upload cap, by the handler.
+        .at("/contacts/import", post(api::audience::import))
         .nest("/", limited);
     // Webhook handlers check the channel and its credential from the head, then read the body
     // themselves (`body::read`): an unauthenticated caller never gets a body buffered.

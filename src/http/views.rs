@@ -377,8 +377,15 @@ pub fn filter_json(f: &SavedFilter) -> Value {
 }
 
 /// A sales plan (the stages of a deal).
+/// A plan: `stages` are the names in order (what older clients read), `stage_list` the same
+/// with their ids (what renames and orders use).
 pub fn plan_json(p: &Plan) -> Value {
-    json!({"name": p.name, "stages": p.stages, "created_ms": p.created_ms})
+    json!({
+        "name": p.name,
+        "stages": p.stages.iter().map(|s| &s.name).collect::<Vec<_>>(),
+        "stage_list": p.stages.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>(),
+        "created_ms": p.created_ms,
+    })
 }
 
 /// A funnel in its wire shape (`FunnelInput`), with its id, times and, when known, the
@@ -565,4 +572,161 @@ pub fn assistant_usage(
         })
         .collect();
     json!({ "assistants": assistants, "chats": chats })
+}
+
+// ---------- Audience and orders (A1, A2) ----------
+
+use crate::inbox::audience::{AudienceRow, Duplicate, ImportReport};
+use crate::inbox::jobs::{Job, JobState};
+use crate::inbox::orders::{Board, OrderView};
+
+/// A client as the Audience table shows it: the contact plus its channels, the stage of its
+/// latest order and the responsible manager's name.
+pub fn audience_row_json(r: &AudienceRow) -> Value {
+    let mut v = contact_json(&r.contact);
+    if let Value::Object(m) = &mut v {
+        m.insert("channels".into(), json!(r.channels));
+        m.insert("stage".into(), json!(r.stage));
+        m.insert("assignee_name".into(), json!(r.assignee));
+    }
+    v
+}
+
+pub fn import_json(r: &ImportReport) -> Value {
+    json!({
+        "created": r.created,
+        "updated": r.updated,
+        "skipped": r.skipped,
+        "rows": r.rows,
+        "error_count": r.error_count,
+        "errors": r.errors.iter().map(|(line, m)| json!({"line": line, "message": m})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn duplicate_json(d: &Duplicate) -> Value {
+    json!({"contact": contact_json(&d.contact), "reasons": d.reasons})
+}
+
+pub fn job_json(j: &Job) -> Value {
+    let (state, error) = match &j.state {
+        JobState::Running => ("running", None),
+        JobState::Done => ("done", None),
+        JobState::Failed(e) => ("failed", Some(e)),
+    };
+    json!({
+        "id": j.id, "kind": j.kind, "state": state, "error": error,
+        "total": j.total, "done": j.done, "failed": j.failed,
+        "started_ms": j.started_ms, "finished_ms": j.finished_ms,
+    })
+}
+
+pub fn order_json(o: &OrderView) -> Value {
+    let x = &o.order;
+    json!({
+        "id": x.id,
+        "contact_id": x.contact_id,
+        "contact_name": o.contact_name,
+        "plan": x.plan,
+        "stage": o.stage,
+        "stage_id": x.stage,
+        "title": x.title,
+        "amount": x.amount_cents as f64 / 100.0,
+        "currency": x.currency,
+        "manager_id": x.manager,
+        "created_ms": x.created_ms,
+        "updated_ms": x.updated_ms,
+        "closed_ms": x.closed_ms,
+        "custom_fields": x.custom_fields,
+    })
+}
+
+/// A board (or a plain list when no plan was asked for): the orders, and per stage how many
+/// and their sums per currency.
+pub fn board_json(b: &Board) -> Value {
+    let stages: Vec<Value> = b
+        .plan
+        .stages
+        .iter()
+        .map(|s| {
+            let mut count = 0u64;
+            let mut sums: std::collections::BTreeMap<&str, i64> = Default::default();
+            for o in b.orders.iter().filter(|o| o.order.stage == s.id) {
+                count += 1;
+                *sums.entry(o.order.currency.as_str()).or_default() += o.order.amount_cents;
+            }
+            let totals: serde_json::Map<String, Value> = sums
+                .into_iter()
+                .map(|(c, v)| (c.to_string(), json!(v as f64 / 100.0)))
+                .collect();
+            json!({"id": s.id, "name": s.name, "count": count, "totals": totals})
+        })
+        .collect();
+    json!({
+        "plan": if b.plan.name.is_empty() { Value::Null } else { plan_json(&b.plan) },
+        "stages": stages,
+        "items": b.orders.iter().map(order_json).collect::<Vec<_>>(),
+        "truncated": b.truncated,
+    })
+}
+
+/// The export's columns: what the import reads back (name, phone, email, tags, custom
+/// fields) and what it skips (the rest).
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "phone",
+    "email",
+    "tags",
+    "channels",
+    "sales_plan",
+    "stage",
+    "assignee",
+    "created",
+    "last_activity",
+    "archived",
+    "blacklisted",
+];
+
+pub fn csv_header(fields: &[String]) -> String {
+    let mut cols: Vec<&str> = CSV_COLUMNS.to_vec();
+    cols.extend(fields.iter().map(String::as_str));
+    let mut s = String::new();
+    crate::domain::csv::line(&mut s, &cols);
+    s
+}
+
+fn iso(ms: i64) -> String {
+    if ms <= 0 {
+        return String::new();
+    }
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub fn csv_row(out: &mut String, r: &AudienceRow, fields: &[String]) {
+    let c = &r.contact;
+    let phones: Vec<String> = c.phones.iter().map(|p| format!("+{p}")).collect();
+    let cells: Vec<String> = vec![
+        c.id.to_string(),
+        c.name.clone(),
+        phones.join("; "),
+        c.emails.join("; "),
+        c.tags.join(", "),
+        r.channels.join(", "),
+        c.sales_plan.clone().unwrap_or_default(),
+        r.stage.clone().unwrap_or_default(),
+        r.assignee.clone().unwrap_or_default(),
+        iso(c.created_ms),
+        iso(c.last_activity_ms),
+        c.archived.to_string(),
+        c.blacklisted.to_string(),
+    ];
+    let mut all: Vec<&str> = cells.iter().map(String::as_str).collect();
+    all.extend(
+        fields
+            .iter()
+            .map(|f| c.custom_fields.get(f).map_or("", String::as_str)),
+    );
+    crate::domain::csv::line(out, &all);
 }

@@ -4,6 +4,7 @@
 
 pub mod assignment;
 pub mod assistant;
+pub mod audience;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
@@ -14,8 +15,10 @@ pub mod hours;
 pub mod identity;
 pub mod indexing;
 pub mod ingest;
+pub mod jobs;
 pub mod lists;
 pub mod message_search;
+pub mod orders;
 pub mod reads;
 pub mod replies;
 pub mod reply;
@@ -96,6 +99,8 @@ pub struct Inbox {
     pub assistant_rules: Arc<assistant::AssistantRules>,
     /// Wakes the assistant worker when an answer becomes due.
     pub assistant_wake: Arc<Notify>,
+    /// Long jobs (imports, bulk actions) and their progress.
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 impl Inbox {
@@ -117,6 +122,7 @@ impl Inbox {
             sends_per_hour: 20,
             assistant_rules: Arc::default(),
             assistant_wake: Arc::new(Notify::new()),
+            jobs: Arc::default(),
         }
     }
 

@@ -127,6 +127,14 @@ pub const ROLLUPS: Table = TableDefinition::new("hourchannelmanager_rollup");
 /// manager id ++ last activity ++ contact id → (): each manager's clients in the list (T1),
 /// so "assigned to me" reads the store at once rather than the search index a moment later
 pub const ASSIGNED_LIST: Table = TableDefinition::new("manageractivitycontact");
+/// order id → order (A2)
+pub const ORDERS: Table = TableDefinition::new("orderid_order");
+/// contact id ++ order id → (): a client's orders
+pub const CONTACT_ORDERS: Table = TableDefinition::new("contactid_orderid");
+/// lowercased plan name ++ order id → (): a plan's board
+pub const PLAN_ORDERS: Table = TableDefinition::new("planorder_orderid");
+/// merged-away contact id → the id of the contact it was merged into
+pub const MERGED: Table = TableDefinition::new("contactid_mergedinto");
 
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
@@ -188,4 +196,8 @@ pub const ALL: &[Table] = &[
     ASSIGNED_LIST,
     REPORT_CHATS,
     ROLLUPS,
+    ORDERS,
+    CONTACT_ORDERS,
+    PLAN_ORDERS,
+    MERGED,
 ];

@@ -188,6 +188,26 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/sales_plans", "/api/v1/sales_plans", Session, &[200, 201])
         .json(r#"{"name":"Matrix plan","stages":["lead","won"]}"#),
     row("DELETE /api/v1/sales_plans/{name}", "/api/v1/sales_plans/<plan>", Session, GONE),
+    row("GET /api/v1/audience", "/api/v1/audience?limit=5", Session, OK),
+    row("GET /api/v1/contacts/export", "/api/v1/contacts/export", Session, OK),
+    row("POST /api/v1/contacts/import", "/api/v1/contacts/import?dry_run=true", Session, OK)
+        .raw("text/csv", "name,phone\nMatrix,+15550001111\n"),
+    row("POST /api/v1/contacts/bulk", "/api/v1/contacts/bulk", Session, &[202])
+        .json(r#"{"ids":[<contact>],"action":"tag_add","tag":"<tag>"}"#),
+    // 404: nobody's job has that id; the check is who gets past auth.
+    row("GET /api/v1/jobs/{id}", "/api/v1/jobs/no-such-job", Session, &[200, 404]),
+    // 422: no client 999999 to merge in (merging the fixture's client would end it).
+    row("POST /api/v1/contacts/{id}/merge", "/api/v1/contacts/<contact>/merge", Session, &[200, 422])
+        .json(r#"{"from":[999999]}"#),
+    row("GET /api/v1/contacts/{id}/duplicates", "/api/v1/contacts/<contact>/duplicates", Session, OK),
+    row("GET /api/v1/contacts/{id}/orders", "/api/v1/contacts/<contact>/orders", Session, OK),
+    row("GET /api/v1/orders", "/api/v1/orders", Session, OK),
+    // 422: the plan may be gone by now (another row deletes it); the check is who gets past auth.
+    row("POST /api/v1/orders", "/api/v1/orders", Session, &[201, 422])
+        .json(r#"{"contact_id":<contact>,"plan":"Matrix plan","title":"Matrix order"}"#),
+    row("GET /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[200, 404]),
+    row("PATCH /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[200, 404]).json(r#"{"title":"renamed"}"#),
+    row("DELETE /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[204, 404]),
     row("GET /api/v1/templates", "/api/v1/templates", Session, OK),
     row("POST /api/v1/templates", "/api/v1/templates", Session, CREATED)
         .json(r#"{"name":"Matrix <uniq>","text":"Hello, {client.name}"}"#),
