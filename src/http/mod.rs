@@ -167,6 +167,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/templates/:name",
             patch(api::templates::patch).delete(api::templates::delete),
         )
+        .at("/reports/overview", get(api::reports::overview))
         .at(
             "/replies",
             get(api::replies::list).post(api::replies::create),

@@ -730,3 +730,130 @@ pub fn csv_row(out: &mut String, r: &AudienceRow, fields: &[String]) {
     );
     crate::domain::csv::line(out, &all);
 }
+
+// ---------- Reports (T3) ----------
+
+fn durations_json(d: &crate::domain::report::Durations) -> Value {
+    json!({"p50": d.p50(), "avg": d.avg(), "count": d.count})
+}
+
+fn figures_json(r: &crate::domain::report::Rollup) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("conversations".into(), json!(r.conversations));
+    m.insert("messages_in".into(), json!(r.messages_in));
+    m.insert("messages_out".into(), json!(r.messages_out));
+    m.insert(
+        "first_response_ms".into(),
+        durations_json(&r.first_response),
+    );
+    m.insert("reply_ms".into(), durations_json(&r.reply));
+    m.insert("resolution_ms".into(), durations_json(&r.resolution));
+    m
+}
+
+/// What each figure means, shown on the Reports page as the server computes it.
+const REPORT_DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "conversations",
+        "A client message in a chat where nobody wrote for 24 hours (or ever) starts a conversation.",
+    ),
+    ("messages_in", "Client messages."),
+    (
+        "messages_out",
+        "Manager and bot messages (notes and system messages are not counted).",
+    ),
+    (
+        "first_response_ms",
+        "From the first client message of a conversation to the first manager or bot message after it.",
+    ),
+    (
+        "reply_ms",
+        "From a client message that had no answer yet to the next manager or bot message.",
+    ),
+    (
+        "resolution_ms",
+        "From a dialog's opening to its closing, counted on the day it closed.",
+    ),
+    (
+        "manager",
+        "Client messages and conversations count for the client's responsible manager at the time; answers for whoever wrote them (none: a bot).",
+    ),
+];
+
+pub fn report_json(from: &str, to: &str, r: &crate::inbox::reports::Report) -> Value {
+    let mut top = figures_json(&r.total);
+    top.insert("from".into(), json!(from));
+    top.insert("to".into(), json!(to));
+    top.insert("time_zone".into(), json!(r.time_zone));
+    let by_day: Vec<Value> = r
+        .by_day
+        .iter()
+        .map(|(day, f)| {
+            let mut m = figures_json(f);
+            m.insert("day".into(), json!(day));
+            Value::Object(m)
+        })
+        .collect();
+    let by_channel: Vec<Value> = r
+        .by_channel
+        .iter()
+        .map(|(ch, f)| {
+            let mut m = figures_json(f);
+            m.insert("channel_id".into(), json!(ch));
+            Value::Object(m)
+        })
+        .collect();
+    let by_manager: Vec<Value> = r
+        .by_manager
+        .iter()
+        .map(|(id, name, f)| {
+            let mut m = figures_json(f);
+            m.insert(
+                "manager_id".into(),
+                if *id == 0 { Value::Null } else { json!(id) },
+            );
+            m.insert("name".into(), json!(name));
+            Value::Object(m)
+        })
+        .collect();
+    top.insert("by_day".into(), json!(by_day));
+    top.insert("by_channel".into(), json!(by_channel));
+    top.insert("by_manager".into(), json!(by_manager));
+    top.insert("heatmap".into(), json!(r.heatmap));
+    top.insert(
+        "definitions".into(),
+        Value::Object(
+            REPORT_DEFINITIONS
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        ),
+    );
+    Value::Object(top)
+}
+
+/// One line per day; durations in seconds.
+pub fn report_csv(r: &crate::inbox::reports::Report) -> String {
+    let secs = |v: Option<i64>| {
+        v.map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default()
+    };
+    let mut out = String::from(
+        "day,conversations,messages_in,messages_out,first_response_p50_s,first_response_avg_s,reply_p50_s,reply_avg_s,resolution_p50_s,resolution_avg_s\n",
+    );
+    for (day, f) in &r.by_day {
+        out.push_str(&format!(
+            "{day},{},{},{},{},{},{},{},{},{}\n",
+            f.conversations,
+            f.messages_in,
+            f.messages_out,
+            secs(f.first_response.p50()),
+            secs(f.first_response.avg()),
+            secs(f.reply.p50()),
+            secs(f.reply.avg()),
+            secs(f.resolution.p50()),
+            secs(f.resolution.avg()),
+        ));
+    }
+    out
+}

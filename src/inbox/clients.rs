@@ -527,6 +527,7 @@ impl Inbox {
                 let mut c = old.clone();
                 d.closed_ms = Some(store::now_ms());
                 db::put_dialog(w, &d)?;
+                super::reports::record_resolution(w, &d)?;
                 if c.open_dialog == Some(d.id) {
                     c.open_dialog = None;
                 }

@@ -22,6 +22,7 @@ pub mod orders;
 pub mod reads;
 pub mod replies;
 pub mod reply;
+pub mod reports;
 pub mod saved;
 pub mod templates;
 pub mod visitors;
@@ -234,6 +235,9 @@ pub(crate) fn append_system_message(
 }
 
 pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -> Result<()> {
+    if created {
+        reports::record_message(w, contact_id, m)?;
+    }
     let change = MessageChange {
         chat_id: m.chat_id,
         contact_id,

@@ -12,4 +12,5 @@ mod orders;
 mod outbox;
 mod realtime;
 mod replies;
+mod reports;
 mod rows;

@@ -215,6 +215,7 @@ pub const MATRIX: &[Row] = &[
     row("PATCH /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[200, 404])
         .json(r#"{"text":"changed"}"#),
     row("DELETE /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[204, 404]),
+    row("GET /api/v1/reports/overview", "/api/v1/reports/overview?from=2026-01-01&to=2026-01-31", Session, OK),
     row("GET /api/v1/replies", "/api/v1/replies", Session, OK),
     row("POST /api/v1/replies", "/api/v1/replies", Session, CREATED)
         .json(r#"{"shortcut":"m<uniq>","text":"Hello, {client.name}"}"#),

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod orders;
 pub mod plans;
 pub mod replies;
+pub mod reports;
 pub mod search;
 pub mod session;
 pub mod settings;
