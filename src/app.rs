@@ -115,6 +115,17 @@ pub async fn start(config: Config) -> Result<Running> {
     inbox.load_templates()?;
     inbox.sends_per_hour = config.automation.sends_per_client_per_hour.max(1);
     inbox.load_funnels()?;
+    inbox.assistant_rules = crate::inbox::assistant::rules_from_config(&config);
+    let assistants = {
+        let list = config.assistants.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || {
+                crate::automation::assistant::Assistants::load(&list)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("assistant start: {e}")))??,
+        )
+    };
     let http_client = crate::channels::http_client()?;
     // A missing or outdated index (after a restore) is rebuilt by the indexer task while the
     // server serves; `search.rebuilding()` says how far it is.
@@ -154,6 +165,7 @@ pub async fn start(config: Config) -> Result<Running> {
         widget: crate::channels::widget::Widget::default(),
         stop: stop_rx.clone(),
         bodies: http::body::BodyBudget::new(&config.limits),
+        assistants: assistants.clone(),
     });
 
     // TLS settings flow through a watch so SIGHUP can swap the certificate for new
@@ -308,6 +320,13 @@ pub async fn start(config: Config) -> Result<Running> {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {
             crate::automation::assignment::run(inbox, stop_rx).await;
+            Ok(())
+        }));
+    }
+    {
+        let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::automation::assistant::run(inbox, assistants, stop_rx).await;
             Ok(())
         }));
     }

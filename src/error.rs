@@ -24,6 +24,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A client merged into another (A1): gone, but the caller learns where it went.
+    #[error("contact {id} was merged into contact {into}")]
+    Merged { id: u64, into: u64 },
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts, try again in {} s", .0.as_secs().max(1))]
@@ -48,6 +51,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A service Parley calls (the AI assistant's endpoint) failed; the text says how.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -84,6 +90,7 @@ impl Error {
             Error::InvalidCredentials => "invalid_credentials",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
+            Error::Merged { .. } => "merged",
             Error::Conflict(_) => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::TooLarge(_) => "payload_too_large",
@@ -93,6 +100,7 @@ impl Error {
             Error::Corrupt(_) => "corrupt",
             Error::Tls(_) => "tls",
             Error::Io { .. } => "io",
+            Error::Upstream(_) => "upstream",
             Error::Internal(_) => "internal",
         }
     }
@@ -103,12 +111,13 @@ impl Error {
             Error::Invalid { .. } => 422,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::Forbidden(_) => 403,
-            Error::NotFound(_) => 404,
+            Error::NotFound(_) | Error::Merged { .. } => 404,
             Error::Conflict(_) => 409,
             Error::TooLarge(_) => 413,
             Error::Unsupported(_) => 415,
             Error::RateLimited(_) => 429,
             Error::Unavailable(_) | Error::Locked(_) => 503,
+            Error::Upstream(_) => 502,
             Error::Config(_)
             | Error::Corrupt(_)
             | Error::Tls(_)

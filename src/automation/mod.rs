@@ -5,6 +5,7 @@
 //! also moves it on, so firing the same run twice does nothing twice.
 
 pub mod assignment;
+pub mod assistant;
 pub mod broadcasts;
 pub mod webhook;
 

@@ -385,28 +385,123 @@ impl ChannelKindConfig {
     }
 }
 
+/// An AI assistant (B2): an OpenAI-compatible chat-completions endpoint, chosen per chat.
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssistantConfig {
     pub id: String,
     pub name: String,
-    /// OpenAI-compatible chat-completions endpoint.
+    /// The API base (`https://api.openai.com/v1`, `http://127.0.0.1:8081/v1`); Parley POSTs
+    /// `{url}/chat/completions`. A URL that already ends in `/chat/completions` is used as is.
     pub url: String,
+    /// Sent as `Authorization: Bearer …`; none for a local server that needs no key.
     #[serde(default)]
     pub api_key: Option<String>,
     pub model: String,
+    /// The system prompt: who the assistant is and how it answers.
+    #[serde(default, alias = "system_prompt")]
+    pub instructions: Option<String>,
+    /// Markdown or text files; split into passages, the best ones for the client's message
+    /// go into the prompt.
     #[serde(default)]
-    pub system_prompt: Option<String>,
+    pub knowledge: Vec<PathBuf>,
+    /// Passages put into one request.
+    #[serde(default = "default_passages")]
+    pub passages: usize,
+    /// Answers one chat may get within an hour; more and the assistant stops for that hour.
+    #[serde(default = "default_replies_per_hour")]
+    pub max_replies_per_hour: u32,
+    /// Seconds one request may take.
+    #[serde(default = "default_ai_timeout")]
+    pub timeout: u64,
+    /// Messages of the chat's history sent with a request (the newest ones).
+    #[serde(default = "default_max_history")]
+    pub max_history: usize,
+    /// Milliseconds without a new client message before the assistant answers, so quick
+    /// messages in a row get one answer.
+    #[serde(default = "default_quiet_ms")]
+    pub quiet_ms: u64,
+    /// Seconds the assistant stays quiet in a chat after a manager replied there by hand.
+    #[serde(default = "default_manager_pause")]
+    pub manager_pause: u64,
+    /// Words or phrases that mean "a person, please" (case-insensitive, whole words).
+    #[serde(default = "default_handover_words")]
+    pub handover_words: Vec<String>,
+    /// What the client is told when the assistant hands over.
+    #[serde(default = "default_handover_reply")]
+    pub handover_reply: String,
+    /// Offer the model the `hand_over_to_human` tool. Servers that refuse `tools`
+    /// (llama.cpp without `--jinja`) work with `false`: the `[[HANDOVER]]` marker still works.
+    #[serde(default = "default_true")]
+    pub tools: bool,
+    /// `max_tokens` for an answer; none leaves it to the server.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_passages() -> usize {
+    3
+}
+fn default_replies_per_hour() -> u32 {
+    30
+}
+fn default_ai_timeout() -> u64 {
+    30
+}
+fn default_max_history() -> usize {
+    20
+}
+fn default_quiet_ms() -> u64 {
+    2000
+}
+fn default_manager_pause() -> u64 {
+    1800
+}
+fn default_handover_words() -> Vec<String> {
+    [
+        "operator",
+        "human",
+        "real person",
+        "a person",
+        "manager",
+        "оператор",
+        "человек",
+        "менеджер",
+        "живой",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+fn default_handover_reply() -> String {
+    "I am passing you to a colleague; they will answer here shortly.".into()
 }
 
 impl fmt::Debug for AssistantConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the api_key: Debug output ends up in logs.
         f.debug_struct("AssistantConfig")
             .field("id", &self.id)
             .field("name", &self.name)
             .field("url", &self.url)
             .field("model", &self.model)
-            .finish()
+            .field("knowledge", &self.knowledge)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AssistantConfig {
+    /// Where requests go: `{url}/chat/completions`.
+    pub fn endpoint(&self) -> String {
+        let base = self.url.trim_end_matches('/');
+        if base.ends_with("/chat/completions") {
+            base.to_string()
+        } else {
+            format!("{base}/chat/completions")
+        }
     }
 }
 
@@ -578,6 +673,7 @@ impl Config {
                 self.delivery.max_backoff_secs
             )));
         }
+        self.check_assistants()?;
         let mut seen = std::collections::HashSet::new();
         for (i, ch) in self.channels.iter().enumerate() {
             if ch.id.is_empty()
@@ -652,6 +748,96 @@ impl Config {
                     )));
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[assistants]]`: ids usable in the API, endpoints that are URLs, limits in range,
+    /// knowledge files that can be read. Errors name the entry and the key.
+    fn check_assistants(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, a) in self.assistants.iter().enumerate() {
+            let bad = |key: &str, why: String| {
+                Err(Error::Config(format!(
+                    "assistants[{i}].{key} (assistant {:?}): {why}",
+                    a.id
+                )))
+            };
+            if a.id.is_empty()
+                || !a
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad("id", "must be non-empty letters, digits, '-' or '_'".into());
+            }
+            if !seen.insert(a.id.clone()) {
+                return bad("id", "is used twice".into());
+            }
+            if a.name.trim().is_empty() {
+                return bad("name", "is empty".into());
+            }
+            if !(a.url.starts_with("https://") || a.url.starts_with("http://"))
+                || reqwest::Url::parse(&a.url).is_err()
+            {
+                return bad(
+                    "url",
+                    format!(
+                        "{:?} must be an http(s) URL such as \"https://api.openai.com/v1\" or \"http://127.0.0.1:8081/v1\"",
+                        a.url
+                    ),
+                );
+            }
+            if a.model.trim().is_empty() {
+                return bad(
+                    "model",
+                    "is empty; name the model the server should use".into(),
+                );
+            }
+            if !(1..=600).contains(&a.timeout) {
+                return bad(
+                    "timeout",
+                    format!("{} must be 1 to 600 (seconds)", a.timeout),
+                );
+            }
+            if !(1..=200).contains(&a.max_history) {
+                return bad("max_history", format!("{} must be 1 to 200", a.max_history));
+            }
+            if a.passages > 20 {
+                return bad("passages", format!("{} must be 0 to 20", a.passages));
+            }
+            if !(1..=10_000).contains(&a.max_replies_per_hour) {
+                return bad(
+                    "max_replies_per_hour",
+                    format!("{} must be 1 to 10000", a.max_replies_per_hour),
+                );
+            }
+            if a.quiet_ms > 60_000 {
+                return bad("quiet_ms", format!("{} must be 0 to 60000", a.quiet_ms));
+            }
+            if a.manager_pause > 7 * 86_400 {
+                return bad(
+                    "manager_pause",
+                    format!("{} must be 0 to 604800 (seconds)", a.manager_pause),
+                );
+            }
+            if a.handover_reply.trim().is_empty() {
+                return bad("handover_reply", "is empty".into());
+            }
+            for (k, path) in a.knowledge.iter().enumerate() {
+                if let Err(e) = std::fs::metadata(path).and_then(|m| {
+                    if m.is_file() {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::other("not a file"))
+                    }
+                }) {
+                    return bad(
+                        &format!("knowledge[{k}]"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                }
             }
         }
         Ok(())
@@ -1173,6 +1359,55 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("assistants[0].api_key"), "{e}");
+    }
+
+    #[test]
+    fn assistant_keys_are_checked_naming_the_entry_and_key() {
+        let base = "[[assistants]]\nid=\"h\"\nname=\"H\"\nmodel=\"m\"\n";
+        for (body, key) in [
+            ("url=\"ftp://x\"\n", "assistants[0].url"),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\ntimeout=0\n",
+                "assistants[0].timeout",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nmax_history=0\n",
+                "assistants[0].max_history",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nquiet_ms=99999\n",
+                "assistants[0].quiet_ms",
+            ),
+            (
+                "url=\"http://127.0.0.1:8081/v1\"\nknowledge=[\"/nonexistent/kb.md\"]\n",
+                "assistants[0].knowledge[0]",
+            ),
+            ("url=\"http://127.0.0.1:8081/v1\"\nmodle=\"x\"\n", "modle"),
+        ] {
+            let e = load(&format!("{base}{body}"), &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{body}: {e}");
+        }
+        let e = load(
+            &format!("{base}url=\"http://a/v1\"\n{base}url=\"http://b/v1\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("assistants[1].id") && e.contains("twice"), "{e}");
+        // A local server without a key, the old system_prompt name, the API base form.
+        let c = load(
+            &format!("{base}url=\"http://127.0.0.1:8081/v1/\"\nsystem_prompt=\"Be brief.\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        let a = &c.assistants[0];
+        assert_eq!(a.instructions.as_deref(), Some("Be brief."));
+        assert_eq!(a.endpoint(), "http://127.0.0.1:8081/v1/chat/completions");
+        assert_eq!((a.timeout, a.max_history, a.quiet_ms), (30, 20, 2000));
     }
 
     #[test]

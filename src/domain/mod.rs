@@ -1,13 +1,16 @@
 //! Plain types and rules, no I/O.
 
+pub mod assistant;
 pub mod automation;
 pub mod broadcast;
+pub mod csv;
 pub mod event;
 pub mod filter;
 pub mod hours;
 pub mod inbox;
 pub mod manager;
 pub mod normalise;
+pub mod order;
 pub mod report;
 
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it). A rule about

@@ -18,7 +18,9 @@ impl ResponseError for Error {
     fn as_response(&self) -> Response {
         let status = ResponseError::status(self);
         // Internal details go to the log, not to the client.
-        let message = if status.is_server_error() && !matches!(self, Error::Unavailable(_)) {
+        let message = if status.is_server_error()
+            && !matches!(self, Error::Unavailable(_) | Error::Upstream(_))
+        {
             tracing::error!("request failed: {self}");
             "internal error; see the server log".to_string()
         } else {
@@ -29,6 +31,14 @@ impl ResponseError for Error {
             Error::Invalid { field, .. } => {
                 let body =
                     serde_json::json!({"code": self.code(), "message": message, "field": field});
+                Response::builder()
+                    .status(status)
+                    .content_type("application/json")
+                    .body(body.to_string())
+            }
+            // Where a merged-away client went, so a stale link can follow it.
+            Error::Merged { into, .. } => {
+                let body = serde_json::json!({"code": self.code(), "message": message, "merged_into": into});
                 Response::builder()
                     .status(status)
                     .content_type("application/json")

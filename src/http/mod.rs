@@ -48,6 +48,8 @@ pub struct AppState {
     pub stop: tokio::sync::watch::Receiver<bool>,
     /// Request bodies buffered in memory at once (see `body`).
     pub bodies: Arc<body::BodyBudget>,
+    /// The AI assistants, for suggested replies (their worker answers chats on its own).
+    pub assistants: Arc<crate::automation::assistant::Assistants>,
 }
 
 /// Scripts and styles only from this origin, nothing inline, no framing.
@@ -78,6 +80,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/chats/counts", get(chats::counts))
         .at("/chats/:id", get(chats::get).patch(chats::patch))
         .at("/chats/:id/assistant/reset", post(chats::reset_assistant))
+        .at("/chats/:id/suggest", post(chats::suggest))
         .at(
             "/chats/:id/messages",
             get(chats::messages).post(chats::send),
@@ -94,6 +97,20 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/messages/:id/retry", post(chats::retry))
         .at("/messages/:id/cancel", post(chats::cancel_delivery))
         .at("/contacts", get(contacts::list))
+        .at("/audience", get(api::audience::table))
+        .at("/contacts/export", get(api::audience::export))
+        .at("/contacts/bulk", post(api::audience::bulk))
+        .at("/contacts/:id/merge", post(api::audience::merge))
+        .at("/contacts/:id/duplicates", get(api::audience::duplicates))
+        .at("/contacts/:id/orders", get(api::orders::of_contact))
+        .at("/jobs/:id", get(api::audience::get_job))
+        .at("/orders", get(api::orders::list).post(api::orders::create))
+        .at(
+            "/orders/:id",
+            get(api::orders::get)
+                .patch(api::orders::patch)
+                .delete(api::orders::delete),
+        )
         .at("/contacts/:id", get(contacts::get).patch(contacts::patch))
         .at("/contacts/:id/tags", post(contacts::add_tag))
         .at("/contacts/:id/tags/:tag", delete(contacts::remove_tag))
@@ -150,6 +167,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             "/templates/:name",
             patch(api::templates::patch).delete(api::templates::delete),
         )
+        .at("/reports/overview", get(api::reports::overview))
         .at(
             "/replies",
             get(api::replies::list).post(api::replies::create),
@@ -159,6 +177,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             patch(api::replies::patch).delete(api::replies::delete),
         )
         .at("/assistants", get(api::settings::assistants))
+        .at("/assistants/usage", get(api::settings::assistant_usage))
         .at("/channels", get(api::settings::channels))
         .at("/tokens", get(tokens::list).post(tokens::create))
         .at("/tokens/:id", delete(tokens::delete))
@@ -174,6 +193,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     // Uploads stream to disk with their own cap instead of being buffered.
     let api = Route::new()
         .at("/uploads", post(files::upload).put(files::upload))
+        // A client list is bigger than a JSON body: read with the upload cap, by the handler.
+        .at("/contacts/import", post(api::audience::import))
         .nest("/", limited);
     // Webhook handlers check the channel and its credential from the head, then read the body
     // themselves (`body::read`): an unauthenticated caller never gets a body buffered.

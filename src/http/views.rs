@@ -377,8 +377,15 @@ pub fn filter_json(f: &SavedFilter) -> Value {
 }
 
 /// A sales plan (the stages of a deal).
+/// A plan: `stages` are the names in order (what older clients read), `stage_list` the same
+/// with their ids (what renames and orders use).
 pub fn plan_json(p: &Plan) -> Value {
-    json!({"name": p.name, "stages": p.stages, "created_ms": p.created_ms})
+    json!({
+        "name": p.name,
+        "stages": p.stages.iter().map(|s| &s.name).collect::<Vec<_>>(),
+        "stage_list": p.stages.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>(),
+        "created_ms": p.created_ms,
+    })
 }
 
 /// A funnel in its wire shape (`FunnelInput`), with its id, times and, when known, the
@@ -507,4 +514,346 @@ pub fn template_json(t: &crate::inbox::templates::TemplateView) -> Value {
         "source": if t.from_config { "config" } else { "ui" },
         "updated_ms": t.updated_ms,
     })
+}
+
+/// One assistant's or one chat's usage counters.
+fn usage_json(u: &crate::domain::assistant::Usage) -> Value {
+    json!({
+        "requests": u.requests,
+        "failures": u.failures,
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "last_ms": (u.last_ms > 0).then_some(u.last_ms),
+    })
+}
+
+/// `GET /api/v1/assistants/usage`: per assistant (never its key) and per chat.
+pub fn assistant_usage(
+    configs: &[crate::config::AssistantConfig],
+    stats: &[(String, crate::domain::assistant::Stats)],
+    chats: &[crate::inbox::assistant::ChatUsage],
+) -> Value {
+    let assistants: Vec<Value> = configs
+        .iter()
+        .map(|a| {
+            let s = stats
+                .iter()
+                .find(|(id, _)| *id == a.id)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_default();
+            let host = reqwest::Url::parse(&a.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string));
+            json!({
+                "id": a.id,
+                "name": a.name,
+                "model": a.model,
+                "host": host,
+                "knowledge_files": a.knowledge.len(),
+                "usage": usage_json(&s.usage),
+                "last_error": s.last_error,
+                "last_error_ms": s.last_error_ms,
+                "last_ok_ms": s.last_ok_ms,
+            })
+        })
+        .collect();
+    let chats: Vec<Value> = chats
+        .iter()
+        .map(|c| {
+            json!({
+                "chat_id": c.chat_id,
+                "contact_id": c.contact_id,
+                "contact_name": c.contact_name,
+                "channel_id": c.channel_id,
+                "assistant": c.assistant,
+                "assistant_on": c.assistant_on,
+                "usage": usage_json(&c.usage),
+            })
+        })
+        .collect();
+    json!({ "assistants": assistants, "chats": chats })
+}
+
+// ---------- Audience and orders (A1, A2) ----------
+
+use crate::inbox::audience::{AudienceRow, Duplicate, ImportReport};
+use crate::inbox::jobs::{Job, JobState};
+use crate::inbox::orders::{Board, OrderView};
+
+/// A client as the Audience table shows it: the contact plus its channels, the stage of its
+/// latest order and the responsible manager's name.
+pub fn audience_row_json(r: &AudienceRow) -> Value {
+    let mut v = contact_json(&r.contact);
+    if let Value::Object(m) = &mut v {
+        m.insert("channels".into(), json!(r.channels));
+        m.insert("stage".into(), json!(r.stage));
+        m.insert("assignee_name".into(), json!(r.assignee));
+    }
+    v
+}
+
+pub fn import_json(r: &ImportReport) -> Value {
+    json!({
+        "created": r.created,
+        "updated": r.updated,
+        "skipped": r.skipped,
+        "rows": r.rows,
+        "error_count": r.error_count,
+        "errors": r.errors.iter().map(|(line, m)| json!({"line": line, "message": m})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn duplicate_json(d: &Duplicate) -> Value {
+    json!({"contact": contact_json(&d.contact), "reasons": d.reasons})
+}
+
+pub fn job_json(j: &Job) -> Value {
+    let (state, error) = match &j.state {
+        JobState::Running => ("running", None),
+        JobState::Done => ("done", None),
+        JobState::Failed(e) => ("failed", Some(e)),
+    };
+    json!({
+        "id": j.id, "kind": j.kind, "state": state, "error": error,
+        "total": j.total, "done": j.done, "failed": j.failed,
+        "started_ms": j.started_ms, "finished_ms": j.finished_ms,
+    })
+}
+
+pub fn order_json(o: &OrderView) -> Value {
+    let x = &o.order;
+    json!({
+        "id": x.id,
+        "contact_id": x.contact_id,
+        "contact_name": o.contact_name,
+        "plan": x.plan,
+        "stage": o.stage,
+        "stage_id": x.stage,
+        "title": x.title,
+        "amount": x.amount_cents as f64 / 100.0,
+        "currency": x.currency,
+        "manager_id": x.manager,
+        "created_ms": x.created_ms,
+        "updated_ms": x.updated_ms,
+        "closed_ms": x.closed_ms,
+        "custom_fields": x.custom_fields,
+    })
+}
+
+/// A board (or a plain list when no plan was asked for): the orders, and per stage how many
+/// and their sums per currency.
+pub fn board_json(b: &Board) -> Value {
+    let stages: Vec<Value> = b
+        .plan
+        .stages
+        .iter()
+        .map(|s| {
+            let mut count = 0u64;
+            let mut sums: std::collections::BTreeMap<&str, i64> = Default::default();
+            for o in b.orders.iter().filter(|o| o.order.stage == s.id) {
+                count += 1;
+                *sums.entry(o.order.currency.as_str()).or_default() += o.order.amount_cents;
+            }
+            let totals: serde_json::Map<String, Value> = sums
+                .into_iter()
+                .map(|(c, v)| (c.to_string(), json!(v as f64 / 100.0)))
+                .collect();
+            json!({"id": s.id, "name": s.name, "count": count, "totals": totals})
+        })
+        .collect();
+    json!({
+        "plan": if b.plan.name.is_empty() { Value::Null } else { plan_json(&b.plan) },
+        "stages": stages,
+        "items": b.orders.iter().map(order_json).collect::<Vec<_>>(),
+        "truncated": b.truncated,
+    })
+}
+
+/// The export's columns: what the import reads back (name, phone, email, tags, custom
+/// fields) and what it skips (the rest).
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "phone",
+    "email",
+    "tags",
+    "channels",
+    "sales_plan",
+    "stage",
+    "assignee",
+    "created",
+    "last_activity",
+    "archived",
+    "blacklisted",
+];
+
+pub fn csv_header(fields: &[String]) -> String {
+    let mut cols: Vec<&str> = CSV_COLUMNS.to_vec();
+    cols.extend(fields.iter().map(String::as_str));
+    let mut s = String::new();
+    crate::domain::csv::line(&mut s, &cols);
+    s
+}
+
+fn iso(ms: i64) -> String {
+    if ms <= 0 {
+        return String::new();
+    }
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub fn csv_row(out: &mut String, r: &AudienceRow, fields: &[String]) {
+    let c = &r.contact;
+    let phones: Vec<String> = c.phones.iter().map(|p| format!("+{p}")).collect();
+    let cells: Vec<String> = vec![
+        c.id.to_string(),
+        c.name.clone(),
+        phones.join("; "),
+        c.emails.join("; "),
+        c.tags.join(", "),
+        r.channels.join(", "),
+        c.sales_plan.clone().unwrap_or_default(),
+        r.stage.clone().unwrap_or_default(),
+        r.assignee.clone().unwrap_or_default(),
+        iso(c.created_ms),
+        iso(c.last_activity_ms),
+        c.archived.to_string(),
+        c.blacklisted.to_string(),
+    ];
+    let mut all: Vec<&str> = cells.iter().map(String::as_str).collect();
+    all.extend(
+        fields
+            .iter()
+            .map(|f| c.custom_fields.get(f).map_or("", String::as_str)),
+    );
+    crate::domain::csv::line(out, &all);
+}
+
+// ---------- Reports (T3) ----------
+
+fn durations_json(d: &crate::domain::report::Durations) -> Value {
+    json!({"p50": d.p50(), "avg": d.avg(), "count": d.count})
+}
+
+fn figures_json(r: &crate::domain::report::Rollup) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("conversations".into(), json!(r.conversations));
+    m.insert("messages_in".into(), json!(r.messages_in));
+    m.insert("messages_out".into(), json!(r.messages_out));
+    m.insert(
+        "first_response_ms".into(),
+        durations_json(&r.first_response),
+    );
+    m.insert("reply_ms".into(), durations_json(&r.reply));
+    m.insert("resolution_ms".into(), durations_json(&r.resolution));
+    m
+}
+
+/// What each figure means, shown on the Reports page as the server computes it.
+const REPORT_DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "conversations",
+        "A client message in a chat where nobody wrote for 24 hours (or ever) starts a conversation.",
+    ),
+    ("messages_in", "Client messages."),
+    (
+        "messages_out",
+        "Manager and bot messages (notes and system messages are not counted).",
+    ),
+    (
+        "first_response_ms",
+        "From the first client message of a conversation to the first manager or bot message after it.",
+    ),
+    (
+        "reply_ms",
+        "From a client message that had no answer yet to the next manager or bot message.",
+    ),
+    (
+        "resolution_ms",
+        "From a dialog's opening to its closing, counted on the day it closed.",
+    ),
+    (
+        "manager",
+        "Client messages and conversations count for the client's responsible manager at the time; answers for whoever wrote them (none: a bot).",
+    ),
+];
+
+pub fn report_json(from: &str, to: &str, r: &crate::inbox::reports::Report) -> Value {
+    let mut top = figures_json(&r.total);
+    top.insert("from".into(), json!(from));
+    top.insert("to".into(), json!(to));
+    top.insert("time_zone".into(), json!(r.time_zone));
+    let by_day: Vec<Value> = r
+        .by_day
+        .iter()
+        .map(|(day, f)| {
+            let mut m = figures_json(f);
+            m.insert("day".into(), json!(day));
+            Value::Object(m)
+        })
+        .collect();
+    let by_channel: Vec<Value> = r
+        .by_channel
+        .iter()
+        .map(|(ch, f)| {
+            let mut m = figures_json(f);
+            m.insert("channel_id".into(), json!(ch));
+            Value::Object(m)
+        })
+        .collect();
+    let by_manager: Vec<Value> = r
+        .by_manager
+        .iter()
+        .map(|(id, name, f)| {
+            let mut m = figures_json(f);
+            m.insert(
+                "manager_id".into(),
+                if *id == 0 { Value::Null } else { json!(id) },
+            );
+            m.insert("name".into(), json!(name));
+            Value::Object(m)
+        })
+        .collect();
+    top.insert("by_day".into(), json!(by_day));
+    top.insert("by_channel".into(), json!(by_channel));
+    top.insert("by_manager".into(), json!(by_manager));
+    top.insert("heatmap".into(), json!(r.heatmap));
+    top.insert(
+        "definitions".into(),
+        Value::Object(
+            REPORT_DEFINITIONS
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        ),
+    );
+    Value::Object(top)
+}
+
+/// One line per day; durations in seconds.
+pub fn report_csv(r: &crate::inbox::reports::Report) -> String {
+    let secs = |v: Option<i64>| {
+        v.map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default()
+    };
+    let mut out = String::from(
+        "day,conversations,messages_in,messages_out,first_response_p50_s,first_response_avg_s,reply_p50_s,reply_avg_s,resolution_p50_s,resolution_avg_s\n",
+    );
+    for (day, f) in &r.by_day {
+        out.push_str(&format!(
+            "{day},{},{},{},{},{},{},{},{},{}\n",
+            f.conversations,
+            f.messages_in,
+            f.messages_out,
+            secs(f.first_response.p50()),
+            secs(f.first_response.avg()),
+            secs(f.reply.p50()),
+            secs(f.reply.avg()),
+            secs(f.resolution.p50()),
+            secs(f.resolution.avg()),
+        ));
+    }
+    out
 }

@@ -439,55 +439,7 @@ impl Inbox {
         let channels = self.channels.clone();
         let run = self
             .store
-            .write(move |w| {
-                let f = db_auto::funnel(w, funnel_id)?
-                    .ok_or_else(|| Error::NotFound(format!("funnel {funnel_id}")))?;
-                let old = w.contact_or_404(contact_id)?;
-                let mut contact = old.clone();
-                if db_auto::contact_runs(w, contact_id)?
-                    .iter()
-                    .any(|r| r.funnel_id == funnel_id && r.state.is_active())
-                {
-                    return Err(Error::Conflict(format!(
-                        "the client is already in the funnel {:?}",
-                        f.name
-                    )));
-                }
-                let first = f
-                    .first()
-                    .ok_or_else(|| Error::invalid("funnel", "the funnel has no steps"))?;
-                let now = store::now_ms();
-                let mut run = Run {
-                    id: 0,
-                    funnel_id,
-                    contact_id,
-                    chat_id: None,
-                    path: first,
-                    state: RunState::Waiting { due_ms: now },
-                    started_ms: now,
-                    updated_ms: now,
-                };
-                let Some(mut chat) = run_chat(w, &run, &contact)? else {
-                    return Err(Error::invalid("contact_id", "the client has no chat"));
-                };
-                if chat.disabled {
-                    return Err(Error::Conflict(
-                        "the client's chat is disabled: funnels do not send to it".into(),
-                    ));
-                }
-                run.chat_id = Some(chat.id);
-                db_auto::put_run(w, None, &mut run)?;
-                let who = w
-                    .manager(manager.0)?
-                    .map(|m| m.name)
-                    .unwrap_or_else(|| "A manager".into());
-                let text = format!("Funnel {}: started by {who}", f.name);
-                system(w, &mut chat, &mut contact, "funnel_started", &text, now)?;
-                db::put_chat(w, &chat)?;
-                db::put_contact(w, Some(&old), &contact)?;
-                emit_row(w, &contact, &channels)?;
-                Ok(run)
-            })
+            .write(move |w| start_funnel_tx(w, &channels, manager, funnel_id, contact_id))
             .await?;
         self.automation_wake.notify_one();
         Ok(run)
@@ -1131,4 +1083,63 @@ fn advance(
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+/// Start funnel `funnel_id` for a client by hand, inside the caller's transaction (one
+/// client from the card, or many in a bulk action's batch). Checks come before any write,
+/// so an error leaves the transaction as it was.
+pub(crate) fn start_funnel_tx(
+    w: &W,
+    channels: &super::Channels,
+    manager: ManagerId,
+    funnel_id: u64,
+    contact_id: u64,
+) -> Result<Run> {
+    let f = db_auto::funnel(w, funnel_id)?
+        .ok_or_else(|| Error::NotFound(format!("funnel {funnel_id}")))?;
+    let old = w.contact_or_404(contact_id)?;
+    let mut contact = old.clone();
+    if db_auto::contact_runs(w, contact_id)?
+        .iter()
+        .any(|r| r.funnel_id == funnel_id && r.state.is_active())
+    {
+        return Err(Error::Conflict(format!(
+            "the client is already in the funnel {:?}",
+            f.name
+        )));
+    }
+    let first = f
+        .first()
+        .ok_or_else(|| Error::invalid("funnel", "the funnel has no steps"))?;
+    let now = store::now_ms();
+    let mut run = Run {
+        id: 0,
+        funnel_id,
+        contact_id,
+        chat_id: None,
+        path: first,
+        state: RunState::Waiting { due_ms: now },
+        started_ms: now,
+        updated_ms: now,
+    };
+    let Some(mut chat) = run_chat(w, &run, &contact)? else {
+        return Err(Error::invalid("contact_id", "the client has no chat"));
+    };
+    if chat.disabled {
+        return Err(Error::Conflict(
+            "the client's chat is disabled: funnels do not send to it".into(),
+        ));
+    }
+    run.chat_id = Some(chat.id);
+    db_auto::put_run(w, None, &mut run)?;
+    let who = w
+        .manager(manager.0)?
+        .map(|m| m.name)
+        .unwrap_or_else(|| "A manager".into());
+    let text = format!("Funnel {}: started by {who}", f.name);
+    system(w, &mut chat, &mut contact, "funnel_started", &text, now)?;
+    db::put_chat(w, &chat)?;
+    db::put_contact(w, Some(&old), &contact)?;
+    emit_row(w, &contact, channels)?;
+    Ok(run)
 }

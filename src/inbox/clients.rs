@@ -67,6 +67,94 @@ pub(crate) fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
         .unwrap_or_else(|| format!("manager {id}")))
 }
 
+/// A tag as stored: trimmed, bounded, not empty.
+pub(crate) fn clean_tag(tag: &str) -> Result<String> {
+    let tag = normalise::text(tag, 64);
+    if tag.is_empty() {
+        return Err(Error::invalid("tag", "must not be empty"));
+    }
+    Ok(tag)
+}
+
+/// Add `tag` to the client inside the caller's transaction (the caller stores the contact):
+/// funnels listening for the tag start in the client's latest chat, and the log says who.
+/// False when the client already had it.
+pub(crate) fn add_tag_tx(
+    w: &W,
+    funnels: &[crate::domain::automation::Funnel],
+    c: &mut Contact,
+    tag: &str,
+    manager: u64,
+) -> Result<bool> {
+    if c.tags.iter().any(|t| t == tag) {
+        return Ok(false);
+    }
+    if c.tags.len() >= 100 {
+        return Err(Error::invalid("tag", "a client has at most 100 tags"));
+    }
+    c.tags.push(tag.to_string());
+    if let Some(mut chat) = w
+        .contact_chats(c.id)?
+        .into_iter()
+        .max_by_key(|ch| ch.last_inbound_ms)
+        && super::automation::on_fired(
+            w,
+            funnels,
+            &super::automation::Fired::TagAdded(tag),
+            &mut chat,
+            c,
+            store::now_ms(),
+        )?
+    {
+        db::put_chat(w, &chat)?;
+    }
+    let who = manager_name(w, manager)?;
+    db::add_log(
+        w,
+        c.id,
+        "tag_added",
+        &format!("{who} added the tag {tag:?}"),
+        Some(manager),
+        store::now_ms(),
+    )?;
+    Ok(true)
+}
+
+/// Remove `tag` inside the caller's transaction; false when the client did not have it.
+pub(crate) fn remove_tag_tx(w: &W, c: &mut Contact, tag: &str, manager: u64) -> Result<bool> {
+    let before = c.tags.len();
+    c.tags.retain(|t| t != tag);
+    if c.tags.len() == before {
+        return Ok(false);
+    }
+    let who = manager_name(w, manager)?;
+    db::add_log(
+        w,
+        c.id,
+        "tag_removed",
+        &format!("{who} removed the tag {tag:?}"),
+        Some(manager),
+        store::now_ms(),
+    )?;
+    Ok(true)
+}
+
+/// Archive or unarchive inside the caller's transaction; false when nothing changed.
+pub(crate) fn archive_tx(w: &W, c: &mut Contact, archived: bool, manager: u64) -> Result<bool> {
+    if c.archived == archived {
+        return Ok(false);
+    }
+    c.archived = archived;
+    let who = manager_name(w, manager)?;
+    let (ev, verb) = if archived {
+        ("archived", "archived")
+    } else {
+        ("unarchived", "unarchived")
+    };
+    record_event(w, c, ev, &format!("{who} {verb} the client"), Some(manager))?;
+    Ok(true)
+}
+
 #[derive(Default, Clone)]
 pub struct ContactPatch {
     pub name: Option<String>,
@@ -195,16 +283,8 @@ impl Inbox {
             if let Some(m) = p.marked {
                 c.marked = m;
             }
-            if let Some(a) = p.archived
-                && a != c.archived
-            {
-                c.archived = a;
-                let (ev, verb) = if a {
-                    ("archived", "archived")
-                } else {
-                    ("unarchived", "unarchived")
-                };
-                record_event(w, c, ev, &format!("{who} {verb} the client"), Some(manager))?;
+            if let Some(a) = p.archived {
+                archive_tx(w, c, a, manager)?;
             }
             if let Some(b) = p.blacklisted
                 && b != c.blacklisted
@@ -231,46 +311,11 @@ impl Inbox {
     }
 
     pub async fn add_tag(&self, manager: ManagerId, id: u64, tag: String) -> Result<Contact> {
-        let manager = manager.0;
-        let tag = normalise::text(&tag, 64);
-        if tag.is_empty() {
-            return Err(Error::invalid("tag", "must not be empty"));
-        }
+        let tag = clean_tag(&tag)?;
         let funnels = self.live_funnels();
         let fired = self
             .change_contact(id, move |w, c| {
-                if !c.tags.contains(&tag) {
-                    if c.tags.len() >= 100 {
-                        return Err(Error::invalid("tag", "a client has at most 100 tags"));
-                    }
-                    c.tags.push(tag.clone());
-                    // Funnels listening for this tag start in the client's latest chat.
-                    if let Some(mut chat) = w
-                        .contact_chats(c.id)?
-                        .into_iter()
-                        .max_by_key(|ch| ch.last_inbound_ms)
-                        && super::automation::on_fired(
-                            w,
-                            &funnels,
-                            &super::automation::Fired::TagAdded(&tag),
-                            &mut chat,
-                            c,
-                            store::now_ms(),
-                        )?
-                    {
-                        db::put_chat(w, &chat)?;
-                    }
-                    let who = manager_name(w, manager)?;
-                    db::add_log(
-                        w,
-                        c.id,
-                        "tag_added",
-                        &format!("{who} added the tag {tag:?}"),
-                        Some(manager),
-                        store::now_ms(),
-                    )?;
-                }
-                Ok(())
+                add_tag_tx(w, &funnels, c, &tag, manager.0).map(|_| ())
             })
             .await?;
         self.automation_wake.notify_one();
@@ -278,22 +323,8 @@ impl Inbox {
     }
 
     pub async fn remove_tag(&self, manager: ManagerId, id: u64, tag: String) -> Result<Contact> {
-        let manager = manager.0;
         self.change_contact(id, move |w, c| {
-            let before = c.tags.len();
-            c.tags.retain(|t| *t != tag);
-            if c.tags.len() != before {
-                let who = manager_name(w, manager)?;
-                db::add_log(
-                    w,
-                    c.id,
-                    "tag_removed",
-                    &format!("{who} removed the tag {tag:?}"),
-                    Some(manager),
-                    store::now_ms(),
-                )?;
-            }
-            Ok(())
+            remove_tag_tx(w, c, &tag, manager.0).map(|_| ())
         })
         .await
     }
@@ -496,6 +527,7 @@ impl Inbox {
                 let mut c = old.clone();
                 d.closed_ms = Some(store::now_ms());
                 db::put_dialog(w, &d)?;
+                super::reports::record_resolution(w, &d)?;
                 if c.open_dialog == Some(d.id) {
                     c.open_dialog = None;
                 }
@@ -642,6 +674,12 @@ impl Inbox {
                     db::put_contact(w, Some(&old_contact), &contact)?;
                 }
                 db::put_chat(w, &chat)?;
+                if reset_assistant
+                    || (before.assistant_on
+                        && (!chat.assistant_on || chat.assistant != before.assistant))
+                {
+                    crate::store::assistant::on_switch(w, chat.id, reset_assistant)?;
+                }
                 // H2: a disabled chat's funnel runs end for good; enabling it again does not
                 // bring them back.
                 if chat.disabled && !before.disabled {

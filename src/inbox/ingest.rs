@@ -1,7 +1,9 @@
 //! Inbound messages from any channel: find or create the client and their chat, store the
 //! message once (a platform's retry is answered as a duplicate), and tell every manager.
 
+use super::assistant::Reaction;
 use super::{Inbox, emit_message, emit_row};
+use crate::domain::event::Event;
 use crate::domain::inbox::{Chat, Contact, Kind, Message, Status};
 use crate::domain::normalise;
 use crate::error::Result;
@@ -105,20 +107,24 @@ impl Inbox {
         let funnels = self.live_funnels();
         let any_funnel = !funnels.is_empty();
         let business = self.business.clone();
+        let rules = self.assistant_rules.clone();
         let online = self.hub.online();
-        let r = self
+        let (r, ai) = self
             .store
             .write(move |w| {
                 if let Some(ext) = &inb.message_id
                     && let Some((message_id, chat_id)) = w.ext_message(&inb.channel_id, ext)?
                 {
                     let contact_id = w.chat(chat_id)?.map(|c| c.contact_id).unwrap_or(0);
-                    return Ok(Ingested {
-                        contact_id,
-                        chat_id,
-                        message_id,
-                        duplicate: true,
-                    });
+                    return Ok((
+                        Ingested {
+                            contact_id,
+                            chat_id,
+                            message_id,
+                            duplicate: true,
+                        },
+                        Reaction::None,
+                    ));
                 }
                 let now = store::now_ms();
                 let (mut chat, mut contact, old) = find_or_create_chat(w, &inb, now)?;
@@ -165,17 +171,36 @@ impl Inbox {
                 if let Some(b) = &business {
                     super::hours::away_reply(w, b, &mut chat, &mut contact, now)?;
                 }
+                let ai = super::assistant::on_client_message(
+                    w,
+                    &rules,
+                    &mut chat,
+                    &mut contact,
+                    &m,
+                    now,
+                )?;
                 db::put_chat(w, &chat)?;
                 db::put_contact(w, old.as_ref(), &contact)?;
+                if ai == Reaction::HandedOver {
+                    w.emit(None, Event::ChatFlags(super::chat_view(&chat, &channels)))?;
+                }
                 emit_row(w, &contact, &channels)?;
-                Ok(Ingested {
-                    contact_id: contact.id,
-                    chat_id: chat.id,
-                    message_id: m.id,
-                    duplicate: false,
-                })
+                Ok((
+                    Ingested {
+                        contact_id: contact.id,
+                        chat_id: chat.id,
+                        message_id: m.id,
+                        duplicate: false,
+                    },
+                    ai,
+                ))
             })
             .await?;
+        match ai {
+            Reaction::Scheduled => self.assistant_wake.notify_one(),
+            Reaction::HandedOver => self.outbox_wake.notify_one(),
+            Reaction::None => {}
+        }
         if any_funnel && !r.duplicate {
             self.automation_wake.notify_one();
         }

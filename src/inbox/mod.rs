@@ -3,6 +3,8 @@
 //! that describe it in the same transaction.
 
 pub mod assignment;
+pub mod assistant;
+pub mod audience;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
@@ -13,11 +15,14 @@ pub mod hours;
 pub mod identity;
 pub mod indexing;
 pub mod ingest;
+pub mod jobs;
 pub mod lists;
 pub mod message_search;
+pub mod orders;
 pub mod reads;
 pub mod replies;
 pub mod reply;
+pub mod reports;
 pub mod saved;
 pub mod templates;
 pub mod visitors;
@@ -91,6 +96,12 @@ pub struct Inbox {
     pub sends_per_hour: u32,
     /// Chat templates (name, text) funnels' send steps and broadcasts may name.
     pub templates: Arc<templates::Templates>,
+    /// The configured AI assistants, as the use cases need them (B2).
+    pub assistant_rules: Arc<assistant::AssistantRules>,
+    /// Wakes the assistant worker when an answer becomes due.
+    pub assistant_wake: Arc<Notify>,
+    /// Long jobs (imports, bulk actions) and their progress.
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 impl Inbox {
@@ -110,6 +121,9 @@ impl Inbox {
             business: None,
             templates: Arc::default(),
             sends_per_hour: 20,
+            assistant_rules: Arc::default(),
+            assistant_wake: Arc::new(Notify::new()),
+            jobs: Arc::default(),
         }
     }
 
@@ -221,6 +235,9 @@ pub(crate) fn append_system_message(
 }
 
 pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -> Result<()> {
+    if created {
+        reports::record_message(w, contact_id, m)?;
+    }
     let change = MessageChange {
         chat_id: m.chat_id,
         contact_id,

@@ -32,6 +32,7 @@ impl Inbox {
             return Err(Error::invalid("kind", "must be manager or bot"));
         }
         let channels = self.channels.clone();
+        let rules = self.assistant_rules.clone();
         let v = self
             .store
             .write(move |w| {
@@ -88,6 +89,9 @@ impl Inbox {
                             parts_sent: 0,
                         },
                     )?;
+                }
+                if out.kind == Kind::Manager {
+                    super::assistant::on_manager_message(w, &rules, &mut chat, &mut contact, now)?;
                 }
                 // Sending from a chat ends the sender's draft there.
                 if let Some(a) = out.author

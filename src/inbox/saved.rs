@@ -10,7 +10,14 @@ use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::saved as db;
 
-pub use crate::store::saved::{Plan, SavedFilter};
+pub use crate::store::saved::{Plan, SavedFilter, Stage};
+
+/// A stage as a request names it: by id to rename it, or by name alone.
+#[derive(Clone, Debug)]
+pub struct StageInput {
+    pub id: Option<u64>,
+    pub name: String,
+}
 
 /// A new filter, or what changes in one; `None` leaves a field as it is (a new filter needs
 /// a name and a filter).
@@ -174,26 +181,78 @@ impl Inbox {
     }
 
     /// Create or replace the sales plan `name` (names compare without case); true when it
-    /// is new. Empty stages are dropped.
-    pub async fn put_plan(&self, name: &str, stages: &[String]) -> Result<(Plan, bool)> {
+    /// is new. Stages keep their ids: one given with its id is renamed, one given by a name
+    /// the plan already has is kept, others are new. Empty names are dropped; a stage left
+    /// out that still holds orders is a 409 (move them first).
+    pub async fn put_plan(&self, name: &str, stages: &[StageInput]) -> Result<(Plan, bool)> {
         let name = clean_name(name)?;
         if stages.len() > 50 {
             return Err(Error::invalid("stages", "at most 50"));
         }
-        let stages: Vec<String> = stages
+        let stages: Vec<StageInput> = stages
             .iter()
-            .map(|s| normalise::text(s, 100))
-            .filter(|s| !s.is_empty())
+            .map(|s| StageInput {
+                id: s.id,
+                name: normalise::text(&s.name, 100),
+            })
+            .filter(|s| !s.name.is_empty())
             .collect();
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = stages.iter().find(|s| !seen.insert(s.name.to_lowercase())) {
+            return Err(Error::invalid(
+                "stages",
+                format!("{:?} is there twice", dup.name),
+            ));
+        }
         self.store
             .write(move |w| {
                 let old = db::plan(w, &name)?;
+                let mut next = old.as_ref().map_or(1, |o| o.next_stage);
+                let mut out = Vec::with_capacity(stages.len());
+                for s in &stages {
+                    let id = match (s.id, &old) {
+                        (Some(id), Some(o)) if o.stage(id).is_some() => id,
+                        (Some(id), _) => {
+                            return Err(Error::invalid("stages", format!("no stage {id}")));
+                        }
+                        (None, Some(o)) if o.stage_named(&s.name).is_some() => {
+                            o.stage_named(&s.name).map_or(0, |st| st.id)
+                        }
+                        (None, _) => {
+                            next += 1;
+                            next - 1
+                        }
+                    };
+                    out.push(Stage {
+                        id,
+                        name: s.name.clone(),
+                    });
+                }
+                if let Some(o) = &old {
+                    for gone in o
+                        .stages
+                        .iter()
+                        .filter(|s| !out.iter().any(|n| n.id == s.id))
+                    {
+                        let n = crate::store::inbox::stage_in_use(w, &o.name, gone.id)?;
+                        if n > 0 {
+                            return Err(Error::Conflict(format!(
+                                "stage {:?} still has {n} orders; move them to another stage first",
+                                gone.name
+                            )));
+                        }
+                    }
+                }
                 let p = Plan {
-                    name: name.clone(),
-                    stages: stages.clone(),
+                    // The stored spelling stays: orders name the plan by it.
+                    name: old
+                        .as_ref()
+                        .map_or_else(|| name.clone(), |o| o.name.clone()),
+                    stages: out,
                     created_ms: old
                         .as_ref()
                         .map_or_else(crate::domain::now_ms, |o| o.created_ms),
+                    next_stage: next,
                 };
                 db::put_plan(w, &p)?;
                 Ok((p, old.is_none()))
@@ -204,7 +263,17 @@ impl Inbox {
     /// Delete the sales plan `name`; NotFound when there is none.
     pub async fn delete_plan(&self, name: &str) -> Result<()> {
         let name = name.to_string();
-        let gone = self.store.write(move |w| db::delete_plan(w, &name)).await?;
+        let gone = self
+            .store
+            .write(move |w| {
+                if !crate::store::inbox::plan_order_ids(w, &name, 1)?.is_empty() {
+                    return Err(Error::Conflict(
+                        "the plan still has orders; delete or move them first".into(),
+                    ));
+                }
+                db::delete_plan(w, &name)
+            })
+            .await?;
         if !gone {
             return Err(Error::NotFound("sales plan".into()));
         }

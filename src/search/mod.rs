@@ -7,6 +7,7 @@
 //! reads neither the log nor the tables itself: it is fed through a `Source`.
 
 mod ids;
+pub mod knowledge;
 pub mod query;
 pub mod schema;
 pub mod source;
@@ -694,8 +695,19 @@ impl Search {
     /// reading the `id` fast field (a broadcast to a million clients costs one query, not a
     /// thousand pages).
     pub fn all_contacts(&self, filter: &Filter, cap: usize) -> Result<(Vec<u64>, usize)> {
+        self.matching(None, Some(filter), cap)
+    }
+
+    /// `all_contacts` for a text search and/or a filter (the Audience's "everyone matching"):
+    /// no text and no filter is everyone.
+    pub fn matching(
+        &self,
+        text: Option<&str>,
+        filter: Option<&Filter>,
+        cap: usize,
+    ) -> Result<(Vec<u64>, usize)> {
         self.check_ready(&self.rebuild.contacts)?;
-        let (q, _) = self.contact_query(None, Some(filter), None)?;
+        let (q, _) = self.contact_query(text, filter, None)?;
         let searcher = self.contacts.reader.searcher();
         let (mut ids, matched) = searcher
             .search(&q, &ids::Ids { field: "id", cap })
@@ -716,6 +728,19 @@ impl Search {
     ) -> Result<(Vec<u64>, usize)> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.all_contacts(&filter, cap))
+            .await
+            .map_err(|e| Error::Internal(format!("contact search task: {e}")))?
+    }
+
+    /// `matching`, run off the async workers.
+    pub async fn find_matching(
+        self: &Arc<Self>,
+        text: Option<String>,
+        filter: Option<Filter>,
+        cap: usize,
+    ) -> Result<(Vec<u64>, usize)> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.matching(text.as_deref(), filter.as_ref(), cap))
             .await
             .map_err(|e| Error::Internal(format!("contact search task: {e}")))?
     }

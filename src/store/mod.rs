@@ -3,6 +3,7 @@
 //! into a single transaction (group commit, DESIGN.md invariant 2) and answers each caller
 //! only after the commit is durable.
 
+pub mod assistant;
 pub mod automation;
 pub mod backup;
 pub mod broadcasts;

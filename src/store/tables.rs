@@ -105,6 +105,12 @@ pub const MESSAGE_WA_TEMPLATES: Table = TableDefinition::new("messageid_watempla
 /// lowercased template name → chat template made in the UI (A3)
 pub const TEMPLATES: Table = TableDefinition::new("templatename_template");
 
+/// chat id → the AI assistant's state in that chat (B2): history start, pause, owed answer
+pub const ASSISTANT_CHATS: Table = TableDefinition::new("chatid_assistantchat");
+/// due ms ++ chat id → (): answers the assistant owes, in the order they come due
+pub const ASSISTANT_DUE: Table = TableDefinition::new("duems_assistantchat");
+/// assistant id → usage over every chat and the last error, for Settings
+pub const ASSISTANT_STATS: Table = TableDefinition::new("assistantid_stats");
 /// manager id ++ contact id → (): the manager's open conversations (T1: assigned to them,
 /// not archived, with unread client messages or an open dialog), for the assignment cap
 /// and "fewest open".
@@ -121,6 +127,14 @@ pub const ROLLUPS: Table = TableDefinition::new("hourchannelmanager_rollup");
 /// manager id ++ last activity ++ contact id → (): each manager's clients in the list (T1),
 /// so "assigned to me" reads the store at once rather than the search index a moment later
 pub const ASSIGNED_LIST: Table = TableDefinition::new("manageractivitycontact");
+/// order id → order (A2)
+pub const ORDERS: Table = TableDefinition::new("orderid_order");
+/// contact id ++ order id → (): a client's orders
+pub const CONTACT_ORDERS: Table = TableDefinition::new("contactid_orderid");
+/// lowercased plan name ++ order id → (): a plan's board
+pub const PLAN_ORDERS: Table = TableDefinition::new("planorder_orderid");
+/// merged-away contact id → the id of the contact it was merged into
+pub const MERGED: Table = TableDefinition::new("contactid_mergedinto");
 
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
@@ -174,9 +188,16 @@ pub const ALL: &[Table] = &[
     BROADCAST_TARGETS,
     MESSAGE_WA_TEMPLATES,
     TEMPLATES,
+    ASSISTANT_CHATS,
+    ASSISTANT_DUE,
+    ASSISTANT_STATS,
     ASSIGNED_OPEN,
     REPLIES,
     ASSIGNED_LIST,
     REPORT_CHATS,
     ROLLUPS,
+    ORDERS,
+    CONTACT_ORDERS,
+    PLAN_ORDERS,
+    MERGED,
 ];

@@ -57,6 +57,9 @@ start_server() {
   # The delivery test answers the "crm-slow" channel's callbacks here.
   CALLBACK_PORT="$(free_port)"
   while [ "$CALLBACK_PORT" = "$PORT" ] || [ "$CALLBACK_PORT" = "$SITE_PORT" ]; do CALLBACK_PORT="$(free_port)"; done
+  # A test file's own fake endpoint (the assistant test's OpenAI-compatible server) listens here.
+  LLM_PORT="$(free_port)"
+  while [ "$LLM_PORT" = "$PORT" ] || [ "$LLM_PORT" = "$SITE_PORT" ] || [ "$LLM_PORT" = "$CALLBACK_PORT" ]; do LLM_PORT="$(free_port)"; done
   DATA="$TMP/data"
   CONFIG="$TMP/parley.toml"
   mkdir -p "$DATA"
@@ -98,6 +101,10 @@ greeting = "Hello! How can we help?"
 name = "Greeting"
 text = "Hello, {client.name}! How can we help?"
 EOF
+  # A test file may add to the config next to it (x.test.mjs -> x.config.toml), e.g. an
+  # [[assistants]] entry on its own fake endpoint; the other files keep the plain config.
+  local extra="${file%.test.mjs}.config.toml"
+  if [ -f "$extra" ]; then sed "s/@LLM_PORT@/$LLM_PORT/g" "$extra" >>"$CONFIG"; fi
 
   echo "$PASSWORD" | "$BIN" user add alice --name "Alice Admin" --role admin --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
   echo "$PASSWORD" | "$BIN" user add bob --name "Bob Builder" --role manager --password-stdin --data-dir "$DATA" --config "$CONFIG" >/dev/null
@@ -127,7 +134,7 @@ for file in "${FILES[@]}"; do
   echo "e2e: $(basename "$file")"
   file_status=0
   PARLEY_URL="$URL" PARLEY_CHANNEL_TOKEN="$TOKEN" PARLEY_SITE="$SITE" \
-    PARLEY_SLOW_TOKEN="$SLOW_TOKEN" PARLEY_CALLBACK_PORT="$CALLBACK_PORT" \
+    PARLEY_SLOW_TOKEN="$SLOW_TOKEN" PARLEY_CALLBACK_PORT="$CALLBACK_PORT" PARLEY_LLM_PORT="$LLM_PORT" \
     PARLEY_ADMIN_LOGIN=alice PARLEY_ADMIN_NAME="Alice Admin" \
     PARLEY_MANAGER_LOGIN=bob PARLEY_MANAGER_NAME="Bob Builder" \
     PARLEY_PASSWORD="$PASSWORD" CHROMIUM="$CHROMIUM" \

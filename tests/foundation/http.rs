@@ -214,8 +214,21 @@ fn ui_code_stays_within_its_budget() {
     // are fetched when opened, so they do not count.
     const BUDGET: u64 = 200_000;
     let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut seen = static_imports(&web.join("js/main.js"));
+    let html = std::fs::read_to_string(web.join("index.html")).unwrap();
+    for part in html.split("href=\"").skip(1) {
+        let href = part.split('"').next().unwrap();
+        if href.ends_with(".css") {
+            seen.insert(web.join(href.trim_start_matches('/')));
+        }
+    }
+    first_load_report(&web, seen, BUDGET);
+}
+
+/// Every module reached by static imports from `entry` (itself included), canonical paths.
+fn static_imports(entry: &std::path::Path) -> std::collections::BTreeSet<std::path::PathBuf> {
     let mut seen = std::collections::BTreeSet::new();
-    let mut todo = vec![web.join("js/main.js")];
+    let mut todo = vec![entry.to_path_buf()];
     while let Some(file) = todo.pop() {
         let file = std::fs::canonicalize(&file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
         if !seen.insert(file.clone()) {
@@ -243,13 +256,14 @@ fn ui_code_stays_within_its_budget() {
             }
         }
     }
-    let html = std::fs::read_to_string(web.join("index.html")).unwrap();
-    for part in html.split("href=\"").skip(1) {
-        let href = part.split('"').next().unwrap();
-        if href.ends_with(".css") {
-            seen.insert(web.join(href.trim_start_matches('/')));
-        }
-    }
+    seen
+}
+
+fn first_load_report(
+    web: &std::path::Path,
+    seen: std::collections::BTreeSet<std::path::PathBuf>,
+    budget: u64,
+) {
     assert!(
         seen.len() > 10,
         "the import walk found too little: {seen:?}"
@@ -261,7 +275,7 @@ fn ui_code_stays_within_its_budget() {
                 .unwrap_or_else(|e| panic!("{p:?}: {e}"))
                 .len();
             let shown = p
-                .strip_prefix(&web)
+                .strip_prefix(web)
                 .map_or(p.display().to_string(), |s| s.display().to_string());
             (size, shown)
         })
@@ -275,11 +289,53 @@ fn ui_code_stays_within_its_budget() {
         .collect();
     eprintln!("first-load UI code: {total} bytes in {} files", files.len());
     assert!(
-        total <= BUDGET,
-        "the Chats screen's first load (JS + CSS) is {total} bytes, over the {BUDGET}-byte \
+        total <= budget,
+        "the Chats screen's first load (JS + CSS) is {total} bytes, over the {budget}-byte \
          budget by {}; make room (duplication, dead code) or load what is not needed at once \
          on demand. Biggest files:\n{}",
-        total - BUDGET,
+        total - budget,
         biggest.join("\n")
     );
+}
+
+/// Audience and Orders load on demand (issue 17): what opening each adds to the first load
+/// (its modules not already loaded, and its own stylesheet) stays within 60 KB.
+#[test]
+fn audience_and_orders_pages_stay_within_their_budgets() {
+    const PAGE_BUDGET: u64 = 60_000;
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let first = static_imports(&web.join("js/main.js"));
+    for (page, css) in [
+        ("js/views/audience.js", "css/audience.css"),
+        ("js/views/orders.js", "css/orders.css"),
+    ] {
+        let main = std::fs::read_to_string(web.join("js/main.js")).unwrap();
+        let name = page.trim_start_matches("js/");
+        assert!(
+            main.contains(&format!("import('./{name}')")),
+            "{page} is loaded on demand by main.js"
+        );
+        let own: Vec<_> = static_imports(&web.join(page))
+            .into_iter()
+            .filter(|p| !first.contains(p))
+            .chain([web.join(css)])
+            .collect();
+        let total: u64 = own
+            .iter()
+            .map(|p| {
+                std::fs::metadata(p)
+                    .unwrap_or_else(|e| panic!("{p:?}: {e}"))
+                    .len()
+            })
+            .sum();
+        eprintln!("{page}: {total} bytes on demand in {} files", own.len());
+        assert!(
+            total <= PAGE_BUDGET,
+            "opening {page} loads {total} bytes of JS + CSS, over its {PAGE_BUDGET}-byte budget: {own:?}"
+        );
+        assert!(
+            !first.iter().any(|p| p.ends_with(page)),
+            "{page} must not be in the Chats screen's first load"
+        );
+    }
 }

@@ -1,12 +1,16 @@
 mod actions;
 mod api_channel;
 mod assignment;
+mod assistant;
+mod audience;
 mod broadcasts;
 mod card;
 mod funnels;
 mod lists;
 mod notes;
+mod orders;
 mod outbox;
 mod realtime;
 mod replies;
+mod reports;
 mod rows;

@@ -126,6 +126,8 @@ pub const MATRIX: &[Row] = &[
     row("GET /api/v1/chats/{id}", "/api/v1/chats/<chat>", Session, OK),
     row("PATCH /api/v1/chats/{id}", "/api/v1/chats/<chat>", Session, OK).json(r#"{"bot_disabled":false}"#),
     row("POST /api/v1/chats/{id}/assistant/reset", "/api/v1/chats/<chat>/assistant/reset", Session, OK),
+    // 422: the fixture configures no assistant; the check is who gets past auth.
+    row("POST /api/v1/chats/{id}/suggest", "/api/v1/chats/<chat>/suggest", Session, &[200, 422]),
     row("GET /api/v1/chats/{id}/messages", "/api/v1/chats/<chat>/messages", Session, OK),
     row("POST /api/v1/chats/{id}/messages", "/api/v1/chats/<chat>/messages", Session, CREATED)
         .json(r#"{"text":"matrix says hi"}"#),
@@ -186,6 +188,26 @@ pub const MATRIX: &[Row] = &[
     row("POST /api/v1/sales_plans", "/api/v1/sales_plans", Session, &[200, 201])
         .json(r#"{"name":"Matrix plan","stages":["lead","won"]}"#),
     row("DELETE /api/v1/sales_plans/{name}", "/api/v1/sales_plans/<plan>", Session, GONE),
+    row("GET /api/v1/audience", "/api/v1/audience?limit=5", Session, OK),
+    row("GET /api/v1/contacts/export", "/api/v1/contacts/export", Session, OK),
+    row("POST /api/v1/contacts/import", "/api/v1/contacts/import?dry_run=true", Session, OK)
+        .raw("text/csv", "name,phone\nMatrix,+15550001111\n"),
+    row("POST /api/v1/contacts/bulk", "/api/v1/contacts/bulk", Session, &[202])
+        .json(r#"{"ids":[<contact>],"action":"tag_add","tag":"<tag>"}"#),
+    // 404: nobody's job has that id; the check is who gets past auth.
+    row("GET /api/v1/jobs/{id}", "/api/v1/jobs/no-such-job", Session, &[200, 404]),
+    // 422: no client 999999 to merge in (merging the fixture's client would end it).
+    row("POST /api/v1/contacts/{id}/merge", "/api/v1/contacts/<contact>/merge", Session, &[200, 422])
+        .json(r#"{"from":[999999]}"#),
+    row("GET /api/v1/contacts/{id}/duplicates", "/api/v1/contacts/<contact>/duplicates", Session, OK),
+    row("GET /api/v1/contacts/{id}/orders", "/api/v1/contacts/<contact>/orders", Session, OK),
+    row("GET /api/v1/orders", "/api/v1/orders", Session, OK),
+    // 422: the plan may be gone by now (another row deletes it); the check is who gets past auth.
+    row("POST /api/v1/orders", "/api/v1/orders", Session, &[201, 422])
+        .json(r#"{"contact_id":<contact>,"plan":"Matrix plan","title":"Matrix order"}"#),
+    row("GET /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[200, 404]),
+    row("PATCH /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[200, 404]).json(r#"{"title":"renamed"}"#),
+    row("DELETE /api/v1/orders/{id}", "/api/v1/orders/999999", Session, &[204, 404]),
     row("GET /api/v1/templates", "/api/v1/templates", Session, OK),
     row("POST /api/v1/templates", "/api/v1/templates", Session, CREATED)
         .json(r#"{"name":"Matrix <uniq>","text":"Hello, {client.name}"}"#),
@@ -193,6 +215,7 @@ pub const MATRIX: &[Row] = &[
     row("PATCH /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[200, 404])
         .json(r#"{"text":"changed"}"#),
     row("DELETE /api/v1/templates/{name}", "/api/v1/templates/no-such-template", Session, &[204, 404]),
+    row("GET /api/v1/reports/overview", "/api/v1/reports/overview?from=2026-01-01&to=2026-01-31", Session, OK),
     row("GET /api/v1/replies", "/api/v1/replies", Session, OK),
     row("POST /api/v1/replies", "/api/v1/replies", Session, CREATED)
         .json(r#"{"shortcut":"m<uniq>","text":"Hello, {client.name}"}"#),
@@ -201,6 +224,7 @@ pub const MATRIX: &[Row] = &[
         .json(r#"{"text":"changed"}"#),
     row("DELETE /api/v1/replies/{id}", "/api/v1/replies/999999", Session, &[204, 404]),
     row("GET /api/v1/assistants", "/api/v1/assistants", Session, OK),
+    row("GET /api/v1/assistants/usage", "/api/v1/assistants/usage", Admin, OK),
     row("GET /api/v1/channels", "/api/v1/channels", Session, OK),
     row("GET /api/v1/tokens", "/api/v1/tokens", Admin, OK),
     row("POST /api/v1/tokens", "/api/v1/tokens", Admin, CREATED).json(r#"{"name":"matrix token"}"#),

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod openai;
 pub mod process;
 pub mod raw;
 pub mod routes;

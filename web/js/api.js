@@ -49,6 +49,11 @@ export function api(method, path, body) {
   return request(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
 }
 
+/** A request with a raw body of `type` (a CSV file), answered with JSON. */
+export function sendRaw(method, path, body, type) {
+  return request(method, path, body, type);
+}
+
 /** Upload raw bytes: POST /api/v1/uploads?name=… with Content-Type = mime → attachment. */
 export function upload(blob, name, mime) {
   return request('POST', `/api/v1/uploads?name=${encodeURIComponent(name || 'file')}`, blob, mime || blob.type || 'application/octet-stream');
@@ -77,6 +82,8 @@ async function request(method, path, body, type) {
     return data;
   }
   if (res.status === 401 && onUnauthorized && !(m === 'POST' && path === '/api/v1/session')) onUnauthorized();
-  throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || t('Request failed (HTTP {status})', { status: String(res.status) }),
+  const err = new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText || t('Request failed (HTTP {status})', { status: String(res.status) }),
     res.status === 429 ? retryAfter(res.headers.get('Retry-After')) : null);
+  err.body = data;
+  throw err;
 }

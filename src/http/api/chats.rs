@@ -304,6 +304,17 @@ pub async fn reset_assistant(
     Ok(Json(views::chat_json(&chat)))
 }
 
+/// A suggested reply (B2) from the chat's assistant, on or off: nothing is sent or stored.
+#[handler]
+pub async fn suggest(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Auth,
+    Path(chat): Path<u64>,
+) -> poem::Result<Json<Value>> {
+    let text = st.assistants.suggest(&st.inbox, chat).await?;
+    Ok(Json(json!({ "text": text })))
+}
+
 #[derive(Deserialize)]
 pub struct HistoryQuery {
     before: Option<u64>,

@@ -1,5 +1,6 @@
 //! REST resources under `/api/v1`, one file per resource.
 
+pub mod audience;
 pub mod broadcasts;
 pub mod chats;
 pub mod contacts;
@@ -10,8 +11,10 @@ pub mod filters;
 pub mod funnels;
 pub mod managers;
 pub mod notifications;
+pub mod orders;
 pub mod plans;
 pub mod replies;
+pub mod reports;
 pub mod search;
 pub mod session;
 pub mod settings;

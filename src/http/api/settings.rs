@@ -1,5 +1,5 @@
-//! Read-only views of the configuration managers need in the UI: assistants and channels
-//! (no secrets).
+//! Read-only views of the configuration managers need in the UI: assistants (with their
+//! usage and last error for admins) and channels (no secrets).
 
 use std::sync::Arc;
 
@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::channels::ChannelState;
 use crate::config::ChannelKindConfig;
 use crate::http::AppState;
-use crate::http::auth::Auth;
+use crate::http::auth::{Admin, Auth};
+use crate::http::views;
 
 #[handler]
 pub fn assistants(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
@@ -21,6 +22,22 @@ pub fn assistants(Data(st): Data<&Arc<AppState>>, _a: Auth) -> Json<Value> {
         .map(|a| json!({"id": a.id, "name": a.name}))
         .collect();
     Json(json!({ "items": items }))
+}
+
+/// Usage per assistant (requests, tokens, failures, last error) and the chats that used the
+/// assistants most.
+#[handler]
+pub async fn assistant_usage(
+    Data(st): Data<&Arc<AppState>>,
+    _a: Admin,
+) -> poem::Result<Json<Value>> {
+    let stats = st.inbox.assistant_stats().await?;
+    let chats = st.inbox.assistant_chat_usage(100).await?;
+    Ok(Json(views::assistant_usage(
+        &st.config.assistants,
+        &stats,
+        &chats,
+    )))
 }
 
 #[handler]

@@ -175,6 +175,31 @@ pub fn put_contact(w: &W, old: Option<&Contact>, new: &Contact) -> Result<()> {
     w.put(CONTACTS, &k(new.id), new)
 }
 
+/// Remove a contact with its list rows and phone/e-mail lookups; its search document goes
+/// with the next indexer pass. What hangs off it must have moved already (`move_contact`).
+pub fn delete_contact(w: &W, c: &Contact) -> Result<()> {
+    let key = section_key(c);
+    for s in Section::ALL {
+        if s.holds(c) {
+            w.del(section_table(s), &key)?;
+        }
+    }
+    for p in &c.phones {
+        w.del(PHONE_CONTACTS, &Key::new().str(p).u64(c.id).build())?;
+    }
+    for e in &c.emails {
+        w.del(EMAIL_CONTACTS, &Key::new().str(e).u64(c.id).build())?;
+    }
+    if let Some(key) = assigned_key(c) {
+        w.del(ASSIGNED_LIST, &key)?;
+    }
+    if let Some(m) = open_with(c) {
+        w.del(ASSIGNED_OPEN, &pair(m, c.id))?;
+    }
+    w.del(CONTACTS, &k(c.id))?;
+    crate::store::search_log::contact(w, c.id)
+}
+
 pub fn new_contact(w: &W, mut c: Contact) -> Result<Contact> {
     c.id = w.next_id("contact")?;
     put_contact(w, None, &c)?;

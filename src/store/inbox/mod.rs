@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 mod chats;
 mod contacts;
 mod files;
+mod merge;
 mod messages;
+mod orders;
 mod outbox;
 mod tokens;
 mod visitors;
@@ -19,7 +21,9 @@ mod work;
 pub use chats::*;
 pub use contacts::*;
 pub use files::*;
+pub use merge::*;
 pub use messages::*;
+pub use orders::*;
 pub use outbox::*;
 pub use tokens::*;
 pub use visitors::*;
@@ -57,9 +61,15 @@ pub trait InboxReads: Read {
         self.get(CONTACTS, &k(id))
     }
 
+    /// The contact, or NotFound; a merged-away id answers `Merged` with where it went.
     fn contact_or_404(&self, id: u64) -> Result<Contact> {
-        self.contact(id)?
-            .ok_or_else(|| Error::NotFound(format!("contact {id}")))
+        if let Some(c) = self.contact(id)? {
+            return Ok(c);
+        }
+        match merged_into(self, id)? {
+            Some(into) => Err(Error::Merged { id, into }),
+            None => Err(Error::NotFound(format!("contact {id}"))),
+        }
     }
 
     fn chat(&self, id: u64) -> Result<Option<Chat>> {

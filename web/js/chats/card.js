@@ -7,7 +7,7 @@ import { state, on, managerName, patchClient, channelLabel } from '../store.js';
 import { modal, confirmDialog, flash, iconButton, attempt } from '../ui.js';
 import { t } from '../i18n.js';
 
-const cs = { id: null, log: [], logMore: false, runs: [], large: null, assignErr: '' };
+const cs = { id: null, log: [], logMore: false, runs: [], orders: [], large: null, assignErr: '' };
 let root = null;
 let hooks = {};
 const placeholder = () => h('div', { class: 'card-empty' }, h('p', { class: 'muted', text: t('The client card appears here.') }));
@@ -50,6 +50,7 @@ function show(d) {
     cs.logMore = false;
     cs.runs = [];
     cs.assignErr = '';
+    cs.orders = [];
     loadLog();
     loadRuns();
   }
@@ -102,14 +103,15 @@ async function loadLog(before) {
   }
 }
 
-/** The client's funnel runs (B1), newest first. */
+/** The client's funnel runs (B1), newest first, and orders (A2): a stage move or a funnel
+ * step leaves a system message, which reads both again. */
 async function loadRuns() {
   const id = cs.id;
   if (id == null) return;
   try {
-    const items = (await api('GET', `/api/v1/contacts/${id}/runs`)).items || [];
+    const [runs, orders] = await Promise.all([`/api/v1/contacts/${id}/runs`, `/api/v1/contacts/${id}/orders`].map((p) => api('GET', p).then((r) => r.items || [])));
     if (cs.id !== id) return;
-    cs.runs = items;
+    Object.assign(cs, { runs, orders });
     render();
   } catch (err) {
     console.warn('runs:', err.message);
@@ -144,7 +146,7 @@ function build(large) {
         ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
         h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? t('Open') : t('Go to chat'), 'aria-label': t('Go to the chat on {name}', { name }) }));
     }))),
-    tagsSection(c), tasksSection(tasks), runsSection(), actionsSection(c, chats, large),
+    tagsSection(c), tasksSection(tasks), ordersSection(c), runsSection(), actionsSection(c, chats, large),
     section(t('Client log'), cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
       h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none(t('Nothing happened with this client yet.')),
     cs.logMore ? btn(t('Show older'), () => loadLog(cs.log[cs.log.length - 1].id)) : null));
@@ -209,6 +211,12 @@ const RUN = { waiting: t('waiting'), done: t('done'), stopped: t('stopped'), can
 const stepNo = (p) => String(p).split('.').map((x, i) => (i % 2 ? t(x === 'yes' ? 'Yes' : 'No') : Number(x) + 1)).join(' › ');
 
 /** Running funnels first, then the last few finished; "Stop" for a waiting one. */
+function ordersSection(c) {
+  return section(t('Orders'), cs.orders.length ? h('ul', { class: 'card-chats' }, cs.orders.map((o) => h('li', null,
+    h('span', { class: 'grow' }, h('strong', { text: o.title }), h('span', { class: 'muted', text: ` · ${o.plan}: ${o.stage} · ${o.amount} ${o.currency}` }))))) : none(t('No orders yet.')),
+  h('a', { class: 'btn btn-sm btn-ghost', href: `#/orders/${c.id}`, text: t('Add an order') }));
+}
+
 function runsSection() {
   const runs = cs.runs.filter((r) => r.state === 'waiting').concat(cs.runs.filter((r) => r.state !== 'waiting').slice(0, 5));
   return section(t('Funnels'), runs.length ? h('ul', { class: 'card-chats runs' }, runs.map((r) => {

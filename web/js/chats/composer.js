@@ -5,7 +5,7 @@
 import { api, upload } from '../api.js';
 import { h, lbl, field, fill, errText, modName, presenceDot } from '../dom.js';
 import { icon } from '../icons.js';
-import { state, loadTemplates, setDraftMark, managerName } from '../store.js';
+import { state, loadTemplates, loadAssistants, setDraftMark, managerName } from '../store.js';
 import { togglePopover, modal, flash, setNote, iconButton, attempt } from '../ui.js';
 import { mountTyping, setTypingChat, selfTyped, selfStopped } from './typing.js';
 import { attachVoice } from './voice.js';
@@ -45,6 +45,10 @@ export function mountComposer(root, opts) {
   el.builder = iconButton('blocks', t('Message constructor'), { onclick: openBuilder });
   const save = iconButton('bookmark', t('Save as quick reply'), { onclick: () => replies().then((r) => (el.text.value.trim() ? r.saveAs(el.text.value, files.get(chatId)) : setNote(el.error, t('Write a message first.')))) });
   el.emoji = iconButton('smile', t('Emoji'), { onclick: openEmoji });
+  el.suggest = iconButton('bot', t('Suggested reply'), { cls: 'suggest-btn', onclick: suggest });
+  el.suggest.title = t('Suggested reply: the AI assistant drafts an answer into the text field; nothing is sent');
+  el.suggest.hidden = true;
+  loadAssistants().then((a) => { el.suggest.hidden = !a.length; }, () => {});
   el.voice = h('button', { class: 'icon-btn voice-btn', 'aria-label': t('Voice message: hold to record, release to send'), title: t('Hold to record a voice message'), 'aria-pressed': 'false' }, icon('mic'));
   el.send = h('button', { class: 'btn btn-primary send-btn', title: t('Send ({mod}+Enter)', { mod: modName }), onclick: send }, icon('send'), h('span', { text: t('Send') }));
   attachVoice(el.voice, {
@@ -58,7 +62,7 @@ export function mountComposer(root, opts) {
   root.append(h('div', { class: 'composer' }, el.typing, el.error, el.rec, el.files, lbl('composer-text', t('Message'), true), el.text,
     h('div', { class: 'composer-bar' },
       h('div', { class: 'composer-tools' }, h('div', { class: 'pop-wrap' }, el.vars), save, el.builder, h('div', { class: 'pop-wrap' }, el.emoji),
-        iconButton('at', t('Comment or mention a manager'), { onclick: openMention }),
+        iconButton('at', t('Comment or mention a manager'), { onclick: openMention }), el.suggest,
         iconButton('checks', t('Mark as read (Shift+Enter)'), { onclick: markRead })),
       h('div', { class: 'composer-send' }, el.voice, el.send))));
 }
@@ -162,6 +166,28 @@ function showFiles() {
   el.files.hidden = !list.length;
   fill(el.files, list.map((a) => h('li', { class: 'file-chip' }, icon('file'), h('span', { text: a.name }),
     iconButton('x', t('Remove {name}', { name: a.name }), { cls: 'icon-btn-sm', onclick: () => { files.set(chatId, list.filter((x) => x !== a)); showFiles(); el.text.focus(); } }))));
+}
+
+/** Ask the chat's assistant for a reply and put it into the text field; nothing is sent. */
+async function suggest() {
+  const id = chatId;
+  if (id == null || el.suggest.disabled) return;
+  el.suggest.disabled = true;
+  el.suggest.classList.add('is-busy');
+  setNote(el.error, t('Asking the AI assistant…'), 'info');
+  try {
+    const { text } = await api('POST', `/api/v1/chats/${id}/suggest`);
+    if (chatId !== id) return;
+    setNote(el.error, '');
+    el.text.value = text || '';
+    el.text.dispatchEvent(new Event('input'));
+    el.text.focus();
+  } catch (err) {
+    if (chatId === id) setNote(el.error, t('No suggestion: {error}', { error: errText(err) }));
+  } finally {
+    el.suggest.disabled = false;
+    el.suggest.classList.remove('is-busy');
+  }
 }
 
 function insert(text) {

@@ -1,5 +1,6 @@
 // Parley — Settings (A4): profile (name, avatar), notifications on this device, quick replies
-// and password; for admins managers (with their presence), channels' state, API tokens.
+// and password; for admins managers (with their presence), channels' state, AI assistants
+// (usage, last error), API tokens.
 
 import { api, upload } from '../api.js';
 import { h, btn, lbl, field, fill, table, avatar, fileSize, fullTime, errText, presenceDot } from '../dom.js';
@@ -21,9 +22,10 @@ export function show([part] = []) {
   fill(root, h('div', { class: 'page-head' }, h('h2', { class: 'page-title', text: t('Settings') })), profile(), attentionPanel(), repliesPanel(), password());
   if (part) document.getElementById(`set-${part}`)?.scrollIntoView();
   if (!isAdmin()) return;
-  for (const k of ['managers', 'channels', 'tokens']) root.append(sec[k] = h('section', { class: 'panel' }));
+  for (const k of ['managers', 'channels', 'assistants', 'tokens']) root.append(sec[k] = h('section', { class: 'panel' }));
   renderManagers();
   renderChannels();
+  renderAssistants();
   renderTokens();
 }
 
@@ -197,6 +199,36 @@ async function renderChannels() {
     body = h('p', { class: 'muted', text: errText(err) });
   }
   fill(sec.channels, h('h3', { class: 'panel-title', text: t('Channels') }), body);
+}
+
+const num = (n) => Number(n || 0).toLocaleString();
+const tokens = (u) => (u.prompt_tokens || u.completion_tokens ? t('{p} in / {c} out', { p: num(u.prompt_tokens), c: num(u.completion_tokens) }) : t('Not reported'));
+
+/** Each assistant's model and endpoint host, usage and last error; the chats using them most. */
+async function renderAssistants() {
+  let body;
+  try {
+    const u = await api('GET', '/api/v1/assistants/usage');
+    const rows = (u.assistants || []).map((a) => h('tr', null,
+      h('td', null, a.name, sub(a.name === a.id ? '' : a.id)),
+      h('td', null, a.model, sub(a.host || ''), sub(a.knowledge_files ? plural(a.knowledge_files, { one: '{n} knowledge file', other: '{n} knowledge files' }) : '')),
+      h('td', null, num(a.usage.requests), sub(a.usage.failures ? plural(a.usage.failures, { one: '{n} failed', other: '{n} failed' }) : '')),
+      h('td', { text: tokens(a.usage) }),
+      h('td', null, a.last_error ? [h('div', { class: 'note-error', text: a.last_error }), h('div', { class: 'hint' }, when(a.last_error_ms))] : t('None'))));
+    const chats = (u.chats || []).map((c) => h('tr', null,
+      h('td', null, h('a', { href: `#/chats/${c.contact_id}/${c.chat_id}`, text: c.contact_name || t('Unnamed client') })),
+      h('td', { text: c.channel_id }),
+      h('td', { text: `${c.assistant || '—'} · ${c.assistant_on ? t('On') : t('Off')}` }),
+      h('td', { text: num(c.usage.requests) }),
+      h('td', { text: tokens(c.usage) })));
+    body = rows.length ? [table(['Assistant', 'Model', 'Requests', 'Tokens', 'Last error'], rows),
+      h('h4', { class: 'sub-title', text: t('Usage per chat') }),
+      chats.length ? table(['Client', 'Channel', 'Assistant', 'Requests', 'Tokens'], chats) : h('p', { class: 'muted', text: t('No chat has used an assistant yet.') })]
+      : h('p', { class: 'muted', text: t('No AI assistant is configured ([[assistants]] in the config)') });
+  } catch (err) {
+    body = h('p', { class: 'muted', text: errText(err) });
+  }
+  fill(sec.assistants, h('h3', { class: 'panel-title', text: t('AI assistants') }), body);
 }
 
 /** The tag that puts a widget channel on a site. */

@@ -1,0 +1,157 @@
+//! Progress of long jobs (a CSV import, a bulk action on a filter): kept in memory for the
+//! manager who started them, polled by their browser. A job does its work in batches through
+//! the single writer, so it never holds other writes for more than one batch; a restart ends
+//! it (what was committed stays, the rest is not done).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// How many finished jobs are remembered (per server) before the oldest are forgotten.
+const KEEP: usize = 200;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    Done,
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: String,
+    pub owner: u64,
+    /// What it does ("import", "tag_add", …).
+    pub kind: String,
+    pub total: u64,
+    pub done: u64,
+    /// Items that could not be done (bad rows, clients gone meanwhile).
+    pub failed: u64,
+    pub state: JobState,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Default)]
+pub struct Jobs {
+    inner: Mutex<(HashMap<String, Job>, u64)>,
+}
+
+/// A job id: a browser may name its own (so it can poll an import it is still uploading);
+/// otherwise the server numbers them.
+pub fn check_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid("job", "1–64 letters, digits, '-' or '_'"));
+    }
+    Ok(())
+}
+
+impl Jobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Job>, u64)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a running job for `owner`; `id` None numbers it. A running job with the same
+    /// id is a 409.
+    pub fn start(&self, owner: u64, id: Option<String>, kind: &str, total: u64) -> Result<String> {
+        let mut g = self.lock();
+        let id = match id {
+            Some(id) => {
+                check_id(&id)?;
+                id
+            }
+            None => {
+                g.1 += 1;
+                format!("job-{}", g.1)
+            }
+        };
+        if g.0.get(&id).is_some_and(|j| j.state == JobState::Running) {
+            return Err(Error::Conflict(format!("job {id} is still running")));
+        }
+        if g.0.len() >= KEEP {
+            let oldest =
+                g.0.values()
+                    .filter(|j| j.state != JobState::Running)
+                    .min_by_key(|j| j.started_ms)
+                    .map(|j| j.id.clone());
+            if let Some(o) = oldest {
+                g.0.remove(&o);
+            }
+        }
+        g.0.insert(
+            id.clone(),
+            Job {
+                id: id.clone(),
+                owner,
+                kind: kind.to_string(),
+                total,
+                done: 0,
+                failed: 0,
+                state: JobState::Running,
+                started_ms: crate::domain::now_ms(),
+                finished_ms: None,
+            },
+        );
+        Ok(id)
+    }
+
+    pub fn progress(&self, id: &str, total: u64, done: u64, failed: u64) {
+        if let Some(j) = self.lock().0.get_mut(id) {
+            j.total = total;
+            j.done = done;
+            j.failed = failed;
+        }
+    }
+
+    pub fn finish(&self, id: &str, outcome: std::result::Result<(), String>) {
+        if let Some(j) = self.lock().0.get_mut(id) {
+            j.state = match outcome {
+                Ok(()) => JobState::Done,
+                Err(e) => JobState::Failed(e),
+            };
+            j.finished_ms = Some(crate::domain::now_ms());
+        }
+    }
+
+    /// A job its owner may see; NotFound for anyone else's.
+    pub fn get(&self, owner: u64, id: &str) -> Result<Job> {
+        self.lock()
+            .0
+            .get(id)
+            .filter(|j| j.owner == owner)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_private_and_a_running_id_is_not_reused() {
+        let jobs = Jobs::default();
+        let a = jobs.start(1, None, "tag_add", 10).unwrap();
+        jobs.progress(&a, 10, 4, 1);
+        assert_eq!(jobs.get(1, &a).unwrap().done, 4);
+        assert!(
+            jobs.get(2, &a).is_err(),
+            "another manager's job is not found"
+        );
+        let b = jobs.start(1, Some("imp-1".into()), "import", 0).unwrap();
+        assert!(jobs.start(1, Some(b.clone()), "import", 0).is_err());
+        jobs.finish(&b, Ok(()));
+        assert_eq!(jobs.get(1, &b).unwrap().state, JobState::Done);
+        assert!(
+            jobs.start(1, Some(b), "import", 0).is_ok(),
+            "a finished id may be reused"
+        );
+        assert!(jobs.start(1, Some("bad id!".into()), "import", 0).is_err());
+    }
+}
