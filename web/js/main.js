@@ -1,6 +1,6 @@
 // Parley — bootstrap: session check, sign-in / sign-out, hash routing, the header.
 // Routes: #/chats[/<contact>[/<chat>[/<message>]]], #/audience[/<id>], #/orders[/<id>],
-// #/automation[/<id>|/new], #/variables, #/settings. A view module exports mount(el) (run once) and show(args);
+// #/automation[/<id>|/new], #/reports, #/variables, #/settings. A view module exports mount(el) (run once) and show(args);
 // optionally hide() (another route is shown) and canLeave() (resolves false to keep the manager there).
 
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
@@ -20,6 +20,7 @@ const ROUTES = {
   audience: ['Audience', () => import('./views/audience.js')],
   orders: ['Orders and sales', () => import('./views/orders.js')],
   automation: ['Automation', () => import('./views/automation.js')],
+  reports: ['Reports', () => import('./views/reports.js')],
   variables: ['Variables', () => import('./views/variables.js')],
   settings: ['Settings', () => import('./views/settings.js')],
 };
