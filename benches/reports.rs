@@ -1,7 +1,7 @@
 //! Reports benchmark (T3): `cargo bench --bench reports`. A year of rollups as 10M messages
-//! would leave them (every hour × 3 channels × 8 managers, ~48 messages each), written
-//! straight into the store of the server in this process; then the year's overview through
-//! the service and over HTTPS. Prints one table; asserts nothing. `BENCH_REPORT_DAYS`
+//! would leave them (every day × 3 channels × 9 managers, ~1,000 messages each, answers
+//! with their durations), written straight into the store of the server in this process;
+//! then the year's overview through the service and over HTTPS. Prints one table; asserts nothing. `BENCH_REPORT_DAYS`
 //! (default 365) and `BENCH_RUNS` (default 50) scale it.
 
 use std::time::Instant;
@@ -34,36 +34,41 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let running = common::start_in_process(dir.path(), "").await;
     let st = running.state.clone();
-    let now_hour = parley::domain::report::hour_of(parley::domain::now_ms());
-    let first = now_hour - days as i64 * 24;
+    let today: jiff::civil::Date = jiff::Timestamp::now().to_string()[..10].parse().unwrap();
+    let first = today
+        .checked_sub(jiff::Span::new().days(days as i64 - 1))
+        .unwrap();
     let t = Instant::now();
     let mut rows = 0u64;
     let mut messages = 0u64;
-    let mut h = first;
-    while h < now_hour {
-        let upto = (h + 200).min(now_hour);
-        let from = h;
+    let mut day = first;
+    while day <= today {
+        let d = day.to_string();
+        let seed0 = rows;
         let (n, m) = st
             .inbox
             .store
             .write(move |w| {
                 let (mut n, mut m) = (0u64, 0u64);
-                for hour in from..upto {
-                    for (ci, ch) in CHANNELS.iter().enumerate() {
-                        for mg in 0..=MANAGERS {
-                            let seed = hour as u64 * 31 + ci as u64 * 7 + mg;
-                            let r = Rollup {
-                                conversations: seed % 5,
-                                messages_in: 20 + seed % 10,
-                                messages_out: 18 + seed % 8,
-                                first_response: durations(seed, 3),
-                                reply: durations(seed + 1, 12),
-                                resolution: durations(seed + 2, 1),
-                            };
-                            m += r.messages_in + r.messages_out;
-                            parley::store::reports::add(w, hour, ch, mg, |x| *x = r)?;
-                            n += 1;
+                for (ci, ch) in CHANNELS.iter().enumerate() {
+                    for mg in 0..=MANAGERS {
+                        let seed = seed0 + ci as u64 * 17 + mg;
+                        let mut hours_in = [0u32; 24];
+                        for (h, x) in hours_in.iter_mut().enumerate() {
+                            *x = 10 + ((seed + h as u64) % 30) as u32;
                         }
+                        let r = Rollup {
+                            hours_in,
+                            conversations: 60 + seed % 40,
+                            messages_in: hours_in.iter().map(|x| u64::from(*x)).sum(),
+                            messages_out: 450 + seed % 100,
+                            first_response: durations(seed, 60),
+                            reply: durations(seed + 1, 200),
+                            resolution: durations(seed + 2, 20),
+                        };
+                        m += r.messages_in + r.messages_out;
+                        parley::store::reports::add(w, &d, ch, mg, |x| *x = r)?;
+                        n += 1;
                     }
                 }
                 Ok((n, m))
@@ -72,14 +77,10 @@ async fn main() {
             .unwrap();
         rows += n;
         messages += m;
-        h = upto;
+        day = day.tomorrow().unwrap();
     }
     let fill = t.elapsed().as_secs_f64();
-    let today = jiff::Timestamp::now().to_string()[..10].to_string();
-    let start = jiff::Timestamp::from_second((first + 24) * 3600)
-        .unwrap()
-        .to_string()[..10]
-        .to_string();
+    let (start, today) = (first.to_string(), today.to_string());
     let q = || ReportQuery {
         from: start.clone(),
         to: today.clone(),

@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<Running> {
     inbox.load_templates()?;
     inbox.sends_per_hour = config.automation.sends_per_client_per_hour.max(1);
     inbox.load_funnels()?;
+    inbox.set_report_time_zone().await?;
     inbox.assistant_rules = crate::inbox::assistant::rules_from_config(&config);
     let assistants = {
         let list = config.assistants.clone();

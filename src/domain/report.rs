@@ -9,8 +9,9 @@
 //!   the first answer of a conversation is its **first response time**;
 //! - **resolution time** is from a dialog's opening to its closing.
 //!
-//! Rollups are kept per UTC hour × channel × manager, so a report in any time zone sums whole
-//! hours (a year is at most 8,760 of them per channel and manager).
+//! Rollups are kept per local day × channel × manager (days cut in the business's time zone
+//! in force when the message was stored), with client messages per local hour for the busiest
+//! hours, so a year's report sums at most 366 rows per channel and manager.
 
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +144,8 @@ impl Durations {
 /// The figures of one hour × channel × manager.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rollup {
+    /// Client messages per local hour of the day.
+    pub hours_in: [u32; 24],
     pub conversations: u64,
     pub messages_in: u64,
     pub messages_out: u64,
@@ -153,6 +156,9 @@ pub struct Rollup {
 
 impl Rollup {
     pub fn merge(&mut self, o: &Rollup) {
+        for (a, b) in self.hours_in.iter_mut().zip(o.hours_in) {
+            *a += b;
+        }
         self.conversations += o.conversations;
         self.messages_in += o.messages_in;
         self.messages_out += o.messages_out;
@@ -162,56 +168,44 @@ impl Rollup {
     }
 }
 
-/// Hours since 1970 (UTC) of a time in ms.
-pub fn hour_of(ms: i64) -> i64 {
-    ms.div_euclid(3_600_000)
-}
-
-/// A UTC hour seen in a time zone: the local date ("2026-12-07"), the weekday (0 Monday …
-/// 6 Sunday) and the local hour its start falls in.
-pub fn local_hour(tz: &jiff::tz::TimeZone, hour: i64) -> Option<(String, u8, u8)> {
-    let ts = jiff::Timestamp::from_second(hour.checked_mul(3600)?).ok()?;
+/// A time in ms seen in a time zone: its local date ("2026-12-07") and hour.
+pub fn local_day_hour(tz: &jiff::tz::TimeZone, ms: i64) -> Option<(String, u8)> {
+    let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
     let dt = tz.to_datetime(ts);
-    Some((
-        dt.date().to_string(),
-        dt.weekday().to_monday_zero_offset() as u8,
-        dt.hour() as u8,
-    ))
+    Some((dt.date().to_string(), dt.hour() as u8))
 }
 
-/// The UTC hours `from..to` covering local days `from_day..=to_day` ("YYYY-MM-DD") in `tz`;
-/// an error names the parameter.
-pub fn day_span(
-    tz: &jiff::tz::TimeZone,
-    from_day: &str,
-    to_day: &str,
-) -> crate::error::Result<(i64, i64)> {
+/// The weekday of a local date (0 Monday … 6 Sunday).
+pub fn weekday(day: &str) -> Option<u8> {
+    let d: jiff::civil::Date = day.parse().ok()?;
+    Some(d.weekday().to_monday_zero_offset() as u8)
+}
+
+/// Every local date from `from_day` to `to_day` inclusive ("YYYY-MM-DD"), checked; an error
+/// names the parameter.
+pub fn day_span(from_day: &str, to_day: &str) -> crate::error::Result<Vec<String>> {
+    use crate::error::Error;
     let parse = |name: &str, v: &str| {
-        v.parse::<jiff::civil::Date>().map_err(|_| {
-            crate::error::Error::invalid(name, format!("{v:?} is not a date (YYYY-MM-DD)"))
-        })
+        v.parse::<jiff::civil::Date>()
+            .map_err(|_| Error::invalid(name, format!("{v:?} is not a date (YYYY-MM-DD)")))
     };
     let (a, b) = (parse("from", from_day)?, parse("to", to_day)?);
     if b < a {
-        return Err(crate::error::Error::invalid("to", "is before from"));
+        return Err(Error::invalid("to", "is before from"));
     }
-    if a.until(b).map(|s| s.get_days()).unwrap_or(i32::MAX) > 731 {
-        return Err(crate::error::Error::invalid(
-            "to",
-            "a report spans at most two years",
-        ));
+    let mut out = Vec::new();
+    let mut d = a;
+    while d <= b {
+        if out.len() > 731 {
+            return Err(Error::invalid("to", "a report spans at most two years"));
+        }
+        out.push(d.to_string());
+        match d.tomorrow() {
+            Ok(n) => d = n,
+            Err(_) => break,
+        }
     }
-    let start = |d: jiff::civil::Date| -> crate::error::Result<i64> {
-        let ts = tz
-            .to_ambiguous_timestamp(d.at(0, 0, 0, 0))
-            .compatible()
-            .map_err(|e| crate::error::Error::invalid("from", e.to_string()))?;
-        Ok(ts.as_second().div_euclid(3600))
-    };
-    let next = b
-        .tomorrow()
-        .map_err(|e| crate::error::Error::invalid("to", e.to_string()))?;
-    Ok((start(a)?, start(next)?))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -267,24 +261,25 @@ mod tests {
     }
 
     #[test]
-    fn hours_are_read_in_the_business_time_zone() {
+    fn days_are_cut_in_the_business_time_zone() {
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
-        // 2026-12-07 (a Monday) in Berlin is UTC+1: local days start at 23:00 UTC.
-        let (from, to) = day_span(&berlin, "2026-12-07", "2026-12-07").unwrap();
-        assert_eq!(to - from, 24);
+        // 2026-12-06 23:30 UTC is already Monday 00:30 in Berlin (UTC+1).
+        let ms = "2026-12-06T23:30:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond();
         assert_eq!(
-            local_hour(&berlin, from).unwrap(),
-            ("2026-12-07".to_string(), 0, 0)
+            local_day_hour(&berlin, ms).unwrap(),
+            ("2026-12-07".to_string(), 0)
         );
+        assert_eq!(weekday("2026-12-07"), Some(0));
         assert_eq!(
-            local_hour(&berlin, to - 1).unwrap(),
-            ("2026-12-07".to_string(), 0, 23)
+            day_span("2026-12-30", "2027-01-02").unwrap(),
+            vec!["2026-12-30", "2026-12-31", "2027-01-01", "2027-01-02"]
         );
-        assert!(day_span(&berlin, "2026-12-08", "2026-12-07").is_err());
-        assert!(day_span(&berlin, "yesterday", "2026-12-07").is_err());
-        // A DST switch day has 23 hours.
-        let (f, t) = day_span(&berlin, "2026-03-29", "2026-03-29").unwrap();
-        assert_eq!(t - f, 23);
+        assert!(day_span("2026-12-08", "2026-12-07").is_err());
+        assert!(day_span("yesterday", "2026-12-07").is_err());
+        assert!(day_span("2020-01-01", "2026-01-01").is_err());
     }
 
     #[test]

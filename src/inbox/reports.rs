@@ -2,7 +2,7 @@
 //! one), summed per day, channel and manager when asked. The definitions are in
 //! `domain::report`; a report reads only the rollups of the hours it spans, never history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::Inbox;
 use crate::domain::inbox::{Dialog, Kind, Message};
@@ -12,6 +12,28 @@ use crate::store::W;
 use crate::store::inbox::InboxReads;
 use crate::store::prelude::*;
 use crate::store::reports as db_rep;
+
+thread_local! {
+    /// The zone by name, so a message does not look it up in the bundled database again.
+    static ZONE: std::cell::RefCell<Option<(String, jiff::tz::TimeZone)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The time zone days are cut in: the one the store was told at start (UTC if none).
+fn zone(w: &W) -> Result<jiff::tz::TimeZone> {
+    let name = db_rep::time_zone(w)?.unwrap_or_else(|| "UTC".into());
+    Ok(ZONE.with(|z| {
+        let mut z = z.borrow_mut();
+        match &*z {
+            Some((n, tz)) if *n == name => tz.clone(),
+            _ => {
+                let tz = jiff::tz::TimeZone::get(&name).unwrap_or(jiff::tz::TimeZone::UTC);
+                *z = Some((name, tz.clone()));
+                tz
+            }
+        }
+    }))
+}
 
 /// Count a message just stored (a client, manager or bot one; notes and system messages do
 /// not count).
@@ -31,9 +53,15 @@ pub(crate) fn record_message(w: &W, contact_id: u64, m: &Message) -> Result<()> 
         Flow::In => w.contact(contact_id)?.and_then(|c| c.assignee).unwrap_or(0),
         Flow::Out => m.author.unwrap_or(0),
     };
-    db_rep::add(w, rep::hour_of(m.created_ms), &channel, manager, |r| {
+    let Some((day, hour)) = rep::local_day_hour(&zone(w)?, m.created_ms) else {
+        return Ok(());
+    };
+    db_rep::add(w, &day, &channel, manager, |r| {
         match flow {
-            Flow::In => r.messages_in += 1,
+            Flow::In => {
+                r.messages_in += 1;
+                r.hours_in[usize::from(hour.min(23))] += 1;
+            }
             Flow::Out => r.messages_out += 1,
         }
         if facts.conversation {
@@ -60,7 +88,10 @@ pub(crate) fn record_resolution(w: &W, d: &Dialog) -> Result<()> {
         .max_by_key(|c| c.last_activity_ms)
         .map(|c| c.channel_id)
         .unwrap_or_default();
-    db_rep::add(w, rep::hour_of(closed), &channel, d.manager_id, |r| {
+    let Some((day, _)) = rep::local_day_hour(&zone(w)?, closed) else {
+        return Ok(());
+    };
+    db_rep::add(w, &day, &channel, d.manager_id, |r| {
         r.resolution.add(closed - d.opened_ms)
     })
 }
@@ -88,53 +119,67 @@ pub struct Report {
 }
 
 impl Inbox {
-    /// Sum the rollups of the span in the business's time zone (UTC without one).
-    pub async fn report(&self, q: ReportQuery) -> Result<Report> {
-        let tz_name = self
+    /// Tell the store which time zone cuts report days from now on: the business's, or UTC.
+    pub async fn set_report_time_zone(&self) -> Result<()> {
+        let name = self
             .business
             .as_ref()
             .map_or("UTC".to_string(), |b| b.hours.tz.clone());
-        let tz = jiff::tz::TimeZone::get(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
-        let (from, to) = rep::day_span(&tz, &q.from, &q.to)?;
+        self.store
+            .write(move |w| {
+                if db_rep::time_zone(w)?.as_deref() != Some(name.as_str()) {
+                    db_rep::set_time_zone(w, &name)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Sum the rollups of the span's local days.
+    pub async fn report(&self, q: ReportQuery) -> Result<Report> {
+        let days = rep::day_span(&q.from, &q.to)?;
         self.store
             .query(move |r| {
+                let time_zone = db_rep::time_zone(r)?.unwrap_or_else(|| "UTC".into());
                 let mut total = Rollup::default();
-                let mut days: BTreeMap<String, Rollup> = BTreeMap::new();
+                // Every day of the span, so a chart has its gaps.
+                let mut by_day: Vec<(String, Rollup)> = days
+                    .iter()
+                    .map(|d| (d.clone(), Rollup::default()))
+                    .collect();
                 let mut channels: BTreeMap<String, Rollup> = BTreeMap::new();
                 let mut managers: BTreeMap<u64, Rollup> = BTreeMap::new();
                 let mut heatmap = [[0u64; 24]; 7];
-                let mut local: HashMap<i64, Option<(String, u8, u8)>> = HashMap::new();
-                // Every day of the span, so a chart has its gaps.
-                let mut h = from;
-                while h < to {
-                    if let Some((day, _, _)) = rep::local_hour(&tz, h) {
-                        days.entry(day).or_default();
-                    }
-                    h += 24;
-                }
-                if let Some((day, _, _)) = rep::local_hour(&tz, to - 1) {
-                    days.entry(day).or_default();
-                }
-                db_rep::rows(r, from, to, |row| {
+                let mut at = 0usize;
+                db_rep::rows(r, &q.from, &q.to, |row| {
                     if q.channel.as_ref().is_some_and(|c| *c != row.channel)
                         || q.manager.is_some_and(|m| m != row.manager)
                     {
                         return;
                     }
-                    let Some((day, weekday, hour)) = local
-                        .entry(row.hour)
-                        .or_insert_with(|| rep::local_hour(&tz, row.hour))
-                        .clone()
+                    // Rows come in day order, so the day's slot is at or after the last one.
+                    while at < by_day.len() && by_day[at].0 < row.day {
+                        at += 1;
+                    }
+                    let Some((day, slot)) = by_day.get_mut(at).filter(|(d, _)| *d == row.day)
                     else {
                         return;
                     };
                     let f = &row.figures;
+                    slot.merge(f);
                     total.merge(f);
-                    days.entry(day).or_default().merge(f);
-                    channels.entry(row.channel.clone()).or_default().merge(f);
+                    match channels.get_mut(&row.channel) {
+                        Some(c) => c.merge(f),
+                        None => {
+                            channels.insert(row.channel.clone(), f.clone());
+                        }
+                    }
                     managers.entry(row.manager).or_default().merge(f);
-                    heatmap[usize::from(weekday.min(6))][usize::from(hour.min(23))] +=
-                        f.messages_in;
+                    if let Some(wd) = rep::weekday(day) {
+                        for (h, n) in f.hours_in.iter().enumerate() {
+                            heatmap[usize::from(wd.min(6))][h] += u64::from(*n);
+                        }
+                    }
                 })?;
                 let mut by_manager = Vec::with_capacity(managers.len());
                 for (id, f) in managers {
@@ -145,9 +190,9 @@ impl Inbox {
                     by_manager.push((id, name, f));
                 }
                 Ok(Report {
-                    time_zone: tz_name,
+                    time_zone,
                     total,
-                    by_day: days.into_iter().collect(),
+                    by_day,
                     by_channel: channels.into_iter().collect(),
                     by_manager,
                     heatmap,
