@@ -793,6 +793,7 @@ export default {
   "Resolution time, median": "Время решения, медиана",
   "average {v}": "в среднем {v}",
   "{n} s": "{n} с",
+  "under 1 s": "меньше 1 с",
   "{n} min": "{n} мин",
   "{n} h": "{n} ч",
   "{h} h {m} min": "{h} ч {m} мин",

@@ -25,6 +25,7 @@ const el = {};
 /** A duration in words: 45 s, 3 min, 1 h 20 min, 2 d 4 h; an em dash for none. */
 export function duration(ms) {
   if (ms == null || !Number.isFinite(ms)) return '—';
+  if (ms > 0 && ms < 500) return t('under 1 s');
   const sec = Math.round(ms / 1000);
   if (sec < 60) return t('{n} s', { n: sec });
   const min = Math.round(sec / 60);
@@ -35,11 +36,15 @@ export function duration(ms) {
   return hr ? t('{d} d {h} h', { d, h: hr }) : t('{n} d', { n: d });
 }
 
-/** A duration axis top: whole minutes / hours / days where it makes sense. */
+/** A duration axis top with a whole-unit half-way line: 0 / 2 min / 4 min, 0 / 1 h / 2 h… */
 function durationTop(max) {
-  for (const unit of [86400000, 3600000, 60000, 1000]) if (max >= unit * 2) return Math.ceil(niceMax(max / unit)) * unit;
-  return niceMax(max);
+  if (max < 2000) return 2000;
+  const unit = [86400000, 3600000, 60000, 1000].find((u) => max >= u * 2);
+  return niceMax(max / unit / 2) * 2 * unit;
 }
+
+/** A count axis top with a whole half-way line: 0 / 1 / 2, 0 / 2 / 4, 0 / 5 / 10… */
+const countTop = (max) => niceMax(Math.max(max, 1) / 2) * 2;
 
 const ymd = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 function daysBack(n) {
@@ -87,7 +92,7 @@ export function mount(root) {
   loadChannels().then((items) => {
     st.channels = items;
     const v = el.channel.value;
-    fill(el.channel, h('option', { value: '', text: t('All channels') }), items.map((c) => h('option', { value: c.id, text: c.name || c.id })));
+    fill(el.channel, h('option', { value: '', text: t('All channels') }), items.map((c) => h('option', { value: c.id, text: channelName(c.id) })));
     el.channel.value = v;
     if (st.data) render(st.data);
   }, (err) => console.warn('channels:', err.message));
@@ -176,7 +181,12 @@ function render(d) {
     definitions(d));
 }
 
-const channelName = (id) => st.channels.find((c) => c.id === id)?.name || id;
+/** A channel's name, with its id when another channel has the same name. */
+function channelName(id) {
+  const c = st.channels.find((x) => x.id === id);
+  if (!c?.name) return id;
+  return st.channels.some((x) => x !== c && x.name === c.name) ? `${c.name} (${c.id})` : c.name;
+}
 
 function tiles(d) {
   const tile = (key, label, value, sub) => h('div', { class: 'rep-tile', 'data-key': key },
@@ -203,7 +213,7 @@ function messagesChart(d) {
   const title = t('Messages per day');
   const svg = bars({
     title, desc: t('Messages in: {a}, out: {b}, over {n} days.', { a: d.messages_in || 0, b: d.messages_out || 0, n: days.length }),
-    labels: days.map((x) => x.day), tick: dayText, fmt: (v) => num(Math.round(v)),
+    labels: days.map((x) => x.day), tick: dayText, fmt: (v) => num(Math.round(v)), top: countTop,
     series: [{ name: t('Messages in'), values: days.map((x) => x.messages_in || 0), cls: 'bar-in' },
       { name: t('Messages out'), values: days.map((x) => x.messages_out || 0), cls: 'bar-out' }],
   });
@@ -215,7 +225,7 @@ function responseChart(d) {
   const title = t('First response per day (median)');
   const svg = bars({
     title, desc: t('Median first response over the period: {v}.', { v: duration(d.first_response_ms?.p50) }),
-    labels: days.map((x) => x.day), tick: dayText, fmt: duration, top: durationTop,
+    labels: days.map((x) => x.day), tick: dayText, fmt: (v) => (v ? duration(v) : '0'), top: durationTop,
     series: [{ name: t('First response, median'), values: days.map((x) => x.first_response_ms?.p50 ?? null), cls: 'bar-first' }],
   });
   return figure('rep-first', title, svg);
