@@ -733,11 +733,11 @@ pub fn csv_row(out: &mut String, r: &AudienceRow, fields: &[String]) {
 
 // ---------- Reports (T3) ----------
 
-fn durations_json(d: &crate::domain::report::Durations) -> Value {
+fn durations_json(d: &crate::domain::report::Tally) -> Value {
     json!({"p50": d.p50(), "avg": d.avg(), "count": d.count})
 }
 
-fn figures_json(r: &crate::domain::report::Rollup) -> serde_json::Map<String, Value> {
+fn figures_json(r: &crate::domain::report::Totals) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("conversations".into(), json!(r.conversations));
     m.insert("messages_in".into(), json!(r.messages_in));

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::Inbox;
 use crate::domain::inbox::{Dialog, Kind, Message};
-use crate::domain::report::{self as rep, Flow, Rollup};
+use crate::domain::report::{self as rep, Flow, Totals};
 use crate::error::Result;
 use crate::store::W;
 use crate::store::inbox::InboxReads;
@@ -108,12 +108,12 @@ pub struct ReportQuery {
 /// A report's figures.
 pub struct Report {
     pub time_zone: String,
-    pub total: Rollup,
+    pub total: Totals,
     /// Every day of the span, in order (days without activity included).
-    pub by_day: Vec<(String, Rollup)>,
-    pub by_channel: Vec<(String, Rollup)>,
+    pub by_day: Vec<(String, Totals)>,
+    pub by_channel: Vec<(String, Totals)>,
     /// (manager id, name; 0 is "bot or nobody"), figures.
-    pub by_manager: Vec<(u64, String, Rollup)>,
+    pub by_manager: Vec<(u64, String, Totals)>,
     /// Client messages by local weekday (0 Monday) × hour.
     pub heatmap: [[u64; 24]; 7],
 }
@@ -141,14 +141,14 @@ impl Inbox {
         self.store
             .query(move |r| {
                 let time_zone = db_rep::time_zone(r)?.unwrap_or_else(|| "UTC".into());
-                let mut total = Rollup::default();
+                let mut total = Totals::default();
                 // Every day of the span, so a chart has its gaps.
-                let mut by_day: Vec<(String, Rollup)> = days
+                let mut by_day: Vec<(String, Totals)> = days
                     .iter()
-                    .map(|d| (d.clone(), Rollup::default()))
+                    .map(|d| (d.clone(), Totals::default()))
                     .collect();
-                let mut channels: BTreeMap<String, Rollup> = BTreeMap::new();
-                let mut managers: BTreeMap<u64, Rollup> = BTreeMap::new();
+                let mut channels: BTreeMap<String, Totals> = BTreeMap::new();
+                let mut managers: BTreeMap<u64, Totals> = BTreeMap::new();
                 let mut heatmap = [[0u64; 24]; 7];
                 let mut at = 0usize;
                 db_rep::rows(r, &q.from, &q.to, |row| {
@@ -161,26 +161,30 @@ impl Inbox {
                     while at < by_day.len() && by_day[at].0 < row.day {
                         at += 1;
                     }
-                    let Some((day, slot)) = by_day.get_mut(at).filter(|(d, _)| *d == row.day)
-                    else {
+                    let Some((_, slot)) = by_day.get_mut(at).filter(|(d, _)| *d == row.day) else {
                         return;
                     };
                     let f = &row.figures;
-                    slot.merge(f);
-                    total.merge(f);
+                    slot.add(f);
                     match channels.get_mut(&row.channel) {
-                        Some(c) => c.merge(f),
+                        Some(c) => c.add(f),
                         None => {
-                            channels.insert(row.channel.clone(), f.clone());
+                            let mut t = Totals::default();
+                            t.add(f);
+                            channels.insert(row.channel.clone(), t);
                         }
                     }
-                    managers.entry(row.manager).or_default().merge(f);
-                    if let Some(wd) = rep::weekday(day) {
-                        for (h, n) in f.hours_in.iter().enumerate() {
-                            heatmap[usize::from(wd.min(6))][h] += u64::from(*n);
-                        }
-                    }
+                    managers.entry(row.manager).or_default().add(f);
                 })?;
+                // The span and the busiest hours from the days: one merge per day.
+                for (day, t) in &by_day {
+                    total.merge(t);
+                    if let Some(wd) = rep::weekday(day) {
+                        for (h, n) in t.hours_in.iter().enumerate() {
+                            heatmap[usize::from(wd.min(6))][h] += n;
+                        }
+                    }
+                }
                 let mut by_manager = Vec::with_capacity(managers.len());
                 for (id, f) in managers {
                     let name = match id {
