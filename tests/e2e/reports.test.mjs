@@ -111,6 +111,11 @@ test('the Reports page loads only when opened and shows the tiles: messages in =
   assert.ok(rendered < 5000, `the page rendered in ${rendered} ms (budget 5 s)`);
   assert.ok(requests.some((u) => u.includes('/js/views/reports.js')), 'the module came in on demand');
   assert.ok(requests.some((u) => u.includes('/css/reports.css')), 'its stylesheet too');
+  // Like the Audience and Orders pages (tests/foundation/http.rs), what opening Reports adds stays within 60 KB.
+  const added = await page.evaluate(() => performance.getEntriesByType('resource')
+    .filter((e) => /\/(js\/views\/reports|js\/charts|css\/reports)\.(js|css)$/.test(new URL(e.name).pathname))
+    .reduce((a, e) => a + e.decodedBodySize, 0));
+  assert.ok(added > 1000 && added <= 60000, `opening Reports loads ${added} bytes of JS + CSS (budget 60 KB)`);
   assert.equal(await tile(page, 'messages_out').textContent(), '1');
   assert.equal(await tile(page, 'conversations').textContent(), '2');
   assert.match(await tile(page, 'first_response_p50').textContent(), /^(\d+ (s|min)|under 1 s)$/);
