@@ -558,6 +558,22 @@ impl Search {
         *self.applied.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Wait (at most `within`) until every change committed before the call is searchable,
+    /// so a list narrowed right after a change (an assignment, a tag) shows it. Returns at
+    /// once while the index is being rebuilt.
+    pub async fn caught_up(&self, within: Duration) {
+        if self.rebuilding().is_some() {
+            return;
+        }
+        let Ok(target) = self.last_change() else {
+            return;
+        };
+        let until = std::time::Instant::now() + within;
+        while self.applied() < target && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Sequence of the newest change committed to the store, searchable yet or not.
     pub fn last_change(&self) -> Result<u64> {
         self.source.last_change()

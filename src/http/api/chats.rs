@@ -1,6 +1,7 @@
 //! `/api/v1/chats…` and `/api/v1/messages…`: the list, one chat, its history and actions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
@@ -158,6 +159,11 @@ async fn search_list(
         .unwrap_or(50)
         .clamp(1, crate::inbox::lists::MAX_PAGE);
     let offset = super::search::parse_offset(q.cursor.as_deref())?;
+    if text.is_none() {
+        // A filtered list (not type-ahead) reads its own writes: "Unassigned" right after an
+        // assignment must not still show the client.
+        st.search.caught_up(Duration::from_secs(1)).await;
+    }
     let (ids, total) = st
         .search
         .find_contacts(
