@@ -3,8 +3,7 @@
 //! the client's message, so two new clients at once are counted one after the other and a
 //! manager's cap holds; "online" is a manager with an open WebSocket (`realtime::Hub`).
 
-use super::clients::notification_view;
-use super::{Channels, Inbox, emit_row};
+use super::{Channels, Inbox, emit_row, notification_view};
 use crate::config::AssignMode;
 use crate::domain::event::Event;
 use crate::domain::inbox::{Chat, Contact, Notification};
@@ -58,7 +57,7 @@ pub(crate) fn assign(
         }
         None => {
             let was = match c.assignee {
-                Some(id) => super::clients::manager_name(w, id)?,
+                Some(id) => super::manager_name(w, id)?,
                 None => return Ok(()),
             };
             match who {

@@ -5,30 +5,16 @@ use crate::domain::manager::ManagerId;
 use std::collections::BTreeMap;
 
 use super::assignment::By;
+pub(crate) use super::manager_name;
+pub use super::notification_view;
 use super::{Inbox, chat_view, emit_row};
 use crate::domain::event::{ChatView, Event, NotificationView};
-use crate::domain::inbox::{Chat, Contact, Dialog, Notification, Task};
+use crate::domain::inbox::{Chat, Contact, Dialog, Task};
 use crate::domain::normalise;
 use crate::error::{Error, Result};
 use crate::store::inbox::{self as db, InboxReads};
 use crate::store::prelude::*;
 use crate::store::{self, W};
-
-/// A notification as its reader sees it: who it is from and which client it is about, so a
-/// list of mentions can be told apart without opening each chat.
-pub fn notification_view<T: Read>(r: &T, n: &Notification) -> Result<NotificationView> {
-    Ok(NotificationView {
-        id: n.id,
-        chat_id: n.chat_id,
-        contact_id: n.contact_id,
-        message_id: n.message_id,
-        from: r.manager(n.from)?.map(|m| super::person(&m)),
-        contact: r.contact(n.contact_id)?.map(|c| (c.id, c.name)),
-        text: n.text.clone(),
-        read: n.read,
-        created_ms: n.created_ms,
-    })
-}
 
 /// Record an event about a client: a system message in their most recent chat (if they have
 /// one) and an entry in the client log.
@@ -59,12 +45,6 @@ fn system_message(
 ) -> Result<()> {
     super::append_system(w, chat, contact, event, text, manager, now)?;
     db::put_chat(w, chat)
-}
-
-pub(crate) fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
-    Ok(r.manager(id)?
-        .map(|m| m.name)
-        .unwrap_or_else(|| format!("manager {id}")))
 }
 
 /// A tag as stored: trimmed, bounded, not empty.

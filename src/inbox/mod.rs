@@ -302,3 +302,29 @@ impl Inbox {
         ))
     }
 }
+
+/// A notification as its reader sees it: who it is from and which client it is about, so a
+/// list of mentions can be told apart without opening each chat.
+pub fn notification_view<T: Read>(
+    r: &T,
+    n: &crate::domain::inbox::Notification,
+) -> Result<crate::domain::event::NotificationView> {
+    Ok(crate::domain::event::NotificationView {
+        id: n.id,
+        chat_id: n.chat_id,
+        contact_id: n.contact_id,
+        message_id: n.message_id,
+        from: r.manager(n.from)?.map(|m| person(&m)),
+        contact: r.contact(n.contact_id)?.map(|c| (c.id, c.name)),
+        text: n.text.clone(),
+        read: n.read,
+        created_ms: n.created_ms,
+    })
+}
+
+/// A manager's name for system messages ("manager 7" when they are gone).
+pub(crate) fn manager_name<T: Read>(r: &T, id: u64) -> Result<String> {
+    Ok(r.manager(id)?
+        .map(|m| m.name)
+        .unwrap_or_else(|| format!("manager {id}")))
+}

@@ -17,7 +17,7 @@ const EMOJI = Array.from('😀😂😊😍😉😎🤔😅😢😮🙏👍👎�
 const texts = new Map(); // chat id → unsent text, kept while switching chats
 const files = new Map(); // chat id → attachments to send with the text ({id, name, …})
 let quick = null; // the quick replies module, once asked for
-const replies = () => (quick ||= import('./replies.js'));
+const replies = () => (quick ||= import('./replies.js').then((r) => (r.use({ fillTemplate, addFiles }), r)));
 const el = {};
 let chatId = null;
 let contact = null;

@@ -6,8 +6,12 @@
 import { api } from '../api.js';
 import { h, field, fill, errText, debounce } from '../dom.js';
 import { modal, flash } from '../ui.js';
-import { fillTemplate, addFiles } from './composer.js';
 import { t, plural } from '../i18n.js';
+
+// The composer's own helpers, handed over when it loads this module (it imports this one, so
+// importing it back would make a circle).
+let deps = { fillTemplate: (x) => x, addFiles: () => {} };
+export function use(d) { deps = d; }
 
 function styles() {
   if (!document.querySelector('link[href="/css/team.css"]')) document.head.append(h('link', { rel: 'stylesheet', href: '/css/team.css' }));
@@ -72,7 +76,7 @@ function render(err) {
   fill(list, st.items.map((r, i) => h('li', { id: `qr-${i}`, role: 'option', class: 'qr-item', 'aria-selected': 'false', onclick: () => choose(i), onmousemove: () => i !== st.at && mark(i) },
     h('span', { class: 'qr-top' }, h('strong', { class: 'qr-short', text: `/${r.shortcut}` }), r.shared ? h('span', { class: 'pill', text: t('Shared') }) : null,
       r.attachments.length ? h('span', { class: 'pill', text: plural(r.attachments.length, { one: '{n} file', other: '{n} files' }) }) : null),
-    h('span', { class: 'qr-text', text: fillTemplate(r.text) }))));
+    h('span', { class: 'qr-text', text: deps.fillTemplate(r.text) }))));
   note.textContent = err || (st.items.length ? '' : st.shown ? t('No quick replies match “/{q}”.', { q: st.shown }) : t('No quick replies yet. Save a message as one (the bookmark button) or add them in Settings.'));
   note.hidden = !note.textContent;
   mark(0);
@@ -110,10 +114,10 @@ function choose(i) {
   const start = text.value.lastIndexOf('/', end - 1);
   if (start < 0) return;
   st.inserting = true;
-  text.setRangeText(fillTemplate(r.text), start, end, 'end');
+  text.setRangeText(deps.fillTemplate(r.text), start, end, 'end');
   text.dispatchEvent(new Event('input'));
   setTimeout(() => { st.inserting = false; });
-  addFiles(r.attachments);
+  deps.addFiles(r.attachments);
   text.focus();
 }
 
