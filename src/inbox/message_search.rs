@@ -45,12 +45,15 @@ impl Inbox {
             let items = store.read(|r| {
                 let mut out = Vec::with_capacity(hits.len());
                 for h in hits {
-                    let contact_name = r.contact(h.contact_id)?.map(|c| c.name).unwrap_or_default();
+                    // The chat's client now: a merge moves chats without re-indexing their
+                    // messages, so the index may still name the merged-away client.
+                    let contact_id = r.chat(h.chat_id)?.map_or(h.contact_id, |c| c.contact_id);
+                    let contact_name = r.contact(contact_id)?.map(|c| c.name).unwrap_or_default();
                     let (snippet, highlights) = crate::search::query::highlight(&h.text, &words);
                     out.push(FoundMessage {
                         message_id: h.message_id,
                         chat_id: h.chat_id,
-                        contact_id: h.contact_id,
+                        contact_id,
                         contact_name,
                         kind: h.kind,
                         created_ms: h.created_ms,

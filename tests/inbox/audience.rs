@@ -223,7 +223,7 @@ async fn merging_two_clients_with_chats_on_two_channels_moves_everything_in_one_
         .post(format!("{}/webhooks/api/shop", app.url))
         .bearer_auth("shop-channel-token-987654321")
         .json(&json!({"contact": {"external_id": "b1", "name": "Maria S", "email": "maria@example.com"},
-                      "message": {"external_id": "m2", "text": "from shop"}}))
+                      "message": {"external_id": "m2", "text": "from shop about the parcel"}}))
         .send()
         .await
         .unwrap();
@@ -327,6 +327,11 @@ async fn merging_two_clients_with_chats_on_two_channels_moves_everything_in_one_
             .collect();
         assert_eq!(ids, vec![&json!(pa)], "{q}: {found}");
     }
+    // Message search names the primary for the merged-away client's messages.
+    let (_, hits) = b.get("/api/v1/search/messages?q=parcel").await;
+    let items = hits["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{hits}");
+    assert!(items.iter().all(|h| h["contact_id"] == json!(pa)), "{hits}");
     // A client already merged away cannot be merged again; the primary into itself neither.
     let (st, _) = b
         .post(
