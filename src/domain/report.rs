@@ -111,37 +111,9 @@ impl Durations {
             Err(i) => self.buckets.insert(i, (b, 1)),
         }
     }
-
-    pub fn merge(&mut self, o: &Durations) {
-        self.count += o.count;
-        self.sum_ms = self.sum_ms.saturating_add(o.sum_ms);
-        for &(b, n) in &o.buckets {
-            match self.buckets.binary_search_by_key(&b, |(k, _)| *k) {
-                Ok(i) => self.buckets[i].1 += n,
-                Err(i) => self.buckets.insert(i, (b, n)),
-            }
-        }
-    }
-
-    pub fn avg(&self) -> Option<i64> {
-        (self.count > 0).then(|| (self.sum_ms / self.count) as i64)
-    }
-
-    /// The median, within ~5 %.
-    pub fn p50(&self) -> Option<i64> {
-        let half = self.count.div_ceil(2);
-        let mut seen = 0u64;
-        for &(b, n) in &self.buckets {
-            seen += u64::from(n);
-            if seen >= half {
-                return Some(bucket_value(b));
-            }
-        }
-        None
-    }
 }
 
-/// The figures of one hour × channel × manager.
+/// The figures of one local day × channel × manager.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rollup {
     /// Client messages per local hour of the day.
@@ -152,20 +124,6 @@ pub struct Rollup {
     pub first_response: Durations,
     pub reply: Durations,
     pub resolution: Durations,
-}
-
-impl Rollup {
-    pub fn merge(&mut self, o: &Rollup) {
-        for (a, b) in self.hours_in.iter_mut().zip(o.hours_in) {
-            *a += b;
-        }
-        self.conversations += o.conversations;
-        self.messages_in += o.messages_in;
-        self.messages_out += o.messages_out;
-        self.first_response.merge(&o.first_response);
-        self.reply.merge(&o.reply);
-        self.resolution.merge(&o.resolution);
-    }
 }
 
 /// Durations summed over many rollups, with a dense histogram: adding a row costs one pass
@@ -373,26 +331,30 @@ mod tests {
 
     #[test]
     fn durations_give_an_exact_average_and_a_close_median() {
+        let tally = |ds: &[&Durations]| {
+            let mut t = Tally::default();
+            for d in ds {
+                t.add(d);
+            }
+            t
+        };
         let mut d = Durations::default();
         for ms in [1_000, 2_000, 3_000, 60_000, 120_000] {
             d.add(ms);
         }
-        assert_eq!(d.avg(), Some(37_200));
-        let p50 = d.p50().unwrap();
+        let one = tally(&[&d]);
+        assert_eq!(one.avg(), Some(37_200));
+        let p50 = one.p50().unwrap();
         assert!((2_850..=3_150).contains(&p50), "{p50}");
-        let mut all = Durations::default();
-        all.merge(&d);
-        all.merge(&d);
-        assert_eq!((all.count, all.avg()), (10, Some(37_200)));
-        let mut t = Tally::default();
-        t.add(&d);
-        let mut t2 = Tally::default();
-        t2.add(&d);
-        t.merge(&t2);
-        assert_eq!((t.count, t.avg(), t.p50()), (10, Some(37_200), d.p50()));
-        assert_eq!(Durations::default().p50(), None);
+        let mut all = tally(&[&d]);
+        all.merge(&tally(&[&d]));
+        assert_eq!(
+            (all.count, all.avg(), all.p50()),
+            (10, Some(37_200), Some(p50))
+        );
+        assert_eq!(tally(&[&Durations::default()]).p50(), None);
         let mut zero = Durations::default();
         zero.add(0);
-        assert_eq!(zero.p50(), Some(0));
+        assert_eq!(tally(&[&zero]).p50(), Some(0));
     }
 }

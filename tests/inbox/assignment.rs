@@ -156,6 +156,23 @@ async fn assignees(b: &crate::support::Browser, ids: &[Value]) -> Vec<u64> {
     out
 }
 
+/// `assignees` once `done` holds for them (or after 5 s, for the assertion to report).
+async fn assignees_when(
+    b: &crate::support::Browser,
+    ids: &[Value],
+    done: impl Fn(&[u64]) -> bool,
+) -> Vec<u64> {
+    let mut got = assignees(b, ids).await;
+    for _ in 0..50 {
+        if done(&got) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = assignees(b, ids).await;
+    }
+    got
+}
+
 /// Round robin among managers online, with the cap holding when clients arrive at once;
 /// the ones nobody could take go to the next manager to come online.
 #[tokio::test]
@@ -188,14 +205,7 @@ async fn round_robin_among_managers_online_holds_the_cap_and_waits_for_the_next(
         .await
         .unwrap();
     // Anna came online and took the waiting client.
-    let mut got = vec![0];
-    for _ in 0..50 {
-        got = assignees(&boss, std::slice::from_ref(&early)).await;
-        if got[0] != 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let got = assignees_when(&boss, std::slice::from_ref(&early), |g| g[0] != 0).await;
     assert_eq!(
         got,
         vec![anna],
@@ -236,14 +246,10 @@ async fn round_robin_among_managers_online_holds_the_cap_and_waits_for_the_next(
     let _wo = crate::support::ws::connect(&app, &o.cookie(), Some(&app.url), "")
         .await
         .unwrap();
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        got = assignees(&boss, &ids).await;
-        if got.iter().filter(|x| **x == olga).count() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let got = assignees_when(&boss, &ids, |g| {
+        g.iter().filter(|x| **x == olga).count() == 2
+    })
+    .await;
     let count = |m: u64| got.iter().filter(|x| **x == m).count();
     assert_eq!(
         (count(anna), count(ivan), count(olga), count(0)),
@@ -356,14 +362,7 @@ async fn an_automatic_assign_step_follows_the_channel_rule() {
         )
         .await;
     assert_eq!(st.as_u16() / 100, 2);
-    let mut got = vec![0];
-    for _ in 0..50 {
-        got = assignees(&boss, std::slice::from_ref(&cid)).await;
-        if got[0] != 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let got = assignees_when(&boss, std::slice::from_ref(&cid), |g| g[0] != 0).await;
     assert_eq!(got, vec![anna]);
     let (_, msgs) = boss
         .get(&format!("/api/v1/chats/{}/messages", r["chat_id"]))
@@ -433,14 +432,7 @@ async fn presence_follows_sockets_and_idle_reports() {
     );
     wa.send(json!({"type": "idle", "idle": false})).await;
     assert!(watch.until(5, is("online")).await.is_some());
-    let mut got = vec![0];
-    for _ in 0..50 {
-        got = assignees(&boss, std::slice::from_ref(&waiting)).await;
-        if got[0] != 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let got = assignees_when(&boss, std::slice::from_ref(&waiting), |g| g[0] != 0).await;
     assert_eq!(
         got,
         vec![anna],
