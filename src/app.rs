@@ -317,6 +317,9 @@ pub async fn start(config: Config) -> Result<Running> {
             Ok(())
         }));
     }
+    if let Err(e) = state.inbox.resume_jobs().await {
+        tracing::error!("stored jobs could not be resumed: {e}");
+    }
     {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
         tasks.push(tokio::spawn(async move {

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use super::inbox::{Attachment, Chat, Contact, Dialog, Draft, Kind, Message, Status, Task};
+use super::order::OrderView;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Event {
@@ -31,6 +32,13 @@ pub enum Event {
         chat_id: u64,
         draft: Option<Draft>,
     },
+    /// An order was created or changed (boards and client cards follow it).
+    OrderUpdated(OrderView),
+    OrderDeleted {
+        id: u64,
+        contact_id: u64,
+        plan: String,
+    },
 }
 
 impl Event {
@@ -48,6 +56,8 @@ impl Event {
             Event::NotificationCreated(_) => "notification.created",
             Event::NotificationsRead { .. } => "notifications.read",
             Event::DraftUpdated { .. } => "draft.updated",
+            Event::OrderUpdated(_) => "order.updated",
+            Event::OrderDeleted { .. } => "order.deleted",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod event;
 pub mod filter;
 pub mod hours;
 pub mod inbox;
+pub mod job;
 pub mod manager;
 pub mod normalise;
 pub mod order;

@@ -29,6 +29,14 @@ pub struct Order {
     pub created_by: Option<u64>,
 }
 
+/// An order as screens show it: with its stage's and client's names.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order: Order,
+    pub stage: String,
+    pub contact_name: String,
+}
+
 /// An amount given as a JSON number (100, 99.95) in hundredths; rounding to the cent.
 pub fn cents(amount: f64) -> Result<i64> {
     if !amount.is_finite() || amount.abs() > 1e13 {

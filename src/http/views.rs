@@ -301,6 +301,14 @@ enum Data<'a> {
         chat_id: u64,
         draft: Option<Value>,
     },
+    Order {
+        order: Value,
+    },
+    OrderGone {
+        id: u64,
+        contact_id: u64,
+        plan: &'a str,
+    },
 }
 
 fn data(e: &Event) -> Data<'_> {
@@ -328,6 +336,18 @@ fn data(e: &Event) -> Data<'_> {
         Event::DraftUpdated { chat_id, draft } => Data::Draft {
             chat_id: *chat_id,
             draft: draft.as_ref().map(draft_json),
+        },
+        Event::OrderUpdated(o) => Data::Order {
+            order: order_json(o),
+        },
+        Event::OrderDeleted {
+            id,
+            contact_id,
+            plan,
+        } => Data::OrderGone {
+            id: *id,
+            contact_id: *contact_id,
+            plan,
         },
     }
 }

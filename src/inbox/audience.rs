@@ -12,6 +12,7 @@ use super::{Inbox, emit_row, lists};
 use crate::domain::csv;
 use crate::domain::event::Event;
 use crate::domain::inbox::Contact;
+use crate::domain::job::{Job, JobState};
 use crate::domain::manager::ManagerId;
 use crate::domain::normalise;
 use crate::error::{Error, Result};
@@ -463,10 +464,17 @@ impl Inbox {
         drop(text);
         let total = rows.len() as u64;
         let job = match &opts.job {
-            Some(id) => Some(
-                self.jobs
-                    .start(manager.0, Some(id.clone()), "import", total)?,
-            ),
+            Some(id) => {
+                let (j, evicted) =
+                    self.jobs
+                        .start(manager.0, Some(id.clone()), "import", total, None)?;
+                let id = j.id.clone();
+                if let Err(e) = self.save_job(Some(j), evicted).await {
+                    self.jobs.finish(&id, Err(e.to_string()));
+                    return Err(e);
+                }
+                Some(id)
+            }
             None => None,
         };
         let out = if opts.dry_run {
@@ -491,8 +499,8 @@ impl Inbox {
                 .await
         };
         if let Some(id) = &job {
-            self.jobs
-                .finish(id, out.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            self.finish_job(id, out.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+                .await;
         }
         let mut report = out?;
         report.errors.sort_by_key(|(line, _)| *line);
@@ -515,6 +523,7 @@ impl Inbox {
             let n = batch.len() as u64;
             let base = (report.clone(), named.clone());
             let channels = self.channels.clone();
+            let job_id = job.map(str::to_string);
             // The closure may run twice (group commit retries a failed batch alone), so it
             // starts from the report as it was before the batch each time.
             let out = self
@@ -529,6 +538,17 @@ impl Inbox {
                     };
                     for row in &batch {
                         apply_row(&mut book, row, &mut rep, &mut named)?;
+                    }
+                    // The progress commits with the rows, so a restart reports how far it got.
+                    if let Some(mut j) = job_id
+                        .as_deref()
+                        .map(|id| store::jobs::job(w, id))
+                        .transpose()?
+                        .flatten()
+                    {
+                        j.done = done + n;
+                        j.failed = rep.error_count;
+                        store::jobs::put_job(w, &j)?;
                     }
                     Ok((rep, named))
                 })
@@ -587,6 +607,7 @@ impl Inbox {
                 let who = manager_name(w, manager)?;
                 let mut names = Vec::new();
                 let mut tombs = Vec::new();
+                let mut orders = Vec::new();
                 for &id in &from {
                     let o = match w.contact_or_404(id) {
                         Ok(c) => c,
@@ -605,8 +626,13 @@ impl Inbox {
                     absorb(w, &mut p, &o)?;
                     names.push(format!(
                         "{} (#{}: {} chats, {} tasks, {} orders)",
-                        o.name, o.id, moved.chats, moved.tasks, moved.orders
+                        o.name,
+                        o.id,
+                        moved.chats,
+                        moved.tasks,
+                        moved.orders.len()
                     ));
+                    orders.extend(moved.orders);
                     tombs.push(o);
                 }
                 let text = format!("{who} merged {} into this client", names.join(", "));
@@ -621,6 +647,11 @@ impl Inbox {
                 }
                 w.emit(None, Event::ContactUpdated(p.clone()))?;
                 emit_row(w, &p, &channels)?;
+                for id in orders {
+                    if let Some(o) = db::order(w, id)? {
+                        super::orders::emit_order(w, o)?;
+                    }
+                }
                 Ok(p)
             })
             .await
@@ -729,30 +760,13 @@ fn absorb(w: &W, p: &mut Contact, o: &Contact) -> Result<()> {
 
 // ---------- bulk actions ----------
 
-#[derive(Clone, Debug)]
-pub enum BulkAction {
-    TagAdd(String),
-    TagRemove(String),
-    Archive(bool),
-    Funnel(u64),
-}
-
-impl BulkAction {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            BulkAction::TagAdd(_) => "tag_add",
-            BulkAction::TagRemove(_) => "tag_remove",
-            BulkAction::Archive(true) => "archive",
-            BulkAction::Archive(false) => "unarchive",
-            BulkAction::Funnel(_) => "funnel",
-        }
-    }
-}
+pub use crate::domain::job::BulkAction;
 
 impl Inbox {
-    /// Start a bulk action on `ids` as a job; returns its id at once. It runs in batches of
-    /// `BATCH` clients, one transaction each; clients gone meanwhile (or already in the
-    /// funnel) count as failed.
+    /// Start a bulk action on `ids` as a job; returns its id at once. The ids are stored
+    /// first, `BATCH` to a row, and the job row last, so a restart resumes exactly the
+    /// batches not yet committed. Each batch is one transaction; clients gone meanwhile (or
+    /// already in the funnel) count as failed.
     pub async fn start_bulk(
         &self,
         manager: ManagerId,
@@ -775,36 +789,100 @@ impl Inbox {
             }
             a => a,
         };
-        let job = self
-            .jobs
-            .start(manager.0, None, action.kind(), ids.len() as u64)?;
-        let me = self.clone();
-        let id = job.clone();
-        tokio::spawn(async move {
-            let out = me.run_bulk(manager, &id, ids, action).await;
-            me.jobs.finish(&id, out.map_err(|e| e.to_string()));
-        });
-        Ok(job)
+        let (job, evicted) = self.jobs.start(
+            manager.0,
+            None,
+            action.kind(),
+            ids.len() as u64,
+            Some(action),
+        )?;
+        let id = job.id.clone();
+        if let Err(e) = self.store_bulk(job, evicted, ids).await {
+            self.jobs.finish(&id, Err(e.to_string()));
+            return Err(e);
+        }
+        self.spawn_bulk(id.clone());
+        Ok(id)
     }
 
-    async fn run_bulk(
-        &self,
-        manager: ManagerId,
-        job: &str,
-        ids: Vec<u64>,
-        action: BulkAction,
-    ) -> Result<()> {
-        let total = ids.len() as u64;
-        let (mut done, mut failed) = (0u64, 0u64);
-        for batch in ids.chunks(BATCH) {
-            let batch = batch.to_vec();
-            let action = action.clone();
+    async fn store_bulk(&self, job: Job, evicted: Option<String>, ids: Vec<u64>) -> Result<()> {
+        // A few thousand ids per transaction: a bulk action on a million clients never holds
+        // the writer long.
+        const BATCHES_PER_WRITE: usize = 20;
+        let chunks: Vec<Vec<u64>> = ids.chunks(BATCH).map(<[u64]>::to_vec).collect();
+        let mut n = 0u64;
+        for group in chunks.chunks(BATCHES_PER_WRITE) {
+            let (group, id, first) = (group.to_vec(), job.id.clone(), n);
+            n += group.len() as u64;
+            self.store
+                .write(move |w| {
+                    for (i, batch) in group.iter().enumerate() {
+                        store::jobs::put_batch(w, &id, first + i as u64, batch)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        self.save_job(Some(job), evicted).await
+    }
+
+    /// Store a job as it stands and forget one pruned from memory.
+    async fn save_job(&self, job: Option<Job>, evicted: Option<String>) -> Result<()> {
+        if job.is_none() && evicted.is_none() {
+            return Ok(());
+        }
+        self.store
+            .write(move |w| {
+                if let Some(old) = &evicted {
+                    store::jobs::delete_job(w, old)?;
+                }
+                if let Some(j) = &job {
+                    store::jobs::put_job(w, j)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn finish_job(&self, id: &str, outcome: std::result::Result<(), String>) {
+        let job = self.jobs.finish(id, outcome);
+        if let Err(e) = self.save_job(job, None).await {
+            tracing::error!("job {id}: its outcome was not stored: {e}");
+        }
+    }
+
+    fn spawn_bulk(&self, id: String) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let out = me.run_bulk(&id).await;
+            me.finish_job(&id, out.map_err(|e| e.to_string())).await;
+        });
+    }
+
+    /// Do a stored bulk job's remaining batches.
+    async fn run_bulk(&self, job: &str) -> Result<()> {
+        loop {
+            let id = job.to_string();
+            let Some((key, batch)) = self
+                .store
+                .query(move |r| store::jobs::next_batch(r, &id))
+                .await?
+            else {
+                break;
+            };
+            let id = job.to_string();
             let funnels = self.live_funnels();
             let channels = self.channels.clone();
-            let n = batch.len() as u64;
-            let bad = self
+            let j = self
                 .store
                 .write(move |w| {
+                    let mut j = store::jobs::job(w, &id)?
+                        .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+                    let action = j
+                        .action
+                        .clone()
+                        .ok_or_else(|| Error::Corrupt(format!("job {id} has no action")))?;
+                    let manager = j.owner;
                     let mut bad = 0u64;
                     for &id in &batch {
                         let Some(old) = w.contact(id)? else {
@@ -812,7 +890,13 @@ impl Inbox {
                             continue;
                         };
                         if let BulkAction::Funnel(f) = action {
-                            match super::automation::start_funnel_tx(w, &channels, manager, f, id) {
+                            match super::automation::start_funnel_tx(
+                                w,
+                                &channels,
+                                ManagerId(manager),
+                                f,
+                                id,
+                            ) {
                                 Ok(_) => {}
                                 Err(Error::Invalid { .. } | Error::Conflict(_)) => bad += 1,
                                 Err(e) => return Err(e),
@@ -822,7 +906,7 @@ impl Inbox {
                         let mut c = old.clone();
                         let changed = match &action {
                             BulkAction::TagAdd(t) => {
-                                match add_tag_tx(w, &funnels, &mut c, t, manager.0) {
+                                match add_tag_tx(w, &funnels, &mut c, t, manager) {
                                     Ok(ch) => ch,
                                     Err(Error::Invalid { .. }) => {
                                         bad += 1;
@@ -831,8 +915,8 @@ impl Inbox {
                                     Err(e) => return Err(e),
                                 }
                             }
-                            BulkAction::TagRemove(t) => remove_tag_tx(w, &mut c, t, manager.0)?,
-                            BulkAction::Archive(a) => archive_tx(w, &mut c, *a, manager.0)?,
+                            BulkAction::TagRemove(t) => remove_tag_tx(w, &mut c, t, manager)?,
+                            BulkAction::Archive(a) => archive_tx(w, &mut c, *a, manager)?,
                             BulkAction::Funnel(_) => false,
                         };
                         if changed {
@@ -842,14 +926,53 @@ impl Inbox {
                             }
                         }
                     }
-                    Ok(bad)
+                    store::jobs::delete_batch(w, &key)?;
+                    j.done += batch.len() as u64;
+                    j.failed += bad;
+                    store::jobs::put_job(w, &j)?;
+                    Ok(j)
                 })
                 .await?;
-            done += n;
-            failed += bad;
-            self.jobs.progress(job, total, done, failed);
+            self.jobs.progress(job, j.total, j.done, j.failed);
         }
         self.automation_wake.notify_one();
+        Ok(())
+    }
+
+    /// At start-up: load the stored jobs, resume bulk actions a restart interrupted, and end
+    /// imports it interrupted (their rows are not kept; the same file again finishes them).
+    pub async fn resume_jobs(&self) -> Result<()> {
+        let jobs = self
+            .store
+            .write(|w| {
+                let mut jobs = store::jobs::jobs(w)?;
+                for orphan in store::jobs::orphan_batches(w, &jobs)? {
+                    store::jobs::delete_job(w, &orphan)?;
+                }
+                for j in &mut jobs {
+                    if j.state == JobState::Running && j.action.is_none() {
+                        j.state = JobState::Failed(format!(
+                            "the server restarted during the import, after {} of {} rows; \
+                             import the same file again to finish it (rows already in change nothing)",
+                            j.done, j.total
+                        ));
+                        j.finished_ms = Some(store::now_ms());
+                        store::jobs::put_job(w, j)?;
+                    }
+                }
+                Ok(jobs)
+            })
+            .await?;
+        let resume: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .map(|j| j.id.clone())
+            .collect();
+        self.jobs.load(jobs);
+        for id in resume {
+            tracing::info!("resuming job {id}");
+            self.spawn_bulk(id);
+        }
         Ok(())
     }
 }

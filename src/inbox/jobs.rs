@@ -1,7 +1,8 @@
-//! Progress of long jobs (a CSV import, a bulk action on a filter): kept in memory for the
-//! manager who started them, polled by their browser. A job does its work in batches through
-//! the single writer, so it never holds other writes for more than one batch; a restart ends
-//! it (what was committed stays, the rest is not done).
+//! Progress of long jobs (a CSV import, a bulk action on a filter) for the manager who
+//! started them, polled by their browser. A job does its work in batches through the single
+//! writer, so it never holds other writes for more than one batch. The store keeps each job
+//! (`store::jobs`) and this map mirrors it for cheap polling: a restart resumes a bulk
+//! action; an import it interrupted ends, and importing the file again finishes it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,27 +12,7 @@ use crate::error::{Error, Result};
 /// How many finished jobs are remembered (per server) before the oldest are forgotten.
 const KEEP: usize = 200;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobState {
-    Running,
-    Done,
-    Failed(String),
-}
-
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub id: String,
-    pub owner: u64,
-    /// What it does ("import", "tag_add", …).
-    pub kind: String,
-    pub total: u64,
-    pub done: u64,
-    /// Items that could not be done (bad rows, clients gone meanwhile).
-    pub failed: u64,
-    pub state: JobState,
-    pub started_ms: i64,
-    pub finished_ms: Option<i64>,
-}
+pub use crate::domain::job::{Job, JobState};
 
 #[derive(Default)]
 pub struct Jobs {
@@ -58,8 +39,16 @@ impl Jobs {
     }
 
     /// Register a running job for `owner`; `id` None numbers it. A running job with the same
-    /// id is a 409.
-    pub fn start(&self, owner: u64, id: Option<String>, kind: &str, total: u64) -> Result<String> {
+    /// id is a 409. Returns the job and the id of a finished one forgotten to make room (the
+    /// caller removes it from the store too).
+    pub fn start(
+        &self,
+        owner: u64,
+        id: Option<String>,
+        kind: &str,
+        total: u64,
+        action: Option<crate::domain::job::BulkAction>,
+    ) -> Result<(Job, Option<String>)> {
         let mut g = self.lock();
         let id = match id {
             Some(id) => {
@@ -67,38 +56,52 @@ impl Jobs {
                 id
             }
             None => {
+                // Numbered from the clock as well, so ids stay unique across restarts.
                 g.1 += 1;
-                format!("job-{}", g.1)
+                format!("job-{}-{}", crate::domain::now_ms(), g.1)
             }
         };
         if g.0.get(&id).is_some_and(|j| j.state == JobState::Running) {
             return Err(Error::Conflict(format!("job {id} is still running")));
         }
-        if g.0.len() >= KEEP {
-            let oldest =
+        let mut evicted = None;
+        if g.0.len() >= KEEP && !g.0.contains_key(&id) {
+            evicted =
                 g.0.values()
                     .filter(|j| j.state != JobState::Running)
                     .min_by_key(|j| j.started_ms)
                     .map(|j| j.id.clone());
-            if let Some(o) = oldest {
-                g.0.remove(&o);
+            if let Some(o) = &evicted {
+                g.0.remove(o);
             }
         }
-        g.0.insert(
-            id.clone(),
-            Job {
-                id: id.clone(),
-                owner,
-                kind: kind.to_string(),
-                total,
-                done: 0,
-                failed: 0,
-                state: JobState::Running,
-                started_ms: crate::domain::now_ms(),
-                finished_ms: None,
-            },
-        );
-        Ok(id)
+        let job = Job {
+            id: id.clone(),
+            owner,
+            kind: kind.to_string(),
+            total,
+            done: 0,
+            failed: 0,
+            state: JobState::Running,
+            started_ms: crate::domain::now_ms(),
+            finished_ms: None,
+            action,
+        };
+        g.0.insert(id, job.clone());
+        Ok((job, evicted))
+    }
+
+    /// The jobs the store kept, at start-up.
+    pub fn load(&self, jobs: Vec<Job>) {
+        let mut g = self.lock();
+        for j in jobs {
+            g.0.insert(j.id.clone(), j);
+        }
+    }
+
+    /// A job as it stands now (to store it).
+    pub fn snapshot(&self, id: &str) -> Option<Job> {
+        self.lock().0.get(id).cloned()
     }
 
     pub fn progress(&self, id: &str, total: u64, done: u64, failed: u64) {
@@ -109,14 +112,16 @@ impl Jobs {
         }
     }
 
-    pub fn finish(&self, id: &str, outcome: std::result::Result<(), String>) {
-        if let Some(j) = self.lock().0.get_mut(id) {
-            j.state = match outcome {
-                Ok(()) => JobState::Done,
-                Err(e) => JobState::Failed(e),
-            };
-            j.finished_ms = Some(crate::domain::now_ms());
-        }
+    /// Mark a job done or failed; returns it as it now stands (to store it).
+    pub fn finish(&self, id: &str, outcome: std::result::Result<(), String>) -> Option<Job> {
+        let mut g = self.lock();
+        let j = g.0.get_mut(id)?;
+        j.state = match outcome {
+            Ok(()) => JobState::Done,
+            Err(e) => JobState::Failed(e),
+        };
+        j.finished_ms = Some(crate::domain::now_ms());
+        Some(j.clone())
     }
 
     /// A job its owner may see; NotFound for anyone else's.
@@ -137,21 +142,28 @@ mod tests {
     #[test]
     fn jobs_are_private_and_a_running_id_is_not_reused() {
         let jobs = Jobs::default();
-        let a = jobs.start(1, None, "tag_add", 10).unwrap();
+        let a = jobs.start(1, None, "tag_add", 10, None).unwrap().0.id;
         jobs.progress(&a, 10, 4, 1);
         assert_eq!(jobs.get(1, &a).unwrap().done, 4);
         assert!(
             jobs.get(2, &a).is_err(),
             "another manager's job is not found"
         );
-        let b = jobs.start(1, Some("imp-1".into()), "import", 0).unwrap();
-        assert!(jobs.start(1, Some(b.clone()), "import", 0).is_err());
+        let b = jobs
+            .start(1, Some("imp-1".into()), "import", 0, None)
+            .unwrap()
+            .0
+            .id;
+        assert!(jobs.start(1, Some(b.clone()), "import", 0, None).is_err());
         jobs.finish(&b, Ok(()));
         assert_eq!(jobs.get(1, &b).unwrap().state, JobState::Done);
         assert!(
-            jobs.start(1, Some(b), "import", 0).is_ok(),
+            jobs.start(1, Some(b), "import", 0, None).is_ok(),
             "a finished id may be reused"
         );
-        assert!(jobs.start(1, Some("bad id!".into()), "import", 0).is_err());
+        assert!(
+            jobs.start(1, Some("bad id!".into()), "import", 0, None)
+                .is_err()
+        );
     }
 }

@@ -38,13 +38,7 @@ pub struct OrderInput {
     pub custom_fields: Option<BTreeMap<String, String>>,
 }
 
-/// An order as screens show it: with its stage's and client's names.
-#[derive(Clone, Debug)]
-pub struct OrderView {
-    pub order: Order,
-    pub stage: String,
-    pub contact_name: String,
-}
+pub use crate::domain::order::OrderView;
 
 /// A plan's board: its stages with the orders in each, and per-stage totals.
 pub struct Board {
@@ -143,6 +137,13 @@ fn touch_contact(w: &W, old: &Contact, mut c: Contact, plan: &str, inbox: &Inbox
     emit_row(w, &c, &inbox.channels)
 }
 
+/// The order as screens show it, announced to every board and card that shows it.
+pub(super) fn emit_order(w: &W, o: Order) -> Result<OrderView> {
+    let v = view(w, o)?;
+    w.emit(None, Event::OrderUpdated(v.clone()))?;
+    Ok(v)
+}
+
 impl Inbox {
     pub async fn create_order(&self, manager: ManagerId, input: OrderInput) -> Result<OrderView> {
         let manager = manager.0;
@@ -206,7 +207,7 @@ impl Inbox {
                 );
                 record_event(w, &mut c, "order_created", &text, Some(manager))?;
                 touch_contact(w, &old, c, &plan.name, &me)?;
-                view(w, o)
+                emit_order(w, o)
             })
             .await
     }
@@ -322,7 +323,7 @@ impl Inbox {
                     record_event(w, &mut c, "order_stage", &text, Some(manager))?;
                 }
                 touch_contact(w, &old, c, &plan.name, &me)?;
-                view(w, o)
+                emit_order(w, o)
             })
             .await
     }
@@ -338,6 +339,14 @@ impl Inbox {
                 let mut c = old.clone();
                 let text = format!("{} deleted the order “{}”", who(w, manager)?, o.title);
                 record_event(w, &mut c, "order_deleted", &text, Some(manager))?;
+                w.emit(
+                    None,
+                    Event::OrderDeleted {
+                        id: o.id,
+                        contact_id: o.contact_id,
+                        plan: o.plan.clone(),
+                    },
+                )?;
                 touch_contact(w, &old, c, "", &me)
             })
             .await

@@ -12,6 +12,7 @@ pub mod codec;
 mod error;
 pub mod events;
 pub mod inbox;
+pub mod jobs;
 pub mod managers;
 pub mod meta;
 mod migrate;

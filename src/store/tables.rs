@@ -136,6 +136,11 @@ pub const PLAN_ORDERS: Table = TableDefinition::new("planorder_orderid");
 /// merged-away contact id → the id of the contact it was merged into
 pub const MERGED: Table = TableDefinition::new("contactid_mergedinto");
 
+/// job id → job (imports and bulk actions, with their progress)
+pub const JOBS: Table = TableDefinition::new("jobid_job");
+/// job id ++ batch number → the client ids of a bulk action's batch still to do
+pub const JOB_BATCHES: Table = TableDefinition::new("jobbatch_ids");
+
 /// Tables that must exist after start-up, so read transactions never meet a missing table.
 pub const ALL: &[Table] = &[
     META,
@@ -198,6 +203,8 @@ pub const ALL: &[Table] = &[
     ROLLUPS,
     ORDERS,
     CONTACT_ORDERS,
+    JOBS,
+    JOB_BATCHES,
     PLAN_ORDERS,
     MERGED,
 ];

@@ -444,3 +444,104 @@ async fn wait_job(b: &Browser, id: &str) -> Value {
     }
     panic!("job {id} did not finish");
 }
+
+/// What a crash in the middle of jobs leaves in the store: a bulk action with batches still
+/// to do (and one already done), an import half way. After a restart the bulk action
+/// finishes exactly the batches left, the import says it stopped and how to finish it, and a
+/// finished job is still there for the browser that polls it.
+#[tokio::test]
+async fn a_restart_resumes_a_bulk_job_and_ends_an_interrupted_import() {
+    use parley::domain::job::{BulkAction, Job, JobState};
+    let app = TestApp::spawn().await;
+    let boss = app.add_manager("boss", "admin").await;
+    let owner = boss["id"].as_u64().unwrap();
+    let b = app.login("boss").await;
+    let csv = "name,phone\nA One,+15550100001\nB Two,+15550100002\nC Three,+15550100003\n";
+    import(&b, "", csv).await;
+    app.wait_search().await;
+    let all = all_contacts(&b).await;
+    let ids: Vec<u64> = all.iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    let (st, j) = b
+        .post(
+            "/api/v1/contacts/bulk",
+            json!({"ids": [ids[0]], "action": "tag_add", "tag": "before"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{j}");
+    let finished = j["job"].as_str().unwrap().to_string();
+    wait_job(&b, &finished).await;
+
+    let job = |id: &str, kind: &str, total: u64, done: u64, action| Job {
+        id: id.into(),
+        owner,
+        kind: kind.into(),
+        total,
+        done,
+        failed: 0,
+        state: JobState::Running,
+        started_ms: 1,
+        finished_ms: None,
+        action,
+    };
+    let bulk = job(
+        "crashed-bulk",
+        "tag_add",
+        3,
+        1,
+        Some(BulkAction::TagAdd("resumed".into())),
+    );
+    let import_job = job("crashed-import", "import", 900, 500, None);
+    let rest = vec![ids[1], ids[2]];
+    app.running()
+        .state
+        .inbox
+        .store
+        .write(move |w| {
+            use parley::store::jobs;
+            // Batch 0 committed before the crash (its row is gone); batch 1 is left.
+            jobs::put_batch(w, "crashed-bulk", 1, &rest)?;
+            jobs::put_job(w, &bulk)?;
+            jobs::put_job(w, &import_job)?;
+            // Batches whose job row was never written (a crash while storing the ids).
+            jobs::put_batch(w, "never-started", 0, &[1, 2, 3])
+        })
+        .await
+        .unwrap();
+
+    let app = app.restart().await;
+    let b = app.login("boss").await;
+    let j = wait_job(&b, "crashed-bulk").await;
+    assert_eq!((&j["done"], &j["total"]), (&json!(3), &json!(3)), "{j}");
+    app.wait_search().await;
+    let all = all_contacts(&b).await;
+    let tagged: Vec<u64> = all
+        .iter()
+        .filter(|c| c["tags"].as_array().unwrap().contains(&json!("resumed")))
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        tagged,
+        vec![ids[1], ids[2]],
+        "only the batch not yet done ran after the restart"
+    );
+    let (st, j) = b.get("/api/v1/jobs/crashed-import").await;
+    assert_eq!(st, 200, "{j}");
+    assert_eq!(j["state"], "failed", "{j}");
+    let why = j["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("500 of 900") && why.contains("same file again"),
+        "{j}"
+    );
+    let (st, j) = b.get(&format!("/api/v1/jobs/{finished}")).await;
+    assert_eq!((st.as_u16(), &j["state"]), (200, &json!("done")), "{j}");
+    let left = app
+        .running()
+        .state
+        .inbox
+        .store
+        .query(|r| parley::store::jobs::next_batch(r, "never-started"))
+        .await
+        .unwrap();
+    assert!(left.is_none(), "orphaned batches are removed");
+    app.stop().await;
+}

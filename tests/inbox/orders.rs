@@ -37,6 +37,11 @@ async fn orders_move_through_stages_and_the_client_sees_it() {
         )
         .await;
     assert_eq!(st, 201, "{p}");
+    // Another manager's open board follows every order live.
+    let anna = app.login("anna").await;
+    let mut ws = crate::support::ws::connect(&app, &anna.cookie(), Some(&app.url), "")
+        .await
+        .unwrap();
     let offer = p["stage_list"][1]["id"].as_u64().unwrap();
 
     let (st, e) = b
@@ -66,6 +71,16 @@ async fn orders_move_through_stages_and_the_client_sees_it() {
         (&json!(boss_id), &Value::Null)
     );
     let oid = o["id"].as_u64().unwrap();
+    let e = ws
+        .until(5, |e| e["type"] == "order.updated")
+        .await
+        .expect("the new order reaches the board");
+    assert_eq!(
+        (&e["data"]["order"]["id"], &e["data"]["order"]["stage"]),
+        (&json!(oid), &json!("Lead")),
+        "{e}"
+    );
+    assert_eq!(e["data"]["order"]["contact_name"], "Carla", "{e}");
     let (_, o2) = b
         .post("/api/v1/orders", json!({"contact_id": cid, "plan": "Retail", "stage": "Offer", "title": "Chair", "amount": 80, "currency": "EUR", "manager_id": anna_id}))
         .await;
@@ -79,6 +94,15 @@ async fn orders_move_through_stages_and_the_client_sees_it() {
         )
         .await;
     assert_eq!((st.as_u16(), &m["stage"]), (200, &json!("Offer")), "{m}");
+    let e = ws
+        .until(5, |e| {
+            e["type"] == "order.updated"
+                && e["data"]["order"]["id"] == oid
+                && e["data"]["order"]["stage"] == "Offer"
+        })
+        .await
+        .expect("the stage move reaches the board");
+    assert!(e["data"]["order"]["updated_ms"].as_i64().is_some(), "{e}");
     let (_, m) = b
         .send(
             "PATCH",
@@ -173,6 +197,19 @@ async fn orders_move_through_stages_and_the_client_sees_it() {
         .send("DELETE", &format!("/api/v1/orders/{oid}"), None)
         .await;
     assert_eq!(st, 204);
+    let e = ws
+        .until(5, |e| e["type"] == "order.deleted")
+        .await
+        .expect("the deletion reaches the board");
+    assert_eq!(
+        (
+            &e["data"]["id"],
+            &e["data"]["contact_id"],
+            &e["data"]["plan"]
+        ),
+        (&json!(oid), &json!(cid), &json!("Retail")),
+        "{e}"
+    );
     let (_, list) = b.get(&format!("/api/v1/contacts/{cid}/orders")).await;
     assert_eq!(titles(&list), vec!["Chair"]);
     let (st, _) = b.get(&format!("/api/v1/orders/{oid}")).await;

@@ -39,7 +39,8 @@ fn ids_under<T: Read>(r: &T, table: Table, owner: u64) -> Result<Vec<u64>> {
 pub struct Moved {
     pub chats: usize,
     pub tasks: usize,
-    pub orders: usize,
+    /// The orders that moved (their boards show the primary now).
+    pub orders: Vec<u64>,
     pub log: usize,
 }
 
@@ -78,7 +79,7 @@ pub fn move_contact(w: &W, from: &Contact, to: u64) -> Result<Moved> {
             let mut o = old.clone();
             o.contact_id = to;
             put_order(w, Some(&old), &mut o)?;
-            moved.orders += 1;
+            moved.orders.push(id);
         }
     }
     for id in ids_under(w, CONTACT_RUNS, from.id)? {
