@@ -650,9 +650,19 @@ impl Search {
         let searcher = self.contacts.reader.searcher();
         let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
         if scored {
-            let (hits, total) = searcher
-                .search(&q, &(top.order_by_score(), Count))
-                .map_err(terr)?;
+            // Best match first; among equals, who was active last.
+            let by = top.tweak_score(|seg: &tantivy::SegmentReader| {
+                let activity = seg
+                    .fast_fields()
+                    .i64("activity")
+                    .ok()
+                    .map(|c| c.first_or_default_col(0));
+                move |doc: tantivy::DocId, score: tantivy::Score| {
+                    let at = activity.as_ref().map_or(0, |c| c.get_val(doc));
+                    (score, at)
+                }
+            });
+            let (hits, total) = searcher.search(&q, &(by, Count)).map_err(terr)?;
             Ok((self.contact_ids(hits.into_iter().map(|(_, a)| a))?, total))
         } else {
             let order = if newest_first {
@@ -687,11 +697,14 @@ impl Search {
         if let Some(q) = text_q {
             parts.push(q);
         }
+        // Filter and section only narrow: they add nothing to a match's rank.
+        let narrow = |q| Box::new(tantivy::query::ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>;
         if let Some(q) = filter.and_then(|fl| query::contact_filter(f, fl)) {
-            parts.push(q);
+            parts.push(if scored { narrow(q) } else { q });
         }
         if let Some(s) = section {
-            parts.push(query::section(f, s));
+            let q = query::section(f, s);
+            parts.push(if scored { narrow(q) } else { q });
         }
         let q: Box<dyn Query> = match parts.len() {
             0 => Box::new(tantivy::query::AllQuery),

@@ -6,11 +6,12 @@ use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, Occur,
+    Query, RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
-use super::schema::{ContactFields, MAX_GRAM, MessageFields, SEP, fold, words};
+use super::schema::{ContactFields, MAX_GRAM, MessageFields, SEP, exact_form, fold, words};
 use crate::domain::filter::{Cond, Filter, TextOp, fold_value};
 use crate::error::{Error, Result};
 
@@ -92,19 +93,62 @@ fn phone_digits(q: &str) -> Option<Vec<String>> {
     Some(v)
 }
 
-/// The type-ahead query over names, phones and e-mails. Each word must match somewhere;
-/// an exact name word ranks above a prefix, a prefix above a phone fragment.
+/// How a match ranks. Scores are constants summed over the query's words (BM25 would favour
+/// short names and rare words, which is not what a person typing a name expects); ties go to
+/// the most recent activity (the collector's second key).
+pub mod rank {
+    /// The whole input is the client's full name, a phone or an e-mail.
+    pub const EXACT: f32 = 1000.0;
+    /// A whole word of the name.
+    pub const WORD: f32 = 10.0;
+    /// The start of a word of the name or of an e-mail (or its parts).
+    pub const PREFIX: f32 = 4.0;
+    /// Digits inside a phone number.
+    pub const FRAGMENT: f32 = 1.0;
+}
+
+fn scored(q: Box<dyn Query>, score: f32) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(q, score))
+}
+
+/// Matches any; scores as the best of them (a word found in the name and the e-mail is not
+/// a better match than one found as a whole word in the name alone).
+fn best(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if qs.len() == 1 {
+        return qs.remove(0);
+    }
+    Box::new(DisjunctionMaxQuery::new(qs))
+}
+
+/// The type-ahead query over names, phones and e-mails. Each word must match somewhere: as
+/// a whole name word, the start of a name word or an e-mail (part), or digits of a phone. A
+/// word written with punctuation ("O'Brien") matches its parts or its joined form.
 pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Box<dyn Query>>> {
     check_length(q)?;
     if q.trim().is_empty() {
         return Ok(None);
     }
     if let Some(numbers) = phone_digits(q) {
-        return Ok(Some(any(numbers
-            .iter()
-            .map(|d| term(f.phone_ng, d))
-            .collect())));
+        let mut alts = Vec::new();
+        for d in &numbers {
+            alts.push(scored(term(f.exact, d), rank::EXACT));
+            alts.push(scored(term(f.phone_ng, d), rank::FRAGMENT));
+        }
+        return Ok(Some(best(alts)));
     }
+    let word_query = |w: &str| -> Box<dyn Query> {
+        let w: String = ascii_fold(w).chars().take(MAX_GRAM).collect();
+        let mut o: Vec<Box<dyn Query>> = vec![
+            scored(term(f.name, &w), rank::WORD),
+            scored(term(f.name_pfx, &w), rank::PREFIX),
+            scored(term(f.email_pfx, &w), rank::PREFIX),
+        ];
+        let digits: String = w.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 && digits.len() == w.len() {
+            o.push(scored(term(f.phone_ng, &digits), rank::FRAGMENT));
+        }
+        best(o)
+    };
     let mut musts = Vec::new();
     for raw in q.split_whitespace().take(MAX_WORDS) {
         let lower = fold(raw);
@@ -113,37 +157,33 @@ pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Box<dyn Query>>
             // E-mail-ish words go whole to the e-mail prefixes ("anna.k@", "@example.co").
             let e = lower.trim_start_matches('@');
             if !e.is_empty() {
-                alts.push(term(f.email_pfx, &e.chars().take(64).collect::<String>()));
+                alts.push(scored(
+                    term(f.email_pfx, &e.chars().take(64).collect::<String>()),
+                    rank::PREFIX,
+                ));
             }
         }
         let ws = words(raw);
+        if ws.len() > 1 {
+            alts.push(word_query(&ws.concat()));
+        }
         if !ws.is_empty() {
-            let mut per_word = Vec::new();
-            for w in &ws {
-                let w: String = ascii_fold(w).chars().take(MAX_GRAM).collect();
-                let mut o: Vec<Box<dyn Query>> = vec![
-                    boost(term(f.name, &w), 3.0),
-                    boost(term(f.name_pfx, &w), 2.0),
-                    term(f.email_pfx, &w),
-                ];
-                let digits: String = w.chars().filter(char::is_ascii_digit).collect();
-                if digits.len() >= 3 && digits.len() == w.len() {
-                    o.push(boost(term(f.phone_ng, &digits), 0.5));
-                }
-                per_word.push(any(o));
-            }
-            alts.push(all(per_word));
+            alts.push(all(ws.iter().map(|w| word_query(w)).collect()));
         }
         if alts.is_empty() {
             continue;
         }
-        musts.push(any(alts));
+        musts.push(best(alts));
     }
     if musts.is_empty() {
         // Only punctuation: nothing can match.
         return Ok(Some(Box::new(EmptyQuery)));
     }
-    Ok(Some(all(musts)))
+    let whole = ascii_fold(&exact_form(q));
+    Ok(Some(Box::new(BooleanQuery::new(vec![
+        (Occur::Must, all(musts)),
+        (Occur::Should, scored(term(f.exact, &whole), rank::EXACT)),
+    ]))))
 }
 
 /// What tantivy's AsciiFoldingFilter does at index time, for the query side of prefix terms.

@@ -15,7 +15,7 @@ use crate::domain::inbox::{Chat, Contact, Message};
 use crate::error::{Error, Result};
 
 /// Bump when fields or analyzers change: an index of another version is rebuilt at start.
-pub const CONTACTS_VERSION: u32 = 2;
+pub const CONTACTS_VERSION: u32 = 3;
 pub const MESSAGES_VERSION: u32 = 1;
 /// Longest prefix indexed for names and e-mails; longer query words are cut to it.
 pub const MAX_GRAM: usize = 24;
@@ -38,6 +38,34 @@ pub fn words(s: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(|w| w.chars().take(MAX_GRAM).collect())
         .collect()
+}
+
+/// Words written with punctuation inside ("o'brien", "jean-luc", "zoe.obrien") joined into
+/// one ("obrien", "jeanluc", "zoeobrien"), so the name is found as it is said as well as by
+/// each part.
+pub fn joined_words(s: &str) -> Vec<String> {
+    fold(s)
+        .split_whitespace()
+        .filter_map(|w| {
+            let parts = w
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|p| !p.is_empty());
+            if parts.count() < 2 {
+                return None;
+            }
+            let j: String = w
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .take(MAX_GRAM)
+                .collect();
+            Some(j)
+        })
+        .collect()
+}
+
+/// The whole of what is compared for an exact match: folded, single-spaced.
+pub fn exact_form(s: &str) -> String {
+    fold(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn text(tokenizer: &str, positions: bool) -> TextOptions {
@@ -79,6 +107,13 @@ pub fn register(index: &Index) -> Result<()> {
         TextAnalyzer::builder(NgramTokenizer::all_ngrams(3, 15).map_err(err)?).build(),
     );
     tm.register(
+        "exact",
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    tm.register(
         "raw",
         TextAnalyzer::builder(RawTokenizer::default()).build(),
     );
@@ -92,6 +127,8 @@ pub struct ContactFields {
     pub name_pfx: Field,
     pub phone_ng: Field,
     pub email_pfx: Field,
+    /// The full name, each phone and each e-mail whole: an exact match ranks first.
+    pub exact: Field,
     pub tags: Field,
     pub channels: Field,
     pub kinds: Field,
@@ -113,6 +150,7 @@ pub fn contacts_schema() -> (Schema, ContactFields) {
         name_pfx: sb.add_text_field("name_pfx", text("edge", false)),
         phone_ng: sb.add_text_field("phone_ng", text("digits_ng", false)),
         email_pfx: sb.add_text_field("email_pfx", text("edge_long", false)),
+        exact: sb.add_text_field("exact", text("exact", false)),
         tags: sb.add_text_field("tags", STRING),
         channels: sb.add_text_field("channels", STRING),
         kinds: sb.add_text_field("kinds", STRING),
@@ -144,14 +182,33 @@ pub fn contact_doc(
     for w in words(&c.name) {
         d.add_text(f.name_pfx, &w);
     }
+    for j in joined_words(&c.name) {
+        d.add_text(f.name, &j);
+        d.add_text(f.name_pfx, &j);
+    }
+    let name = exact_form(&c.name);
+    if !name.is_empty() {
+        d.add_text(f.exact, &name);
+    }
     for p in &c.phones {
         d.add_text(f.phone_ng, p);
+        d.add_text(f.exact, p);
     }
     for e in &c.emails {
         let e = fold(e);
-        if let Some((_, domain)) = e.split_once('@') {
+        if let Some((local, domain)) = e.split_once('@') {
             d.add_text(f.email_pfx, domain);
+            // Each part of the local part is found from its start ("obrien" in
+            // zoe.obrien@…), and so is the local part without its punctuation.
+            let parts = words(local);
+            if parts.len() > 1 {
+                for p in parts.iter().skip(1) {
+                    d.add_text(f.email_pfx, p);
+                }
+                d.add_text(f.email_pfx, parts.concat());
+            }
         }
+        d.add_text(f.exact, &e);
         d.add_text(f.email_pfx, &e);
     }
     for t in &c.tags {

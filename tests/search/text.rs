@@ -329,3 +329,126 @@ async fn message_history_search_highlights_matches() {
     assert_eq!(v["total"], 1, "{v}");
     app.stop().await;
 }
+
+/// Best match first: the whole name, phone or e-mail, then a whole word, then a prefix, then
+/// digits inside a phone; among equals, who wrote last. Punctuation inside a name or an
+/// e-mail's local part is found by each part and by the joined form.
+#[tokio::test]
+async fn best_match_first_then_recent_and_punctuated_names_by_every_part() {
+    let app = TestApp::spawn_with(&api_channel("crm", None)).await;
+    app.add_manager("boss", "admin").await;
+    let b = app.login("boss").await;
+    let people = [
+        (
+            "z",
+            "Zoë O'Brien",
+            Some("+1 415 555 0199"),
+            Some("zoe.obrien@example.com"),
+        ),
+        ("j", "Jean-Luc Picard", None, Some("captain@example.org")),
+        (
+            "a1",
+            "Anna Smith",
+            Some("+1 202 555 0101"),
+            Some("anna@example.com.au"),
+        ),
+        ("a2", "Anna", Some("+1 202 555 0102"), None),
+        (
+            "a3",
+            "Annabel Lee",
+            Some("+1 202 555 0103"),
+            Some("anna@example.com"),
+        ),
+        ("a4", "Lee Anna-Maria", Some("+1 202 555 0104"), None),
+    ];
+    for (ext, name, phone, email) in people {
+        let (st, v) = app
+            .inbound(
+                "crm",
+                json!({"external_id": ext, "name": name, "phone": phone, "email": email}),
+                json!({"external_id": format!("{ext}-m"), "text": "hi"}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        // Distinct activity times, so "who wrote last" is well defined.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    app.wait_search().await;
+    for q in [
+        "obrien",
+        "O'Brien",
+        "o’brien",
+        "brien",
+        "zoe obrien",
+        "zoë",
+        "zoe.obrien",
+        "zoe.obrien@",
+    ] {
+        let got = names(&b, q).await;
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some("Zoë O'Brien"),
+            "{q:?}: {got:?}"
+        );
+    }
+    for q in [
+        "jean-luc",
+        "jeanluc",
+        "jean luc",
+        "luc",
+        "Jean-Luc Picard",
+        "picard",
+    ] {
+        let got = names(&b, q).await;
+        assert_eq!(got, ["Jean-Luc Picard"], "{q:?}");
+    }
+    // The whole name beats a word of a name that was active later.
+    assert_eq!(
+        names(&b, "anna").await.first().map(String::as_str),
+        Some("Anna")
+    );
+    // A whole word beats a prefix ("anna" is a word of Lee Anna-Maria and Anna Smith, only a
+    // prefix of Annabel), and among whole words the last active comes first.
+    let ranked = names(&b, "anna").await;
+    assert_eq!(
+        ranked,
+        ["Anna", "Lee Anna-Maria", "Anna Smith", "Annabel Lee"],
+        "{ranked:?}"
+    );
+    // The whole e-mail first, although another client's address starts with it.
+    let got = names(&b, "anna@example.com").await;
+    assert_eq!(got, ["Annabel Lee", "Anna Smith"], "{got:?}");
+    // The whole phone first; digits shared by many rank by who wrote last.
+    assert_eq!(
+        names(&b, "+1 202 555 0102")
+            .await
+            .first()
+            .map(String::as_str),
+        Some("Anna")
+    );
+    assert_eq!(
+        names(&b, "555 01").await,
+        [
+            "Lee Anna-Maria",
+            "Annabel Lee",
+            "Anna",
+            "Anna Smith",
+            "Zoë O'Brien"
+        ]
+    );
+    let (st, v) = app
+        .inbound(
+            "crm",
+            json!({"external_id": "a1", "name": "Anna Smith"}),
+            json!({"external_id": "a1-m2", "text": "me again"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    app.wait_search().await;
+    assert_eq!(
+        names(&b, "555 01").await.first().map(String::as_str),
+        Some("Anna Smith"),
+        "the client who just wrote comes first among equal matches"
+    );
+    app.stop().await;
+}
