@@ -1,10 +1,11 @@
 // Browser tests for the UI language (issue 13 item 8), run by run.sh against a live server:
 // a Russian browser sees the Chats screen in Russian with Russian dates and numbers, the choice
-// made in Settings › Profile survives a reload, an English browser sees English with one date format.
+// made in Settings › Profile survives a reload, an English browser sees English with one date format;
+// every literal t('…') string (and plural form) in web/js has a Russian entry.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
@@ -212,4 +213,26 @@ test('screenshots of the Russian Chats screen (1440×900, 390×844)', async () =
   await openClient(narrow.page, CLIENT);
   await narrow.page.screenshot({ path: join(SHOTS, 'i18n-ru-390.png') });
   await narrow.context.close();
+});
+
+test('every t() string in web/js has a Russian entry', async () => {
+  const web = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'js');
+  const ru = (await import(join(web, 'locales', 'ru.js'))).default;
+  const missing = [];
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory() && e.name !== 'locales') walk(path);
+      else if (e.isFile() && e.name.endsWith('.js')) {
+        const src = readFileSync(path, 'utf8');
+        // t('…') with a literal key, and plural(n, {…, other: '…'}) (the catalogue keys plurals by `other`).
+        for (const m of src.matchAll(/\bt\(\s*'((?:[^'\\]|\\.)*)'|\bother:\s*'((?:[^'\\]|\\.)*)'/g)) {
+          const key = (m[1] ?? m[2]).replace(/\\'/g, "'");
+          if (!(key in ru)) missing.push(`${path.slice(web.length + 1)}: ${key}`);
+        }
+      }
+    }
+  };
+  walk(web);
+  assert.deepEqual(missing, [], 'strings without a Russian translation in web/js/locales/ru.js');
 });

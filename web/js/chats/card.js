@@ -45,6 +45,8 @@ function show(d) {
     return cs.large?.close();
   }
   if (cs.id !== d.contact.id) {
+    // The Orders section (A2, live) comes with its module when the first client opens.
+    cs.ordersUi ||= import('../views/orders-card.js').then((m) => m.follow(cs, render), () => { cs.ordersUi = null; });
     cs.id = d.contact.id;
     cs.log = [];
     cs.logMore = false;
@@ -118,7 +120,6 @@ async function loadRuns() {
   }
 }
 
-// ---------- building ----------
 
 const section = (title, ...children) => h('section', { class: 'card-sec' }, h('h3', { text: title }), children);
 const none = (text) => h('p', { class: 'muted', text });
@@ -146,7 +147,7 @@ function build(large) {
         ch.unread ? h('span', { class: 'badge', text: ch.unread }) : null,
         h('a', { class: 'btn btn-sm btn-ghost', href: `#/chats/${c.id}/${ch.id}`, 'aria-current': open ? 'true' : null, text: open ? t('Open') : t('Go to chat'), 'aria-label': t('Go to the chat on {name}', { name }) }));
     }))),
-    tagsSection(c), tasksSection(tasks), ordersSection(c), runsSection(), actionsSection(c, chats, large),
+    tagsSection(c), tasksSection(tasks), cs.ordersSec?.(c), runsSection(), actionsSection(c, chats, large),
     section(t('Client log'), cs.log.length ? h('ol', { class: 'log' }, cs.log.map((e) => h('li', null,
       h('time', { text: fullTime(e.created_ms) }), h('span', { text: e.text || e.event })))) : none(t('Nothing happened with this client yet.')),
     cs.logMore ? btn(t('Show older'), () => loadLog(cs.log[cs.log.length - 1].id)) : null));
@@ -211,12 +212,6 @@ const RUN = { waiting: t('waiting'), done: t('done'), stopped: t('stopped'), can
 const stepNo = (p) => String(p).split('.').map((x, i) => (i % 2 ? t(x === 'yes' ? 'Yes' : 'No') : Number(x) + 1)).join(' › ');
 
 /** Running funnels first, then the last few finished; "Stop" for a waiting one. */
-function ordersSection(c) {
-  return section(t('Orders'), cs.orders.length ? h('ul', { class: 'card-chats' }, cs.orders.map((o) => h('li', null,
-    h('span', { class: 'grow' }, h('strong', { text: o.title }), h('span', { class: 'muted', text: ` · ${o.plan}: ${o.stage} · ${o.amount} ${o.currency}` }))))) : none(t('No orders yet.')),
-  h('a', { class: 'btn btn-sm btn-ghost', href: `#/orders/${c.id}`, text: t('Add an order') }));
-}
-
 function runsSection() {
   const runs = cs.runs.filter((r) => r.state === 'waiting').concat(cs.runs.filter((r) => r.state !== 'waiting').slice(0, 5));
   return section(t('Funnels'), runs.length ? h('ul', { class: 'card-chats runs' }, runs.map((r) => {
@@ -243,7 +238,6 @@ function actionsSection(c, chats, large) {
     chats.length ? h('div', { class: 'inline-form' }, pick, btn(t('Go to chat'), () => { location.hash = `#/chats/${c.id}/${pick.value}`; })) : null));
 }
 
-// ---------- actions ----------
 
 async function flag(key, value) {
   const c = detail().contact;
