@@ -49,17 +49,32 @@ fn main() {
         .collect();
     let mut rows = Vec::new();
     for n in sizes {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        // BENCH_SEARCH_DIR keeps the generated data (and index) between runs of one size.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = match std::env::var("BENCH_SEARCH_DIR") {
+            Ok(d) => std::path::PathBuf::from(format!("{d}-{n}")),
+            Err(_) => tmp.path().to_path_buf(),
+        };
+        let fresh = !path.join("parley.redb").exists();
+        let store = Store::open(&path).unwrap();
         let t = Instant::now();
-        rt.block_on(parley::inbox::demo::generate(&store, n, n, 7, &|_| {}))
-            .unwrap();
+        if fresh {
+            rt.block_on(parley::inbox::demo::generate(&store, n, n, 7, &|_| {}))
+                .unwrap();
+        }
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let feed = parley::inbox::indexing::source(store.clone());
-        let search = Arc::new(Search::open(dir.path(), feed, &|_, _, _| {}).unwrap());
+        let search = Arc::new(Search::open(&path, feed, &|_, _, _| {}).unwrap());
         let index_s = t.elapsed().as_secs_f64();
         let per = search.disk_bytes() as f64 / n as f64;
+        // Let merges started by the build settle: queries are measured on a quiet index.
+        std::thread::sleep(Duration::from_secs(
+            std::env::var("BENCH_SEARCH_SETTLE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5),
+        ));
         eprintln!(
             "{n}: generated in {gen_s:.1} s, indexed (contacts + messages) in {index_s:.1} s"
         );
@@ -101,6 +116,87 @@ fn main() {
             .iter()
             .map(|s| s.to_string())
             .collect();
+        // What people type into the Chats search box, frequent two-letter prefixes (100k+
+        // matches at 1M) and rare ones, e-mail and phone fragments (issue 19's set).
+        let typeahead: Vec<String> = [
+            "ma",
+            "an",
+            "al",
+            "el",
+            "ol",
+            "da",
+            "се",
+            "ан",
+            "ма",
+            "zo",
+            "yı",
+            "ök",
+            "фё",
+            "ks",
+            "ju",
+            "@example",
+            "example.c",
+            "anna.k@",
+            "+7 9",
+            "912 3",
+            "8 912",
+            "mari",
+            "obrien",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut v = Vec::new();
+        for i in 0..(typeahead.len() * 30) {
+            let q = &typeahead[i % typeahead.len()];
+            let t = Instant::now();
+            page(&search, &store, Some(q), None);
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        if std::env::var("BENCH_SEARCH_QUICK").is_ok() {
+            for (k, q) in typeahead.iter().enumerate() {
+                let mut per: Vec<f64> =
+                    v.iter().skip(k).step_by(typeahead.len()).cloned().collect();
+                let total = search
+                    .contacts(Some(q), None, Some("all"), true, 0, 50)
+                    .unwrap()
+                    .1;
+                eprintln!(
+                    "{q:>12}: p50 {:.2} max {:.2} ms ({total} matches)",
+                    pct(&mut per, 0.5),
+                    pct(&mut per, 1.0)
+                );
+            }
+        }
+        let max = v.iter().cloned().fold(0.0, f64::max);
+        rows.push((
+            format!(
+                "{n} clients: type-ahead set ({} inputs × 30) p50 / p99 / max",
+                typeahead.len()
+            ),
+            format!(
+                "{:.2} / {:.2} / {max:.2} ms",
+                pct(&mut v, 0.5),
+                pct(&mut v, 0.99)
+            ),
+            "p99 ≤ 5 ms".into(),
+        ));
+        for one in ["a", "m"] {
+            let mut v = Vec::new();
+            for _ in 0..50 {
+                let t = Instant::now();
+                page(&search, &store, Some(one), None);
+                v.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            rows.push((
+                format!("{n} clients: one letter {one:?} p50 / p99"),
+                format!("{:.2} / {:.2} ms", pct(&mut v, 0.5), pct(&mut v, 0.99)),
+                "-".into(),
+            ));
+        }
+        if std::env::var("BENCH_SEARCH_QUICK").is_ok() {
+            continue;
+        }
         let classes: Vec<(&str, Vec<String>)> = vec![
             ("name prefix (3 letters)", names),
             ("phone fragment (6 digits)", phones),

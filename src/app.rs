@@ -90,7 +90,7 @@ async fn bind<L: Listener>(l: L, addr: SocketAddr, what: &str) -> Result<L::Acce
 
 pub async fn start(config: Config) -> Result<Running> {
     let config = Arc::new(config);
-    let store = Store::open(&config.server.data_dir)?;
+    let store = Store::open_with(&config.server.data_dir, config.memory.store_cache_bytes())?;
     let hub = Arc::new(Hub::default());
     let accounts = Arc::new(Accounts::new(store.clone(), &config.limits, hub.clone()));
     let first_admin = accounts.ensure_first_admin().await?;
@@ -135,9 +135,12 @@ pub async fn start(config: Config) -> Result<Running> {
             store.dir().to_path_buf(),
             crate::inbox::indexing::source(store.clone()),
         );
-        tokio::task::spawn_blocking(move || crate::search::Search::open_deferred(&dir, feed))
-            .await
-            .map_err(|e| Error::Internal(format!("search start: {e}")))??
+        let buffer = config.memory.index_buffer_bytes();
+        tokio::task::spawn_blocking(move || {
+            crate::search::Search::open_deferred_with(&dir, feed, buffer)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("search start: {e}")))??
     };
     let search = Arc::new(search);
     let blobs = Blobs::new(
@@ -516,11 +519,13 @@ pub mod offline {
     use crate::store::backup::{self, BackupReport, RestoreReport};
 
     fn open(config: &Config) -> Result<Store> {
-        Store::open(&config.server.data_dir).map_err(|e| match e {
-            Error::Locked(m) => Error::Locked(format!(
-                "{m}. Manage users in the web UI (Settings → Managers) while the server runs."
-            )),
-            other => other,
+        Store::open_with(&config.server.data_dir, config.memory.store_cache_bytes()).map_err(|e| {
+            match e {
+                Error::Locked(m) => Error::Locked(format!(
+                    "{m}. Manage users in the web UI (Settings → Managers) while the server runs."
+                )),
+                other => other,
+            }
         })
     }
 
@@ -543,8 +548,12 @@ pub mod offline {
     }
 
     /// Replace the data directory's contents by a backup's, keeping what was there.
-    pub fn restore(config: &Config, file: &Path) -> Result<RestoreReport> {
-        backup::restore_dir(&config.server.data_dir, file)
+    pub fn restore(
+        config: &Config,
+        file: &Path,
+        progress: backup::Progress,
+    ) -> Result<RestoreReport> {
+        backup::restore_dir(&config.server.data_dir, file, progress)
     }
 
     /// Rebuild both search indexes from the store: (clients, messages) indexed.
@@ -558,7 +567,8 @@ pub mod offline {
             crate::inbox::indexing::source(store.clone()),
         );
         tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-            let search = crate::search::Search::open(&dir, feed, &bar)?;
+            // Opened without its own rebuild: the one below is shown once, not twice.
+            let search = crate::search::Search::open_deferred(&dir, feed)?;
             search.rebuild(&bar)?;
             Ok(search.stats())
         })

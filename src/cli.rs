@@ -201,19 +201,10 @@ fn mb(b: u64) -> String {
 
 fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
     let started = std::time::Instant::now();
-    // A line per 5 % once there is enough to wait for; stderr, so stdout stays the summary.
-    let last = std::cell::Cell::new(0u64);
-    let progress = |done: u64, total: u64| {
-        if total < PROGRESS_FROM {
-            return;
-        }
-        let pct = done * 100 / total.max(1);
-        if pct >= last.get() + 5 || (done == total && last.get() < 100) {
-            last.set(pct);
-            eprintln!("backup: {pct:>3} % ({} of {})", mb(done), mb(total));
-        }
-    };
+    let bar = Bar::new("backup", Unit::Bytes);
+    let progress = |done: u64, total: u64| bar.show(done, total);
     let r = offline::backup(config, file, &progress)?;
+    bar.done();
     println!(
         "backup written to {} ({}, mode 0600) in {:.2} s:",
         file.display(),
@@ -254,12 +245,11 @@ fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Below this, a backup is quick enough that progress lines are noise.
-const PROGRESS_FROM: u64 = 64 << 20;
-
 fn restore(config: &Config, file: &std::path::Path) -> Result<()> {
     let dir = &config.server.data_dir;
-    let r = offline::restore(config, file)?;
+    let bar = Bar::new("restore", Unit::Bytes);
+    let r = offline::restore(config, file, &|done, total| bar.show(done, total))?;
+    bar.done();
     println!("restored {} into {}:", file.display(), dir.display());
     println!("  store: {}", mb(r.store_bytes));
     if r.store_only {
@@ -281,22 +271,20 @@ fn restore(config: &Config, file: &std::path::Path) -> Result<()> {
 
 async fn reindex(config: &Config) -> Result<()> {
     let started = std::time::Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    let contacts = std::sync::Arc::new(Bar::new("clients", Unit::Count));
+    let messages = std::sync::Arc::new(Bar::new("messages", Unit::Count));
+    let (c2, m2) = (contacts.clone(), messages.clone());
     let bar = move |what: &str, n: u64, total: u64| {
-        if tty && (n == total || n.is_multiple_of(1000)) {
-            let width = 30u64;
-            let filled = (n * width).checked_div(total).unwrap_or(width).min(width);
-            eprint!(
-                "\r{what:>8} [{}{}] {n}/{total}",
-                "#".repeat(filled as usize),
-                " ".repeat((width - filled) as usize)
-            );
-            if n == total {
-                eprintln!();
-            }
+        if what == "contacts" {
+            c2.show(n, total);
+        } else {
+            c2.done();
+            m2.show(n, total);
         }
     };
     let (c, m) = offline::reindex(config, bar).await?;
+    contacts.done();
+    messages.done();
     println!(
         "reindexed {c} clients and {m} messages in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -311,16 +299,12 @@ async fn demo(config: &Config, contacts: u64, messages: u64, seed: u64) -> Resul
         ));
     }
     let started = std::time::Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    let bar = Bar::new("demo clients", Unit::Count);
     let r = offline::demo(config, contacts, messages, seed, &|done| {
-        if tty {
-            eprint!("\r{done}/{contacts} clients");
-        }
+        bar.show(done, contacts)
     })
     .await?;
-    if tty {
-        eprintln!();
-    }
+    bar.done();
     println!(
         "demo data: {} clients, {} chats, {} messages in {:.1} s (seed {seed})",
         r.contacts,
@@ -466,4 +450,101 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Bytes,
+}
+
+/// Progress of a long command on stderr (stdout stays the summary): on a terminal a bar
+/// redrawn in place with the rate and time left; otherwise (a log, a pipe) a plain line every
+/// 10 % or 10 s. Nothing for work that is over in a moment.
+struct Bar {
+    what: &'static str,
+    unit: Unit,
+    tty: bool,
+    started: std::time::Instant,
+    /// (last percent shown, when a line or frame was last written, finished)
+    shown: std::sync::Mutex<(u64, std::time::Instant, bool)>,
+}
+
+impl Bar {
+    /// Below this much time a command needs no progress.
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(700);
+
+    fn new(what: &'static str, unit: Unit) -> Bar {
+        let now = std::time::Instant::now();
+        Bar {
+            what,
+            unit,
+            tty: std::io::stderr().is_terminal(),
+            started: now,
+            shown: std::sync::Mutex::new((0, now, false)),
+        }
+    }
+
+    fn amount(&self, n: u64) -> String {
+        match self.unit {
+            Unit::Count => n.to_string(),
+            Unit::Bytes => mb(n),
+        }
+    }
+
+    fn show(&self, done: u64, total: u64) {
+        let elapsed = self.started.elapsed();
+        if elapsed < Self::QUIET && done < total {
+            return;
+        }
+        let mut g = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+        if g.2 {
+            return;
+        }
+        let pct = (done * 100).checked_div(total).unwrap_or(100).min(100);
+        let now = std::time::Instant::now();
+        let due = if self.tty {
+            now.duration_since(g.1) >= std::time::Duration::from_millis(100) || done >= total
+        } else {
+            pct >= g.0 + 10 || now.duration_since(g.1) >= std::time::Duration::from_secs(10)
+        };
+        if !due {
+            return;
+        }
+        g.0 = pct;
+        g.1 = now;
+        let secs = elapsed.as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let left = if done > 0 && total > done {
+            format!(", {:.0} s left", (total - done) as f64 / rate)
+        } else {
+            String::new()
+        };
+        let per_s = match self.unit {
+            Unit::Count => format!("{rate:.0}/s"),
+            Unit::Bytes => format!("{}/s", mb(rate as u64)),
+        };
+        let (d, t) = (self.amount(done), self.amount(total));
+        if self.tty {
+            let width = 30u64;
+            let filled = (pct * width / 100) as usize;
+            eprint!(
+                "\r{} [{}{}] {pct:>3} % {d}/{t} ({per_s}{left})\x1b[K",
+                self.what,
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+        } else {
+            eprintln!("{}: {pct:>3} % ({d} of {t}, {per_s}{left})", self.what);
+        }
+    }
+
+    /// End the bar's line (once), if anything was shown.
+    fn done(&self) {
+        let mut g = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+        if !g.2 && self.tty && g.1 != self.started {
+            eprintln!();
+        }
+        g.2 = true;
+    }
 }

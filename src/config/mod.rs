@@ -47,6 +47,7 @@ pub struct Config {
     pub assistants: Vec<AssistantConfig>,
     pub templates: Vec<TemplateConfig>,
     pub delivery: DeliveryConfig,
+    pub memory: MemoryConfig,
     pub automation: AutomationConfig,
     pub business_hours: Option<BusinessHoursConfig>,
 }
@@ -141,6 +142,26 @@ impl Default for LimitsConfig {
             body_buffer_bytes: 64 << 20,
             body_timeout_secs: 120,
         }
+    }
+}
+
+/// What the server keeps in memory for speed. 0 sizes each from the data.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// The store's page cache, MB; 0: an eighth of the store file, 16–128 MB.
+    pub store_cache_mb: u64,
+    /// Each search index's indexing buffer, MB (there are two); 0: 40.
+    pub index_buffer_mb: u64,
+}
+
+impl MemoryConfig {
+    pub fn store_cache_bytes(&self) -> Option<usize> {
+        (self.store_cache_mb > 0).then_some((self.store_cache_mb as usize) << 20)
+    }
+
+    pub fn index_buffer_bytes(&self) -> Option<usize> {
+        (self.index_buffer_mb > 0).then_some((self.index_buffer_mb as usize) << 20)
     }
 }
 
@@ -656,6 +677,18 @@ impl Config {
                 )));
             }
         }
+        if self.memory.store_cache_mb > 65_536 {
+            return Err(Error::Config(format!(
+                "memory.store_cache_mb: {} is more than 65536 (64 GB); 0 sizes it from the data",
+                self.memory.store_cache_mb
+            )));
+        }
+        if self.memory.index_buffer_mb != 0 && !(15..=4096).contains(&self.memory.index_buffer_mb) {
+            return Err(Error::Config(format!(
+                "memory.index_buffer_mb: {} must be between 15 and 4096 (or 0 for the default)",
+                self.memory.index_buffer_mb
+            )));
+        }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(Error::Config(
                 "tls: set both cert and key, or neither (for a self-signed certificate)".into(),
@@ -1058,6 +1091,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("carrier-pigeon"), "{e}");
+        for (text, key) in [
+            ("[memory]\nindex_buffer_mb = 5\n", "memory.index_buffer_mb"),
+            (
+                "[memory]\nstore_cache_mb = 100000\n",
+                "memory.store_cache_mb",
+            ),
+            ("[memory]\ncache = 1\n", "cache"),
+        ] {
+            let e = load(text, &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let c = load("[memory]\nstore_cache_mb = 64\n", &[], Overrides::default()).unwrap();
+        assert_eq!(c.memory.store_cache_bytes(), Some(64 << 20));
+        assert_eq!(c.memory.index_buffer_bytes(), None, "0 is the default");
     }
 
     /// The example with its commented settings switched on, as an admin would.

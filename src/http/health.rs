@@ -16,7 +16,8 @@ pub async fn health(Data(st): Data<&Arc<AppState>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "store": if store_ok { "ok" } else { "error" },
         "index": {
-            // "rebuilding" after a restore: the server serves, search answers 503 until done.
+            // "rebuilding" after a restore: the server serves, and searches answer from what
+            // is indexed so far (marked `index_building`) until it is done.
             "state": if rebuilding.is_some() { "rebuilding" } else { "ready" },
             "rebuild": rebuilding.as_ref().map(|r| json!({"index": r.index, "done": r.done, "total": r.total})),
             "contacts": st.search.stats().0,

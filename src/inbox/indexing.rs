@@ -169,9 +169,9 @@ mod tests {
     use super::*;
     use crate::search::Search;
 
-    /// After a restore the index is missing: the server opens it at once, and a search over
-    /// it says it is being rebuilt (503) instead of answering "no such client"; once the
-    /// rebuild is done, the same search finds the restored data.
+    /// After a restore the index is missing: the server opens it at once; a search over it
+    /// answers from what is indexed and is marked incomplete; once the rebuild is done, the
+    /// same search finds the restored data.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_missing_index_is_rebuilt_later_and_searches_say_so_meanwhile() {
         let dir = tempfile::tempdir().unwrap();
@@ -182,20 +182,25 @@ mod tests {
         let feed = source(store.clone());
         // Any store counts as large here (a small one is re-indexed before serving).
         let s = tokio::task::block_in_place(|| {
-            Search::open_deferred_above(dir.path(), feed.clone(), 0, 0)
+            Search::open_deferred_above(dir.path(), feed.clone(), 0, 0, crate::search::WRITER_BYTES)
         })
         .unwrap();
         let r = s.rebuilding().expect("a rebuild is pending");
         assert_eq!(r.index, "contacts");
+        // Lists answer from what is indexed (nothing yet) and say the index is incomplete;
+        // what needs every match (a broadcast's recipients) is refused until it is done.
+        let (ids, _) = s.contacts(None, None, None, true, 0, 10).unwrap();
+        assert!(ids.is_empty());
+        assert!(s.incomplete(false).is_some() && s.incomplete(true).is_some());
         let e = s
-            .contacts(None, None, None, true, 0, 10)
-            .expect_err("no partial answer while rebuilding");
+            .matching(None, None, 100)
+            .expect_err("no partial recipients while rebuilding");
         assert_eq!(e.status(), 503);
         assert!(e.to_string().contains("being rebuilt"), "{e}");
-        assert!(s.messages("hello", 0, 10).is_err());
+        assert!(s.messages("hello", 0, 10).unwrap().0.is_empty());
 
         tokio::task::block_in_place(|| s.finish_rebuild(&|_, _, _| {})).unwrap();
-        assert!(s.rebuilding().is_none());
+        assert!(s.rebuilding().is_none() && s.incomplete(false).is_none());
         let (ids, total) = s.contacts(None, None, None, true, 0, 10).unwrap();
         assert_eq!(total, 50);
         assert_eq!(ids.len(), 10);

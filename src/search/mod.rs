@@ -60,6 +60,7 @@ impl<F: Copy> Idx<F> {
         version: u32,
         schema: tantivy::schema::Schema,
         fields: F,
+        writer_bytes: usize,
     ) -> Result<(Idx<F>, Option<u64>)> {
         let opened = if path.join("meta.json").exists() {
             match Index::open_in_dir(path) {
@@ -110,7 +111,7 @@ impl<F: Copy> Idx<F> {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(terr)?;
-        let writer = background(|| index.writer_with_num_threads(1, 40_000_000)).map_err(terr)?;
+        let writer = background(|| index.writer_with_num_threads(1, writer_bytes)).map_err(terr)?;
         // A process killed mid-commit can leave files meta.json does not list (e.g. a
         // `<segment>.<opstamp>.del`); replaying the same changes would then try to create the
         // same file and fail. Remove them before any write.
@@ -145,6 +146,15 @@ impl<F: Copy> Idx<F> {
         }
     }
 
+    /// Make what a rebuild indexed so far searchable. The payload names no log position, so
+    /// a restart before the rebuild's final commit rebuilds again.
+    fn commit_partial(&self, w: &mut IndexWriter) -> Result<()> {
+        let mut prepared = w.prepare_commit().map_err(terr)?;
+        prepared.set_payload(&format!("parley-search v{} partial", self.version));
+        prepared.commit().map_err(terr)?;
+        self.reader.reload().map_err(terr)
+    }
+
     fn commit(&self, seq: u64) -> Result<()> {
         let mut w = self.writer();
         let mut prepared = w.prepare_commit().map_err(terr)?;
@@ -166,8 +176,9 @@ pub struct Search {
 }
 
 /// Indexes still to be rebuilt from the store (after a restore, a crash mid-rebuild or a
-/// schema change). The server serves meanwhile; searches over an index being rebuilt answer
-/// 503 "being rebuilt" rather than partial results, which could pass for "no such client".
+/// schema change). The server serves meanwhile. A rebuild commits as it goes, so type-ahead
+/// and filtered lists answer from what is indexed (and the API says the index is being
+/// built); what must be complete (a broadcast's or bulk action's recipients) answers 503.
 #[derive(Default)]
 struct Rebuild {
     /// The change-log position each index holds; None while it still has to be rebuilt.
@@ -193,6 +204,12 @@ const SYNC_REBUILD_MESSAGES: u64 = 10_000;
 fn contact_doc(f: &ContactFields, d: &ContactDoc) -> TantivyDocument {
     schema::contact_doc(f, &d.contact, &d.chats, &d.sections)
 }
+
+/// Each index writer's buffer by default (tantivy's minimum is 15 MB).
+pub const WRITER_BYTES: usize = 40 << 20;
+
+/// During a rebuild, documents indexed between commits that make them searchable.
+const PARTIAL_COMMIT: u64 = 100_000;
 
 /// Change-log entries read per batch.
 const BATCH: usize = 20_000;
@@ -245,11 +262,22 @@ impl Search {
     /// starts at once after a restore instead of after minutes of indexing. An intact index
     /// only catches up from the change log here, which is quick.
     pub fn open_deferred(data_dir: &Path, source: Arc<dyn Source>) -> Result<Search> {
+        Search::open_deferred_with(data_dir, source, None)
+    }
+
+    /// `open_deferred` with each index writer's buffer (None: `WRITER_BYTES`): what indexing
+    /// holds in memory before it writes a segment.
+    pub fn open_deferred_with(
+        data_dir: &Path,
+        source: Arc<dyn Source>,
+        writer_bytes: Option<usize>,
+    ) -> Result<Search> {
         Search::open_deferred_above(
             data_dir,
             source,
             SYNC_REBUILD_CONTACTS,
             SYNC_REBUILD_MESSAGES,
+            writer_bytes.unwrap_or(WRITER_BYTES),
         )
     }
 
@@ -260,12 +288,25 @@ impl Search {
         source: Arc<dyn Source>,
         max_contacts: u64,
         max_messages: u64,
+        writer_bytes: usize,
     ) -> Result<Search> {
         let root = data_dir.join("search");
         let (cs, cf) = schema::contacts_schema();
         let (ms, mf) = schema::messages_schema();
-        let (contacts, cseq) = Idx::open(&root.join("contacts"), schema::CONTACTS_VERSION, cs, cf)?;
-        let (messages, mseq) = Idx::open(&root.join("messages"), schema::MESSAGES_VERSION, ms, mf)?;
+        let (contacts, cseq) = Idx::open(
+            &root.join("contacts"),
+            schema::CONTACTS_VERSION,
+            cs,
+            cf,
+            writer_bytes,
+        )?;
+        let (messages, mseq) = Idx::open(
+            &root.join("messages"),
+            schema::MESSAGES_VERSION,
+            ms,
+            mf,
+            writer_bytes,
+        )?;
         let s = Search {
             contacts,
             messages,
@@ -307,6 +348,21 @@ impl Search {
         })
     }
 
+    /// `rebuilding`, when answers from the contacts index (`messages` false) or the messages
+    /// index (true) may be incomplete.
+    pub fn incomplete(&self, messages: bool) -> Option<Rebuilding> {
+        let pending = if messages {
+            &self.rebuild.messages
+        } else {
+            &self.rebuild.contacts
+        };
+        if pending.load(Ordering::Acquire) {
+            self.rebuilding()
+        } else {
+            None
+        }
+    }
+
     fn check_ready(&self, pending: &AtomicBool) -> Result<()> {
         if !pending.load(Ordering::Acquire) {
             return Ok(());
@@ -316,8 +372,8 @@ impl Search {
             _ => String::new(),
         };
         Err(Error::Unavailable(format!(
-            "the search index is being rebuilt{how_far}; search works again when it is done, \
-             and the chat list works meanwhile"
+            "the search index is being rebuilt{how_far}; this needs every match, so it works \
+             again when the rebuild is done (searches and lists work meanwhile)"
         )))
     }
 
@@ -377,10 +433,16 @@ impl Search {
         w.delete_all_documents().map_err(terr)?;
         let mut n = 0u64;
         // The source reads one snapshot and returns its log position.
+        let mut w = w;
+        let mut shown = 0u64;
         let seq = self.source.scan_contacts(&mut |docs, total| {
             for d in &docs {
                 w.add_document(contact_doc(&f, d)).map_err(terr)?;
                 n += 1;
+            }
+            if n - shown >= PARTIAL_COMMIT {
+                shown = n;
+                self.contacts.commit_partial(&mut w)?;
             }
             progress("contacts", n, total);
             Ok(())
@@ -400,6 +462,8 @@ impl Search {
         let w = self.messages.writer();
         w.delete_all_documents().map_err(terr)?;
         let mut n = 0u64;
+        let mut w = w;
+        let mut shown = 0u64;
         let seq = self.source.scan_messages(&mut |docs, total| {
             for d in &docs {
                 n += 1;
@@ -407,6 +471,10 @@ impl Search {
                     w.add_document(schema::message_doc(&f, &d.message, d.contact_id))
                         .map_err(terr)?;
                 }
+            }
+            if n - shown >= PARTIAL_COMMIT {
+                shown = n;
+                self.messages.commit_partial(&mut w)?;
             }
             progress("messages", n, total);
             Ok(())
@@ -645,7 +713,8 @@ impl Search {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<u64>, usize)> {
-        self.check_ready(&self.rebuild.contacts)?;
+        // While the index is rebuilt this answers from what is indexed so far; the caller
+        // says so (`rebuilding`), since a missing client may just not be indexed yet.
         let (q, scored) = self.contact_query(text, filter, section)?;
         let searcher = self.contacts.reader.searcher();
         let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
@@ -781,7 +850,6 @@ impl Search {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<MessageHit>, usize, Vec<String>)> {
-        self.check_ready(&self.rebuild.messages)?;
         let f = self.messages.fields;
         let Some((q, words)) = query::message_text(&f, text)? else {
             return Ok((vec![], 0, vec![]));

@@ -367,6 +367,10 @@ struct In<'a> {
     r: BufReader<File>,
     all: Context,
     file: &'a Path,
+    /// Bytes read so far, of `total`, for `progress`.
+    read: u64,
+    total: u64,
+    progress: Progress<'a>,
 }
 
 impl In<'_> {
@@ -379,6 +383,8 @@ impl In<'_> {
             }
         })?;
         self.all.update(buf);
+        self.read += buf.len() as u64;
+        (self.progress)(self.read, self.total);
         Ok(())
     }
 
@@ -390,11 +396,20 @@ impl In<'_> {
 }
 
 /// Read and check the whole backup into `stage`.
-fn unpack(file: &Path, r: BufReader<File>, stage: &Path) -> Result<RestoreReport> {
+fn unpack(
+    file: &Path,
+    r: BufReader<File>,
+    stage: &Path,
+    progress: Progress,
+) -> Result<RestoreReport> {
+    let total = r.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
     let mut input = In {
         r,
         all: Context::new(&SHA256),
         file,
+        read: 0,
+        total,
+        progress,
     };
     let mut head = [0u8; 12];
     input.take(&mut head, "the header")?;
@@ -515,7 +530,7 @@ fn check_store(file: &Path, db_path: &Path) -> Result<()> {
 /// Restore the backup `file` into `data_dir`. The server must be stopped. Whatever Parley
 /// data is there (store, attachments, TLS files, search index) is moved, never deleted, into
 /// `data_dir/before-restore-<ms>/`; the search index is rebuilt at the next start.
-pub fn restore_dir(data_dir: &Path, file: &Path) -> Result<RestoreReport> {
+pub fn restore_dir(data_dir: &Path, file: &Path, progress: Progress) -> Result<RestoreReport> {
     create_private_dir(data_dir)?;
     let _lock = lock_dir(data_dir)?;
     let mut r = BufReader::with_capacity(
@@ -538,7 +553,7 @@ pub fn restore_dir(data_dir: &Path, file: &Path) -> Result<RestoreReport> {
                     .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
                 BufReader::with_capacity(CHUNK, f)
             };
-            let report = unpack(file, r, &stage)?;
+            let report = unpack(file, r, &stage, progress)?;
             check_store(file, &stage.join(DB_FILE))?;
             Ok(report)
         } else {

@@ -62,7 +62,13 @@ struct Inner {
 impl Store {
     /// Open (creating if needed) the store in `dir`, take the directory lock, run migrations
     /// and start the writer thread.
+    /// Open with the page cache sized from the data (`cache_for`).
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with(dir, None)
+    }
+
+    /// Open with a page cache of `cache_bytes` (None: sized from the store file).
+    pub fn open_with(dir: &Path, cache_bytes: Option<usize>) -> Result<Store> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -83,9 +89,11 @@ impl Store {
             Err(e) => return Err(Error::io(format!("cannot create {}", path.display()), e)),
         }
         private::tighten(dir);
-        let db = open_db(&path)?;
+        let cache = cache_bytes
+            .unwrap_or_else(|| cache_for(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)));
+        let db = open_db(&path, cache)?;
         migrate::run(&db)?;
-        let db = Arc::new(writer::Handle::new(db, path));
+        let db = Arc::new(writer::Handle::new(db, path, cache));
         let on_commit = writer::Sink::default();
         let writer = writer::Writer::start(db.clone(), on_commit.clone());
         Ok(Store {
@@ -172,10 +180,18 @@ impl Store {
     }
 }
 
+/// The page cache for a store file of `file_bytes`: an eighth of it, between 16 and 128 MB.
+/// Hot pages (recent chats, the section tables, lookups) are a small part of a large store,
+/// and the kernel's page cache keeps the rest of the file close anyway; a bigger cache mostly
+/// grows the resident memory after a full scan (an export, an index rebuild).
+pub fn cache_for(file_bytes: u64) -> usize {
+    (file_bytes / 8).clamp(16 << 20, 128 << 20) as usize
+}
+
 /// Open or create the database file with the settings the server uses.
-fn open_db(path: &Path) -> Result<Database> {
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database> {
     Database::builder()
-        .set_cache_size(256 << 20)
+        .set_cache_size(cache_bytes)
         // One process writes; `parley backup` may open the file read-only meanwhile.
         .set_concurrency_mode(ConcurrencyMode::SingleWriter)
         .create(path)
@@ -443,6 +459,13 @@ pub use crate::domain::now_ms;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_cache_follows_the_store_size_within_bounds() {
+        assert_eq!(cache_for(0), 16 << 20);
+        assert_eq!(cache_for(400 << 20), 50 << 20);
+        assert_eq!(cache_for(1_700 << 20), 128 << 20);
+    }
     use crate::store::tables::META;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,14 +40,17 @@ pub(super) struct Handle {
     db: Mutex<Option<Arc<Database>>>,
     reopened: Condvar,
     path: PathBuf,
+    /// The page cache the file was opened with, for a reopen.
+    cache_bytes: usize,
 }
 
 impl Handle {
-    pub(super) fn new(db: Database, path: PathBuf) -> Handle {
+    pub(super) fn new(db: Database, path: PathBuf, cache_bytes: usize) -> Handle {
         Handle {
             db: Mutex::new(Some(Arc::new(db))),
             reopened: Condvar::new(),
             path,
+            cache_bytes,
         }
     }
 
@@ -79,7 +82,7 @@ impl Handle {
             // fails as locked and is tried again later.
             drop(old);
         }
-        match super::open_db(&self.path) {
+        match super::open_db(&self.path, self.cache_bytes) {
             Ok(db) => {
                 self.set(db);
                 Ok(())

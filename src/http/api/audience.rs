@@ -62,6 +62,7 @@ pub async fn table(
         "items": rows.iter().map(audience_row_json).collect::<Vec<_>>(),
         "offset": offset,
         "total": total,
+        "index_building": super::search::index_building(st, false),
     })))
 }
 

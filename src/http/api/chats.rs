@@ -125,6 +125,7 @@ async fn assigned_list(
         next_cursor: page.next_cursor,
         total,
         counts: page.counts,
+        index_building: None,
     })
     .into_response())
 }
@@ -135,6 +136,8 @@ struct SearchPage {
     next_cursor: Option<String>,
     total: usize,
     counts: crate::domain::event::Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_building: Option<Value>,
 }
 
 /// The list narrowed by search text and/or a filter: ids from the index, rows from the store.
@@ -190,6 +193,7 @@ async fn search_list(
         next_cursor: super::search::next_offset(offset, n, limit, total),
         total,
         counts: found.counts,
+        index_building: super::search::index_building(st, false),
     })
     .into_response())
 }

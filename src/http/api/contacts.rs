@@ -69,7 +69,8 @@ pub async fn list(
             .collect();
         let next = super::search::next_offset(offset, n, limit, total);
         return Ok(Json(
-            json!({"items": items, "next_cursor": next, "total": total}),
+            json!({"items": items, "next_cursor": next, "total": total,
+                   "index_building": super::search::index_building(st, false)}),
         ));
     }
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {

@@ -74,6 +74,15 @@ pub async fn messages(
         .collect();
     let next = next_offset(offset, items.len(), limit, found.total);
     Ok(Json(
-        json!({"items": items, "total": found.total, "next_cursor": next}),
+        json!({"items": items, "total": found.total, "next_cursor": next,
+               "index_building": index_building(st, true)}),
     ))
+}
+
+/// While an index is rebuilt (after a restore or an upgrade) searches answer from what is
+/// indexed so far: `{"done", "total"}` tells the screen to say results may be missing.
+pub fn index_building(st: &AppState, of_messages: bool) -> Option<Value> {
+    st.search
+        .incomplete(of_messages)
+        .map(|r| json!({"index": r.index, "done": r.done, "total": r.total}))
 }

@@ -113,7 +113,6 @@ export function mountList(root) {
   reload();
 }
 
-// ---------- loading ----------
 
 const reloadSoon = debounce(() => reload(true), 400);
 // After a change the search index has yet to take in (it follows within a moment).
@@ -128,6 +127,9 @@ function fetchRows(cursor) {
   if (st.assigned) p.set('assigned', st.assigned);
   return api('GET', `/api/v1/chats?${p}`);
 }
+
+// Search answers from a partly rebuilt index after a restore: say a client may be missing.
+const building = (b) => ` ${t('Search is still being built ({pct}%): some clients may be missing.').replace('{pct}', Math.floor((100 * b.done) / (b.total || 1)))}`;
 
 export async function reload(keepScroll = false) {
   const gen = ++st.gen;
@@ -145,6 +147,7 @@ export async function reload(keepScroll = false) {
     if (st.q) setNote(el.note, plural(n, { one: '{n} client matching “{q}”', other: '{n} clients matching “{q}”' }).replace('{q}', () => st.q), 'info');
     else if (st.filter && page.total != null) setNote(el.note, plural(n, { one: '{n} client matches the filter', other: '{n} clients match the filter' }), 'info');
     else if (st.assigned && page.total != null) setNote(el.note, plural(n, { one: '{n} client: {who}', other: '{n} clients: {who}' }).replace('{who}', () => el.assigned.selectedOptions[0]?.text || ''), 'info');
+    if (page.index_building) setNote(el.note, el.note.textContent + building(page.index_building), 'info');
   } catch (err) {
     if (gen !== st.gen) return;
     st.items = [];
@@ -204,7 +207,6 @@ function setCounts(c) {
   }
 }
 
-// ---------- controls ----------
 
 function setSection(id) {
   st.section = id;
@@ -265,7 +267,6 @@ export function applyFilters(filter, label = '') {
   reload();
 }
 
-// ---------- message search ----------
 
 const KIND = { manager: t('Manager'), bot: t('Bot'), note: t('Note'), system: t('System') };
 
@@ -320,6 +321,7 @@ async function findMessages(q, more) {
       ms.items.push(...res.items);
       ms.next = res.next_cursor;
       note = plural(res.total, { one: '{n} message matching “{q}”', other: '{n} messages matching “{q}”' }).replace('{q}', () => q);
+      if (res.index_building) note += building(res.index_building);
     } catch (err) {
       if (gen !== ms.gen) return;
       note = errText(err);
@@ -360,7 +362,6 @@ function hitRow(r) {
       h('span', { class: 'hit-text' }, KIND[r.kind] && `${KIND[r.kind]}: `, marked(r.snippet, r.highlights)))));
 }
 
-// ---------- rows ----------
 
 function previewText(r) {
   const m = r.last_message;
@@ -456,7 +457,6 @@ function announceRow(r) {
   announce(`${t('New message from {name}', { name: r.name || t('a client') })}${r.last_message?.text ? `: ${r.last_message.text}` : ''}`);
 }
 
-// ---------- selection & keyboard ----------
 
 export function select(contactId) {
   const prev = st.selected;
