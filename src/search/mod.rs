@@ -155,6 +155,44 @@ impl<F: Copy> Idx<F> {
         self.reader.reload().map_err(terr)
     }
 
+    /// Merge every segment into one after a rebuild: type-ahead walks one posting list per
+    /// term instead of one per segment (a rebuild leaves a dozen). A failed merge only
+    /// leaves the segments as they were.
+    fn merge_all(&self) {
+        let ids = self.reader.searcher().segment_readers().len();
+        if ids < 2 {
+            return;
+        }
+        let segments = match self.writer().index().searchable_segment_ids() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("search: listing segments to merge failed: {e}");
+                return;
+            }
+        };
+        let merge = self.writer().merge(&segments);
+        match merge.wait() {
+            Ok(_) => {
+                if let Err(e) = self.reader.reload() {
+                    tracing::warn!("search: reloading after the merge failed: {e}");
+                }
+                let _ = self.writer().garbage_collect_files().wait();
+            }
+            Err(e) => tracing::warn!("search: merging after the rebuild failed: {e}"),
+        }
+    }
+
+    /// Whether the writer merges segments on its own: off during a rebuild (it is merged
+    /// into one at the end), on otherwise.
+    fn auto_merge(&self, on: bool) {
+        let w = self.writer();
+        if on {
+            w.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        } else {
+            w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        }
+    }
+
     fn commit(&self, seq: u64) -> Result<()> {
         let mut w = self.writer();
         let mut prepared = w.prepare_commit().map_err(terr)?;
@@ -162,6 +200,14 @@ impl<F: Copy> Idx<F> {
         prepared.commit().map_err(terr)?;
         drop(w);
         self.reader.reload().map_err(terr)
+    }
+}
+
+struct MergeBack<'a, F: Copy>(&'a Idx<F>);
+
+impl<F: Copy> Drop for MergeBack<'_, F> {
+    fn drop(&mut self) {
+        self.0.auto_merge(true);
     }
 }
 
@@ -429,6 +475,9 @@ impl Search {
     fn rebuild_contacts(&self, progress: &dyn Fn(&str, u64, u64)) -> Result<u64> {
         let f = self.contacts.fields;
         let started = std::time::Instant::now();
+        self.contacts.auto_merge(false);
+        // Merging is switched back on however the rebuild ends.
+        let _merge_back = MergeBack(&self.contacts);
         let w = self.contacts.writer();
         w.delete_all_documents().map_err(terr)?;
         let mut n = 0u64;
@@ -449,6 +498,7 @@ impl Search {
         })?;
         drop(w);
         self.contacts.commit(seq)?;
+        self.contacts.merge_all();
         tracing::info!(
             "search: indexed {n} contacts in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -750,40 +800,43 @@ impl Search {
     }
 
     /// The query for contacts matching text, filter and section; whether it scores (text).
+    /// One flat boolean query: text clauses, then filter and section, which only narrow
+    /// (they add nothing to a match's rank).
     fn contact_query(
         &self,
         text: Option<&str>,
         filter: Option<&Filter>,
         section: Option<&str>,
     ) -> Result<(Box<dyn Query>, bool)> {
+        use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur};
         let f = &self.contacts.fields;
-        let mut parts: Vec<Box<dyn Query>> = Vec::new();
-        let text_q = match text {
-            Some(t) => query::contact_text(f, t)?,
-            None => None,
+        let mut clauses = match text {
+            Some(t) => query::contact_text(f, t)?.unwrap_or_default(),
+            None => Vec::new(),
         };
-        let scored = text_q.is_some();
-        if let Some(q) = text_q {
-            parts.push(q);
-        }
-        // Filter and section only narrow: they add nothing to a match's rank.
-        let narrow = |q| Box::new(tantivy::query::ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>;
+        let scored = !clauses.is_empty();
+        let narrow = |q: Box<dyn Query>| -> Box<dyn Query> {
+            if scored {
+                Box::new(ConstScoreQuery::new(q, 0.0))
+            } else {
+                q
+            }
+        };
         if let Some(q) = filter.and_then(|fl| query::contact_filter(f, fl)) {
-            parts.push(if scored { narrow(q) } else { q });
+            clauses.push((Occur::Must, narrow(q)));
         }
         if let Some(s) = section {
-            let q = query::section(f, s);
-            parts.push(if scored { narrow(q) } else { q });
+            let (occur, q) = query::section(f, s);
+            clauses.push((occur, if occur == Occur::Must { narrow(q) } else { q }));
         }
-        let q: Box<dyn Query> = match parts.len() {
-            0 => Box::new(tantivy::query::AllQuery),
-            1 => parts.remove(0),
-            _ => Box::new(tantivy::query::BooleanQuery::new(
-                parts
-                    .into_iter()
-                    .map(|p| (tantivy::query::Occur::Must, p))
-                    .collect(),
-            )),
+        let positive = clauses.iter().any(|(o, _)| *o != Occur::MustNot);
+        if !positive {
+            // Only exclusions (the "all" section, no text or filter): everyone but those.
+            clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
+        }
+        let q: Box<dyn Query> = match clauses.len() {
+            1 if clauses[0].0 == Occur::Must => clauses.remove(0).1,
+            _ => Box::new(BooleanQuery::new(clauses)),
         };
         Ok((q, scored))
     }

@@ -123,7 +123,7 @@ fn best(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// The type-ahead query over names, phones and e-mails. Each word must match somewhere: as
 /// a whole name word, the start of a name word or an e-mail (part), or digits of a phone. A
 /// word written with punctuation ("O'Brien") matches its parts or its joined form.
-pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Box<dyn Query>>> {
+pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Clauses>> {
     check_length(q)?;
     if q.trim().is_empty() {
         return Ok(None);
@@ -134,57 +134,79 @@ pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Box<dyn Query>>
             alts.push(scored(term(f.exact, d), rank::EXACT));
             alts.push(scored(term(f.phone_ng, d), rank::FRAGMENT));
         }
-        return Ok(Some(best(alts)));
+        return Ok(Some(vec![(Occur::Must, best(alts))]));
     }
-    let word_query = |w: &str| -> Box<dyn Query> {
+    // A word: the start of a name word or an e-mail (part), ranked up when it is a whole name
+    // word. Every whole word is also its own prefix, so the prefix list drives the search and
+    // the word list is only looked up in (cheaper than a union of the two).
+    let word_clauses = |w: &str| -> Clauses {
         let w: String = ascii_fold(w).chars().take(MAX_GRAM).collect();
-        let mut o: Vec<Box<dyn Query>> = vec![
-            scored(term(f.name, &w), rank::WORD),
-            scored(term(f.name_pfx, &w), rank::PREFIX),
-            scored(term(f.email_pfx, &w), rank::PREFIX),
-        ];
-        let digits: String = w.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 3 && digits.len() == w.len() {
-            o.push(scored(term(f.phone_ng, &digits), rank::FRAGMENT));
-        }
-        best(o)
+        vec![
+            (Occur::Must, scored(term(f.pfx, &w), rank::PREFIX)),
+            (
+                Occur::Should,
+                scored(term(f.name, &w), rank::WORD - rank::PREFIX),
+            ),
+        ]
     };
-    let mut musts = Vec::new();
-    for raw in q.split_whitespace().take(MAX_WORDS) {
+    let word_query = |w: &str| -> Box<dyn Query> {
+        let q: Box<dyn Query> = Box::new(BooleanQuery::new(word_clauses(w)));
+        let digits: String = w.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 && digits.len() == w.chars().count() {
+            return best(vec![q, scored(term(f.phone_ng, &digits), rank::FRAGMENT)]);
+        }
+        q
+    };
+    let raws: Vec<&str> = q.split_whitespace().take(MAX_WORDS).collect();
+    let mut clauses: Clauses = Vec::new();
+    for raw in &raws {
         let lower = fold(raw);
         let mut alts: Vec<Box<dyn Query>> = Vec::new();
+        let ws = words(raw);
         if lower.contains('@') || (lower.contains('.') && !lower.starts_with('.')) {
-            // E-mail-ish words go whole to the e-mail prefixes ("anna.k@", "@example.co").
+            // E-mail-ish words go whole to the e-mail prefixes ("anna.k@", "@example.co"),
+            // or joined ("zoe.obrien" is also "zoeobrien"); not split into parts, each of
+            // which alone ("k", "c") would match much of the list.
             let e = lower.trim_start_matches('@');
             if !e.is_empty() {
                 alts.push(scored(
-                    term(f.email_pfx, &e.chars().take(64).collect::<String>()),
+                    term(f.pfx, &ascii_fold(&e.chars().take(64).collect::<String>())),
                     rank::PREFIX,
                 ));
             }
-        }
-        let ws = words(raw);
-        if ws.len() > 1 {
+            if ws.len() > 1 {
+                alts.push(word_query(&ws.concat()));
+            }
+        } else if ws.len() == 1 {
+            let w = &ws[0];
+            let digits = w.chars().all(|c| c.is_ascii_digit());
+            if raws.len() == 1 && !digits {
+                // The common type-ahead case, kept flat: one prefix list to walk.
+                clauses.extend(word_clauses(w));
+                continue;
+            }
+            alts.push(word_query(w));
+        } else if ws.len() > 1 {
             alts.push(word_query(&ws.concat()));
-        }
-        if !ws.is_empty() {
             alts.push(all(ws.iter().map(|w| word_query(w)).collect()));
         }
         if alts.is_empty() {
             continue;
         }
-        musts.push(best(alts));
+        clauses.push((Occur::Must, best(alts)));
     }
-    if musts.is_empty() {
+    if clauses.is_empty() {
         // Only punctuation: nothing can match.
-        return Ok(Some(Box::new(EmptyQuery)));
+        return Ok(Some(vec![(Occur::Must, Box::new(EmptyQuery))]));
     }
     let whole = ascii_fold(&exact_form(q));
-    Ok(Some(Box::new(BooleanQuery::new(vec![
-        (Occur::Must, all(musts)),
-        (Occur::Should, scored(term(f.exact, &whole), rank::EXACT)),
-    ]))))
+    clauses.push((Occur::Should, scored(term(f.exact, &whole), rank::EXACT)));
+    Ok(Some(clauses))
 }
+
+/// Clauses of one boolean query: the caller adds its filter and section to them, so the
+/// whole search is one flat query.
+pub type Clauses = Vec<(Occur, Box<dyn Query>)>;
 
 /// What tantivy's AsciiFoldingFilter does at index time, for the query side of prefix terms.
 pub fn ascii_fold(w: &str) -> String {
@@ -315,8 +337,12 @@ pub fn contact_filter(f: &ContactFields, filter: &Filter) -> Option<Box<dyn Quer
     (!must.is_empty()).then(|| all(must))
 }
 
-pub fn section(f: &ContactFields, section: &str) -> Box<dyn Query> {
-    term(f.flags, &format!("s:{section}"))
+/// The section as a clause: "all" excludes the few outside it (it holds nearly everyone).
+pub fn section(f: &ContactFields, section: &str) -> (Occur, Box<dyn Query>) {
+    if section == "all" {
+        return (Occur::MustNot, term(f.flags, super::schema::NOT_ALL));
+    }
+    (Occur::Must, term(f.flags, &format!("s:{section}")))
 }
 
 /// Full-text message search: every word must appear; the last one may be a prefix (people

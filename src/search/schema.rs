@@ -15,7 +15,7 @@ use crate::domain::inbox::{Chat, Contact, Message};
 use crate::error::{Error, Result};
 
 /// Bump when fields or analyzers change: an index of another version is rebuilt at start.
-pub const CONTACTS_VERSION: u32 = 3;
+pub const CONTACTS_VERSION: u32 = 4;
 pub const MESSAGES_VERSION: u32 = 1;
 /// Longest prefix indexed for names and e-mails; longer query words are cut to it.
 pub const MAX_GRAM: usize = 24;
@@ -99,6 +99,13 @@ pub fn register(index: &Index) -> Result<()> {
             .build(),
     );
     tm.register(
+        "edge_fold",
+        TextAnalyzer::builder(NgramTokenizer::prefix_only(1, 64).map_err(err)?)
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    tm.register(
         "edge_long",
         TextAnalyzer::builder(NgramTokenizer::prefix_only(1, 64).map_err(err)?).build(),
     );
@@ -124,9 +131,10 @@ pub fn register(index: &Index) -> Result<()> {
 pub struct ContactFields {
     pub id: Field,
     pub name: Field,
-    pub name_pfx: Field,
+    /// The starts of the name's words and of the e-mails (whole, their parts, the domain) in
+    /// one field, so a type-ahead prefix is one posting list instead of a union of two.
+    pub pfx: Field,
     pub phone_ng: Field,
-    pub email_pfx: Field,
     /// The full name, each phone and each e-mail whole: an exact match ranks first.
     pub exact: Field,
     pub tags: Field,
@@ -147,9 +155,8 @@ pub fn contacts_schema() -> (Schema, ContactFields) {
     let f = ContactFields {
         id: sb.add_u64_field("id", INDEXED | STORED | FAST),
         name: sb.add_text_field("name", text("cname", true)),
-        name_pfx: sb.add_text_field("name_pfx", text("edge", false)),
+        pfx: sb.add_text_field("pfx", text("edge_fold", false)),
         phone_ng: sb.add_text_field("phone_ng", text("digits_ng", false)),
-        email_pfx: sb.add_text_field("email_pfx", text("edge_long", false)),
         exact: sb.add_text_field("exact", text("exact", false)),
         tags: sb.add_text_field("tags", STRING),
         channels: sb.add_text_field("channels", STRING),
@@ -166,6 +173,9 @@ pub fn contacts_schema() -> (Schema, ContactFields) {
     (sb.build(), f)
 }
 
+/// The flag of a contact outside the "all" section.
+pub const NOT_ALL: &str = "s:-all";
+
 /// Separates a custom field's name from its value inside one indexed term.
 pub const SEP: char = '\u{1f}';
 
@@ -180,11 +190,11 @@ pub fn contact_doc(
     d.add_u64(f.id, c.id);
     d.add_text(f.name, fold(&c.name));
     for w in words(&c.name) {
-        d.add_text(f.name_pfx, &w);
+        d.add_text(f.pfx, &w);
     }
     for j in joined_words(&c.name) {
         d.add_text(f.name, &j);
-        d.add_text(f.name_pfx, &j);
+        d.add_text(f.pfx, &j);
     }
     let name = exact_form(&c.name);
     if !name.is_empty() {
@@ -197,19 +207,19 @@ pub fn contact_doc(
     for e in &c.emails {
         let e = fold(e);
         if let Some((local, domain)) = e.split_once('@') {
-            d.add_text(f.email_pfx, domain);
+            d.add_text(f.pfx, domain);
             // Each part of the local part is found from its start ("obrien" in
             // zoe.obrien@…), and so is the local part without its punctuation.
             let parts = words(local);
             if parts.len() > 1 {
                 for p in parts.iter().skip(1) {
-                    d.add_text(f.email_pfx, p);
+                    d.add_text(f.pfx, p);
                 }
-                d.add_text(f.email_pfx, parts.concat());
+                d.add_text(f.pfx, parts.concat());
             }
         }
         d.add_text(f.exact, &e);
-        d.add_text(f.email_pfx, &e);
+        d.add_text(f.pfx, &e);
     }
     for t in &c.tags {
         d.add_text(f.tags, fold_value(t));
@@ -255,6 +265,11 @@ pub fn contact_doc(
     flag(c.assignee.is_some(), "assigned");
     for s in sections {
         d.add_text(f.flags, format!("s:{s}"));
+    }
+    if !sections.contains(&"all") {
+        // "All" holds nearly everyone: its list excludes the few outside it rather than
+        // intersecting every search with a million-entry posting list.
+        d.add_text(f.flags, NOT_ALL);
     }
     if let Some(a) = c.assignee {
         d.add_u64(f.assignees, a);
