@@ -506,7 +506,9 @@ impl Bar {
         let due = if self.tty {
             now.duration_since(g.1) >= std::time::Duration::from_millis(100) || done >= total
         } else {
-            pct >= g.0 + 10 || now.duration_since(g.1) >= std::time::Duration::from_secs(10)
+            pct >= g.0 + 10
+                || (done >= total && g.0 < 100)
+                || now.duration_since(g.1) >= std::time::Duration::from_secs(10)
         };
         if !due {
             return;

@@ -149,7 +149,7 @@ impl Default for LimitsConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MemoryConfig {
-    /// The store's page cache, MB; 0: an eighth of the store file, 16–128 MB.
+    /// The store's page cache, MB; 0: an eighth of the store file, 16–96 MB.
     pub store_cache_mb: u64,
     /// Each search index's indexing buffer, MB (there are two); 0: 40.
     pub index_buffer_mb: u64,

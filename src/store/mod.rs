@@ -180,12 +180,12 @@ impl Store {
     }
 }
 
-/// The page cache for a store file of `file_bytes`: an eighth of it, between 16 and 128 MB.
+/// The page cache for a store file of `file_bytes`: an eighth of it, between 16 and 96 MB.
 /// Hot pages (recent chats, the section tables, lookups) are a small part of a large store,
 /// and the kernel's page cache keeps the rest of the file close anyway; a bigger cache mostly
 /// grows the resident memory after a full scan (an export, an index rebuild).
 pub fn cache_for(file_bytes: u64) -> usize {
-    (file_bytes / 8).clamp(16 << 20, 128 << 20) as usize
+    (file_bytes / 8).clamp(16 << 20, 96 << 20) as usize
 }
 
 /// Open or create the database file with the settings the server uses.
@@ -464,7 +464,7 @@ mod tests {
     fn the_page_cache_follows_the_store_size_within_bounds() {
         assert_eq!(cache_for(0), 16 << 20);
         assert_eq!(cache_for(400 << 20), 50 << 20);
-        assert_eq!(cache_for(1_700 << 20), 128 << 20);
+        assert_eq!(cache_for(1_700 << 20), 96 << 20);
     }
     use crate::store::tables::META;
 
