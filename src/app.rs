@@ -195,6 +195,10 @@ pub async fn start(config: Config) -> Result<Running> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    // Before the first request, so a job started now is never taken for one a restart cut.
+    if let Err(e) = state.inbox.resume_jobs().await {
+        tracing::error!("stored jobs could not be resumed: {e}");
+    }
     let app = http::routes(state.clone());
     tasks.push(tokio::spawn(
         Server::new_with_acceptor(acceptor)
@@ -319,9 +323,6 @@ pub async fn start(config: Config) -> Result<Running> {
             crate::automation::run(inbox, hooks, stop_rx).await;
             Ok(())
         }));
-    }
-    if let Err(e) = state.inbox.resume_jobs().await {
-        tracing::error!("stored jobs could not be resumed: {e}");
     }
     {
         let (inbox, stop_rx) = (state.inbox.clone(), stop_rx.clone());
