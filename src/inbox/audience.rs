@@ -27,11 +27,6 @@ const MAX_LISTED_ERRORS: usize = 1000;
 /// Clients one merge may take in.
 const MAX_MERGE: usize = 50;
 
-/// The contact, or why not: NotFound, or Merged naming where it went.
-pub(crate) fn contact_or_merged<T: Read>(r: &T, id: u64) -> Result<Contact> {
-    r.contact_or_404(id)
-}
-
 // ---------- import ----------
 
 /// What a CSV column holds.

@@ -365,7 +365,7 @@ impl Inbox {
     pub async fn contact_orders(&self, contact_id: u64) -> Result<Vec<OrderView>> {
         self.store
             .query(move |r| {
-                super::audience::contact_or_merged(r, contact_id)?;
+                r.contact_or_404(contact_id)?;
                 db::contact_orders(r, contact_id)?
                     .into_iter()
                     .map(|o| view(r, o))
