@@ -8,6 +8,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+use crate::store;
+
+/// Rows written per import transaction, and clients per bulk-action transaction.
+pub const BATCH: usize = 500;
 
 /// How many finished jobs are remembered (per server) before the oldest are forgotten.
 const KEEP: usize = 200;
@@ -132,6 +136,33 @@ impl Jobs {
             .filter(|j| j.owner == owner)
             .cloned()
             .ok_or_else(|| Error::NotFound(format!("job {id}")))
+    }
+}
+
+impl super::Inbox {
+    /// Store a job as it stands and forget one pruned from memory.
+    pub(super) async fn save_job(&self, job: Option<Job>, evicted: Option<String>) -> Result<()> {
+        if job.is_none() && evicted.is_none() {
+            return Ok(());
+        }
+        self.store
+            .write(move |w| {
+                if let Some(old) = &evicted {
+                    store::jobs::delete_job(w, old)?;
+                }
+                if let Some(j) = &job {
+                    store::jobs::put_job(w, j)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    pub(super) async fn finish_job(&self, id: &str, outcome: std::result::Result<(), String>) {
+        let job = self.jobs.finish(id, outcome);
+        if let Err(e) = self.save_job(job, None).await {
+            tracing::error!("job {id}: its outcome was not stored: {e}");
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audience;
 pub mod automation;
 pub mod blobs;
 pub mod broadcasts;
+pub mod bulk;
 pub mod channel_io;
 pub mod clients;
 pub mod demo;

@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::views::{self, audience_row_json, csv_header, csv_row};
-use crate::inbox::audience::{BulkAction, Column, ImportOptions};
+use crate::inbox::audience::{Column, ImportOptions};
+use crate::inbox::bulk::BulkAction;
 
 /// Deepest offset the table may jump to (virtual scrolling over a million clients).
 const MAX_TABLE_OFFSET: usize = 5_000_000;
