@@ -165,8 +165,8 @@ pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Clauses>> {
         let ws = words(raw);
         if lower.contains('@') || (lower.contains('.') && !lower.starts_with('.')) {
             // E-mail-ish words go whole to the e-mail prefixes ("anna.k@", "@example.co"),
-            // or joined ("zoe.obrien" is also "zoeobrien"); not split into parts, each of
-            // which alone ("k", "c") would match much of the list.
+            // or joined ("zoe.obrien" is also "zoeobrien"); split into parts only when they
+            // look like a name, since one letter alone ("k", "c") matches much of the list.
             let e = lower.trim_start_matches('@');
             if !e.is_empty() {
                 alts.push(scored(
@@ -176,6 +176,13 @@ pub fn contact_text(f: &ContactFields, q: &str) -> Result<Option<Clauses>> {
             }
             if ws.len() > 1 {
                 alts.push(word_query(&ws.concat()));
+            }
+            // Initials and names with dots ("T.", "J.R.R.", "zoe.obrien") are also found by
+            // their parts; a domain being typed ("example.c") is not split.
+            let name_like = !lower.contains('@')
+                && (lower.ends_with('.') || ws.iter().all(|w| w.chars().count() >= 2));
+            if name_like && !ws.is_empty() {
+                alts.push(all(ws.iter().map(|w| word_query(w)).collect()));
             }
         } else if ws.len() == 1 {
             let w = &ws[0];

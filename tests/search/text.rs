@@ -391,6 +391,9 @@ async fn best_match_first_then_recent_and_punctuated_names_by_every_part() {
             "{q:?}: {got:?}"
         );
     }
+    // An initial with a dot is a name's part, not an e-mail being typed.
+    let got = names(&b, "Jean-Luc P.").await;
+    assert_eq!(got, ["Jean-Luc Picard"], "{got:?}");
     for q in [
         "jean-luc",
         "jeanluc",
