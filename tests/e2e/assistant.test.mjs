@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
+import { eventually } from './lib.mjs';
 
 const URL = process.env.PARLEY_URL;
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
@@ -30,18 +31,6 @@ const asked = []; // request bodies the fake endpoint received
 let failNext = 0;
 let ids;
 let page;
-
-async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 function startLlm() {
   return new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
+import { eventually } from './lib.mjs';
 
 const URL = process.env.PARLEY_URL;
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
@@ -23,18 +24,6 @@ mkdirSync(SHOTS, { recursive: true });
 
 let browser;
 let hook;
-
-async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 async function inject(ext, name, text) {
   const res = await hook.post('/webhooks/api/crm', {

@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
+import { eventually } from './lib.mjs';
 
 const URL = process.env.PARLEY_URL;
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
@@ -32,18 +33,6 @@ let csrf;
 let alice; // { context, page, errors }: the browser that watches
 const people = {}; // name → { contact, chat }
 const managers = {}; // login → id
-
-async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 async function call(method, path, data) {
   const res = await bobApi.fetch(path, { method, data, headers: { 'X-CSRF-Token': csrf } });

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
+import { eventually } from './lib.mjs';
 
 const URL = process.env.PARLEY_URL;
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
@@ -27,18 +28,6 @@ let csrf;
 let alice; // { context, page, errors, requests }
 const SENT = [['rp-ivan', 'Ivan Report', 'Hello, is my order ready?'], ['rp-ivan', 'Ivan Report', 'It was number 42'], ['rp-nina', 'Nina Report', 'Do you deliver on Sundays?']];
 const chats = {};
-
-async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 /** A client writes through the API channel's webhook. */
 async function inject(ext, name, text) {

@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, request } from 'playwright-core';
+import { eventually } from './lib.mjs';
 
 const URL = process.env.PARLEY_URL;
 const TOKEN = process.env.PARLEY_CHANNEL_TOKEN;
@@ -31,18 +32,6 @@ let adminApi;
 let csrf;
 const ids = {}; // client name → { contact, chat }
 const mgr = {}; // login → manager id
-
-async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 /** A client writes through the API channel's webhook. */
 async function inject(ext, name, text) {
