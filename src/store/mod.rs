@@ -140,7 +140,7 @@ impl Store {
         // writer.rs) from closing the file under this snapshot.
         let db = self.inner.db.current()?;
         let tx = db.begin_read()?;
-        f(&R(tx))
+        f(&R::new(tx))
     }
 
     /// Run `f` inside the next group-commit transaction and return its result after the
@@ -243,7 +243,35 @@ fn lock_dir(dir: &Path) -> Result<File> {
 }
 
 /// A read snapshot.
-pub struct R(ReadTransaction);
+pub struct R {
+    tx: ReadTransaction,
+    /// Tables opened by this snapshot so far: opening one is a lookup in redb's table tree,
+    /// which would otherwise double the cost of every get (a list row makes about seven).
+    tables: RefCell<std::collections::HashMap<String, RTable>>,
+}
+
+type RTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+impl R {
+    fn new(tx: ReadTransaction) -> R {
+        R {
+            tx,
+            tables: RefCell::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn with<T>(&self, t: Table, f: impl FnOnce(&RTable) -> Result<T>) -> Result<T> {
+        use redb::TableHandle;
+        let mut cache = self.tables.borrow_mut();
+        if !cache.contains_key(t.name()) {
+            cache.insert(t.name().to_string(), self.tx.open_table(t)?);
+        }
+        match cache.get(t.name()) {
+            Some(table) => f(table),
+            None => Err(Error::Internal("table cache".into())),
+        }
+    }
+}
 
 type WTable<'a> = redb::Table<'a, &'static [u8], &'static [u8]>;
 
@@ -379,8 +407,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
 
 impl Read for R {
     fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let table = self.0.open_table(t)?;
-        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        self.with(t, |table| Ok(table.get(key)?.map(|v| v.value().to_vec())))
     }
 
     fn scan(
@@ -391,13 +418,12 @@ impl Read for R {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let table = self.0.open_table(t)?;
-        scan_table(&table, prefix, after, reverse, limit)
+        self.with(t, |table| scan_table(table, prefix, after, reverse, limit))
     }
 
     fn len(&self, t: Table) -> Result<u64> {
         use redb::ReadableTableMetadata;
-        Ok(self.0.open_table(t)?.len()?)
+        self.with(t, |table| Ok(table.len()?))
     }
 }
 
