@@ -121,23 +121,11 @@ async fn session(
     let mut last_typing = tokio::time::Instant::now() - Duration::from_secs(1);
     loop {
         tokio::select! {
-            ev = live.recv() => match ev {
-                Ok(e) => {
-                    if e.seq > last {
-                        last = e.seq;
-                        if e.visible_to(me) {
-                            tx.send(send(views::event_frame(&e).to_string())).await.map_err(|e| e.to_string())?;
-                        }
-                    }
+            ev = live.recv() => {
+                if !forward(&st, &mut tx, &mut live, me, &mut last, ev).await? {
+                    break;
                 }
-                Err(RecvError::Lagged(_)) => {
-                    if !catch_up(&st, &mut tx, me, last).await? {
-                        return Ok(());
-                    }
-                    last = st.inbox.latest_event().await.map_err(|e| e.to_string())?.max(last);
-                }
-                Err(RecvError::Closed) => break,
-            },
+            }
             p = presence.recv() => match p {
                 Ok((m, state)) => {
                     tx.send(send(json!({"type": "presence", "data": {"manager_id": m, "state": state.as_str()}}).to_string())).await.map_err(|e| e.to_string())?;
@@ -201,6 +189,64 @@ async fn session(
         }
     }
     Ok(())
+}
+
+/// Send `first` and every event already waiting behind it with one flush: the events of one
+/// commit (a message, its row, the counts) arrive together, and a write per frame cost each
+/// connection a TLS record and a system call per event. False when the connection should end.
+async fn forward<S>(
+    st: &AppState,
+    tx: &mut S,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<Published>>,
+    me: u64,
+    last: &mut u64,
+    first: Result<Arc<Published>, RecvError>,
+) -> Result<bool, String>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    use tokio::sync::broadcast::error::TryRecvError;
+    let mut next = Some(first);
+    let mut open = true;
+    while let Some(ev) = next.take() {
+        match ev {
+            Ok(e) => {
+                if e.seq > *last {
+                    *last = e.seq;
+                    if e.visible_to(me) {
+                        tx.feed(Message::Text(views::event_frame(&e).to_string()))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Err(RecvError::Lagged(_)) => {
+                tx.flush().await.map_err(|e| e.to_string())?;
+                if !catch_up(st, tx, me, *last).await? {
+                    return Ok(false);
+                }
+                *last = st
+                    .inbox
+                    .latest_event()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .max(*last);
+            }
+            Err(RecvError::Closed) => {
+                open = false;
+                break;
+            }
+        }
+        next = match live.try_recv() {
+            Ok(e) => Some(Ok(e)),
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => None,
+        };
+    }
+    tx.flush().await.map_err(|e| e.to_string())?;
+    Ok(open)
 }
 
 /// Send every stored event after `since`; false when the log no longer reaches back that far

@@ -284,6 +284,9 @@ pub struct W<'a> {
     tables: RefCell<std::collections::HashMap<String, WTable<'a>>>,
     /// Kind → index in `events` of this batch's event that later ones of that kind replace.
     latest: RefCell<std::collections::HashMap<&'static str, usize>>,
+    /// Sequences taken in this batch (`meta` key → last value), written once before the
+    /// commit: a message takes five or so ids, and each was a read and a write in `meta`.
+    seqs: RefCell<std::collections::HashMap<Vec<u8>, u64>>,
 }
 
 impl<'a> W<'a> {
@@ -293,7 +296,19 @@ impl<'a> W<'a> {
             events,
             tables: RefCell::new(std::collections::HashMap::new()),
             latest: RefCell::new(std::collections::HashMap::new()),
+            seqs: RefCell::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Write the sequences this batch advanced; before the commit.
+    fn flush_seqs(&self) -> Result<()> {
+        for (k, v) in self.seqs.borrow().iter() {
+            self.with(tables::META, |t| {
+                t.insert(k.as_slice(), v.to_be_bytes().as_slice())?;
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     fn with<T>(&self, t: Table, f: impl FnOnce(&mut WTable<'a>) -> Result<T>) -> Result<T> {
@@ -429,6 +444,12 @@ impl Read for R {
 
 impl Read for W<'_> {
     fn get_raw(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        use redb::TableHandle;
+        if t.name() == tables::META.name()
+            && let Some(v) = self.seqs.borrow().get(key)
+        {
+            return Ok(Some(v.to_be_bytes().to_vec()));
+        }
         self.with(t, |table| Ok(table.get(key)?.map(|v| v.value().to_vec())))
     }
 
@@ -474,7 +495,7 @@ impl W<'_> {
             None => 0,
         };
         let next = cur + 1;
-        self.put_raw(tables::META, &key, &next.to_be_bytes())?;
+        self.seqs.borrow_mut().insert(key, next);
         Ok(next)
     }
 }

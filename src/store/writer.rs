@@ -414,6 +414,11 @@ fn try_batch(db: &Database, batch: &mut [Job]) -> std::result::Result<Committed,
             }
         }
     }
+    if let Err(e) = w.flush_seqs() {
+        drop(w);
+        let _ = tx.abort();
+        return Err(commit_err(e));
+    }
     // Open tables must be closed before the commit.
     drop(w);
     tx.commit().map_err(|e| commit_err(e.into()))?;
