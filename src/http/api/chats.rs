@@ -118,7 +118,7 @@ async fn assigned_list(
         .await?;
     let items = views::rows(&page.items)
         .into_iter()
-        .map(|r| json!(r))
+        .map(|row| SearchRow { row, matched: None })
         .collect();
     Ok(Json(SearchPage {
         items,
@@ -131,8 +131,17 @@ async fn assigned_list(
 }
 
 #[derive(serde::Serialize)]
-struct SearchPage {
-    items: Vec<Value>,
+struct SearchRow<'a> {
+    #[serde(flatten)]
+    row: views::RowJson<'a>,
+    /// What the text matched (null when nothing to show); absent without text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+struct SearchPage<'a> {
+    items: Vec<SearchRow<'a>>,
     next_cursor: Option<String>,
     total: usize,
     counts: crate::domain::event::Counts,
@@ -181,11 +190,11 @@ async fn search_list(
     let found = st.inbox.rows(manager, ids).await?;
     let mut items = Vec::with_capacity(found.items.len());
     for (row, c) in &found.items {
-        let mut row = json!(views::row(row));
-        if let (Some(t), Some(obj)) = (text, row.as_object_mut()) {
-            obj.insert("matched".into(), shown_contact(c, t));
-        }
-        items.push(row);
+        // Serialised straight from the row: a `Value` tree per row was a twelfth of a search.
+        items.push(SearchRow {
+            row: views::row(row),
+            matched: text.map(|t| shown_contact(c, t)),
+        });
     }
     let n = items.len();
     Ok(Json(SearchPage {
