@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,18 +25,6 @@ let hook;
 let apiCtx;
 let csrf;
 let bob;
-
-async function eventually(fn, { timeout = 10000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 async function call(method, path, data) {
   const res = await apiCtx.fetch(path, { method, data, headers: { 'X-CSRF-Token': csrf } });

@@ -9,6 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,18 +33,6 @@ const apis = {}; // login → { ctx, csrf }
 let ids; // { contact, chat }
 let alice; // { context, page, dialogs, errors }
 let funnelId;
-
-async function eventually(fn, { timeout = 10000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 async function signedInApi(who) {
   const ctx = await request.newContext({ baseURL: URL, ignoreHTTPSErrors: true });

@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './lib.mjs';
 import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,18 +27,6 @@ let server;
 const calls = [];
 // What the callback answers next: 503 with Retry-After (busy) or 400 (refuses for good).
 let mode = 'busy';
-
-async function eventually(fn, { timeout = 10000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 before(async () => {
   server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 // What the browser test files share (run.sh runs only *.test.mjs, so this is no test).
 
 /** Retry `fn` until it stops throwing or `timeout` ms pass; the last error is thrown. */
-export async function eventually(fn, { timeout = 8000, interval = 100 } = {}) {
+export async function eventually(fn, { timeout = 10000, interval = 100 } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     try {

@@ -7,6 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,18 +29,6 @@ let apiCtx;
 let csrf;
 let ids; // { contact, chat }
 let bob; // { context, page, dialogs, errors }
-
-async function eventually(fn, { timeout = 10000, interval = 100 } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 /** An API call as the manager; returns [status, body]. */
 async function call(method, path, data) {
