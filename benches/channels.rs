@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::session::{Session, sign_in};
-use common::{Make, closed_loop, env, pct, tls};
+use common::{Make, closed_loop, env, pct, telegram_update, tls};
 use serde_json::json;
 
 const TG_SECRET: &str = "bench-telegram-secret";
@@ -51,21 +51,7 @@ async fn main() {
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
     let tg: Make = Arc::new(|w, i| {
-        let chat = 100_000 + (w * 7919 + i) % 20_000;
-        let update_id = (w << 32) | i;
-        let body = json!({"update_id": update_id, "message": {
-            "message_id": update_id, "date": 1_700_000_000,
-            "from": {"id": chat, "is_bot": false, "first_name": "Bench", "last_name": format!("{chat}")},
-            "chat": {"id": chat, "type": "private", "first_name": "Bench"},
-            "text": "benchmark message through the Telegram webhook"}});
-        (
-            "/webhooks/telegram/tg".into(),
-            vec![
-                ("content-type", "application/json".into()),
-                ("x-telegram-bot-api-secret-token", TG_SECRET.into()),
-            ],
-            body.to_string().into_bytes(),
-        )
+        telegram_update(TG_SECRET, (w << 32) | i, 100_000 + (w * 7919 + i) % 20_000)
     });
     let (rate, p50, p99, bad) = closed_loop(addr, conns, secs, tg).await;
     rows.push((

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 mod common;
 use common::process::{self, Logs, RssPeak, Serve, Server, free_port, rss_kb};
 use common::session::sign_in;
-use common::{Make, RawConn, closed_loop, env, pct, tls};
+use common::{Make, RawConn, closed_loop, env, pct, telegram_update, tls};
 
 const TOKEN: &str = "bench-api-channel-token-0123456789";
 const TG_SECRET: &str = "bench-telegram-secret";
@@ -773,20 +773,10 @@ async fn main() {
             json!({"behind": behind, "catch_up_s": lag.as_secs_f64()}),
         );
         let tg: Make = Arc::new(move |w, i| {
-            let chat = 100_000 + (w * 7919 + i) % 20_000;
-            let id = (run_tag << 38) | (w << 32) | i;
-            let body = json!({"update_id": id, "message": {
-                "message_id": id, "date": 1_700_000_000,
-                "from": {"id": chat, "is_bot": false, "first_name": "Bench", "last_name": format!("{chat}")},
-                "chat": {"id": chat, "type": "private", "first_name": "Bench"},
-                "text": "benchmark message through the Telegram webhook"}});
-            (
-                "/webhooks/telegram/tg".into(),
-                vec![
-                    ("content-type", "application/json".into()),
-                    ("x-telegram-bot-api-secret-token", TG_SECRET.into()),
-                ],
-                body.to_string().into_bytes(),
+            telegram_update(
+                TG_SECRET,
+                (run_tag << 38) | (w << 32) | i,
+                100_000 + (w * 7919 + i) % 20_000,
             )
         });
         let (rate, _, p99, bad) = closed_loop(addr, 64, secs, tg).await;

@@ -59,6 +59,28 @@ pub async fn start_in_process(dir: &std::path::Path, config: &str) -> parley::ap
 pub type Make =
     Arc<dyn Fn(u64, u64) -> (String, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync>;
 
+/// One Telegram webhook request (path, headers, body): a private message from client `chat`
+/// with update and message id `id`, to the channel `tg`.
+pub fn telegram_update(
+    secret: &str,
+    id: u64,
+    chat: u64,
+) -> (String, Vec<(&'static str, String)>, Vec<u8>) {
+    let body = serde_json::json!({"update_id": id, "message": {
+        "message_id": id, "date": 1_700_000_000,
+        "from": {"id": chat, "is_bot": false, "first_name": "Bench", "last_name": format!("{chat}")},
+        "chat": {"id": chat, "type": "private", "first_name": "Bench"},
+        "text": "benchmark message through the Telegram webhook"}});
+    (
+        "/webhooks/telegram/tg".into(),
+        vec![
+            ("content-type", "application/json".into()),
+            ("x-telegram-bot-api-secret-token", secret.into()),
+        ],
+        body.to_string().into_bytes(),
+    )
+}
+
 /// Closed loop: `conns` connections post as fast as they are answered for `secs`. Returns
 /// the rate of 200s per second, their latency p50 and p99 in ms, and the count of other
 /// answers and broken connections.
