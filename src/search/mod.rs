@@ -553,6 +553,22 @@ impl Search {
         r
     }
 
+    /// One round of the indexer loop: what the log holds now, and more only while batches
+    /// come back full (a backlog). Under steady writes there is always something new by the
+    /// time a commit ends; going on until nothing was left made the indexer commit and fsync
+    /// both indexes ~25 times a second at 1,000 messages/s, and the store's own fsyncs
+    /// queued behind those writes.
+    fn apply_round(&self) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            let k = self.apply()?;
+            n += k;
+            if k < BATCH {
+                return Ok(n);
+            }
+        }
+    }
+
     fn apply_batch(&self) -> Result<usize> {
         let from = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
         let (cf, mf) = (self.contacts.fields, self.messages.fields);
@@ -646,17 +662,7 @@ impl Search {
             };
             tokio::time::sleep(gather).await;
             let me = self.clone();
-            let r = tokio::task::spawn_blocking(move || -> Result<usize> {
-                let mut n = 0;
-                loop {
-                    let k = me.apply()?;
-                    if k == 0 {
-                        return Ok(n);
-                    }
-                    n += k;
-                }
-            })
-            .await;
+            let r = tokio::task::spawn_blocking(move || me.apply_round()).await;
             match r {
                 Ok(Ok(n)) => {
                     last_round = n;
@@ -993,5 +999,80 @@ impl Search {
                 .unwrap_or(0)
         }
         size(&self.contacts.path) + size(&self.messages.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+    /// A change log that grows while it is read, as the store's does under steady writes.
+    #[derive(Default)]
+    struct Growing {
+        head: AtomicU64,
+        /// Entries logged meanwhile, per read.
+        grow: AtomicU64,
+        reads: AtomicUsize,
+        on: AtomicBool,
+    }
+
+    impl Source for Growing {
+        fn changes(&self, after: u64, limit: usize) -> Result<Changes> {
+            let head = self.head.load(Ordering::SeqCst);
+            let last = head.min(after + limit as u64);
+            // Writes stop after a while, so a round that waits for an empty read ends too.
+            if self.on.load(Ordering::SeqCst) && self.reads.fetch_add(1, Ordering::SeqCst) < 50 {
+                self.head
+                    .fetch_add(self.grow.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+            Ok(Changes {
+                last,
+                entries: (last - after) as usize,
+                contacts: vec![],
+                messages: vec![],
+            })
+        }
+        fn last_change(&self) -> Result<u64> {
+            Ok(self.head.load(Ordering::SeqCst))
+        }
+        fn sizes(&self) -> Result<(u64, u64)> {
+            Ok((0, 0))
+        }
+        fn scan_contacts(
+            &self,
+            _: &mut dyn FnMut(Vec<ContactDoc>, u64) -> Result<()>,
+        ) -> Result<u64> {
+            Ok(self.head.load(Ordering::SeqCst))
+        }
+        fn scan_messages(
+            &self,
+            _: &mut dyn FnMut(Vec<MessageDoc>, u64) -> Result<()>,
+        ) -> Result<u64> {
+            Ok(self.head.load(Ordering::SeqCst))
+        }
+        fn trim(&self, _: u64, _: usize) -> futures_util::future::BoxFuture<'_, Result<bool>> {
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    #[test]
+    fn a_round_stops_at_a_partial_batch_while_writes_keep_coming() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(Growing::default());
+        let s = Search::open(dir.path(), log.clone(), &|_, _, _| {}).unwrap();
+        log.grow.store(7, Ordering::SeqCst);
+        log.on.store(true, Ordering::SeqCst);
+
+        // Five waiting, seven more logged during the commit: those wait for the next round.
+        log.head.fetch_add(5, Ordering::SeqCst);
+        assert_eq!(s.apply_round().unwrap(), 5);
+        assert_eq!(log.reads.swap(0, Ordering::SeqCst), 1);
+        assert_eq!(s.applied(), 5);
+
+        // A backlog is applied back to back until a batch comes back short.
+        log.head.fetch_add(BATCH as u64, Ordering::SeqCst);
+        assert_eq!(s.apply_round().unwrap(), BATCH + 7 + 7);
+        assert_eq!(log.reads.load(Ordering::SeqCst), 2);
     }
 }
