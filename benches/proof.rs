@@ -8,7 +8,8 @@
 //! default target/bench/proof.json), BENCH_DATA (a data directory to use instead of a fresh
 //! `parley demo`: reused as it is when it already holds a store; the phases change it),
 //! BENCH_ONLY (comma-separated phases to run: empty, search, lists, ingest, live, backup),
-//! BENCH_STORE_CACHE_MB (the server's `[memory] store_cache_mb`; default: sized from the store).
+//! BENCH_STORE_CACHE_MB (the server's `[memory] store_cache_mb`; default: sized from the store),
+//! BENCH_INGEST_CONNS (connections of the closed-loop ingest phases, default 64).
 //! Prints one Markdown table with pass/fail; asserts nothing.
 //!
 //! Open-loop phases send on a fixed schedule and measure from the scheduled time, so a slow
@@ -755,9 +756,10 @@ async fn main() {
                 ),
             )
         });
-        let (rate, _, p99, bad) = closed_loop(addr, 64, secs, api).await;
+        let conns = env("BENCH_INGEST_CONNS", 64);
+        let (rate, _, p99, bad) = closed_loop(addr, conns, secs, api).await;
         t.check(
-            "durable ingest, API channel, 64 connections",
+            format!("durable ingest, API channel, {conns} connections"),
             format!("{rate:.0} msg/s (ack p99 {p99:.1} ms, {bad} non-2xx)"),
             "≥ 10,000 msg/s",
             rate >= 10_000.0,
@@ -779,9 +781,9 @@ async fn main() {
                 100_000 + (w * 7919 + i) % 20_000,
             )
         });
-        let (rate, _, p99, bad) = closed_loop(addr, 64, secs, tg).await;
+        let (rate, _, p99, bad) = closed_loop(addr, conns, secs, tg).await;
         t.check(
-            "durable ingest, Telegram webhook, 64 connections",
+            format!("durable ingest, Telegram webhook, {conns} connections"),
             format!("{rate:.0} msg/s (ack p99 {p99:.1} ms, {bad} non-2xx)"),
             "≥ 5,000 msg/s",
             rate >= 5_000.0,
