@@ -633,7 +633,7 @@ impl Inbox {
                     // The merged-away row leaves every open list: it is gone, not archived.
                     t.archived = true;
                     t.chat_count = 0;
-                    let row = lists::row(w, &t, None, &channels)?;
+                    let row = lists::row(w, &t, &channels)?;
                     w.emit(None, Event::RowChanged(row))?;
                 }
                 w.emit(None, Event::ContactUpdated(p.clone()))?;

@@ -12,66 +12,127 @@ pub const MAX_PAGE: usize = 200;
 /// A manager's clients looked at for one "assigned to" page (and its total).
 const MAX_ASSIGNED: usize = 100_000;
 
-/// One list row. `manager` decides the draft mark (drafts are per manager); events sent to
-/// everyone carry `draft: false` and the browser keeps its own draft marks.
-pub fn row<T: Read>(r: &T, c: &Contact, manager: Option<u64>, channels: &Channels) -> Result<Row> {
-    let chats = r.contact_chats(c.id)?;
-    let default = chats.first();
-    let last_message = match default.and_then(|ch| ch.last_message.map(|m| (ch.id, m))) {
-        Some((chat_id, id)) => match r.message(chat_id, id)? {
-            Some(m) => Some(LastMessage {
-                author_name: match m.author {
-                    Some(a) => r.manager(a)?.map(|a| a.name),
-                    None => None,
-                },
-                id: m.id,
-                kind: m.kind,
-                text: crate::domain::normalise::preview(&m.text),
-                attachments: m.attachments,
-                created_ms: m.created_ms,
-                status: m.status,
-            }),
-            None => None,
-        },
-        None => None,
-    };
-    let mut draft = false;
-    if let Some(mid) = manager {
-        for ch in &chats {
-            if r.draft(mid, ch.id)?.is_some() {
-                draft = true;
-                break;
+/// Builds the rows of one page. The chats the requesting manager keeps drafts in come from
+/// one scan instead of a lookup per chat of every row, and each author's name is looked up
+/// once: of the eight or so B-tree lookups a row took, those were three.
+pub struct RowMaker<'a> {
+    channels: &'a Channels,
+    drafts: Drafts,
+    names: std::cell::RefCell<std::collections::HashMap<u64, Option<String>>>,
+}
+
+/// Where a row's draft mark comes from.
+enum Drafts {
+    /// Rows sent to every manager carry `draft: false`; browsers keep their own marks.
+    Unmarked,
+    Chats(std::collections::HashSet<u64>),
+    /// A manager with more drafts than one scan takes: looked up per chat.
+    Lookup(u64),
+}
+
+/// Drafts read in one scan; a manager with more is rare enough to look up per chat.
+const DRAFT_SCAN: usize = 1000;
+
+impl<'a> RowMaker<'a> {
+    /// `manager` decides the draft marks (drafts are per manager).
+    pub fn new<T: Read>(r: &T, manager: Option<u64>, channels: &'a Channels) -> Result<Self> {
+        let drafts = match manager {
+            None => Drafts::Unmarked,
+            Some(m) => {
+                let chats = r.drafted_chats(m, DRAFT_SCAN)?;
+                if chats.len() < DRAFT_SCAN {
+                    Drafts::Chats(chats.into_iter().collect())
+                } else {
+                    Drafts::Lookup(m)
+                }
             }
-        }
+        };
+        Ok(RowMaker {
+            channels,
+            drafts,
+            names: Default::default(),
+        })
     }
-    Ok(Row {
-        contact_id: c.id,
-        name: c.name.clone(),
-        avatar: None,
-        default_chat_id: default.map(|ch| ch.id),
-        channel_kind: default.map(|ch| ch.channel_kind.clone()),
-        channel_id: default.map(|ch| ch.channel_id.clone()),
-        unreachable: default.is_some_and(|ch| ch.unreachable),
-        chats: chats
-            .iter()
-            .map(|ch| RowChat {
-                id: ch.id,
-                channel_name: channels.name(&ch.channel_id),
-                channel_id: ch.channel_id.clone(),
-                channel_kind: ch.channel_kind.clone(),
-                unread: ch.unread,
-                last_activity_ms: ch.last_activity_ms,
-            })
-            .collect(),
-        last_message,
-        last_activity_ms: c.last_activity_ms,
-        unread: c.unread,
-        open_task: c.open_tasks > 0,
-        draft,
-        marked: c.marked,
-        archived: c.archived,
-        blacklisted: c.blacklisted,
-    })
+
+    fn name<T: Read>(&self, r: &T, manager: u64) -> Result<Option<String>> {
+        if let Some(n) = self.names.borrow().get(&manager) {
+            return Ok(n.clone());
+        }
+        let n = r.manager(manager)?.map(|m| m.name);
+        self.names.borrow_mut().insert(manager, n.clone());
+        Ok(n)
+    }
+
+    pub fn row<T: Read>(&self, r: &T, c: &Contact) -> Result<Row> {
+        let chats = r.contact_chats(c.id)?;
+        let default = chats.first();
+        let last_message = match default.and_then(|ch| ch.last_message.map(|m| (ch.id, m))) {
+            Some((chat_id, id)) => match r.message(chat_id, id)? {
+                Some(m) => Some(LastMessage {
+                    author_name: match m.author {
+                        Some(a) => self.name(r, a)?,
+                        None => None,
+                    },
+                    id: m.id,
+                    kind: m.kind,
+                    text: crate::domain::normalise::preview(&m.text),
+                    attachments: m.attachments,
+                    created_ms: m.created_ms,
+                    status: m.status,
+                }),
+                None => None,
+            },
+            None => None,
+        };
+        let draft = match &self.drafts {
+            Drafts::Unmarked => false,
+            Drafts::Chats(set) => chats.iter().any(|ch| set.contains(&ch.id)),
+            Drafts::Lookup(m) => {
+                let mut any = false;
+                for ch in &chats {
+                    if r.draft(*m, ch.id)?.is_some() {
+                        any = true;
+                        break;
+                    }
+                }
+                any
+            }
+        };
+        let channels = self.channels;
+        Ok(Row {
+            contact_id: c.id,
+            name: c.name.clone(),
+            avatar: None,
+            default_chat_id: default.map(|ch| ch.id),
+            channel_kind: default.map(|ch| ch.channel_kind.clone()),
+            channel_id: default.map(|ch| ch.channel_id.clone()),
+            unreachable: default.is_some_and(|ch| ch.unreachable),
+            chats: chats
+                .iter()
+                .map(|ch| RowChat {
+                    id: ch.id,
+                    channel_name: channels.name(&ch.channel_id),
+                    channel_id: ch.channel_id.clone(),
+                    channel_kind: ch.channel_kind.clone(),
+                    unread: ch.unread,
+                    last_activity_ms: ch.last_activity_ms,
+                })
+                .collect(),
+            last_message,
+            last_activity_ms: c.last_activity_ms,
+            unread: c.unread,
+            open_task: c.open_tasks > 0,
+            draft,
+            marked: c.marked,
+            archived: c.archived,
+            blacklisted: c.blacklisted,
+        })
+    }
+}
+
+/// One list row as every manager gets it (in events): no draft mark.
+pub fn row<T: Read>(r: &T, c: &Contact, channels: &Channels) -> Result<Row> {
+    RowMaker::new(r, None, channels)?.row(r, c)
 }
 
 pub struct Page {
@@ -112,10 +173,11 @@ impl Inbox {
         self.store
             .query(move |r| {
                 let (ids, next) = r.section_page(section, newest, cursor.as_deref(), limit)?;
+                let rows = RowMaker::new(r, Some(manager), &channels)?;
                 let mut items = Vec::with_capacity(ids.len());
                 for id in ids {
                     if let Some(c) = r.contact(id)? {
-                        items.push(row(r, &c, Some(manager), &channels)?);
+                        items.push(rows.row(r, &c)?);
                     }
                 }
                 Ok(Page {
@@ -144,6 +206,7 @@ impl Inbox {
         self.store
             .query(move |r| {
                 let ids = crate::store::inbox::assigned_ids(r, assignee, newest, MAX_ASSIGNED)?;
+                let rows = RowMaker::new(r, Some(manager), &channels)?;
                 let mut total = 0;
                 let mut items = Vec::new();
                 for id in ids {
@@ -152,7 +215,7 @@ impl Inbox {
                         continue;
                     }
                     if total >= offset && items.len() < limit {
-                        items.push(row(r, &c, Some(manager), &channels)?);
+                        items.push(rows.row(r, &c)?);
                     }
                     total += 1;
                 }

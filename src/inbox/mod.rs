@@ -257,7 +257,7 @@ pub(crate) fn emit_message(w: &W, created: bool, contact_id: u64, m: &Message) -
 
 /// Record what changed about a contact's list row: the row itself and the section counts.
 pub fn emit_row(w: &W, contact: &Contact, channels: &Channels) -> Result<()> {
-    let row = lists::row(w, contact, None, channels)?;
+    let row = lists::row(w, contact, channels)?;
     w.emit(None, Event::RowChanged(row))?;
     w.emit(None, Event::Counts(w.counts()?))?;
     Ok(())

@@ -104,10 +104,11 @@ impl Inbox {
         let channels = self.channels.clone();
         self.store
             .query(move |r| {
+                let rows = super::lists::RowMaker::new(r, Some(manager), &channels)?;
                 let mut items = Vec::with_capacity(ids.len());
                 for id in ids {
                     if let Some(c) = r.contact(id)? {
-                        let row = super::lists::row(r, &c, Some(manager), &channels)?;
+                        let row = rows.row(r, &c)?;
                         items.push((row, c));
                     }
                 }

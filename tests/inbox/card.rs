@@ -135,6 +135,27 @@ async fn drafts_are_per_manager_and_marked_in_the_list() {
     assert_eq!(list["items"][0]["draft"], true);
     let (_, list) = a.get("/api/v1/chats").await;
     assert_eq!(list["items"][0]["draft"], false, "drafts are per manager");
+    // Search results carry the same marks, and a client without a draft has none.
+    app.client_says("d", "Olga Two", "m2", "hello").await;
+    app.wait_search().await;
+    let marks = |list: &serde_json::Value| {
+        let mut m: Vec<(String, bool)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["name"].as_str().unwrap().to_string(), i["draft"] == true))
+            .collect();
+        m.sort();
+        m
+    };
+    let (_, found) = b.get("/api/v1/chats?q=olga").await;
+    assert_eq!(
+        marks(&found),
+        vec![("Olga".to_string(), true), ("Olga Two".to_string(), false)],
+        "{found}"
+    );
+    let (_, found) = a.get("/api/v1/chats?q=olga").await;
+    assert!(marks(&found).iter().all(|(_, d)| !d), "{found}");
     let (_, d) = app
         .login("boss")
         .await

@@ -253,6 +253,14 @@ pub trait InboxReads: Read {
         self.get(DRAFTS, &pair(manager_id, chat_id))
     }
 
+    /// Chats `manager_id` keeps a draft in, up to `limit`.
+    fn drafted_chats(&self, manager_id: u64, limit: usize) -> Result<Vec<u64>> {
+        self.scan(DRAFTS, &k(manager_id), None, false, limit)?
+            .iter()
+            .map(|(key, _)| codec::read_u64(key, 8))
+            .collect()
+    }
+
     fn blob(&self, sha256: &str) -> Result<Option<Blob>> {
         self.get(BLOBS, &Key::new().str(sha256).build())
     }
