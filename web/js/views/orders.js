@@ -435,7 +435,13 @@ function renderOrders() {
       h('td', { text: o.closed_ms ? date(o.closed_ms) : '' }),
       h('td', null, btn(t('Edit'), () => editOrder(o.id), 'ghost', { class: 'btn btn-sm btn-ghost ord-edit', 'aria-label': t('Edit the order “{title}”', { title: o.title }) })))))))
     : h('p', { class: 'muted', text: t('No orders yet.') }));
-  if (focused) el.orders.querySelector(`tr[data-id="${focused}"] .ord-edit`)?.focus({ preventScroll: true });
+  if (!focused) return;
+  // A removed row (deleted elsewhere) hands its focus to the row that took its place, so the
+  // keyboard stays in the list instead of falling back to the page.
+  const edits = [...el.orders.querySelectorAll('tr[data-id] .ord-edit')];
+  const next = el.orders.querySelector(`tr[data-id="${focused}"] .ord-edit`)
+    || edits.find((b) => Number(b.closest('tr').dataset.id) > Number(focused)) || edits.at(-1);
+  next?.focus({ preventScroll: true });
 }
 
 function orderForm(c) {
