@@ -158,7 +158,12 @@ test('the open board follows orders created, moved, changed and deleted elsewher
   await ok('DELETE', `/api/v1/orders/${piano.id}`);
   await eventually(async () => assert.equal(await cardsNamed(page, 'Piano').count(), 0));
   assert.match(await total(page, 'Offer'), /^0$/);
-  for (const o of [flute, bell]) await ok('DELETE', `/api/v1/orders/${o.id}`);
+  // A focused card deleted elsewhere hands the focus to its neighbour in the column.
+  await cardsNamed(page, 'Flute').focus();
+  await ok('DELETE', `/api/v1/orders/${flute.id}`);
+  await eventually(async () => assert.equal(await cardsNamed(page, 'Flute').count(), 0));
+  assert.match(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') || ''), /^Bell, /);
+  await ok('DELETE', `/api/v1/orders/${bell.id}`);
   await eventually(async () => assert.match(await total(page, 'New'), /^0$/));
 
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');

@@ -166,8 +166,11 @@ function renderBoard() {
     return;
   }
   const b = st.board;
-  // A re-render keeps the focused card focused and each column where it was scrolled to.
-  const focused = el.board.contains(document.activeElement) ? document.activeElement.closest('.board-card')?.dataset.id : null;
+  // A re-render keeps the focused card focused (or, if it is gone, the card now in its place)
+  // and each column where it was scrolled to.
+  const had = el.board.contains(document.activeElement) ? document.activeElement.closest('.board-card') : null;
+  const focused = had?.dataset.id;
+  const place = had ? { stage: had.parentElement?.dataset.stage, index: Array.prototype.indexOf.call(had.parentElement?.children || [], had) } : null;
   const same = st.shownPlan === b.plan?.name;
   const scroll = new Map(same ? Array.from(el.board.querySelectorAll('.board-cards'), (l) => [l.dataset.stage, l.scrollTop]) : []);
   st.shownPlan = b.plan?.name;
@@ -191,7 +194,11 @@ function renderBoard() {
     return col;
   }));
   for (const l of el.board.querySelectorAll('.board-cards')) l.scrollTop = scroll.get(l.dataset.stage) || 0;
-  if (focused) cardOf(focused)?.focus({ preventScroll: true });
+  if (focused) {
+    const list = el.board.querySelector(`.board-cards[data-stage="${place.stage}"]`);
+    const n = list?.children.length || 0;
+    (cardOf(focused) || (n ? list.children[Math.min(place.index, n - 1)] : null))?.focus({ preventScroll: true });
+  }
 }
 
 /** Counts and totals per stage from the cards (sums in cents, as the server adds them). */
@@ -240,12 +247,23 @@ function boardEvent(o, gone) {
     return;
   }
   if (keep) placeCard(o);
-  else cardOf(o.id)?.remove();
+  else removeCard(o.id);
   for (const s of b.stages) {
     const x = el.board.querySelector(`.board-col[data-stage="${s.id}"] .board-col-total`);
     if (x) x.textContent = headText(s);
   }
   countNote();
+}
+
+/** Take a card off the board; a focused one hands the focus to its neighbour in the column,
+ * so the keyboard stays on the board. */
+function removeCard(id) {
+  const c = cardOf(id);
+  if (!c) return;
+  const had = c.contains(document.activeElement);
+  const next = c.nextElementSibling || c.previousElementSibling;
+  c.remove();
+  if (had) next?.focus({ preventScroll: true });
 }
 
 /** Put `o`'s card (new or changed) into its column in id order; a focused card stays focused. */
