@@ -36,11 +36,20 @@ const DRAFT_SCAN: usize = 1000;
 impl<'a> RowMaker<'a> {
     /// `manager` decides the draft marks (drafts are per manager).
     pub fn new<T: Read>(r: &T, manager: Option<u64>, channels: &'a Channels) -> Result<Self> {
+        Self::with_scan(r, manager, channels, DRAFT_SCAN)
+    }
+
+    fn with_scan<T: Read>(
+        r: &T,
+        manager: Option<u64>,
+        channels: &'a Channels,
+        scan: usize,
+    ) -> Result<Self> {
         let drafts = match manager {
             None => Drafts::Unmarked,
             Some(m) => {
-                let chats = r.drafted_chats(m, DRAFT_SCAN)?;
-                if chats.len() < DRAFT_SCAN {
+                let chats = r.drafted_chats(m, scan)?;
+                if chats.len() < scan {
                     Drafts::Chats(chats.into_iter().collect())
                 } else {
                     Drafts::Lookup(m)
@@ -235,5 +244,73 @@ impl Inbox {
 
     pub async fn counts(&self) -> Result<Counts> {
         self.store.query(|r| r.counts()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::inbox::{Chat, Draft};
+    use crate::store::inbox as db;
+
+    #[test]
+    fn draft_marks_are_the_same_from_one_scan_and_from_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let contacts = store
+            .write_blocking(|w| {
+                let mut out = Vec::new();
+                for name in ["Ann", "Bob"] {
+                    let mut c = db::new_contact(
+                        w,
+                        Contact {
+                            name: name.into(),
+                            ..Default::default()
+                        },
+                    )?;
+                    let mut chats = Vec::new();
+                    for ext in ["a", "b"] {
+                        let chat = Chat {
+                            channel_id: "crm".into(),
+                            external_id: format!("{name}-{ext}"),
+                            ..Default::default()
+                        };
+                        chats.push(db::new_chat(w, &mut c, chat)?.id);
+                    }
+                    out.push((c, chats));
+                }
+                let d = Draft {
+                    text: "half".into(),
+                    blocks: None,
+                    updated_ms: 1,
+                };
+                // Manager 7: a draft in Ann's second chat, and some in chats that are gone.
+                db::put_draft(w, 7, out[0].1[1], Some(&d))?;
+                for gone in 1000..1005 {
+                    db::put_draft(w, 7, gone, Some(&d))?;
+                }
+                db::put_draft(w, 8, out[1].1[0], Some(&d))?;
+                Ok(out)
+            })
+            .unwrap();
+        let channels = Channels::default();
+        let marks = |manager: Option<u64>, scan: usize| -> Vec<bool> {
+            store
+                .read(|r| {
+                    let rows = RowMaker::with_scan(r, manager, &channels, scan)?;
+                    contacts
+                        .iter()
+                        .map(|(c, _)| Ok(rows.row(r, c)?.draft))
+                        .collect::<Result<Vec<bool>>>()
+                })
+                .unwrap()
+        };
+        // One scan (all six drafts fit) and per-chat lookups (two do not) agree.
+        assert_eq!(marks(Some(7), DRAFT_SCAN), vec![true, false]);
+        assert_eq!(marks(Some(7), 2), vec![true, false]);
+        assert_eq!(marks(Some(8), DRAFT_SCAN), vec![false, true]);
+        assert_eq!(marks(Some(8), 1), vec![false, true]);
+        assert_eq!(marks(Some(9), DRAFT_SCAN), vec![false, false]);
+        assert_eq!(marks(None, DRAFT_SCAN), vec![false, false]);
     }
 }
